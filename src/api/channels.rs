@@ -1,0 +1,147 @@
+//! `/channels`: create, list, get, update, delete.
+
+use std::sync::Arc;
+
+use poem::Request;
+use poem_openapi::{
+    Object, OpenApi,
+    param::{Path, Query},
+    payload::Json,
+};
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::{ApiTags, Created, Deleted, json::JsonBody, presented_token, problem::ApiError};
+use crate::{
+    hub::Hub,
+    model::{Channel, ChannelConfig, ChannelPatch, NewChannel, Retention},
+};
+
+/// A new channel. Only `id` is required.
+#[derive(Debug, Object, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateChannel {
+    /// 3–64 characters of `a-z`, `0-9` and `-`, starting and ending with a letter or digit.
+    pub id: String,
+    /// Display name; defaults to the id.
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub tags: Option<Vec<String>>,
+    /// Public channels can be read without a token. Default: true.
+    pub is_public: Option<bool>,
+    /// Free-form JSON object, stored and returned untouched.
+    pub meta: Option<Value>,
+    pub config: Option<ChannelConfig>,
+    pub retention: Option<Retention>,
+}
+
+/// Fields to change; absent fields stay as they are.
+#[derive(Debug, Object, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateChannel {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub tags: Option<Vec<String>>,
+    pub is_public: Option<bool>,
+    pub meta: Option<Value>,
+    pub config: Option<ChannelConfig>,
+    pub retention: Option<Retention>,
+}
+
+/// One page of channels.
+#[derive(Debug, Object)]
+pub struct ChannelPage {
+    pub channels: Vec<Channel>,
+    /// Pass as `cursor` to get the next page.
+    pub cursor: Option<String>,
+    pub has_more: bool,
+}
+
+pub struct ChannelsApi {
+    pub hub: Arc<Hub>,
+}
+
+#[OpenApi(tag = "ApiTags::Channels")]
+impl ChannelsApi {
+    /// Create a channel (admin).
+    #[oai(path = "/channels", method = "post")]
+    async fn create(&self, req: &Request, body: JsonBody<CreateChannel>) -> Result<Created<Channel>, ApiError> {
+        let principal = self.hub.authenticate(presented_token(req).as_deref()).await?;
+        let body = body.0;
+        let new = NewChannel {
+            name: body.name.unwrap_or_else(|| body.id.clone()),
+            id: body.id,
+            description: body.description.unwrap_or_default(),
+            tags: body.tags.unwrap_or_default(),
+            is_public: body.is_public.unwrap_or(true),
+            meta: body.meta.unwrap_or_else(|| Value::Object(Default::default())),
+            config: body.config.unwrap_or_default(),
+            retention: body.retention.unwrap_or_default(),
+        };
+        let channel = self.hub.create_channel(&principal, new).await?;
+        Ok(Created::Created(Json(channel)))
+    }
+
+    /// List channels in id order: public ones, or all with the admin token.
+    #[oai(path = "/channels", method = "get")]
+    async fn list(
+        &self,
+        req: &Request,
+        /// From a previous page's `cursor`.
+        cursor: Query<Option<String>>,
+        /// 1–1000, default 100.
+        limit: Query<Option<u32>>,
+    ) -> Result<Json<ChannelPage>, ApiError> {
+        let principal = self.hub.authenticate(presented_token(req).as_deref()).await?;
+        let page = self
+            .hub
+            .list_channels(&principal, cursor.0.as_deref(), limit.0)
+            .await?;
+        Ok(Json(ChannelPage {
+            channels: page.items,
+            cursor: page.cursor,
+            has_more: page.has_more,
+        }))
+    }
+
+    /// Get a channel: anyone if public; a subscribe token or admin if private.
+    #[oai(path = "/channels/:channel_id", method = "get")]
+    async fn get(&self, req: &Request, channel_id: Path<String>) -> Result<Json<Channel>, ApiError> {
+        let channel = self
+            .hub
+            .get_channel(&channel_id, presented_token(req).as_deref())
+            .await?;
+        Ok(Json(channel))
+    }
+
+    /// Update a channel (admin). Making it private closes anonymous subscribers.
+    #[oai(path = "/channels/:channel_id", method = "patch")]
+    async fn update(
+        &self,
+        req: &Request,
+        channel_id: Path<String>,
+        body: JsonBody<UpdateChannel>,
+    ) -> Result<Json<Channel>, ApiError> {
+        let principal = self.hub.authenticate(presented_token(req).as_deref()).await?;
+        let body = body.0;
+        let patch = ChannelPatch {
+            name: body.name,
+            description: body.description,
+            tags: body.tags,
+            is_public: body.is_public,
+            meta: body.meta,
+            config: body.config,
+            retention: body.retention,
+        };
+        let channel = self.hub.update_channel(&principal, &channel_id, patch).await?;
+        Ok(Json(channel))
+    }
+
+    /// Delete a channel with its events, tokens and webhooks (admin).
+    #[oai(path = "/channels/:channel_id", method = "delete")]
+    async fn delete(&self, req: &Request, channel_id: Path<String>) -> Result<Deleted, ApiError> {
+        let principal = self.hub.authenticate(presented_token(req).as_deref()).await?;
+        self.hub.delete_channel(&principal, &channel_id).await?;
+        Ok(Deleted::Deleted)
+    }
+}

@@ -1,0 +1,208 @@
+//! `/channels/{id}/events`: publish, poll (with long-poll), get, delete.
+
+use std::{sync::Arc, time::Duration};
+
+use poem::Request;
+use poem_openapi::{
+    ApiResponse, Object, OpenApi, Union,
+    param::{Path, Query},
+    payload::Json,
+};
+use serde::{Deserialize, Deserializer, de::Error as _};
+use serde_json::Value;
+
+use super::{ApiTags, Deleted, json::JsonBody, presented_token, problem::ApiError};
+use crate::{
+    hub::Hub,
+    model::{Event, EventQuery, NewEvent, parse_rfc3339, parse_type_list},
+};
+
+/// One event to publish.
+#[derive(Debug, Object, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventInput {
+    /// Event type, used by subscribers' filters.
+    #[oai(rename = "type")]
+    #[serde(rename = "type")]
+    pub event_type: Option<String>,
+    /// Any JSON value, at most 64 KiB serialized.
+    pub data: Value,
+    /// An opaque string stored and returned untouched.
+    pub meta: Option<String>,
+}
+
+/// Several events to publish at once, in order (1–100).
+#[derive(Debug, Object, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventBatchInput {
+    pub events: Vec<EventInput>,
+}
+
+/// One event, or a batch under `events`.
+#[derive(Debug, Union)]
+#[oai(one_of)]
+pub enum PublishBody {
+    Batch(EventBatchInput),
+    Single(EventInput),
+}
+
+impl<'de> Deserialize<'de> for PublishBody {
+    /// A body with an `events` key is a batch; anything else is one event.
+    /// Decided up front so that errors name the real problem.
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = Value::deserialize(deserializer)?;
+        if !value.is_object() {
+            return Err(D::Error::custom("the body must be a JSON object"));
+        }
+        if value.get("events").is_some() {
+            serde_json::from_value(value).map(PublishBody::Batch)
+        } else {
+            serde_json::from_value(value).map(PublishBody::Single)
+        }
+        .map_err(D::Error::custom)
+    }
+}
+
+/// A published batch.
+#[derive(Debug, Object)]
+pub struct EventList {
+    pub events: Vec<Event>,
+}
+
+/// One page of events.
+#[derive(Debug, Object)]
+pub struct EventPage {
+    pub events: Vec<Event>,
+    /// Pass as `cursor` to continue after the last event of this page.
+    pub cursor: Option<String>,
+    pub has_more: bool,
+}
+
+#[derive(ApiResponse)]
+pub enum Published {
+    /// The event, stored.
+    #[oai(status = 201)]
+    Single(Json<Event>),
+    /// The batch, stored, in order.
+    #[oai(status = 201)]
+    Batch(Json<EventList>),
+}
+
+pub struct EventsApi {
+    pub hub: Arc<Hub>,
+}
+
+fn into_new(input: EventInput) -> NewEvent {
+    NewEvent {
+        event_type: input.event_type,
+        data: input.data,
+        meta: input.meta,
+    }
+}
+
+#[OpenApi(tag = "ApiTags::Events")]
+impl EventsApi {
+    /// Publish one event or a batch: a publish token of this channel, or admin.
+    /// The 201 is sent once the events are durable.
+    #[oai(path = "/channels/:channel_id/events", method = "post")]
+    async fn publish(
+        &self,
+        req: &Request,
+        channel_id: Path<String>,
+        body: JsonBody<PublishBody>,
+    ) -> Result<Published, ApiError> {
+        let (events, single) = match body.0 {
+            PublishBody::Single(event) => (vec![into_new(event)], true),
+            PublishBody::Batch(batch) => (batch.events.into_iter().map(into_new).collect(), false),
+        };
+        let mut stored = self
+            .hub
+            .publish(&channel_id, presented_token(req).as_deref(), events)
+            .await?;
+        Ok(match (single, stored.pop()) {
+            (true, Some(event)) => Published::Single(Json(event)),
+            (_, last) => {
+                stored.extend(last);
+                Published::Batch(Json(EventList { events: stored }))
+            }
+        })
+    }
+
+    /// Poll events in publish order. Following `cursor` sees every event
+    /// exactly once. With `wait`, answers as soon as an event is there.
+    #[oai(path = "/channels/:channel_id/events", method = "get")]
+    #[allow(clippy::too_many_arguments)]
+    async fn poll(
+        &self,
+        req: &Request,
+        channel_id: Path<String>,
+        /// From a previous page: continue after it.
+        cursor: Query<Option<String>>,
+        /// RFC 3339: only events created at or after this time.
+        since: Query<Option<String>>,
+        /// Comma-separated event types.
+        #[oai(name = "type")]
+        event_type: Query<Option<String>>,
+        /// 1–1000, default 100.
+        limit: Query<Option<u32>>,
+        /// Seconds (0–60) to wait for an event when none is there yet.
+        wait: Query<Option<u32>>,
+    ) -> Result<Json<EventPage>, ApiError> {
+        if let Some(cursor) = cursor.0.as_deref()
+            && cursor.parse::<ulid::Ulid>().is_err()
+        {
+            return Err(ApiError::bad_request(format!("invalid cursor {cursor:?}")));
+        }
+        let since = match since.0.as_deref() {
+            None => None,
+            Some(text) => Some(parse_rfc3339(text).ok_or_else(|| {
+                ApiError::bad_request(format!("since must be an RFC 3339 time, not {text:?}"))
+            })?),
+        };
+        let query = EventQuery {
+            after: cursor.0,
+            since,
+            types: parse_type_list(event_type.0.as_deref()),
+            limit: 0,
+        };
+        let wait = Duration::from_secs(u64::from(wait.0.unwrap_or(0)));
+        let page = self
+            .hub
+            .poll(&channel_id, presented_token(req).as_deref(), query, limit.0, wait)
+            .await?;
+        Ok(Json(EventPage {
+            events: page.items,
+            cursor: page.cursor,
+            has_more: page.has_more,
+        }))
+    }
+
+    /// Get one event.
+    #[oai(path = "/channels/:channel_id/events/:event_id", method = "get")]
+    async fn get(
+        &self,
+        req: &Request,
+        channel_id: Path<String>,
+        event_id: Path<String>,
+    ) -> Result<Json<Event>, ApiError> {
+        let event = self
+            .hub
+            .get_event(&channel_id, presented_token(req).as_deref(), &event_id)
+            .await?;
+        Ok(Json(event))
+    }
+
+    /// Delete an event: admin, or the publish token that published it.
+    #[oai(path = "/channels/:channel_id/events/:event_id", method = "delete")]
+    async fn delete(
+        &self,
+        req: &Request,
+        channel_id: Path<String>,
+        event_id: Path<String>,
+    ) -> Result<Deleted, ApiError> {
+        self.hub
+            .delete_event(&channel_id, presented_token(req).as_deref(), &event_id)
+            .await?;
+        Ok(Deleted::Deleted)
+    }
+}

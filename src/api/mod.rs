@@ -1,0 +1,99 @@
+//! The HTTP API: poem-openapi handlers, one file per resource.
+//!
+//! Handlers are thin: parse the request, find the caller's credential, call
+//! one `Hub` method, map its error to a problem document. No SQL and no
+//! business rules here.
+
+pub mod channels;
+pub mod events;
+pub mod json;
+pub mod problem;
+pub mod system;
+pub mod tokens;
+pub mod ws;
+
+use std::sync::Arc;
+
+use poem::Request;
+use poem_openapi::{
+    ApiResponse, OpenApiService, Tags,
+    payload::Json,
+    types::{ToJSON, Type},
+};
+use serde::Deserialize;
+
+use crate::{hub::Hub, live::ws::Sessions};
+
+#[derive(Tags)]
+pub enum ApiTags {
+    /// Create, list, update and delete channels.
+    Channels,
+    /// Subscribe and publish tokens of a channel.
+    Tokens,
+    /// Publish, poll, fetch and delete events.
+    Events,
+    /// Live delivery over WebSocket.
+    Live,
+}
+
+/// `201 Created` with a JSON body.
+#[derive(ApiResponse)]
+pub enum Created<T: ToJSON + Type> {
+    #[oai(status = 201)]
+    Created(Json<T>),
+}
+
+/// `204 No Content`.
+#[derive(ApiResponse)]
+pub enum Deleted {
+    #[oai(status = 204)]
+    Deleted,
+}
+
+#[derive(Deserialize)]
+struct TokenParam {
+    token: Option<String>,
+}
+
+/// The credential a request presents: `Authorization: Bearer …`, else `?token=`.
+pub fn presented_token(req: &Request) -> Option<String> {
+    let header = req
+        .headers()
+        .get(poem::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(|v| v.trim().to_owned());
+    header.or_else(|| req.params::<TokenParam>().ok().and_then(|p| p.token))
+}
+
+/// Every API under `/api/v1`, documented together.
+pub fn service(hub: Arc<Hub>, sessions: Arc<Sessions>) -> OpenApiService<
+    (
+        channels::ChannelsApi,
+        tokens::TokensApi,
+        events::EventsApi,
+        ws::LiveApi,
+    ),
+    (),
+> {
+    OpenApiService::new(
+        (
+            channels::ChannelsApi { hub: hub.clone() },
+            tokens::TokensApi { hub: hub.clone() },
+            events::EventsApi { hub: hub.clone() },
+            ws::LiveApi { hub, sessions },
+        ),
+        "channelhub",
+        env!("CARGO_PKG_VERSION"),
+    )
+    .description(
+        "Real-time event channels: publish JSON events, receive them live over WebSocket, \
+         by polling with a cursor, or as signed webhooks. Authenticate with \
+         `Authorization: Bearer <token>` (or `?token=`): the admin token, or a channel's \
+         subscribe or publish token.",
+    )
+    .server("/api/v1")
+}

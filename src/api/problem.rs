@@ -1,0 +1,176 @@
+//! Errors as RFC 9457 `application/problem+json`, for every failure the HTTP
+//! API can produce: domain errors, malformed requests, unknown routes.
+
+use poem::{
+    Error, IntoResponse, Response,
+    error::ResponseError,
+    http::{HeaderName, HeaderValue, StatusCode},
+};
+use poem_openapi::{
+    ApiResponse, Object,
+    registry::{MetaMediaType, MetaResponse, MetaResponses, Registry},
+    types::Type,
+};
+use serde::Serialize;
+
+use crate::hub::HubError;
+
+pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
+
+/// An RFC 9457 problem document.
+#[derive(Debug, Clone, Object, Serialize)]
+pub struct Problem {
+    /// A URI naming the kind of problem.
+    #[oai(rename = "type")]
+    #[serde(rename = "type")]
+    pub problem_type: String,
+    pub title: String,
+    pub status: u16,
+    /// What went wrong with this request, for a person to read.
+    pub detail: String,
+}
+
+/// An error answered as a problem document.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    status: StatusCode,
+    detail: String,
+    headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, detail: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            detail: detail.into(),
+            headers: Vec::new(),
+        }
+    }
+
+    pub fn with_header(mut self, name: HeaderName, value: &'static str) -> ApiError {
+        self.headers.push((name, HeaderValue::from_static(value)));
+        self
+    }
+
+    pub fn bad_request(detail: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, detail)
+    }
+
+    fn problem(&self) -> Problem {
+        let slug = self
+            .status
+            .canonical_reason()
+            .unwrap_or("error")
+            .to_ascii_lowercase()
+            .replace(' ', "-");
+        Problem {
+            problem_type: format!("urn:channelhub:problem:{slug}"),
+            title: self.status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: self.status.as_u16(),
+            detail: self.detail.clone(),
+        }
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.status, self.detail)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+impl ResponseError for ApiError {
+    fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    fn as_response(&self) -> Response {
+        let body = serde_json::to_string(&self.problem()).expect("a problem always serializes");
+        let mut response = Response::builder()
+            .status(self.status)
+            .content_type(PROBLEM_CONTENT_TYPE)
+            .body(body);
+        for (name, value) in &self.headers {
+            response.headers_mut().insert(name.clone(), value.clone());
+        }
+        response
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        self.as_response()
+    }
+}
+
+/// Documents the error statuses every operation may answer with.
+impl ApiResponse for ApiError {
+    fn meta() -> MetaResponses {
+        let statuses = [
+            (400, "Malformed request or invalid input"),
+            (401, "Missing or invalid credentials"),
+            (403, "Valid credentials that do not allow this"),
+            (404, "No such channel, token or event"),
+            (409, "Conflict with the current state"),
+            (413, "Body or event data too large"),
+            (503, "Database unavailable; nothing was changed"),
+        ];
+        MetaResponses {
+            responses: statuses
+                .into_iter()
+                .map(|(status, description)| MetaResponse {
+                    description,
+                    status: Some(status),
+                    status_range: None,
+                    content: vec![MetaMediaType {
+                        content_type: PROBLEM_CONTENT_TYPE,
+                        schema: Problem::schema_ref(),
+                    }],
+                    headers: vec![],
+                })
+                .collect(),
+        }
+    }
+
+    fn register(registry: &mut Registry) {
+        Problem::register(registry);
+    }
+}
+
+impl From<HubError> for ApiError {
+    fn from(err: HubError) -> Self {
+        let status = match &err {
+            HubError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            HubError::Forbidden(_) => StatusCode::FORBIDDEN,
+            HubError::NotFound(_) => StatusCode::NOT_FOUND,
+            HubError::Invalid(_) => StatusCode::BAD_REQUEST,
+            HubError::Conflict(_) => StatusCode::CONFLICT,
+            HubError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            HubError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        };
+        let api_error = ApiError::new(status, err.to_string());
+        if status == StatusCode::UNAUTHORIZED {
+            api_error.with_header(poem::http::header::WWW_AUTHENTICATE, "Bearer")
+        } else {
+            api_error
+        }
+    }
+}
+
+/// Turns any error that reached the top of the app into a problem document.
+pub fn render(err: Error) -> Response {
+    if err.is::<ApiError>() {
+        return err.into_response();
+    }
+    let status = err.status();
+    let detail = match status {
+        StatusCode::NOT_FOUND => "no such route".to_owned(),
+        StatusCode::INTERNAL_SERVER_ERROR => {
+            tracing::error!(error = %err, "internal error");
+            "internal error".to_owned()
+        }
+        _ => err.to_string(),
+    };
+    ApiError::new(status, detail).into_response()
+}

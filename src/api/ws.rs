@@ -1,0 +1,115 @@
+//! `GET /channels/{id}/ws`: the live WebSocket route.
+//!
+//! Runs the contract's checks in order (404, 401, then 426), then hands the
+//! connection to `live::ws`. Declared here so that it appears in the OpenAPI
+//! document with its parameters and error responses.
+
+use std::sync::Arc;
+
+use poem::{
+    IntoResponse, Request, Response,
+    http::{StatusCode, header},
+};
+use poem_openapi::{
+    ApiResponse, OpenApi,
+    param::{Path, Query},
+    registry::{MetaResponse, MetaResponses, Registry},
+};
+
+use super::{ApiTags, presented_token, problem::ApiError};
+use crate::{
+    auth::Principal,
+    hub::Hub,
+    live::ws::{HandshakeError, Sessions, Subscription, wants_upgrade},
+    model::parse_type_list,
+};
+
+/// The `101 Switching Protocols` answer; the session runs on after it.
+pub struct Upgraded(Response);
+
+impl IntoResponse for Upgraded {
+    fn into_response(self) -> Response {
+        self.0
+    }
+}
+
+impl ApiResponse for Upgraded {
+    fn meta() -> MetaResponses {
+        MetaResponses {
+            responses: vec![
+                MetaResponse {
+                    description: "Switching to the WebSocket protocol: each event published \
+                                  afterwards arrives as one text frame holding the event JSON",
+                    status: Some(101),
+                    status_range: None,
+                    content: vec![],
+                    headers: vec![],
+                },
+                MetaResponse {
+                    description: "The request is not a WebSocket upgrade",
+                    status: Some(426),
+                    status_range: None,
+                    content: vec![],
+                    headers: vec![],
+                },
+            ],
+        }
+    }
+
+    fn register(_registry: &mut Registry) {}
+}
+
+impl From<HandshakeError> for ApiError {
+    fn from(err: HandshakeError) -> Self {
+        match err {
+            HandshakeError::NotUpgrade => ApiError::new(StatusCode::UPGRADE_REQUIRED, err.to_string())
+                .with_header(header::UPGRADE, "websocket"),
+            HandshakeError::Invalid(_) => ApiError::bad_request(err.to_string()),
+            HandshakeError::TooManyConnections(_) => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, err.to_string())
+                    .with_header(header::RETRY_AFTER, "5")
+            }
+        }
+    }
+}
+
+pub struct LiveApi {
+    pub hub: Arc<Hub>,
+    pub sessions: Arc<Sessions>,
+}
+
+#[OpenApi(tag = "ApiTags::Live")]
+impl LiveApi {
+    /// Subscribe to a channel over WebSocket. Every event published afterwards
+    /// is pushed as one text frame, in publish order. Private channels need a
+    /// subscribe token (`?token=` or `Authorization: Bearer`).
+    #[oai(path = "/channels/:channel_id/ws", method = "get")]
+    async fn subscribe(
+        &self,
+        req: &Request,
+        channel_id: Path<String>,
+        /// Comma-separated event types; only those are delivered.
+        types: Query<Option<String>>,
+        /// A subscribe token for a private channel.
+        #[oai(name = "token")]
+        _token: Query<Option<String>>,
+    ) -> Result<Upgraded, ApiError> {
+        let (_, principal) = self
+            .hub
+            .open_for_reading(&channel_id, presented_token(req).as_deref())
+            .await?;
+        if !wants_upgrade(req) {
+            return Err(HandshakeError::NotUpgrade.into());
+        }
+        let subscription = Subscription {
+            listener: self.hub.rooms().subscribe(&channel_id),
+            types: parse_type_list(types.0.as_deref()),
+            token_id: match &principal {
+                Principal::Token(token) => Some(token.id.clone()),
+                _ => None,
+            },
+            anonymous: matches!(principal, Principal::Anonymous),
+        };
+        Ok(Upgraded(self.sessions.accept(req, subscription)?))
+    }
+}

@@ -1,0 +1,127 @@
+//! The event writer: one task that group-commits publishes, then fans them out.
+//!
+//! Every publish on this node goes through one queue. The writer takes
+//! whatever has queued up (up to a bound), appends it all in one transaction
+//! (one fsync for many publishes), broadcasts the committed events to the
+//! rooms in commit order, and only then answers each publisher. So a 201 always
+//! means durable, and live delivery order is commit order.
+
+use std::sync::Arc;
+
+use tokio::{
+    sync::{mpsc, oneshot},
+    task::JoinHandle,
+};
+
+use crate::{
+    live::rooms::Rooms,
+    model::Event,
+    store::{AppendBatch, Store},
+};
+
+/// Most publish requests committed in one transaction.
+const MAX_GROUP_REQUESTS: usize = 256;
+/// Most events committed in one transaction.
+const MAX_GROUP_EVENTS: usize = 5_000;
+/// Publishes that may wait for the writer; further ones wait to be queued.
+const QUEUE_DEPTH: usize = 4_096;
+
+/// Why an append did not happen.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum AppendError {
+    #[error("channel not found")]
+    ChannelNotFound,
+    /// The transaction failed; nothing of it was stored.
+    #[error("could not store the events: {0}")]
+    Storage(String),
+}
+
+struct AppendRequest {
+    batch: AppendBatch,
+    reply: oneshot::Sender<Result<Vec<Event>, AppendError>>,
+}
+
+#[derive(Clone)]
+pub struct EventWriter {
+    queue: mpsc::Sender<AppendRequest>,
+}
+
+impl EventWriter {
+    /// Starts the writer task; it ends once every `EventWriter` clone is dropped
+    /// and the queue is drained.
+    pub fn start(store: Arc<dyn Store>, rooms: Arc<Rooms>) -> (EventWriter, JoinHandle<()>) {
+        let (queue, requests) = mpsc::channel(QUEUE_DEPTH);
+        let task = tokio::spawn(run(store, rooms, requests));
+        (EventWriter { queue }, task)
+    }
+
+    /// Appends a batch; returns once it is durable and broadcast.
+    pub async fn append(&self, batch: AppendBatch) -> Result<Vec<Event>, AppendError> {
+        let (reply, answer) = oneshot::channel();
+        let stopped = || AppendError::Storage("the event writer has stopped".into());
+        self.queue
+            .send(AppendRequest { batch, reply })
+            .await
+            .map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+}
+
+async fn run(store: Arc<dyn Store>, rooms: Arc<Rooms>, mut requests: mpsc::Receiver<AppendRequest>) {
+    let mut pending: Vec<AppendRequest> = Vec::with_capacity(MAX_GROUP_REQUESTS);
+    loop {
+        if pending.is_empty() {
+            if requests.recv_many(&mut pending, MAX_GROUP_REQUESTS).await == 0 {
+                return;
+            }
+        } else {
+            while pending.len() < MAX_GROUP_REQUESTS {
+                match requests.try_recv() {
+                    Ok(request) => pending.push(request),
+                    Err(_) => break,
+                }
+            }
+        }
+        let rest = pending.split_off(group_len(&pending));
+        commit_group(&*store, &rooms, std::mem::replace(&mut pending, rest)).await;
+    }
+}
+
+/// How many of the pending requests fit in one transaction (at least one).
+fn group_len(pending: &[AppendRequest]) -> usize {
+    let mut events = 0;
+    pending
+        .iter()
+        .position(|request| {
+            events += request.batch.events.len();
+            events > MAX_GROUP_EVENTS
+        })
+        .unwrap_or(pending.len())
+        .max(1)
+}
+
+async fn commit_group(store: &dyn Store, rooms: &Rooms, group: Vec<AppendRequest>) {
+    let (batches, replies): (Vec<AppendBatch>, Vec<_>) =
+        group.into_iter().map(|r| (r.batch, r.reply)).unzip();
+    match store.append_events(&batches).await {
+        Ok(results) => {
+            for ((batch, reply), result) in batches.iter().zip(replies).zip(results) {
+                let answer = match result {
+                    Some(events) => {
+                        rooms.broadcast(&batch.channel_id, &events);
+                        Ok(events)
+                    }
+                    None => Err(AppendError::ChannelNotFound),
+                };
+                let _ = reply.send(answer);
+            }
+        }
+        Err(err) => {
+            tracing::error!(error = %err, publishes = replies.len(), "append failed");
+            let reason = err.to_string();
+            for reply in replies {
+                let _ = reply.send(Err(AppendError::Storage(reason.clone())));
+            }
+        }
+    }
+}

@@ -1,0 +1,245 @@
+//! Per-channel rooms: who is listening to a channel right now, and fan-out.
+//!
+//! A room exists while someone listens (a WebSocket session, a long-poll, a
+//! stream) and holds one bounded broadcast ring. A committed event is
+//! serialized once into a shared buffer and pushed into the ring once; every
+//! listener reads the same buffer. The ring is the subscribers' outgoing queue:
+//! its size bounds memory whatever clients do, and a listener that falls more
+//! than the bound behind learns it is too slow instead of slowing the others.
+//!
+//! Rooms know nothing of sockets or HTTP; sessions in `live::ws` read from them.
+
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc, RwLock,
+        atomic::{AtomicU64, AtomicUsize, Ordering},
+    },
+};
+
+use tokio::sync::broadcast;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
+
+use crate::model::Event;
+
+/// An event ready for delivery: its JSON text, serialized once and shared.
+#[derive(Debug)]
+pub struct LiveEvent {
+    pub event_type: Option<String>,
+    pub json: Utf8Bytes,
+    /// Bytes published to the room up to and including this event: lets a
+    /// listener see how many bytes it is behind.
+    pub end_offset: u64,
+}
+
+impl LiveEvent {
+    pub fn matches_types(&self, types: &[String]) -> bool {
+        types.is_empty()
+            || self
+                .event_type
+                .as_deref()
+                .is_some_and(|t| types.iter().any(|wanted| wanted == t))
+    }
+}
+
+/// Which listeners must be disconnected, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CloseOrder {
+    /// The channel is gone: everyone leaves.
+    ChannelDeleted,
+    /// Listeners that hold this token lose access.
+    TokenRevoked(String),
+    /// The channel became private: listeners without a token lose access.
+    ChannelMadePrivate,
+}
+
+#[derive(Debug, Clone)]
+pub enum RoomMessage {
+    Event(Arc<LiveEvent>),
+    Close(CloseOrder),
+}
+
+pub struct Room {
+    sender: broadcast::Sender<RoomMessage>,
+    /// Live WebSocket subscribers (what the API reports as `subscribers`).
+    subscribers: AtomicUsize,
+    /// Everyone holding the room open: subscribers plus waiting polls.
+    holders: AtomicUsize,
+    published_bytes: AtomicU64,
+}
+
+impl Room {
+    /// Bytes published to this room so far.
+    pub fn published_bytes(&self) -> u64 {
+        self.published_bytes.load(Ordering::Acquire)
+    }
+}
+
+/// All rooms of this node.
+pub struct Rooms {
+    rooms: RwLock<HashMap<String, Arc<Room>>>,
+    queue_frames: usize,
+}
+
+/// A place in a room; leaving (drop) closes the room when it was the last.
+pub struct Listener {
+    rooms: Arc<Rooms>,
+    channel_id: String,
+    pub room: Arc<Room>,
+    pub receiver: broadcast::Receiver<RoomMessage>,
+    counts_as_subscriber: bool,
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        if self.counts_as_subscriber {
+            self.room.subscribers.fetch_sub(1, Ordering::AcqRel);
+        }
+        if self.room.holders.fetch_sub(1, Ordering::AcqRel) == 1 {
+            let mut rooms = self.rooms.rooms.write().unwrap_or_else(|e| e.into_inner());
+            // Someone may have joined between the decrement and the lock.
+            if self.room.holders.load(Ordering::Acquire) == 0
+                && rooms
+                    .get(&self.channel_id)
+                    .is_some_and(|r| Arc::ptr_eq(r, &self.room))
+            {
+                rooms.remove(&self.channel_id);
+            }
+        }
+    }
+}
+
+impl Rooms {
+    /// `queue_frames` bounds each room's ring, and so each listener's backlog.
+    pub fn new(queue_frames: usize) -> Arc<Rooms> {
+        Arc::new(Rooms {
+            rooms: RwLock::new(HashMap::new()),
+            queue_frames: queue_frames.max(1),
+        })
+    }
+
+    /// Joins a channel's room as a live subscriber (counted in `subscribers`).
+    pub fn subscribe(self: &Arc<Self>, channel_id: &str) -> Listener {
+        self.listen(channel_id, true)
+    }
+
+    /// Joins a channel's room to be woken by new events (a poll or a stream).
+    pub fn watch(self: &Arc<Self>, channel_id: &str) -> Listener {
+        self.listen(channel_id, false)
+    }
+
+    fn listen(self: &Arc<Self>, channel_id: &str, counts_as_subscriber: bool) -> Listener {
+        let mut rooms = self.rooms.write().unwrap_or_else(|e| e.into_inner());
+        let room = rooms
+            .entry(channel_id.to_owned())
+            .or_insert_with(|| {
+                Arc::new(Room {
+                    sender: broadcast::channel(self.queue_frames).0,
+                    subscribers: AtomicUsize::new(0),
+                    holders: AtomicUsize::new(0),
+                    published_bytes: AtomicU64::new(0),
+                })
+            })
+            .clone();
+        room.holders.fetch_add(1, Ordering::AcqRel);
+        if counts_as_subscriber {
+            room.subscribers.fetch_add(1, Ordering::AcqRel);
+        }
+        let receiver = room.sender.subscribe();
+        Listener {
+            rooms: self.clone(),
+            channel_id: channel_id.to_owned(),
+            room,
+            receiver,
+            counts_as_subscriber,
+        }
+    }
+
+    fn room(&self, channel_id: &str) -> Option<Arc<Room>> {
+        let rooms = self.rooms.read().unwrap_or_else(|e| e.into_inner());
+        rooms.get(channel_id).cloned()
+    }
+
+    /// Delivers committed events, in order, to whoever listens on their
+    /// channel. Costs nothing for a channel nobody listens to.
+    pub fn broadcast(&self, channel_id: &str, events: &[Event]) {
+        let Some(room) = self.room(channel_id) else {
+            return;
+        };
+        for event in events {
+            let json = Utf8Bytes::from(event.to_json_string());
+            let end_offset =
+                room.published_bytes.fetch_add(json.len() as u64, Ordering::AcqRel) + json.len() as u64;
+            let live = LiveEvent {
+                event_type: event.event_type.clone(),
+                json,
+                end_offset,
+            };
+            // An error only means nobody is listening any more.
+            let _ = room.sender.send(RoomMessage::Event(Arc::new(live)));
+        }
+    }
+
+    /// Tells a channel's listeners that some of them must leave.
+    pub fn close(&self, channel_id: &str, order: CloseOrder) {
+        if let Some(room) = self.room(channel_id) {
+            let _ = room.sender.send(RoomMessage::Close(order));
+        }
+    }
+
+    /// Live WebSocket subscribers of a channel on this node.
+    pub fn subscriber_count(&self, channel_id: &str) -> u64 {
+        self.room(channel_id)
+            .map_or(0, |room| room.subscribers.load(Ordering::Acquire) as u64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::format_millis;
+
+    fn event(id: &str, event_type: Option<&str>) -> Event {
+        Event {
+            id: id.into(),
+            channel_id: "abc".into(),
+            event_type: event_type.map(str::to_owned),
+            data: serde_json::json!({"n": 1}),
+            meta: None,
+            publisher_id: "admin".into(),
+            publisher_name: None,
+            created_at: format_millis(0),
+        }
+    }
+
+    #[tokio::test]
+    async fn rooms_live_while_someone_listens() {
+        let rooms = Rooms::new(8);
+        let mut sub = rooms.subscribe("abc");
+        let watcher = rooms.watch("abc");
+        assert_eq!(rooms.subscriber_count("abc"), 1);
+        rooms.broadcast("abc", &[event("1", Some("a")), event("2", None)]);
+        let RoomMessage::Event(first) = sub.receiver.recv().await.unwrap() else {
+            panic!("expected an event");
+        };
+        assert_eq!(&*first.json, event("1", Some("a")).to_json_string());
+        assert!(first.matches_types(&["a".into()]));
+        drop(sub);
+        assert_eq!(rooms.subscriber_count("abc"), 0);
+        assert!(rooms.room("abc").is_some(), "the watcher still holds the room");
+        drop(watcher);
+        assert!(rooms.room("abc").is_none());
+    }
+
+    #[tokio::test]
+    async fn a_listener_that_falls_behind_the_ring_is_told() {
+        let rooms = Rooms::new(4);
+        let mut sub = rooms.subscribe("abc");
+        let events: Vec<_> = (0..10).map(|i| event(&i.to_string(), None)).collect();
+        rooms.broadcast("abc", &events);
+        assert!(matches!(
+            sub.receiver.recv().await,
+            Err(broadcast::error::RecvError::Lagged(_))
+        ));
+    }
+}

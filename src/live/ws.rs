@@ -1,0 +1,346 @@
+//! WebSocket sessions: the handshake, then one task per socket that forwards
+//! the room's frames, keeps the peer alive with pings, and closes it with the
+//! right code when it is too slow, sends too much, loses access, or the server
+//! stops.
+//!
+//! The upgrade is done here rather than through poem's `WebSocket` wrapper so
+//! that frames are tungstenite `Utf8Bytes` sharing the room's one buffer: no
+//! copy of an event per subscriber. Queued frames are written with one flush
+//! per wake-up. Authorization happened before `accept` is called; this module
+//! never reads the store.
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
+
+use futures_util::{SinkExt, StreamExt, stream::SplitSink};
+use poem::{
+    Request, Response, Upgraded,
+    http::{StatusCode, header},
+};
+use tokio::{sync::broadcast::error::RecvError, time::MissedTickBehavior};
+use tokio_tungstenite::{
+    WebSocketStream,
+    tungstenite::{
+        Error as WsError, Message,
+        error::CapacityError,
+        handshake::derive_accept_key,
+        protocol::{CloseFrame, Role, WebSocketConfig, frame::coding::CloseCode},
+    },
+};
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+
+use super::rooms::{CloseOrder, Listener, RoomMessage};
+
+/// Largest frame a client may send; a larger one closes the socket with 1009.
+pub const MAX_CLIENT_FRAME_BYTES: usize = 4 * 1024;
+/// Most frames written per flush, so one busy socket cannot hog its thread.
+const MAX_FRAMES_PER_FLUSH: usize = 256;
+/// How often a blocked write checks whether its subscriber fell too far behind.
+const LAG_CHECK_INTERVAL: Duration = Duration::from_millis(200);
+/// How long a closing handshake may take before the socket is just dropped.
+const CLOSE_GRACE: Duration = Duration::from_secs(3);
+
+/// Limits every session shares.
+#[derive(Debug, Clone)]
+pub struct SessionLimits {
+    pub ping_interval: Duration,
+    pub queue_frames: usize,
+    pub queue_bytes: u64,
+    pub max_connections: usize,
+}
+
+/// Every live session of this node.
+pub struct Sessions {
+    limits: SessionLimits,
+    connections: AtomicUsize,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+}
+
+/// One subscriber, authorized and joined to its room.
+pub struct Subscription {
+    pub listener: Listener,
+    /// Only these event types (empty: all).
+    pub types: Vec<String>,
+    /// The token it connected with, if any: revoking it closes the socket.
+    pub token_id: Option<String>,
+    /// Whether it connected without any credential.
+    pub anonymous: bool,
+}
+
+/// Why an upgrade was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum HandshakeError {
+    #[error("this endpoint needs a WebSocket upgrade (Upgrade: websocket)")]
+    NotUpgrade,
+    #[error("invalid WebSocket handshake: {0}")]
+    Invalid(&'static str),
+    #[error("the server holds its maximum of {0} connections; retry later")]
+    TooManyConnections(usize),
+}
+
+/// Checks the `Upgrade` header alone, the one check that comes before auth's 401.
+pub fn wants_upgrade(req: &Request) -> bool {
+    req.headers()
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
+}
+
+/// Decrements the connection count when a session ends, however it ends.
+struct ConnectionSlot(Arc<Sessions>);
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        self.0.connections.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl Sessions {
+    pub fn new(limits: SessionLimits) -> Arc<Sessions> {
+        Arc::new(Sessions {
+            limits,
+            connections: AtomicUsize::new(0),
+            shutdown: CancellationToken::new(),
+            tracker: TaskTracker::new(),
+        })
+    }
+
+    fn take_slot(self: &Arc<Self>) -> Option<ConnectionSlot> {
+        let max = self.limits.max_connections;
+        self.connections
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < max).then_some(n + 1))
+            .ok()
+            .map(|_| ConnectionSlot(self.clone()))
+    }
+
+    /// Completes the handshake and starts the session; the response is the 101.
+    pub fn accept(self: &Arc<Self>, req: &Request, subscription: Subscription) -> Result<Response, HandshakeError> {
+        if !wants_upgrade(req) {
+            return Err(HandshakeError::NotUpgrade);
+        }
+        let headers = req.headers();
+        if headers
+            .get(header::SEC_WEBSOCKET_VERSION)
+            .is_none_or(|v| v.as_bytes() != b"13")
+        {
+            return Err(HandshakeError::Invalid("Sec-WebSocket-Version must be 13"));
+        }
+        let key = headers
+            .get(header::SEC_WEBSOCKET_KEY)
+            .ok_or(HandshakeError::Invalid("Sec-WebSocket-Key is missing"))?;
+        let accept_key = derive_accept_key(key.as_bytes());
+        let slot = self
+            .take_slot()
+            .ok_or(HandshakeError::TooManyConnections(self.limits.max_connections))?;
+        let on_upgrade = req
+            .take_upgrade()
+            .map_err(|_| HandshakeError::Invalid("the connection cannot be upgraded"))?;
+
+        let sessions = self.clone();
+        self.tracker.spawn(async move {
+            let _slot = slot;
+            let Ok(upgraded) = on_upgrade.await else {
+                return;
+            };
+            let config = WebSocketConfig::default()
+                .read_buffer_size(MAX_CLIENT_FRAME_BYTES)
+                .max_message_size(Some(MAX_CLIENT_FRAME_BYTES))
+                .max_frame_size(Some(MAX_CLIENT_FRAME_BYTES));
+            let socket = WebSocketStream::from_raw_socket(upgraded, Role::Server, Some(config)).await;
+            run_session(socket, subscription, &sessions.limits, &sessions.shutdown).await;
+        });
+
+        Ok(Response::builder()
+            .status(StatusCode::SWITCHING_PROTOCOLS)
+            .header(header::CONNECTION, "upgrade")
+            .header(header::UPGRADE, "websocket")
+            .header(header::SEC_WEBSOCKET_ACCEPT, accept_key)
+            .finish())
+    }
+
+    /// Closes every session with 1001 and waits up to `grace` for them to end.
+    pub async fn shut_down(&self, grace: Duration) {
+        self.shutdown.cancel();
+        self.tracker.close();
+        if tokio::time::timeout(grace, self.tracker.wait()).await.is_err() {
+            tracing::warn!(left = self.tracker.len(), "sessions still open after the grace period");
+        }
+    }
+}
+
+type Sink = SplitSink<WebSocketStream<Upgraded>, Message>;
+
+/// How a session ends.
+enum Ending {
+    /// Close with this code and reason.
+    Close(CloseCode, &'static str),
+    /// Just drop the connection (the peer is gone or broke the protocol).
+    Drop,
+}
+
+async fn run_session(socket: WebSocketStream<Upgraded>, mut sub: Subscription, limits: &SessionLimits, shutdown: &CancellationToken) {
+    let (mut sink, mut incoming) = socket.split();
+    let mut ping = tokio::time::interval_at(
+        tokio::time::Instant::now() + limits.ping_interval,
+        limits.ping_interval,
+    );
+    ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut unanswered_pings = 0u32;
+    let mut batch = Vec::with_capacity(MAX_FRAMES_PER_FLUSH);
+
+    let ending = loop {
+        tokio::select! {
+            biased;
+            _ = shutdown.cancelled() => break Ending::Close(CloseCode::Away, "server shutting down"),
+            message = sub.listener.receiver.recv() => {
+                let first = match message {
+                    Ok(first) => first,
+                    Err(RecvError::Lagged(_)) => break slow_consumer(),
+                    Err(RecvError::Closed) => break Ending::Close(CloseCode::Normal, "channel closed"),
+                };
+                match collect(&mut sub, first, &mut batch, limits) {
+                    Collected::Frames => {}
+                    Collected::End(ending) => break ending,
+                }
+                if let Some(ending) = write_batch(&mut sink, &mut batch, &sub, limits).await {
+                    break ending;
+                }
+            }
+            frame = incoming.next() => match frame {
+                Some(Ok(Message::Pong(_))) => unanswered_pings = 0,
+                Some(Ok(Message::Close(_))) | None => break Ending::Drop,
+                // Text, binary and pings are ignored; tungstenite answers pings itself.
+                Some(Ok(_)) => {}
+                Some(Err(WsError::Capacity(CapacityError::MessageTooLong { .. }))) => {
+                    break Ending::Close(CloseCode::Size, "client frames are limited to 4 KiB");
+                }
+                Some(Err(_)) => break Ending::Drop,
+            },
+            _ = ping.tick() => {
+                if unanswered_pings >= 2 {
+                    break Ending::Drop;
+                }
+                unanswered_pings += 1;
+                if send_within(&mut sink, Message::Ping(Default::default()), limits.ping_interval).await.is_err() {
+                    break Ending::Drop;
+                }
+            }
+        }
+    };
+
+    if let Ending::Close(code, reason) = ending {
+        let frame = CloseFrame {
+            code,
+            reason: reason.into(),
+        };
+        if send_within(&mut sink, Message::Close(Some(frame)), CLOSE_GRACE).await.is_ok() {
+            // Give the peer a moment to answer the close, as the protocol asks.
+            let _ = tokio::time::timeout(CLOSE_GRACE, async {
+                while let Some(Ok(message)) = incoming.next().await {
+                    if message.is_close() {
+                        break;
+                    }
+                }
+            })
+            .await;
+        }
+    }
+}
+
+fn slow_consumer() -> Ending {
+    Ending::Close(CloseCode::Policy, "slow consumer: too far behind, reconnect and catch up")
+}
+
+enum Collected {
+    Frames,
+    End(Ending),
+}
+
+/// Takes `first` and whatever else is already queued (up to a bound) into
+/// `batch`, applying the type filter and any close orders.
+fn collect(sub: &mut Subscription, first: RoomMessage, batch: &mut Vec<Message>, limits: &SessionLimits) -> Collected {
+    let mut next = Some(first);
+    while let Some(message) = next.take() {
+        match message {
+            RoomMessage::Event(event) => {
+                let behind = sub.listener.room.published_bytes().saturating_sub(event.end_offset);
+                if behind > limits.queue_bytes {
+                    return Collected::End(slow_consumer());
+                }
+                if event.matches_types(&sub.types) {
+                    batch.push(Message::Text(event.json.clone()));
+                }
+            }
+            RoomMessage::Close(order) => {
+                if let Some(ending) = applies_to(&order, sub) {
+                    return Collected::End(ending);
+                }
+            }
+        }
+        if batch.len() >= MAX_FRAMES_PER_FLUSH {
+            break;
+        }
+        next = match sub.listener.receiver.try_recv() {
+            Ok(message) => Some(message),
+            Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) => {
+                return Collected::End(slow_consumer());
+            }
+            Err(_) => None,
+        };
+    }
+    Collected::Frames
+}
+
+fn applies_to(order: &CloseOrder, sub: &Subscription) -> Option<Ending> {
+    match order {
+        CloseOrder::ChannelDeleted => Some(Ending::Close(CloseCode::Normal, "channel deleted")),
+        CloseOrder::TokenRevoked(id) if sub.token_id.as_deref() == Some(id.as_str()) => {
+            Some(Ending::Close(CloseCode::Policy, "token revoked"))
+        }
+        CloseOrder::ChannelMadePrivate if sub.anonymous => {
+            Some(Ending::Close(CloseCode::Policy, "token revoked"))
+        }
+        _ => None,
+    }
+}
+
+/// Writes the batch with one flush. While the socket will not take it, checks
+/// whether the subscriber has fallen past its bound; if so the session ends
+/// as a slow consumer rather than holding the room back.
+async fn write_batch(sink: &mut Sink, batch: &mut Vec<Message>, sub: &Subscription, limits: &SessionLimits) -> Option<Ending> {
+    if batch.is_empty() {
+        return None;
+    }
+    let write = async {
+        for message in batch.drain(..) {
+            sink.feed(message).await?;
+        }
+        sink.flush().await
+    };
+    tokio::pin!(write);
+    let mut lag_check = tokio::time::interval(LAG_CHECK_INTERVAL);
+    lag_check.tick().await;
+    loop {
+        tokio::select! {
+            result = &mut write => return result.err().map(|_| Ending::Drop),
+            _ = lag_check.tick() => {
+                if sub.listener.receiver.len() > limits.queue_frames {
+                    return Some(slow_consumer());
+                }
+            }
+        }
+    }
+}
+
+async fn send_within(sink: &mut Sink, message: Message, limit: Duration) -> Result<(), ()> {
+    match tokio::time::timeout(limit, sink.send(message)).await {
+        Ok(Ok(())) => Ok(()),
+        _ => Err(()),
+    }
+}

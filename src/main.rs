@@ -1,0 +1,61 @@
+//! `channelhub`: the server (`channelhub serve`, the default) in one binary.
+
+mod api;
+mod auth;
+mod config;
+mod hub;
+mod live;
+mod model;
+mod server;
+mod store;
+
+use clap::{Parser, Subcommand};
+use tracing_subscriber::{EnvFilter, fmt};
+
+/// Self-hosted real-time event channels: publish JSON events, receive them
+/// over WebSocket, by polling with a cursor, or as signed webhooks.
+#[derive(Debug, Parser)]
+#[command(name = "channelhub", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server (the default with no subcommand).
+    Serve(config::ServeConfig),
+}
+
+fn init_logging(json: bool) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let command = Cli::parse().command.unwrap_or_else(|| {
+        // No subcommand: serve, with every setting from its flag default or environment.
+        match Cli::parse_from(["channelhub", "serve"]).command {
+            Some(command) => command,
+            None => unreachable!("serve was given"),
+        }
+    });
+    match command {
+        Command::Serve(config) => {
+            init_logging(config.log_json);
+            match server::serve(config).await {
+                Ok(()) => std::process::ExitCode::SUCCESS,
+                Err(err) => {
+                    eprintln!("channelhub: {err}");
+                    std::process::ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,345 @@
+//! Domain types: channels, events, tokens, and the rules that make them valid.
+//!
+//! These types are shared by every layer. They carry their JSON shape (serde and
+//! the poem-openapi `Object` derive, so every delivery path writes the same
+//! bytes), but they know nothing of routes, status codes or SQL.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use poem_openapi::{Enum, Object};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Largest serialized `data` of one event.
+pub const MAX_EVENT_DATA_BYTES: usize = 64 * 1024;
+/// Most events in one publish batch.
+pub const MAX_BATCH_EVENTS: usize = 100;
+/// Largest page a poll or a list may ask for.
+pub const MAX_PAGE_LIMIT: u32 = 1000;
+/// Page size when the client names none.
+pub const DEFAULT_PAGE_LIMIT: u32 = 100;
+
+/// Milliseconds since the Unix epoch: the one time unit the store keeps.
+pub type Millis = i64;
+
+pub fn now_millis() -> Millis {
+    Utc::now().timestamp_millis()
+}
+
+/// RFC 3339 in UTC with millisecond precision, always ending in `Z`.
+pub fn format_millis(ms: Millis) -> String {
+    DateTime::<Utc>::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+pub fn parse_rfc3339(text: &str) -> Option<Millis> {
+    DateTime::parse_from_rfc3339(text)
+        .ok()
+        .map(|t| t.with_timezone(&Utc).timestamp_millis())
+}
+
+/// Why a value was refused; `detail` is written for the client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid(pub String);
+
+impl std::fmt::Display for Invalid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Channel ids: 3–64 of `a-z`, `0-9`, `-`, starting and ending with a letter or digit.
+pub fn validate_channel_id(id: &str) -> Result<(), Invalid> {
+    let bytes = id.as_bytes();
+    let allowed = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-';
+    let edge_ok = |b: Option<&u8>| b.is_some_and(|b| *b != b'-');
+    if !(3..=64).contains(&bytes.len())
+        || !bytes.iter().all(allowed)
+        || !edge_ok(bytes.first())
+        || !edge_ok(bytes.last())
+    {
+        return Err(Invalid(format!(
+            "channel id {id:?} must be 3-64 characters of a-z, 0-9 and '-', starting and ending with a letter or digit"
+        )));
+    }
+    Ok(())
+}
+
+/// Per-channel publishing rules.
+#[derive(Debug, Clone, Default, PartialEq, Object, Serialize, Deserialize)]
+pub struct ChannelConfig {
+    /// When true, every event needs a `type` listed in `types` and `data` valid against its schema.
+    #[oai(default)]
+    #[serde(default)]
+    pub strict_types: bool,
+    /// Event type name → JSON Schema its `data` must satisfy.
+    #[oai(default)]
+    #[serde(default)]
+    pub types: BTreeMap<String, Value>,
+}
+
+/// How long a channel keeps its events; the oldest go first.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Object, Serialize, Deserialize)]
+pub struct Retention {
+    /// Events older than this are removed.
+    pub max_age_seconds: Option<i64>,
+    /// At most this many events are kept.
+    pub max_events: Option<i64>,
+}
+
+impl Retention {
+    pub fn validate(&self) -> Result<(), Invalid> {
+        if self.max_age_seconds.is_some_and(|s| s <= 0) {
+            return Err(Invalid("retention.max_age_seconds must be positive".into()));
+        }
+        if self.max_events.is_some_and(|n| n <= 0) {
+            return Err(Invalid("retention.max_events must be positive".into()));
+        }
+        Ok(())
+    }
+}
+
+/// A channel as the API returns it.
+#[derive(Debug, Clone, Object)]
+pub struct Channel {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub tags: Vec<String>,
+    pub is_public: bool,
+    /// Free-form object stored and returned untouched.
+    pub meta: Value,
+    pub config: ChannelConfig,
+    pub retention: Retention,
+    pub created_at: String,
+    /// Events currently stored.
+    pub event_count: i64,
+    pub last_event_at: Option<String>,
+    /// Live WebSocket connections on this channel.
+    pub subscribers: u64,
+}
+
+/// Everything needed to create a channel, already validated.
+#[derive(Debug, Clone)]
+pub struct NewChannel {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub tags: Vec<String>,
+    pub is_public: bool,
+    pub meta: Value,
+    pub config: ChannelConfig,
+    pub retention: Retention,
+}
+
+/// A partial update; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct ChannelPatch {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub tags: Option<Vec<String>>,
+    pub is_public: Option<bool>,
+    pub meta: Option<Value>,
+    pub config: Option<ChannelConfig>,
+    pub retention: Option<Retention>,
+}
+
+/// An event as every delivery path sends it.
+///
+/// Field order here is the order on the wire; WebSocket frames, poll pages and
+/// webhook bodies are all written from this one type.
+#[derive(Debug, Clone, PartialEq, Object)]
+pub struct Event {
+    /// ULID; increases in publish order within a channel.
+    pub id: String,
+    pub channel_id: String,
+    #[oai(rename = "type")]
+    pub event_type: Option<String>,
+    pub data: Value,
+    /// Opaque string stored and returned untouched.
+    pub meta: Option<String>,
+    pub publisher_id: String,
+    pub publisher_name: Option<String>,
+    pub created_at: String,
+}
+
+impl Event {
+    /// The JSON text of this event, exactly as the HTTP API writes it.
+    pub fn to_json_string(&self) -> String {
+        use poem_openapi::types::ToJSON;
+        ToJSON::to_json(self)
+            .map(|v| v.to_string())
+            .unwrap_or_default()
+    }
+
+    pub fn matches_types(&self, types: &[String]) -> bool {
+        types.is_empty()
+            || self
+                .event_type
+                .as_deref()
+                .is_some_and(|t| types.iter().any(|wanted| wanted == t))
+    }
+}
+
+/// One event to append, before the store gives it an id and a time.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub event_type: Option<String>,
+    pub data: Value,
+    pub meta: Option<String>,
+}
+
+/// Who an event is stamped with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Publisher {
+    pub id: String,
+    pub name: Option<String>,
+}
+
+impl Publisher {
+    pub fn admin() -> Self {
+        Publisher {
+            id: "admin".into(),
+            name: None,
+        }
+    }
+}
+
+/// What a token lets its holder do on its channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, Serialize, Deserialize)]
+#[oai(rename_all = "lowercase")]
+#[serde(rename_all = "lowercase")]
+pub enum TokenKind {
+    Subscribe,
+    Publish,
+}
+
+impl TokenKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenKind::Subscribe => "subscribe",
+            TokenKind::Publish => "publish",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "subscribe" => Some(TokenKind::Subscribe),
+            "publish" => Some(TokenKind::Publish),
+            _ => None,
+        }
+    }
+}
+
+/// A channel token as stored: the secret is only ever kept as a hash.
+#[derive(Debug, Clone)]
+pub struct TokenRecord {
+    pub id: String,
+    pub channel_id: String,
+    pub kind: TokenKind,
+    pub name: Option<String>,
+    pub publisher_id: Option<String>,
+    pub secret_hash: String,
+    pub created_at: Millis,
+    pub expires_at: Option<Millis>,
+}
+
+impl TokenRecord {
+    pub fn is_expired(&self, now: Millis) -> bool {
+        self.expires_at.is_some_and(|at| at <= now)
+    }
+}
+
+/// A token as listed: never the secret, never the hash.
+#[derive(Debug, Clone, Object)]
+pub struct TokenInfo {
+    pub id: String,
+    pub kind: TokenKind,
+    pub channel_id: String,
+    pub name: Option<String>,
+    pub publisher_id: Option<String>,
+    pub created_at: String,
+    pub expires_at: Option<String>,
+}
+
+impl From<&TokenRecord> for TokenInfo {
+    fn from(t: &TokenRecord) -> Self {
+        TokenInfo {
+            id: t.id.clone(),
+            kind: t.kind,
+            channel_id: t.channel_id.clone(),
+            name: t.name.clone(),
+            publisher_id: t.publisher_id.clone(),
+            created_at: format_millis(t.created_at),
+            expires_at: t.expires_at.map(format_millis),
+        }
+    }
+}
+
+/// Which events a poll asks for.
+#[derive(Debug, Clone, Default)]
+pub struct EventQuery {
+    /// Only events after this id.
+    pub after: Option<String>,
+    /// Only events created at or after this time.
+    pub since: Option<Millis>,
+    /// Only events of these types (empty: all).
+    pub types: Vec<String>,
+    pub limit: u32,
+}
+
+/// Splits `a,b,,c` into `["a", "b", "c"]`.
+pub fn parse_type_list(raw: Option<&str>) -> Vec<String> {
+    raw.unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn channel_id_rules() {
+        for ok in ["abc", "market-signals", "a1-b2", &"a".repeat(64)] {
+            assert!(validate_channel_id(ok).is_ok(), "{ok}");
+        }
+        for bad in ["ab", "-abc", "abc-", "ABC", "a_b", "a b", "", &"a".repeat(65)] {
+            assert!(validate_channel_id(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn timestamps_are_rfc3339_utc_with_z() {
+        let text = format_millis(1_736_933_401_000);
+        assert_eq!(text, "2025-01-15T09:30:01.000Z");
+        assert_eq!(parse_rfc3339(&text), Some(1_736_933_401_000));
+        assert_eq!(parse_rfc3339("2025-01-15T10:30:01+01:00"), Some(1_736_933_401_000));
+        assert_eq!(parse_rfc3339("yesterday"), None);
+    }
+
+    #[test]
+    fn type_filter() {
+        assert_eq!(parse_type_list(Some("a, b,,c")), vec!["a", "b", "c"]);
+        assert!(parse_type_list(None).is_empty());
+        let mut e = Event {
+            id: "x".into(),
+            channel_id: "abc".into(),
+            event_type: None,
+            data: Value::Null,
+            meta: None,
+            publisher_id: "admin".into(),
+            publisher_name: None,
+            created_at: format_millis(0),
+        };
+        assert!(e.matches_types(&[]));
+        assert!(!e.matches_types(&["a".into()]), "an untyped event matches no filter");
+        e.event_type = Some("a".into());
+        assert!(e.matches_types(&["b".into(), "a".into()]));
+    }
+}

@@ -1,0 +1,119 @@
+//! Builds the app from its parts, serves it, and shuts it down in order:
+//! stop accepting, close WebSocket sessions with 1001, let in-flight requests
+//! finish, drain the event writer, exit.
+
+use std::{sync::Arc, time::Duration};
+
+use poem::{
+    EndpointExt, Route, get,
+    listener::{Acceptor, Listener, TcpListener},
+};
+
+use crate::{
+    api::{self, json::BodyLimit, problem},
+    auth::Auth,
+    config::ServeConfig,
+    hub::{Hub, writer::EventWriter},
+    live::{
+        rooms::Rooms,
+        ws::{SessionLimits, Sessions},
+    },
+    store,
+};
+
+pub async fn serve(config: ServeConfig) -> Result<(), Box<dyn std::error::Error>> {
+    let store = store::open(&config.database_url).await?;
+    tracing::info!(backend = store.backend(), "database ready");
+    let (auth, generated_admin) = Auth::new(store.clone(), config.admin_token.as_deref()).await?;
+    if let Some(token) = generated_admin {
+        println!("Generated admin token (shown once, only its hash is kept): {token}");
+    }
+    let rooms = Rooms::new(config.subscriber_queue_frames);
+    let (writer, writer_task) = EventWriter::start(store.clone(), rooms.clone());
+    let hub = Arc::new(Hub::new(store, auth, rooms, writer));
+    let sessions = Sessions::new(SessionLimits {
+        ping_interval: config.ping_interval,
+        queue_frames: config.subscriber_queue_frames,
+        queue_bytes: config.subscriber_queue_bytes,
+        max_connections: config.max_connections,
+    });
+
+    let retention = tokio::spawn(run_retention(hub.clone(), config.retention_interval));
+
+    let service = api::service(hub.clone(), sessions.clone());
+    let app = Route::new()
+        .at("/api/v1/openapi.json", service.spec_endpoint())
+        .nest("/docs", service.swagger_ui())
+        .nest("/api/v1", service)
+        .at("/healthz", get(api::system::healthz))
+        .at("/readyz", get(api::system::readyz))
+        .data(hub)
+        .data(BodyLimit(config.max_body_bytes))
+        .with(poem::middleware::Tracing)
+        .catch_all_error(|err| async move { problem::render(err) });
+
+    let acceptor = TcpListener::bind(config.listen).into_acceptor().await?;
+    let local = acceptor
+        .local_addr()
+        .first()
+        .and_then(|addr| addr.as_socket_addr().copied())
+        .ok_or("the listener has no address")?;
+    println!("channelhub listening on http://{local}");
+    tracing::info!(%local, "listening");
+
+    let closing = sessions.clone();
+    let grace = config.shutdown_grace;
+    let (closed_tx, closed_rx) = tokio::sync::oneshot::channel();
+    poem::Server::new_with_acceptor(acceptor)
+        .run_with_graceful_shutdown(
+            app,
+            async move {
+                shutdown_signal().await;
+                tracing::info!("shutting down");
+                tokio::spawn(async move {
+                    closing.shut_down(grace).await;
+                    let _ = closed_tx.send(());
+                });
+            },
+            Some(grace),
+        )
+        .await?;
+    let _ = closed_rx.await;
+    retention.abort();
+    let _ = retention.await;
+    // The app and the retention task held the last hub handles: the writer
+    // now finishes what is queued and stops.
+    if tokio::time::timeout(grace, writer_task).await.is_err() {
+        tracing::warn!("the event writer did not finish in time");
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn run_retention(hub: Arc<Hub>, every: Duration) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        match hub.apply_retention().await {
+            Ok(0) => {}
+            Ok(removed) => tracing::info!(removed, "retention removed events"),
+            Err(err) => tracing::warn!(error = %err, "retention sweep failed"),
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("can listen for SIGTERM");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

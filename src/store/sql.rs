@@ -1,0 +1,452 @@
+//! The SQL both backends share.
+//!
+//! SQLite accepts PostgreSQL's `$1` placeholders, so one text of each query
+//! serves both. sqlx's row and executor traits are awkward to abstract over, so
+//! the shared implementation is a macro expanded once per backend; each backend
+//! only supplies how to connect, how to start a write transaction, and how to
+//! lock a channel row while new event ids are made.
+
+/// Expands to `impl Store for $store`. `$store` must have a `pool: Pool<$db>`
+/// field and the inherent items `BACKEND`, `LOCK_CHANNEL_SQL` and `begin_write`.
+macro_rules! impl_sql_store {
+    ($store:ty, $db:ty) => {
+        use async_trait::async_trait;
+        use sqlx::{QueryBuilder, Row};
+        use ulid::Ulid;
+
+        use crate::model::{
+            Channel, ChannelConfig, Event, EventQuery, Millis, NewChannel, Retention, TokenKind,
+            TokenRecord, format_millis,
+        };
+        use crate::store::{AppendBatch, Store, StoreError, StoreResult};
+
+        type DbRow = <$db as sqlx::Database>::Row;
+
+        const CHANNEL_COLUMNS: &str = "id, name, description, tags, is_public, meta, config, \
+             max_age_seconds, max_events, created_at, event_count, last_event_at";
+        const EVENT_COLUMNS: &str =
+            "id, channel_id, type, data, meta, publisher_id, publisher_name, created_at";
+        const TOKEN_COLUMNS: &str =
+            "id, channel_id, kind, name, publisher_id, secret_hash, created_at, expires_at";
+
+        fn json_column<T: serde::de::DeserializeOwned>(row: &DbRow, column: &str) -> StoreResult<T> {
+            let text: String = row.try_get(column)?;
+            serde_json::from_str(&text)
+                .map_err(|e| StoreError::Malformed(format!("column {column}: {e}")))
+        }
+
+        fn channel_from_row(row: &DbRow) -> StoreResult<Channel> {
+            Ok(Channel {
+                id: row.try_get("id")?,
+                name: row.try_get("name")?,
+                description: row.try_get("description")?,
+                tags: json_column(row, "tags")?,
+                is_public: row.try_get("is_public")?,
+                meta: json_column(row, "meta")?,
+                config: json_column::<ChannelConfig>(row, "config")?,
+                retention: Retention {
+                    max_age_seconds: row.try_get("max_age_seconds")?,
+                    max_events: row.try_get("max_events")?,
+                },
+                created_at: format_millis(row.try_get("created_at")?),
+                event_count: row.try_get("event_count")?,
+                last_event_at: row.try_get::<Option<i64>, _>("last_event_at")?.map(format_millis),
+                subscribers: 0,
+            })
+        }
+
+        fn event_from_row(row: &DbRow) -> StoreResult<Event> {
+            Ok(Event {
+                id: row.try_get("id")?,
+                channel_id: row.try_get("channel_id")?,
+                event_type: row.try_get("type")?,
+                data: json_column(row, "data")?,
+                meta: row.try_get("meta")?,
+                publisher_id: row.try_get("publisher_id")?,
+                publisher_name: row.try_get("publisher_name")?,
+                created_at: format_millis(row.try_get("created_at")?),
+            })
+        }
+
+        fn token_from_row(row: &DbRow) -> StoreResult<TokenRecord> {
+            let kind: String = row.try_get("kind")?;
+            Ok(TokenRecord {
+                id: row.try_get("id")?,
+                channel_id: row.try_get("channel_id")?,
+                kind: TokenKind::parse(&kind)
+                    .ok_or_else(|| StoreError::Malformed(format!("token kind {kind:?}")))?,
+                name: row.try_get("name")?,
+                publisher_id: row.try_get("publisher_id")?,
+                secret_hash: row.try_get("secret_hash")?,
+                created_at: row.try_get("created_at")?,
+                expires_at: row.try_get("expires_at")?,
+            })
+        }
+
+        fn to_json_text<T: serde::Serialize>(value: &T) -> String {
+            serde_json::to_string(value).expect("plain data always serializes")
+        }
+
+        /// Maps a unique-key violation to [`StoreError::Conflict`] and a
+        /// foreign-key violation to [`StoreError::NotFound`].
+        fn classify(err: sqlx::Error) -> StoreError {
+            match &err {
+                sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict,
+                sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound,
+                _ => StoreError::Database(err),
+            }
+        }
+
+        #[async_trait]
+        impl Store for $store {
+            fn backend(&self) -> &'static str {
+                Self::BACKEND
+            }
+
+            async fn ping(&self) -> StoreResult<()> {
+                sqlx::query("SELECT 1").execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn get_setting(&self, key: &str) -> StoreResult<Option<String>> {
+                Ok(sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
+                    .bind(key)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn put_setting_if_absent(&self, key: &str, value: &str) -> StoreResult<String> {
+                sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
+                    .bind(key)
+                    .bind(value)
+                    .execute(&self.pool)
+                    .await?;
+                self.get_setting(key)
+                    .await?
+                    .ok_or_else(|| StoreError::Malformed(format!("setting {key} vanished")))
+            }
+
+            async fn create_channel(&self, channel: &NewChannel, now: Millis) -> StoreResult<Channel> {
+                sqlx::query(
+                    "INSERT INTO channels (id, name, description, tags, is_public, meta, config, \
+                     max_age_seconds, max_events, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                )
+                .bind(&channel.id)
+                .bind(&channel.name)
+                .bind(&channel.description)
+                .bind(to_json_text(&channel.tags))
+                .bind(channel.is_public)
+                .bind(to_json_text(&channel.meta))
+                .bind(to_json_text(&channel.config))
+                .bind(channel.retention.max_age_seconds)
+                .bind(channel.retention.max_events)
+                .bind(now)
+                .execute(&self.pool)
+                .await
+                .map_err(classify)?;
+                self.get_channel(&channel.id)
+                    .await?
+                    .ok_or_else(|| StoreError::Malformed("created channel vanished".into()))
+            }
+
+            async fn get_channel(&self, id: &str) -> StoreResult<Option<Channel>> {
+                let sql = format!("SELECT {CHANNEL_COLUMNS} FROM channels WHERE id = $1");
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .as_ref()
+                    .map(channel_from_row)
+                    .transpose()
+            }
+
+            async fn list_channels(
+                &self,
+                after: Option<&str>,
+                include_private: bool,
+                limit: u32,
+            ) -> StoreResult<Vec<Channel>> {
+                let mut query = QueryBuilder::<$db>::new(format!(
+                    "SELECT {CHANNEL_COLUMNS} FROM channels WHERE 1 = 1"
+                ));
+                if let Some(after) = after {
+                    query.push(" AND id > ").push_bind(after.to_owned());
+                }
+                if !include_private {
+                    query.push(" AND is_public = ").push_bind(true);
+                }
+                query.push(" ORDER BY id LIMIT ").push_bind(i64::from(limit));
+                let rows = query.build().fetch_all(&self.pool).await?;
+                rows.iter().map(channel_from_row).collect()
+            }
+
+            async fn update_channel(&self, channel: &Channel) -> StoreResult<Option<Channel>> {
+                let updated = sqlx::query(
+                    "UPDATE channels SET name = $2, description = $3, tags = $4, is_public = $5, \
+                     meta = $6, config = $7, max_age_seconds = $8, max_events = $9 WHERE id = $1",
+                )
+                .bind(&channel.id)
+                .bind(&channel.name)
+                .bind(&channel.description)
+                .bind(to_json_text(&channel.tags))
+                .bind(channel.is_public)
+                .bind(to_json_text(&channel.meta))
+                .bind(to_json_text(&channel.config))
+                .bind(channel.retention.max_age_seconds)
+                .bind(channel.retention.max_events)
+                .execute(&self.pool)
+                .await?;
+                if updated.rows_affected() == 0 {
+                    return Ok(None);
+                }
+                self.get_channel(&channel.id).await
+            }
+
+            async fn delete_channel(&self, id: &str) -> StoreResult<bool> {
+                let mut tx = self.begin_write().await?;
+                // Children first: an explicit delete does not depend on cascades being enabled.
+                for sql in [
+                    "DELETE FROM events WHERE channel_id = $1",
+                    "DELETE FROM tokens WHERE channel_id = $1",
+                ] {
+                    sqlx::query(sql).bind(id).execute(&mut *tx).await?;
+                }
+                let deleted = sqlx::query("DELETE FROM channels WHERE id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(deleted.rows_affected() > 0)
+            }
+
+            async fn create_token(&self, token: &TokenRecord) -> StoreResult<()> {
+                let sql = format!(
+                    "INSERT INTO tokens ({TOKEN_COLUMNS}) \
+                     SELECT $1, $2, $3, $4, $5, $6, $7, $8 WHERE EXISTS (SELECT 1 FROM channels WHERE id = $2)"
+                );
+                let inserted = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(&token.id)
+                    .bind(&token.channel_id)
+                    .bind(token.kind.as_str())
+                    .bind(&token.name)
+                    .bind(&token.publisher_id)
+                    .bind(&token.secret_hash)
+                    .bind(token.created_at)
+                    .bind(token.expires_at)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(classify)?;
+                if inserted.rows_affected() == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                Ok(())
+            }
+
+            async fn get_token(&self, id: &str) -> StoreResult<Option<TokenRecord>> {
+                let sql = format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE id = $1");
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .as_ref()
+                    .map(token_from_row)
+                    .transpose()
+            }
+
+            async fn list_tokens(&self, channel_id: &str) -> StoreResult<Vec<TokenRecord>> {
+                let sql = format!(
+                    "SELECT {TOKEN_COLUMNS} FROM tokens WHERE channel_id = $1 ORDER BY created_at, id"
+                );
+                let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(channel_id)
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter().map(token_from_row).collect()
+            }
+
+            async fn delete_token(&self, channel_id: &str, token_id: &str) -> StoreResult<bool> {
+                let deleted = sqlx::query("DELETE FROM tokens WHERE id = $1 AND channel_id = $2")
+                    .bind(token_id)
+                    .bind(channel_id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(deleted.rows_affected() > 0)
+            }
+
+            async fn append_events(
+                &self,
+                batches: &[AppendBatch],
+            ) -> StoreResult<Vec<Option<Vec<Event>>>> {
+                let now = crate::model::now_millis();
+                let created_at = format_millis(now);
+                let mut tx = self.begin_write().await?;
+                let mut results = Vec::with_capacity(batches.len());
+                for batch in batches {
+                    // Locks the channel row until commit, so that ids are made in commit order.
+                    let last: Option<Option<String>> = sqlx::query_scalar(Self::LOCK_CHANNEL_SQL)
+                        .bind(&batch.channel_id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    let Some(last) = last else {
+                        results.push(None);
+                        continue;
+                    };
+                    let mut floor = last.as_deref().and_then(|id| id.parse::<Ulid>().ok());
+                    let mut events = Vec::with_capacity(batch.events.len());
+                    for new in &batch.events {
+                        let id = self.ids.next_after(floor);
+                        floor = Some(id);
+                        events.push(Event {
+                            id: id.to_string(),
+                            channel_id: batch.channel_id.clone(),
+                            event_type: new.event_type.clone(),
+                            data: new.data.clone(),
+                            meta: new.meta.clone(),
+                            publisher_id: batch.publisher.id.clone(),
+                            publisher_name: batch.publisher.name.clone(),
+                            created_at: created_at.clone(),
+                        });
+                    }
+                    let mut insert = QueryBuilder::<$db>::new(
+                        "INSERT INTO events (channel_id, id, type, data, meta, publisher_id, \
+                         publisher_name, token_id, created_at) ",
+                    );
+                    insert.push_values(&events, |mut row, event| {
+                        row.push_bind(event.channel_id.clone())
+                            .push_bind(event.id.clone())
+                            .push_bind(event.event_type.clone())
+                            .push_bind(event.data.to_string())
+                            .push_bind(event.meta.clone())
+                            .push_bind(event.publisher_id.clone())
+                            .push_bind(event.publisher_name.clone())
+                            .push_bind(batch.token_id.clone())
+                            .push_bind(now);
+                    });
+                    insert.build().execute(&mut *tx).await?;
+                    sqlx::query(
+                        "UPDATE channels SET event_count = event_count + $2, last_event_at = $3, \
+                         last_event_id = $4 WHERE id = $1",
+                    )
+                    .bind(&batch.channel_id)
+                    .bind(events.len() as i64)
+                    .bind(now)
+                    .bind(floor.map(|id| id.to_string()))
+                    .execute(&mut *tx)
+                    .await?;
+                    results.push(Some(events));
+                }
+                tx.commit().await?;
+                Ok(results)
+            }
+
+            async fn get_event(&self, channel_id: &str, event_id: &str) -> StoreResult<Option<Event>> {
+                let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE channel_id = $1 AND id = $2");
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(channel_id)
+                    .bind(event_id)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .as_ref()
+                    .map(event_from_row)
+                    .transpose()
+            }
+
+            async fn event_token(
+                &self,
+                channel_id: &str,
+                event_id: &str,
+            ) -> StoreResult<Option<Option<String>>> {
+                Ok(sqlx::query_scalar("SELECT token_id FROM events WHERE channel_id = $1 AND id = $2")
+                    .bind(channel_id)
+                    .bind(event_id)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn list_events(&self, channel_id: &str, query: &EventQuery) -> StoreResult<Vec<Event>> {
+                let mut sql = QueryBuilder::<$db>::new(format!("SELECT {EVENT_COLUMNS} FROM events WHERE channel_id = "));
+                sql.push_bind(channel_id.to_owned());
+                if let Some(after) = &query.after {
+                    sql.push(" AND id > ").push_bind(after.clone());
+                }
+                if let Some(since) = query.since {
+                    sql.push(" AND created_at >= ").push_bind(since);
+                }
+                if !query.types.is_empty() {
+                    sql.push(" AND type IN (");
+                    let mut list = sql.separated(", ");
+                    for event_type in &query.types {
+                        list.push_bind(event_type.clone());
+                    }
+                    sql.push(")");
+                }
+                sql.push(" ORDER BY id LIMIT ").push_bind(i64::from(query.limit));
+                let rows = sql.build().fetch_all(&self.pool).await?;
+                rows.iter().map(event_from_row).collect()
+            }
+
+            async fn delete_event(&self, channel_id: &str, event_id: &str) -> StoreResult<bool> {
+                let mut tx = self.begin_write().await?;
+                let deleted = sqlx::query("DELETE FROM events WHERE channel_id = $1 AND id = $2")
+                    .bind(channel_id)
+                    .bind(event_id)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                sqlx::query("UPDATE channels SET event_count = event_count - $2 WHERE id = $1")
+                    .bind(channel_id)
+                    .bind(deleted as i64)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(deleted > 0)
+            }
+
+            async fn apply_retention(&self, now: Millis) -> StoreResult<u64> {
+                let policies: Vec<(String, Option<i64>, Option<i64>)> = sqlx::query_as(
+                    "SELECT id, max_age_seconds, max_events FROM channels \
+                     WHERE max_age_seconds IS NOT NULL OR max_events IS NOT NULL",
+                )
+                .fetch_all(&self.pool)
+                .await?;
+                let mut total = 0;
+                for (channel_id, max_age_seconds, max_events) in policies {
+                    let mut tx = self.begin_write().await?;
+                    let mut deleted = 0;
+                    if let Some(max_age) = max_age_seconds {
+                        deleted += sqlx::query("DELETE FROM events WHERE channel_id = $1 AND created_at < $2")
+                            .bind(&channel_id)
+                            .bind(now.saturating_sub(max_age.saturating_mul(1000)))
+                            .execute(&mut *tx)
+                            .await?
+                            .rows_affected();
+                    }
+                    if let Some(max_events) = max_events {
+                        deleted += sqlx::query(
+                            "DELETE FROM events WHERE channel_id = $1 AND id <= (SELECT id FROM events \
+                             WHERE channel_id = $1 ORDER BY id DESC LIMIT 1 OFFSET $2)",
+                        )
+                        .bind(&channel_id)
+                        .bind(max_events)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                    }
+                    if deleted > 0 {
+                        sqlx::query("UPDATE channels SET event_count = event_count - $2 WHERE id = $1")
+                            .bind(&channel_id)
+                            .bind(deleted as i64)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    tx.commit().await?;
+                    total += deleted;
+                }
+                Ok(total)
+            }
+        }
+    };
+}
+
+pub(crate) use impl_sql_store;
