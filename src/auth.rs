@@ -150,7 +150,9 @@ impl Auth {
                             .expect("hashing does not panic")
                     };
                     // Another node may have won the race: its hash is the one kept.
-                    let stored = store.put_setting_if_absent(ADMIN_HASH_SETTING, &hash).await?;
+                    let stored = store
+                        .put_setting_if_absent(ADMIN_HASH_SETTING, &hash)
+                        .await?;
                     if stored == hash {
                         generated = Some(token);
                     }
@@ -340,7 +342,10 @@ mod tests {
 
     #[test]
     fn token_format_parses() {
-        assert_eq!(parse_channel_token("chs_ID_se_cr-et"), Some(("ID", "se_cr-et")));
+        assert_eq!(
+            parse_channel_token("chs_ID_se_cr-et"),
+            Some(("ID", "se_cr-et"))
+        );
         assert_eq!(parse_channel_token("chs__secret"), None);
         assert_eq!(parse_channel_token("chs_id_"), None);
         assert_eq!(parse_channel_token("cha_secret"), None);

@@ -34,7 +34,11 @@ pub struct ServeConfig {
     pub max_connections: usize,
 
     /// Frames a subscriber may fall behind before it is closed with 1008.
-    #[arg(long, env = "CHANNELHUB_SUBSCRIBER_QUEUE_FRAMES", default_value_t = 1024)]
+    #[arg(
+        long,
+        env = "CHANNELHUB_SUBSCRIBER_QUEUE_FRAMES",
+        default_value_t = 1024
+    )]
     pub subscriber_queue_frames: usize,
 
     /// Bytes a subscriber may fall behind before it is closed with 1008.

@@ -309,7 +309,16 @@ mod tests {
         for ok in ["abc", "market-signals", "a1-b2", &"a".repeat(64)] {
             assert!(validate_channel_id(ok).is_ok(), "{ok}");
         }
-        for bad in ["ab", "-abc", "abc-", "ABC", "a_b", "a b", "", &"a".repeat(65)] {
+        for bad in [
+            "ab",
+            "-abc",
+            "abc-",
+            "ABC",
+            "a_b",
+            "a b",
+            "",
+            &"a".repeat(65),
+        ] {
             assert!(validate_channel_id(bad).is_err(), "{bad}");
         }
     }
@@ -319,7 +328,10 @@ mod tests {
         let text = format_millis(1_736_933_401_000);
         assert_eq!(text, "2025-01-15T09:30:01.000Z");
         assert_eq!(parse_rfc3339(&text), Some(1_736_933_401_000));
-        assert_eq!(parse_rfc3339("2025-01-15T10:30:01+01:00"), Some(1_736_933_401_000));
+        assert_eq!(
+            parse_rfc3339("2025-01-15T10:30:01+01:00"),
+            Some(1_736_933_401_000)
+        );
         assert_eq!(parse_rfc3339("yesterday"), None);
     }
 
@@ -338,7 +350,10 @@ mod tests {
             created_at: format_millis(0),
         };
         assert!(e.matches_types(&[]));
-        assert!(!e.matches_types(&["a".into()]), "an untyped event matches no filter");
+        assert!(
+            !e.matches_types(&["a".into()]),
+            "an untyped event matches no filter"
+        );
         e.event_type = Some("a".into());
         assert!(e.matches_types(&["b".into(), "a".into()]));
     }

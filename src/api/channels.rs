@@ -65,8 +65,15 @@ pub struct ChannelsApi {
 impl ChannelsApi {
     /// Create a channel (admin).
     #[oai(path = "/channels", method = "post")]
-    async fn create(&self, req: &Request, body: JsonBody<CreateChannel>) -> Result<Created<Channel>, ApiError> {
-        let principal = self.hub.authenticate(presented_token(req).as_deref()).await?;
+    async fn create(
+        &self,
+        req: &Request,
+        body: JsonBody<CreateChannel>,
+    ) -> Result<Created<Channel>, ApiError> {
+        let principal = self
+            .hub
+            .authenticate(presented_token(req).as_deref())
+            .await?;
         let body = body.0;
         let new = NewChannel {
             name: body.name.unwrap_or_else(|| body.id.clone()),
@@ -74,7 +81,9 @@ impl ChannelsApi {
             description: body.description.unwrap_or_default(),
             tags: body.tags.unwrap_or_default(),
             is_public: body.is_public.unwrap_or(true),
-            meta: body.meta.unwrap_or_else(|| Value::Object(Default::default())),
+            meta: body
+                .meta
+                .unwrap_or_else(|| Value::Object(Default::default())),
             config: body.config.unwrap_or_default(),
             retention: body.retention.unwrap_or_default(),
         };
@@ -92,7 +101,10 @@ impl ChannelsApi {
         /// 1–1000, default 100.
         limit: Query<Option<u32>>,
     ) -> Result<Json<ChannelPage>, ApiError> {
-        let principal = self.hub.authenticate(presented_token(req).as_deref()).await?;
+        let principal = self
+            .hub
+            .authenticate(presented_token(req).as_deref())
+            .await?;
         let page = self
             .hub
             .list_channels(&principal, cursor.0.as_deref(), limit.0)
@@ -106,7 +118,11 @@ impl ChannelsApi {
 
     /// Get a channel: anyone if public; a subscribe token or admin if private.
     #[oai(path = "/channels/:channel_id", method = "get")]
-    async fn get(&self, req: &Request, channel_id: Path<String>) -> Result<Json<Channel>, ApiError> {
+    async fn get(
+        &self,
+        req: &Request,
+        channel_id: Path<String>,
+    ) -> Result<Json<Channel>, ApiError> {
         let channel = self
             .hub
             .get_channel(&channel_id, presented_token(req).as_deref())
@@ -122,7 +138,10 @@ impl ChannelsApi {
         channel_id: Path<String>,
         body: JsonBody<UpdateChannel>,
     ) -> Result<Json<Channel>, ApiError> {
-        let principal = self.hub.authenticate(presented_token(req).as_deref()).await?;
+        let principal = self
+            .hub
+            .authenticate(presented_token(req).as_deref())
+            .await?;
         let body = body.0;
         let patch = ChannelPatch {
             name: body.name,
@@ -133,14 +152,20 @@ impl ChannelsApi {
             config: body.config,
             retention: body.retention,
         };
-        let channel = self.hub.update_channel(&principal, &channel_id, patch).await?;
+        let channel = self
+            .hub
+            .update_channel(&principal, &channel_id, patch)
+            .await?;
         Ok(Json(channel))
     }
 
     /// Delete a channel with its events, tokens and webhooks (admin).
     #[oai(path = "/channels/:channel_id", method = "delete")]
     async fn delete(&self, req: &Request, channel_id: Path<String>) -> Result<Deleted, ApiError> {
-        let principal = self.hub.authenticate(presented_token(req).as_deref()).await?;
+        let principal = self
+            .hub
+            .authenticate(presented_token(req).as_deref())
+            .await?;
         self.hub.delete_channel(&principal, &channel_id).await?;
         Ok(Deleted::Deleted)
     }

@@ -82,7 +82,7 @@ pub struct EventPage {
 pub enum Published {
     /// The event, stored.
     #[oai(status = 201)]
-    Single(Json<Event>),
+    Single(Json<Box<Event>>),
     /// The batch, stored, in order.
     #[oai(status = 201)]
     Batch(Json<EventList>),
@@ -120,7 +120,7 @@ impl EventsApi {
             .publish(&channel_id, presented_token(req).as_deref(), events)
             .await?;
         Ok(match (single, stored.pop()) {
-            (true, Some(event)) => Published::Single(Json(event)),
+            (true, Some(event)) => Published::Single(Json(Box::new(event))),
             (_, last) => {
                 stored.extend(last);
                 Published::Batch(Json(EventList { events: stored }))
@@ -168,7 +168,13 @@ impl EventsApi {
         let wait = Duration::from_secs(u64::from(wait.0.unwrap_or(0)));
         let page = self
             .hub
-            .poll(&channel_id, presented_token(req).as_deref(), query, limit.0, wait)
+            .poll(
+                &channel_id,
+                presented_token(req).as_deref(),
+                query,
+                limit.0,
+                wait,
+            )
             .await?;
         Ok(Json(EventPage {
             events: page.items,

@@ -70,7 +70,10 @@ pub fn presented_token(req: &Request) -> Option<String> {
 }
 
 /// Every API under `/api/v1`, documented together.
-pub fn service(hub: Arc<Hub>, sessions: Arc<Sessions>) -> OpenApiService<
+pub fn service(
+    hub: Arc<Hub>,
+    sessions: Arc<Sessions>,
+) -> OpenApiService<
     (
         channels::ChannelsApi,
         tokens::TokensApi,

@@ -53,7 +53,10 @@ impl TokensApi {
         channel_id: Path<String>,
         body: JsonBody<CreateToken>,
     ) -> Result<Created<CreatedTokenBody>, ApiError> {
-        let principal = self.hub.authenticate(presented_token(req).as_deref()).await?;
+        let principal = self
+            .hub
+            .authenticate(presented_token(req).as_deref())
+            .await?;
         let body = body.0;
         let request = TokenRequest {
             kind: body.kind,
@@ -61,7 +64,10 @@ impl TokensApi {
             publisher_id: body.publisher_id,
             expires_in_seconds: body.expires_in_seconds,
         };
-        let created = self.hub.create_token(&principal, &channel_id, request).await?;
+        let created = self
+            .hub
+            .create_token(&principal, &channel_id, request)
+            .await?;
         let TokenInfo {
             id,
             kind,
@@ -85,8 +91,15 @@ impl TokensApi {
 
     /// List a channel's tokens, never their secrets (admin).
     #[oai(path = "/channels/:channel_id/tokens", method = "get")]
-    async fn list(&self, req: &Request, channel_id: Path<String>) -> Result<Json<Vec<TokenInfo>>, ApiError> {
-        let principal = self.hub.authenticate(presented_token(req).as_deref()).await?;
+    async fn list(
+        &self,
+        req: &Request,
+        channel_id: Path<String>,
+    ) -> Result<Json<Vec<TokenInfo>>, ApiError> {
+        let principal = self
+            .hub
+            .authenticate(presented_token(req).as_deref())
+            .await?;
         Ok(Json(self.hub.list_tokens(&principal, &channel_id).await?))
     }
 
@@ -98,8 +111,13 @@ impl TokensApi {
         channel_id: Path<String>,
         token_id: Path<String>,
     ) -> Result<Deleted, ApiError> {
-        let principal = self.hub.authenticate(presented_token(req).as_deref()).await?;
-        self.hub.revoke_token(&principal, &channel_id, &token_id).await?;
+        let principal = self
+            .hub
+            .authenticate(presented_token(req).as_deref())
+            .await?;
+        self.hub
+            .revoke_token(&principal, &channel_id, &token_id)
+            .await?;
         Ok(Deleted::Deleted)
     }
 }

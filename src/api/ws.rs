@@ -62,8 +62,10 @@ impl ApiResponse for Upgraded {
 impl From<HandshakeError> for ApiError {
     fn from(err: HandshakeError) -> Self {
         match err {
-            HandshakeError::NotUpgrade => ApiError::new(StatusCode::UPGRADE_REQUIRED, err.to_string())
-                .with_header(header::UPGRADE, "websocket"),
+            HandshakeError::NotUpgrade => {
+                ApiError::new(StatusCode::UPGRADE_REQUIRED, err.to_string())
+                    .with_header(header::UPGRADE, "websocket")
+            }
             HandshakeError::Invalid(_) => ApiError::bad_request(err.to_string()),
             HandshakeError::TooManyConnections(_) => {
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, err.to_string())

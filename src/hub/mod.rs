@@ -19,8 +19,8 @@ use crate::{
     live::rooms::{CloseOrder, Rooms},
     model::{
         Channel, ChannelPatch, DEFAULT_PAGE_LIMIT, Event, EventQuery, Invalid, MAX_BATCH_EVENTS,
-        MAX_EVENT_DATA_BYTES, MAX_PAGE_LIMIT, NewChannel, NewEvent, Publisher, TokenInfo, TokenKind,
-        TokenRecord, now_millis, validate_channel_id,
+        MAX_EVENT_DATA_BYTES, MAX_PAGE_LIMIT, NewChannel, NewEvent, Publisher, TokenInfo,
+        TokenKind, TokenRecord, now_millis, validate_channel_id,
     },
     store::{AppendBatch, Store, StoreError},
 };
@@ -141,7 +141,9 @@ impl Hub {
     fn require_admin(principal: &Principal) -> HubResult<()> {
         match principal {
             Principal::Admin => Ok(()),
-            Principal::Anonymous => Err(HubError::Unauthorized("this needs the admin token".into())),
+            Principal::Anonymous => {
+                Err(HubError::Unauthorized("this needs the admin token".into()))
+            }
             Principal::Token(_) => Err(HubError::Forbidden("this needs the admin token".into())),
         }
     }
@@ -181,7 +183,10 @@ impl Hub {
             // No credential is needed; a valid one is still remembered, so the
             // socket keeps access if the channel is later made private.
             let principal = match presented {
-                Some(_) => self.authenticate(presented).await.unwrap_or(Principal::Anonymous),
+                Some(_) => self
+                    .authenticate(presented)
+                    .await
+                    .unwrap_or(Principal::Anonymous),
                 None => Principal::Anonymous,
             };
             return Ok((channel, principal));
@@ -197,15 +202,14 @@ impl Hub {
 
     // ---- channels ----
 
-    pub async fn create_channel(&self, principal: &Principal, new: NewChannel) -> HubResult<Channel> {
+    pub async fn create_channel(
+        &self,
+        principal: &Principal,
+        new: NewChannel,
+    ) -> HubResult<Channel> {
         Self::require_admin(principal)?;
         validate_channel_id(&new.id)?;
-        validate_channel_fields(
-            &new.name,
-            &new.description,
-            &new.tags,
-            &new.meta,
-        )?;
+        validate_channel_fields(&new.name, &new.description, &new.tags, &new.meta)?;
         new.retention.validate()?;
         TypeRules::compile(&new.config)?;
         match self.store.create_channel(&new, now_millis()).await {
@@ -247,7 +251,11 @@ impl Hub {
         })
     }
 
-    pub async fn get_channel(&self, channel_id: &str, presented: Option<&str>) -> HubResult<Channel> {
+    pub async fn get_channel(
+        &self,
+        channel_id: &str,
+        presented: Option<&str>,
+    ) -> HubResult<Channel> {
         Ok(self.open_for_reading(channel_id, presented).await?.0)
     }
 
@@ -276,7 +284,12 @@ impl Hub {
         channel.meta = meta.unwrap_or(channel.meta);
         channel.config = config.unwrap_or(channel.config);
         channel.retention = retention.unwrap_or(channel.retention);
-        validate_channel_fields(&channel.name, &channel.description, &channel.tags, &channel.meta)?;
+        validate_channel_fields(
+            &channel.name,
+            &channel.description,
+            &channel.tags,
+            &channel.meta,
+        )?;
         channel.retention.validate()?;
         TypeRules::compile(&channel.config)?;
         let mut updated = self
@@ -316,7 +329,11 @@ impl Hub {
     ) -> HubResult<CreatedToken> {
         Self::require_admin(principal)?;
         validate_optional_text("name", request.name.as_deref(), MAX_NAME_CHARS)?;
-        validate_optional_text("publisher_id", request.publisher_id.as_deref(), MAX_NAME_CHARS)?;
+        validate_optional_text(
+            "publisher_id",
+            request.publisher_id.as_deref(),
+            MAX_NAME_CHARS,
+        )?;
         if request.kind == TokenKind::Subscribe && request.publisher_id.is_some() {
             return Err(HubError::Invalid(
                 "publisher_id applies to publish tokens only".into(),
@@ -357,14 +374,23 @@ impl Hub {
         }
     }
 
-    pub async fn list_tokens(&self, principal: &Principal, channel_id: &str) -> HubResult<Vec<TokenInfo>> {
+    pub async fn list_tokens(
+        &self,
+        principal: &Principal,
+        channel_id: &str,
+    ) -> HubResult<Vec<TokenInfo>> {
         Self::require_admin(principal)?;
         self.load_channel(channel_id).await?;
         let tokens = self.store.list_tokens(channel_id).await?;
         Ok(tokens.iter().map(TokenInfo::from).collect())
     }
 
-    pub async fn revoke_token(&self, principal: &Principal, channel_id: &str, token_id: &str) -> HubResult<()> {
+    pub async fn revoke_token(
+        &self,
+        principal: &Principal,
+        channel_id: &str,
+        token_id: &str,
+    ) -> HubResult<()> {
         Self::require_admin(principal)?;
         if !self.store.delete_token(channel_id, token_id).await? {
             return Err(HubError::NotFound(format!(
@@ -390,13 +416,20 @@ impl Hub {
         let principal = self.authenticate(presented).await?;
         let (publisher, token_id) = match &principal {
             Principal::Admin => (Publisher::admin(), None),
-            Principal::Token(token) if token.kind == TokenKind::Publish && token.channel_id == channel_id => (
-                Publisher {
-                    id: token.publisher_id.clone().unwrap_or_else(|| token.id.clone()),
-                    name: token.name.clone(),
-                },
-                Some(token.id.clone()),
-            ),
+            Principal::Token(token)
+                if token.kind == TokenKind::Publish && token.channel_id == channel_id =>
+            {
+                (
+                    Publisher {
+                        id: token
+                            .publisher_id
+                            .clone()
+                            .unwrap_or_else(|| token.id.clone()),
+                        name: token.name.clone(),
+                    },
+                    Some(token.id.clone()),
+                )
+            }
             Principal::Token(_) => {
                 return Err(HubError::Forbidden(format!(
                     "publishing needs a publish token of channel {channel_id:?} or the admin token"
@@ -416,7 +449,13 @@ impl Hub {
         }
         let rules = self.type_rules.rules_for(channel_id, &channel.config)?;
         for (i, event) in events.iter().enumerate() {
-            let at = |msg: String| if events.len() > 1 { format!("events[{i}]: {msg}") } else { msg };
+            let at = |msg: String| {
+                if events.len() > 1 {
+                    format!("events[{i}]: {msg}")
+                } else {
+                    msg
+                }
+            };
             let size = serde_json::to_vec(&event.data).map_or(0, |bytes| bytes.len());
             if size > MAX_EVENT_DATA_BYTES {
                 return Err(HubError::TooLarge(at(format!(
@@ -488,7 +527,12 @@ impl Hub {
         })
     }
 
-    pub async fn get_event(&self, channel_id: &str, presented: Option<&str>, event_id: &str) -> HubResult<Event> {
+    pub async fn get_event(
+        &self,
+        channel_id: &str,
+        presented: Option<&str>,
+        event_id: &str,
+    ) -> HubResult<Event> {
         self.open_for_reading(channel_id, presented).await?;
         self.store
             .get_event(channel_id, event_id)
@@ -497,7 +541,12 @@ impl Hub {
     }
 
     /// Deletes an event: the admin, or the publish token that published it.
-    pub async fn delete_event(&self, channel_id: &str, presented: Option<&str>, event_id: &str) -> HubResult<()> {
+    pub async fn delete_event(
+        &self,
+        channel_id: &str,
+        presented: Option<&str>,
+        event_id: &str,
+    ) -> HubResult<()> {
         self.load_channel(channel_id).await?;
         let principal = self.authenticate(presented).await?;
         let not_found = || HubError::NotFound(format!("event {event_id:?} does not exist"));
@@ -511,11 +560,14 @@ impl Hub {
             Principal::Token(token) if published_with.as_deref() == Some(token.id.as_str()) => {}
             Principal::Token(_) => {
                 return Err(HubError::Forbidden(
-                    "only the admin or the publish token that published an event may delete it".into(),
+                    "only the admin or the publish token that published an event may delete it"
+                        .into(),
                 ));
             }
             Principal::Anonymous => {
-                return Err(HubError::Unauthorized("deleting an event needs a token".into()));
+                return Err(HubError::Unauthorized(
+                    "deleting an event needs a token".into(),
+                ));
             }
         }
         if !self.store.delete_event(channel_id, event_id).await? {
@@ -540,7 +592,11 @@ fn page_limit(limit: Option<u32>) -> HubResult<u32> {
     }
 }
 
-fn validate_optional_text(field: &str, value: Option<&str>, max_chars: usize) -> Result<(), Invalid> {
+fn validate_optional_text(
+    field: &str,
+    value: Option<&str>,
+    max_chars: usize,
+) -> Result<(), Invalid> {
     match value {
         Some(text) if text.chars().count() > max_chars => Err(Invalid(format!(
             "{field} is at most {max_chars} characters"
@@ -549,7 +605,12 @@ fn validate_optional_text(field: &str, value: Option<&str>, max_chars: usize) ->
     }
 }
 
-fn validate_channel_fields(name: &str, description: &str, tags: &[String], meta: &Value) -> Result<(), Invalid> {
+fn validate_channel_fields(
+    name: &str,
+    description: &str,
+    tags: &[String],
+    meta: &Value,
+) -> Result<(), Invalid> {
     validate_optional_text("name", Some(name), MAX_NAME_CHARS)?;
     validate_optional_text("description", Some(description), MAX_DESCRIPTION_CHARS)?;
     if tags.len() > MAX_TAGS {

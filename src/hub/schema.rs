@@ -25,13 +25,17 @@ impl TypeRules {
     pub fn compile(config: &ChannelConfig) -> Result<TypeRules, Invalid> {
         if config.strict_types && config.types.is_empty() {
             return Err(Invalid(
-                "config.strict_types needs config.types: the event types and their JSON Schemas".into(),
+                "config.strict_types needs config.types: the event types and their JSON Schemas"
+                    .into(),
             ));
         }
         let mut validators = BTreeMap::new();
         for (name, schema) in &config.types {
-            let validator = jsonschema::validator_for(schema)
-                .map_err(|e| Invalid(format!("config.types.{name} is not a valid JSON Schema: {e}")))?;
+            let validator = jsonschema::validator_for(schema).map_err(|e| {
+                Invalid(format!(
+                    "config.types.{name} is not a valid JSON Schema: {e}"
+                ))
+            })?;
             validators.insert(name.clone(), validator);
         }
         Ok(TypeRules {
@@ -45,7 +49,13 @@ impl TypeRules {
         if !self.config.strict_types {
             return Ok(());
         }
-        let known = || self.validators.keys().cloned().collect::<Vec<_>>().join(", ");
+        let known = || {
+            self.validators
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         let Some(event_type) = event_type else {
             return Err(Invalid(format!(
                 "this channel has strict types: an event needs a type, one of: {}",
@@ -88,7 +98,11 @@ pub struct TypeRulesCache {
 }
 
 impl TypeRulesCache {
-    pub fn rules_for(&self, channel_id: &str, config: &ChannelConfig) -> Result<Arc<TypeRules>, Invalid> {
+    pub fn rules_for(
+        &self,
+        channel_id: &str,
+        config: &ChannelConfig,
+    ) -> Result<Arc<TypeRules>, Invalid> {
         let mut cache = self.by_channel.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(rules) = cache.get(channel_id)
             && rules.config == *config
@@ -125,8 +139,14 @@ mod tests {
     #[test]
     fn strict_types_check_type_and_schema() {
         let rules = TypeRules::compile(&strict()).unwrap();
-        assert!(rules.check(Some("price.update"), &json!({"price": 1.5})).is_ok());
-        let err = rules.check(Some("price.update"), &json!({"price": "high"})).unwrap_err();
+        assert!(
+            rules
+                .check(Some("price.update"), &json!({"price": 1.5}))
+                .is_ok()
+        );
+        let err = rules
+            .check(Some("price.update"), &json!({"price": "high"}))
+            .unwrap_err();
         assert!(err.0.contains("/data/price"), "{err}");
         assert!(rules.check(Some("other"), &json!({})).is_err());
         assert!(rules.check(None, &json!({})).is_err());

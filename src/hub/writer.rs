@@ -67,7 +67,11 @@ impl EventWriter {
     }
 }
 
-async fn run(store: Arc<dyn Store>, rooms: Arc<Rooms>, mut requests: mpsc::Receiver<AppendRequest>) {
+async fn run(
+    store: Arc<dyn Store>,
+    rooms: Arc<Rooms>,
+    mut requests: mpsc::Receiver<AppendRequest>,
+) {
     let mut pending: Vec<AppendRequest> = Vec::with_capacity(MAX_GROUP_REQUESTS);
     loop {
         if pending.is_empty() {

@@ -168,8 +168,10 @@ impl Rooms {
         };
         for event in events {
             let json = Utf8Bytes::from(event.to_json_string());
-            let end_offset =
-                room.published_bytes.fetch_add(json.len() as u64, Ordering::AcqRel) + json.len() as u64;
+            let end_offset = room
+                .published_bytes
+                .fetch_add(json.len() as u64, Ordering::AcqRel)
+                + json.len() as u64;
             let live = LiveEvent {
                 event_type: event.event_type.clone(),
                 json,
@@ -226,7 +228,10 @@ mod tests {
         assert!(first.matches_types(&["a".into()]));
         drop(sub);
         assert_eq!(rooms.subscriber_count("abc"), 0);
-        assert!(rooms.room("abc").is_some(), "the watcher still holds the room");
+        assert!(
+            rooms.room("abc").is_some(),
+            "the watcher still holds the room"
+        );
         drop(watcher);
         assert!(rooms.room("abc").is_none());
     }

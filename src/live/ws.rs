@@ -114,13 +114,19 @@ impl Sessions {
     fn take_slot(self: &Arc<Self>) -> Option<ConnectionSlot> {
         let max = self.limits.max_connections;
         self.connections
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < max).then_some(n + 1))
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            })
             .ok()
             .map(|_| ConnectionSlot(self.clone()))
     }
 
     /// Completes the handshake and starts the session; the response is the 101.
-    pub fn accept(self: &Arc<Self>, req: &Request, subscription: Subscription) -> Result<Response, HandshakeError> {
+    pub fn accept(
+        self: &Arc<Self>,
+        req: &Request,
+        subscription: Subscription,
+    ) -> Result<Response, HandshakeError> {
         if !wants_upgrade(req) {
             return Err(HandshakeError::NotUpgrade);
         }
@@ -135,9 +141,9 @@ impl Sessions {
             .get(header::SEC_WEBSOCKET_KEY)
             .ok_or(HandshakeError::Invalid("Sec-WebSocket-Key is missing"))?;
         let accept_key = derive_accept_key(key.as_bytes());
-        let slot = self
-            .take_slot()
-            .ok_or(HandshakeError::TooManyConnections(self.limits.max_connections))?;
+        let slot = self.take_slot().ok_or(HandshakeError::TooManyConnections(
+            self.limits.max_connections,
+        ))?;
         let on_upgrade = req
             .take_upgrade()
             .map_err(|_| HandshakeError::Invalid("the connection cannot be upgraded"))?;
@@ -152,7 +158,8 @@ impl Sessions {
                 .read_buffer_size(MAX_CLIENT_FRAME_BYTES)
                 .max_message_size(Some(MAX_CLIENT_FRAME_BYTES))
                 .max_frame_size(Some(MAX_CLIENT_FRAME_BYTES));
-            let socket = WebSocketStream::from_raw_socket(upgraded, Role::Server, Some(config)).await;
+            let socket =
+                WebSocketStream::from_raw_socket(upgraded, Role::Server, Some(config)).await;
             run_session(socket, subscription, &sessions.limits, &sessions.shutdown).await;
         });
 
@@ -168,8 +175,14 @@ impl Sessions {
     pub async fn shut_down(&self, grace: Duration) {
         self.shutdown.cancel();
         self.tracker.close();
-        if tokio::time::timeout(grace, self.tracker.wait()).await.is_err() {
-            tracing::warn!(left = self.tracker.len(), "sessions still open after the grace period");
+        if tokio::time::timeout(grace, self.tracker.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                left = self.tracker.len(),
+                "sessions still open after the grace period"
+            );
         }
     }
 }
@@ -184,7 +197,12 @@ enum Ending {
     Drop,
 }
 
-async fn run_session(socket: WebSocketStream<Upgraded>, mut sub: Subscription, limits: &SessionLimits, shutdown: &CancellationToken) {
+async fn run_session(
+    socket: WebSocketStream<Upgraded>,
+    mut sub: Subscription,
+    limits: &SessionLimits,
+    shutdown: &CancellationToken,
+) {
     let (mut sink, mut incoming) = socket.split();
     let mut ping = tokio::time::interval_at(
         tokio::time::Instant::now() + limits.ping_interval,
@@ -239,7 +257,10 @@ async fn run_session(socket: WebSocketStream<Upgraded>, mut sub: Subscription, l
             code,
             reason: reason.into(),
         };
-        if send_within(&mut sink, Message::Close(Some(frame)), CLOSE_GRACE).await.is_ok() {
+        if send_within(&mut sink, Message::Close(Some(frame)), CLOSE_GRACE)
+            .await
+            .is_ok()
+        {
             // Give the peer a moment to answer the close, as the protocol asks.
             let _ = tokio::time::timeout(CLOSE_GRACE, async {
                 while let Some(Ok(message)) = incoming.next().await {
@@ -254,7 +275,10 @@ async fn run_session(socket: WebSocketStream<Upgraded>, mut sub: Subscription, l
 }
 
 fn slow_consumer() -> Ending {
-    Ending::Close(CloseCode::Policy, "slow consumer: too far behind, reconnect and catch up")
+    Ending::Close(
+        CloseCode::Policy,
+        "slow consumer: too far behind, reconnect and catch up",
+    )
 }
 
 enum Collected {
@@ -264,12 +288,21 @@ enum Collected {
 
 /// Takes `first` and whatever else is already queued (up to a bound) into
 /// `batch`, applying the type filter and any close orders.
-fn collect(sub: &mut Subscription, first: RoomMessage, batch: &mut Vec<Message>, limits: &SessionLimits) -> Collected {
+fn collect(
+    sub: &mut Subscription,
+    first: RoomMessage,
+    batch: &mut Vec<Message>,
+    limits: &SessionLimits,
+) -> Collected {
     let mut next = Some(first);
     while let Some(message) = next.take() {
         match message {
             RoomMessage::Event(event) => {
-                let behind = sub.listener.room.published_bytes().saturating_sub(event.end_offset);
+                let behind = sub
+                    .listener
+                    .room
+                    .published_bytes()
+                    .saturating_sub(event.end_offset);
                 if behind > limits.queue_bytes {
                     return Collected::End(slow_consumer());
                 }
@@ -313,7 +346,12 @@ fn applies_to(order: &CloseOrder, sub: &Subscription) -> Option<Ending> {
 /// Writes the batch with one flush. While the socket will not take it, checks
 /// whether the subscriber has fallen past its bound; if so the session ends
 /// as a slow consumer rather than holding the room back.
-async fn write_batch(sink: &mut Sink, batch: &mut Vec<Message>, sub: &Subscription, limits: &SessionLimits) -> Option<Ending> {
+async fn write_batch(
+    sink: &mut Sink,
+    batch: &mut Vec<Message>,
+    sub: &Subscription,
+    limits: &SessionLimits,
+) -> Option<Ending> {
     if batch.is_empty() {
         return None;
     }

@@ -18,7 +18,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use ulid::{Generator, Ulid};
 
-use crate::model::{Channel, Event, EventQuery, Millis, NewChannel, NewEvent, Publisher, TokenRecord};
+use crate::model::{
+    Channel, Event, EventQuery, Millis, NewChannel, NewEvent, Publisher, TokenRecord,
+};
 
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
@@ -91,7 +93,11 @@ pub trait Store: Send + Sync + 'static {
     async fn append_events(&self, batches: &[AppendBatch]) -> StoreResult<Vec<Option<Vec<Event>>>>;
     async fn get_event(&self, channel_id: &str, event_id: &str) -> StoreResult<Option<Event>>;
     /// The publish token an event was published with, if any.
-    async fn event_token(&self, channel_id: &str, event_id: &str) -> StoreResult<Option<Option<String>>>;
+    async fn event_token(
+        &self,
+        channel_id: &str,
+        event_id: &str,
+    ) -> StoreResult<Option<Option<String>>>;
     /// Events matching `query`, oldest first, at most `query.limit`.
     async fn list_events(&self, channel_id: &str, query: &EventQuery) -> StoreResult<Vec<Event>>;
     async fn delete_event(&self, channel_id: &str, event_id: &str) -> StoreResult<bool>;

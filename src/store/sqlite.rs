@@ -8,7 +8,9 @@ use std::{str::FromStr, time::Duration};
 
 use sqlx::{
     Sqlite, Transaction,
-    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous},
+    sqlite::{
+        SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    },
 };
 
 use super::{EventIds, sql::impl_sql_store};

@@ -1,0 +1,470 @@
+//! Test harness: starts the real `channelhub` binary on an ephemeral port
+//! against a fresh database (a SQLite file, or a new PostgreSQL database when
+//! `TEST_DATABASE_URL` is set), and talks to it as a client would.
+#![allow(dead_code)]
+
+use std::{
+    io::{BufRead, BufReader},
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+
+use futures_util::StreamExt;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use tokio_tungstenite::{
+    MaybeTlsStream, WebSocketStream, connect_async,
+    tungstenite::{Message, client::IntoClientRequest, protocol::frame::coding::CloseCode},
+};
+
+pub const ADMIN: &str = "test-admin-token";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs `$name(Backend)` as one test per backend:
+/// `sqlite::$name` always, `postgres::$name` when `TEST_DATABASE_URL` is set.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::common::Backend::Sqlite).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if std::env::var("TEST_DATABASE_URL").is_err() {
+                        // Straight to stderr, past the test harness's capture, so the skip is seen.
+                        use std::io::Write as _;
+                        let _ = writeln!(
+                            std::io::stderr(),
+                            "SKIPPED postgres::{}: TEST_DATABASE_URL is not set",
+                            stringify!($name)
+                        );
+                        return;
+                    }
+                    super::$name($crate::common::Backend::Postgres).await;
+                }
+            )*
+        }
+    };
+}
+
+/// A database of the test's own, removed when dropped.
+pub struct TestDb {
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+    pg_name: Option<String>,
+}
+
+impl TestDb {
+    pub async fn new(backend: Backend) -> TestDb {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}", dir.path().join("channelhub.db").display());
+                TestDb {
+                    url,
+                    _dir: Some(dir),
+                    pg_name: None,
+                }
+            }
+            Backend::Postgres => {
+                let admin_url = std::env::var("TEST_DATABASE_URL").expect("TEST_DATABASE_URL");
+                let name = format!(
+                    "channelhub_test_{}",
+                    ulid::Ulid::generate().to_string().to_lowercase()
+                );
+                let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin_url)
+                    .await
+                    .expect("connect to TEST_DATABASE_URL");
+                sqlx::Executor::execute(
+                    &mut conn,
+                    sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")),
+                )
+                .await
+                .expect("create test database");
+                let url = replace_database(&admin_url, &name);
+                TestDb {
+                    url,
+                    _dir: None,
+                    pg_name: Some(name),
+                }
+            }
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some(name) = self.pg_name.take() {
+            let admin_url = std::env::var("TEST_DATABASE_URL").unwrap_or_default();
+            // Best effort, from a plain thread: the test's runtime may be gone.
+            let _ = std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .ok()?;
+                runtime.block_on(async {
+                    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin_url)
+                        .await
+                        .ok()?;
+                    sqlx::Executor::execute(
+                        &mut conn,
+                        sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")),
+                    )
+                    .await
+                    .ok()
+                })
+            })
+            .join();
+        }
+    }
+}
+
+fn replace_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let path_start = base[scheme_end..]
+        .find('/')
+        .map_or(base.len(), |i| scheme_end + i);
+    let mut out = format!("{}/{}", &base[..path_start], name);
+    if let Some(query) = query {
+        out.push('?');
+        out.push_str(query);
+    }
+    out
+}
+
+/// A running server process.
+pub struct TestServer {
+    pub base: String,
+    pub addr: String,
+    child: Child,
+    pub db: TestDb,
+    extra_args: Vec<String>,
+    pub http: reqwest::Client,
+}
+
+pub type Ws = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
+
+impl TestServer {
+    pub async fn start(backend: Backend) -> TestServer {
+        Self::start_with(backend, &[]).await
+    }
+
+    pub async fn start_with(backend: Backend, extra_args: &[&str]) -> TestServer {
+        let db = TestDb::new(backend).await;
+        let extra_args: Vec<String> = extra_args.iter().map(|s| s.to_string()).collect();
+        let (child, addr) = spawn_server(&db.url, &extra_args);
+        TestServer {
+            base: format!("http://{addr}/api/v1"),
+            addr,
+            child,
+            db,
+            extra_args,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// Stops the process with SIGTERM and returns its exit status.
+    pub fn stop(&mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        wait_with_timeout(&mut self.child, Duration::from_secs(30))
+    }
+
+    /// Kills the process with SIGKILL, as a crash would.
+    pub fn crash(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the process again on the same database (after `stop` or `crash`).
+    pub fn restart(&mut self) {
+        let (child, addr) = spawn_server(&self.db.url, &self.extra_args);
+        self.child = child;
+        self.base = format!("http://{addr}/api/v1");
+        self.addr = addr;
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub fn ws_url(&self, path: &str) -> String {
+        format!("ws://{}/api/v1{}", self.addr, path)
+    }
+
+    /// Sends a request; `token` becomes a Bearer header.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let response = self.send(method, path, token, body).await;
+        let status = response.status();
+        let text = response.text().await.expect("body");
+        let value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        (status, value)
+    }
+
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> reqwest::Response {
+        let mut request = self.http.request(method, self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send().await.expect("request")
+    }
+
+    pub async fn create_channel(&self, body: Value) -> Value {
+        let (status, channel) = self
+            .call(Method::POST, "/channels", Some(ADMIN), Some(body))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{channel}");
+        channel
+    }
+
+    /// Creates a token of `kind` (with extra fields) and returns its secret.
+    pub async fn create_token(&self, channel: &str, kind: &str, extra: Value) -> (String, Value) {
+        let mut body = json!({"kind": kind});
+        if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
+            body.extend(extra.clone());
+        }
+        let (status, created) = self
+            .call(
+                Method::POST,
+                &format!("/channels/{channel}/tokens"),
+                Some(ADMIN),
+                Some(body),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        (
+            created["token"].as_str().expect("token").to_owned(),
+            created,
+        )
+    }
+
+    /// Publishes as admin and returns the raw response body.
+    pub async fn publish_raw(&self, channel: &str, body: Value) -> String {
+        let response = self
+            .send(
+                Method::POST,
+                &format!("/channels/{channel}/events"),
+                Some(ADMIN),
+                Some(body),
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        response.text().await.expect("body")
+    }
+
+    pub async fn publish(&self, channel: &str, body: Value) -> Value {
+        serde_json::from_str(&self.publish_raw(channel, body).await).expect("json")
+    }
+
+    /// Every event of a channel, following the cursor.
+    pub async fn all_events(&self, channel: &str) -> Vec<Value> {
+        let mut events = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let path = match &cursor {
+                Some(c) => format!("/channels/{channel}/events?limit=1000&cursor={c}"),
+                None => format!("/channels/{channel}/events?limit=1000"),
+            };
+            let (status, page) = self.call(Method::GET, &path, Some(ADMIN), None).await;
+            assert_eq!(status, StatusCode::OK, "{page}");
+            events.extend(page["events"].as_array().unwrap().iter().cloned());
+            cursor = page["cursor"].as_str().map(str::to_owned);
+            if !page["has_more"].as_bool().unwrap() {
+                return events;
+            }
+        }
+    }
+
+    pub async fn ws(&self, path: &str) -> Ws {
+        self.ws_with_header(path, None).await
+    }
+
+    pub async fn ws_with_header(&self, path: &str, bearer: Option<&str>) -> Ws {
+        let mut request = self.ws_url(path).into_client_request().expect("ws request");
+        if let Some(token) = bearer {
+            request
+                .headers_mut()
+                .insert("authorization", format!("Bearer {token}").parse().unwrap());
+        }
+        let (socket, response) = connect_async(request).await.expect("ws connect");
+        assert_eq!(response.status(), StatusCode::SWITCHING_PROTOCOLS);
+        socket
+    }
+
+    /// The HTTP status a WebSocket connect attempt is refused with.
+    pub async fn ws_refused(&self, path: &str) -> (StatusCode, Option<String>, Value) {
+        match connect_async(self.ws_url(path)).await {
+            Ok(_) => panic!("the upgrade to {path} was accepted"),
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                let content_type = response
+                    .headers()
+                    .get("content-type")
+                    .map(|v| v.to_str().unwrap().to_owned());
+                let body = response
+                    .body()
+                    .as_ref()
+                    .map(|b| serde_json::from_slice(b).unwrap_or(Value::Null))
+                    .unwrap_or(Value::Null);
+                (response.status(), content_type, body)
+            }
+            Err(other) => panic!("unexpected error {other}"),
+        }
+    }
+
+    /// The process id, for reading its resource use.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn spawn_server(database_url: &str, extra_args: &[String]) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_channelhub"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--database-url",
+            database_url,
+            "--admin-token",
+            ADMIN,
+        ])
+        .args(extra_args)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start channelhub");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let addr = loop {
+        let line = lines
+            .next()
+            .expect("the server exited before listening")
+            .expect("read stdout");
+        if let Some(addr) = line.strip_prefix("channelhub listening on http://") {
+            break addr.to_owned();
+        }
+    };
+    // Keep draining stdout so the child never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    (child, addr)
+}
+
+fn wait_with_timeout(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server did not stop in time"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The next text frame, skipping pings; panics on anything else or on timeout.
+pub async fn next_text(socket: &mut Ws) -> String {
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), socket.next())
+            .await
+            .expect("no frame within 10 s")
+        {
+            Some(Ok(Message::Text(text))) => return text.to_string(),
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+            other => panic!("expected a text frame, got {other:?}"),
+        }
+    }
+}
+
+/// Reads until the server closes; returns the close code and reason, and how
+/// many text frames came before it.
+pub async fn read_until_close(socket: &mut Ws) -> (Option<CloseCode>, String, usize) {
+    let mut texts = 0;
+    loop {
+        match tokio::time::timeout(Duration::from_secs(20), socket.next())
+            .await
+            .expect("no close within 20 s")
+        {
+            Some(Ok(Message::Text(_))) => texts += 1,
+            Some(Ok(Message::Close(frame))) => {
+                return (
+                    frame.as_ref().map(|f| f.code),
+                    frame.map(|f| f.reason.to_string()).unwrap_or_default(),
+                    texts,
+                );
+            }
+            Some(Ok(_)) => continue,
+            Some(Err(err)) => panic!("socket error before a close frame: {err}"),
+            None => return (None, String::new(), texts),
+        }
+    }
+}
+
+/// Polls `check` until it holds (up to 10 s): for state that settles asynchronously.
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !check().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+pub fn assert_problem(status: StatusCode, body: &Value, expected: StatusCode) {
+    assert_eq!(status, expected, "{body}");
+    assert_eq!(body["status"], expected.as_u16(), "{body}");
+    for field in ["type", "title", "detail"] {
+        assert!(body[field].is_string(), "problem without {field}: {body}");
+    }
+}
