@@ -34,6 +34,7 @@ pub struct ServeConfig {
     pub max_connections: usize,
 
     /// Frames a subscriber may fall behind before it is closed with 1008.
+    /// Keep it at least twice the largest batch (100).
     #[arg(
         long,
         env = "CHANNELHUB_SUBSCRIBER_QUEUE_FRAMES",

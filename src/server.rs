@@ -29,7 +29,8 @@ pub async fn serve(config: ServeConfig) -> Result<(), Box<dyn std::error::Error>
         println!("Generated admin token (shown once, only its hash is kept): {token}");
     }
     let rooms = Rooms::new(config.subscriber_queue_frames);
-    let (writer, writer_task) = EventWriter::start(store.clone(), rooms.clone());
+    let (writer, writer_task) =
+        EventWriter::start(store.clone(), rooms.clone(), config.subscriber_queue_frames);
     let hub = Arc::new(Hub::new(store, auth, rooms, writer));
     let sessions = Sessions::new(SessionLimits {
         ping_interval: config.ping_interval,

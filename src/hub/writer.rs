@@ -15,14 +15,12 @@ use tokio::{
 
 use crate::{
     live::rooms::Rooms,
-    model::Event,
+    model::{Event, MAX_BATCH_EVENTS},
     store::{AppendBatch, Store},
 };
 
 /// Most publish requests committed in one transaction.
 const MAX_GROUP_REQUESTS: usize = 256;
-/// Most events committed in one transaction.
-const MAX_GROUP_EVENTS: usize = 5_000;
 /// Publishes that may wait for the writer; further ones wait to be queued.
 const QUEUE_DEPTH: usize = 4_096;
 
@@ -49,9 +47,14 @@ pub struct EventWriter {
 impl EventWriter {
     /// Starts the writer task; it ends once every `EventWriter` clone is dropped
     /// and the queue is drained.
-    pub fn start(store: Arc<dyn Store>, rooms: Arc<Rooms>) -> (EventWriter, JoinHandle<()>) {
+    pub fn start(
+        store: Arc<dyn Store>,
+        rooms: Arc<Rooms>,
+        subscriber_queue_frames: usize,
+    ) -> (EventWriter, JoinHandle<()>) {
         let (queue, requests) = mpsc::channel(QUEUE_DEPTH);
-        let task = tokio::spawn(run(store, rooms, requests));
+        let max_group_events = (subscriber_queue_frames / 2).max(MAX_BATCH_EVENTS);
+        let task = tokio::spawn(run(store, rooms, requests, max_group_events));
         (EventWriter { queue }, task)
     }
 
@@ -71,6 +74,7 @@ async fn run(
     store: Arc<dyn Store>,
     rooms: Arc<Rooms>,
     mut requests: mpsc::Receiver<AppendRequest>,
+    max_group_events: usize,
 ) {
     let mut pending: Vec<AppendRequest> = Vec::with_capacity(MAX_GROUP_REQUESTS);
     loop {
@@ -86,19 +90,19 @@ async fn run(
                 }
             }
         }
-        let rest = pending.split_off(group_len(&pending));
+        let rest = pending.split_off(group_len(&pending, max_group_events));
         commit_group(&*store, &rooms, std::mem::replace(&mut pending, rest)).await;
     }
 }
 
 /// How many of the pending requests fit in one transaction (at least one).
-fn group_len(pending: &[AppendRequest]) -> usize {
+fn group_len(pending: &[AppendRequest], max_events: usize) -> usize {
     let mut events = 0;
     pending
         .iter()
         .position(|request| {
             events += request.batch.events.len();
-            events > MAX_GROUP_EVENTS
+            events > max_events
         })
         .unwrap_or(pending.len())
         .max(1)

@@ -40,10 +40,13 @@ use super::rooms::{CloseOrder, Listener, RoomMessage};
 pub const MAX_CLIENT_FRAME_BYTES: usize = 4 * 1024;
 /// Most frames written per flush, so one busy socket cannot hog its thread.
 const MAX_FRAMES_PER_FLUSH: usize = 256;
+/// Most bytes copied into a socket's write buffer per flush: what a stuck
+/// socket can hold on to beyond the shared ring.
+const MAX_BYTES_PER_FLUSH: usize = 256 * 1024;
 /// How often a blocked write checks whether its subscriber fell too far behind.
-const LAG_CHECK_INTERVAL: Duration = Duration::from_millis(200);
+const LAG_CHECK_INTERVAL: Duration = Duration::from_millis(50);
 /// How long a closing handshake may take before the socket is just dropped.
-const CLOSE_GRACE: Duration = Duration::from_secs(3);
+const CLOSE_GRACE: Duration = Duration::from_secs(5);
 
 /// Limits every session shares.
 #[derive(Debug, Clone)]
@@ -295,6 +298,7 @@ fn collect(
     limits: &SessionLimits,
 ) -> Collected {
     let mut next = Some(first);
+    let mut bytes = 0;
     while let Some(message) = next.take() {
         match message {
             RoomMessage::Event(event) => {
@@ -307,6 +311,7 @@ fn collect(
                     return Collected::End(slow_consumer());
                 }
                 if event.matches_types(&sub.types) {
+                    bytes += event.json.len();
                     batch.push(Message::Text(event.json.clone()));
                 }
             }
@@ -316,7 +321,7 @@ fn collect(
                 }
             }
         }
-        if batch.len() >= MAX_FRAMES_PER_FLUSH {
+        if batch.len() >= MAX_FRAMES_PER_FLUSH || bytes >= MAX_BYTES_PER_FLUSH {
             break;
         }
         next = match sub.listener.receiver.try_recv() {

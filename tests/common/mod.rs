@@ -327,6 +327,20 @@ impl TestServer {
         socket
     }
 
+    /// A WebSocket whose TCP receive buffer is fixed at a few KiB (no
+    /// autotuning), so that a client that stops reading backs up quickly.
+    pub async fn ws_small_buffer(&self, path: &str) -> Ws {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(8 * 1024).unwrap();
+        let stream = socket.connect(self.addr.parse().unwrap()).await.unwrap();
+        let (socket, response) =
+            tokio_tungstenite::client_async(self.ws_url(path), MaybeTlsStream::Plain(stream))
+                .await
+                .expect("ws connect");
+        assert_eq!(response.status(), StatusCode::SWITCHING_PROTOCOLS);
+        socket
+    }
+
     /// The HTTP status a WebSocket connect attempt is refused with.
     pub async fn ws_refused(&self, path: &str) -> (StatusCode, Option<String>, Value) {
         match connect_async(self.ws_url(path)).await {
@@ -445,13 +459,13 @@ pub async fn read_until_close(socket: &mut Ws) -> (Option<CloseCode>, String, us
     }
 }
 
-/// Polls `check` until it holds (up to 10 s): for state that settles asynchronously.
+/// Polls `check` until it holds (up to 30 s): for state that settles asynchronously.
 pub async fn eventually<F, Fut>(what: &str, mut check: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while !check().await {
         assert!(
             tokio::time::Instant::now() < deadline,
