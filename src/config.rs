@@ -29,6 +29,22 @@ pub struct ServeConfig {
     #[arg(long, env = "CHANNELHUB_ALLOW_PRIVATE_WEBHOOKS")]
     pub allow_private_webhooks: bool,
 
+    /// Seconds a webhook delivery attempt may take.
+    #[arg(long, env = "CHANNELHUB_WEBHOOK_TIMEOUT", default_value = "10", value_parser = parse_seconds)]
+    pub webhook_timeout: Duration,
+
+    /// Seconds of continuous failure after which a webhook is disabled.
+    #[arg(long, env = "CHANNELHUB_WEBHOOK_DISABLE_AFTER", default_value = "86400", value_parser = parse_seconds)]
+    pub webhook_disable_after: Duration,
+
+    /// Seconds before the first webhook retry; each later one waits twice as long.
+    #[arg(long, env = "CHANNELHUB_WEBHOOK_RETRY_BASE", default_value = "1", value_parser = parse_seconds)]
+    pub webhook_retry_base: Duration,
+
+    /// Longest wait between webhook retries, in seconds.
+    #[arg(long, env = "CHANNELHUB_WEBHOOK_RETRY_MAX", default_value = "3600", value_parser = parse_seconds)]
+    pub webhook_retry_max: Duration,
+
     /// Most concurrent WebSocket connections; past it upgrades get 503.
     #[arg(long, env = "CHANNELHUB_MAX_CONNECTIONS", default_value_t = 100_000)]
     pub max_connections: usize,

@@ -8,6 +8,7 @@ mod live;
 mod model;
 mod server;
 mod store;
+mod webhooks;
 
 use clap::{Parser, Subcommand};
 use tracing_subscriber::{EnvFilter, fmt};

@@ -278,6 +278,99 @@ impl From<&TokenRecord> for TokenInfo {
     }
 }
 
+/// Whether a webhook still receives deliveries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "lowercase")]
+pub enum WebhookState {
+    Active,
+    /// Failed for longer than the disable bound; re-register the URL to resume.
+    Disabled,
+}
+
+impl WebhookState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WebhookState::Active => "active",
+            WebhookState::Disabled => "disabled",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "active" => Some(WebhookState::Active),
+            "disabled" => Some(WebhookState::Disabled),
+            _ => None,
+        }
+    }
+}
+
+/// A webhook as stored, with its signing secret.
+#[derive(Debug, Clone)]
+pub struct WebhookRecord {
+    pub id: String,
+    pub channel_id: String,
+    pub url: String,
+    /// Only events of these types are delivered (empty: all).
+    pub event_types: Vec<String>,
+    pub secret: String,
+    pub created_at: Millis,
+    pub expires_at: Millis,
+    pub state: WebhookState,
+    pub last_error: Option<String>,
+    pub failing_since: Option<Millis>,
+    pub last_success_at: Option<Millis>,
+}
+
+/// A webhook as listed: never the secret.
+#[derive(Debug, Clone, Object)]
+pub struct Webhook {
+    pub id: String,
+    pub channel_id: String,
+    pub url: String,
+    /// Only these event types are delivered; null delivers every event.
+    pub event_types: Option<Vec<String>>,
+    pub created_at: String,
+    pub expires_at: String,
+    pub state: WebhookState,
+    /// Why the last delivery attempt failed, if it did.
+    pub last_error: Option<String>,
+    /// When the current run of failures began.
+    pub failing_since: Option<String>,
+    pub last_success_at: Option<String>,
+}
+
+impl From<&WebhookRecord> for Webhook {
+    fn from(w: &WebhookRecord) -> Self {
+        Webhook {
+            id: w.id.clone(),
+            channel_id: w.channel_id.clone(),
+            url: w.url.clone(),
+            event_types: (!w.event_types.is_empty()).then(|| w.event_types.clone()),
+            created_at: format_millis(w.created_at),
+            expires_at: format_millis(w.expires_at),
+            state: w.state,
+            last_error: w.last_error.clone(),
+            failing_since: w.failing_since.map(format_millis),
+            last_success_at: w.last_success_at.map(format_millis),
+        }
+    }
+}
+
+/// One attempt to deliver an event to a webhook.
+#[derive(Debug, Clone, Object)]
+pub struct DeliveryAttempt {
+    pub event_id: String,
+    /// 1 for the first try of this event, then 2, 3, ...
+    pub attempt: i64,
+    pub at: String,
+    /// `success`, `http_error`, `network_error`, `timeout` or `refused`.
+    pub outcome: String,
+    /// The target's HTTP status, when it answered.
+    pub status: Option<i64>,
+    pub error: Option<String>,
+    pub duration_ms: i64,
+}
+
 /// Which events a poll asks for.
 #[derive(Debug, Clone, Default)]
 pub struct EventQuery {

@@ -9,8 +9,16 @@ use poem::{
     listener::{Acceptor, Listener, TcpListener},
 };
 
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
 use crate::{
-    api::{self, json::BodyLimit, problem},
+    api::{
+        self,
+        json::BodyLimit,
+        problem,
+        system::{ServerIdentity, well_known},
+    },
     auth::Auth,
     config::ServeConfig,
     hub::{Hub, writer::EventWriter},
@@ -19,6 +27,7 @@ use crate::{
         ws::{SessionLimits, Sessions},
     },
     store,
+    webhooks::{DeliveryCounters, WebhookSettings, signing::ServerKey, worker::Worker},
 };
 
 pub async fn serve(config: ServeConfig) -> Result<(), Box<dyn std::error::Error>> {
@@ -28,10 +37,46 @@ pub async fn serve(config: ServeConfig) -> Result<(), Box<dyn std::error::Error>
     if let Some(token) = generated_admin {
         println!("Generated admin token (shown once, only its hash is kept): {token}");
     }
+    let key = Arc::new(ServerKey::load_or_create(&*store).await?);
+    let server_id = store
+        .put_setting_if_absent("server_id", &ulid::Ulid::generate().to_string())
+        .await?;
+    let identity = Arc::new(ServerIdentity {
+        server_id,
+        version: env!("CARGO_PKG_VERSION"),
+        webhook_public_key: key.public_key(),
+    });
+
     let rooms = Rooms::new(config.subscriber_queue_frames);
-    let (writer, writer_task) =
-        EventWriter::start(store.clone(), rooms.clone(), config.subscriber_queue_frames);
-    let hub = Arc::new(Hub::new(store, auth, rooms, writer));
+    let webhooks_queued = Arc::new(Notify::new());
+    let (writer, writer_task) = EventWriter::start(
+        store.clone(),
+        rooms.clone(),
+        webhooks_queued.clone(),
+        config.subscriber_queue_frames,
+    );
+    let stop_webhooks = CancellationToken::new();
+    let webhook_worker = Worker::start(
+        store.clone(),
+        WebhookSettings {
+            allow_private: config.allow_private_webhooks,
+            timeout: config.webhook_timeout,
+            disable_after: config.webhook_disable_after,
+            retry_base: config.webhook_retry_base,
+            retry_max: config.webhook_retry_max,
+        },
+        key,
+        webhooks_queued,
+        Arc::new(DeliveryCounters::default()),
+        stop_webhooks.clone(),
+    );
+    let hub = Arc::new(Hub::new(
+        store,
+        auth,
+        rooms,
+        writer,
+        config.allow_private_webhooks,
+    ));
     let sessions = Sessions::new(SessionLimits {
         ping_interval: config.ping_interval,
         queue_frames: config.subscriber_queue_frames,
@@ -48,7 +93,9 @@ pub async fn serve(config: ServeConfig) -> Result<(), Box<dyn std::error::Error>
         .nest("/api/v1", service)
         .at("/healthz", get(api::system::healthz))
         .at("/readyz", get(api::system::readyz))
+        .at("/.well-known/channelhub.json", get(well_known))
         .data(hub)
+        .data(identity)
         .data(BodyLimit(config.max_body_bytes))
         .with(poem::middleware::Tracing)
         .catch_all_error(|err| async move { problem::render(err) });
@@ -80,6 +127,9 @@ pub async fn serve(config: ServeConfig) -> Result<(), Box<dyn std::error::Error>
         )
         .await?;
     let _ = closed_rx.await;
+    // Deliveries in flight are not recorded and will be retried after a restart.
+    stop_webhooks.cancel();
+    let _ = webhook_worker.await;
     retention.abort();
     let _ = retention.await;
     // The app and the retention task held the last hub handles: the writer

@@ -194,50 +194,58 @@ async fn private_channels_need_a_valid_token(backend: Backend) {
 }
 
 async fn slow_consumer_is_closed_while_others_get_everything(backend: Backend) {
-    let server = TestServer::start_with(backend, &["--subscriber-queue-frames", "256"]).await;
+    let server = TestServer::start(backend).await;
     server.create_channel(json!({"id": "firehose"})).await;
     let mut fast = server.ws("/channels/firehose/ws").await;
     let mut slow = server.ws_small_buffer("/channels/firehose/ws").await;
 
+    // 4000 events of 8 KiB (32 MB): far more than the default 1024-frame
+    // queue plus every socket buffer on the way.
     const BATCHES: usize = 40;
     let payload = "x".repeat(8 * 1024);
-    let fast_progress = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let progress = fast_progress.clone();
     let fast_reader = tokio::spawn(async move {
-        let mut count = 0;
-        while count < BATCHES * 100 {
+        for _ in 0..BATCHES * 100 {
             next_text(&mut fast).await;
-            count += 1;
-            progress.store(count, std::sync::atomic::Ordering::Release);
         }
-        count
+        BATCHES * 100
     });
-    let publisher = async {
-        for batch in 0..BATCHES {
-            let events: Vec<Value> = (0..100)
-                .map(|i| json!({"data": {"b": batch, "i": i, "pad": payload}}))
-                .collect();
-            server.publish("firehose", json!({"events": events})).await;
+    // The slow client reads about 100 frames a second: it falls behind, and
+    // still reaches the close frame queued behind what was already sent.
+    let slow_reader = tokio::spawn(async move {
+        let mut texts = 0;
+        loop {
+            match tokio::time::timeout(Duration::from_secs(30), slow.next())
+                .await
+                .expect("a frame or a close")
+            {
+                Some(Ok(Message::Text(_))) => texts += 1,
+                Some(Ok(Message::Close(frame))) => return (frame, texts),
+                Some(Ok(_)) => {}
+                other => panic!("the slow client lost its socket without a close frame: {other:?}"),
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
-    };
-    // The slow client reads nothing until 2000 events (16 MB) have gone by:
-    // far past its 256-frame queue plus the server's socket buffer (4 MiB at
-    // most here) and its own fixed 8 KiB one. Then it reads what is left.
-    let slow_reader = async {
-        eventually("the fast subscriber is half way", || async {
-            fast_progress.load(std::sync::atomic::Ordering::Acquire) >= BATCHES * 50
-        })
-        .await;
-        read_until_close(&mut slow).await
-    };
-    let ((code, reason, delivered), ()) = tokio::join!(slow_reader, publisher);
+    });
+    for batch in 0..BATCHES {
+        let events: Vec<Value> = (0..100)
+            .map(|i| json!({"data": {"b": batch, "i": i, "pad": payload}}))
+            .collect();
+        server.publish("firehose", json!({"events": events})).await;
+    }
     assert_eq!(
         fast_reader.await.unwrap(),
         BATCHES * 100,
         "the fast subscriber got everything"
     );
-    assert_eq!(code, Some(CloseCode::Policy), "closed with 1008 ({reason})");
-    assert!(reason.contains("slow"), "{reason}");
+    let (frame, delivered) = slow_reader.await.unwrap();
+    let frame = frame.expect("a close frame with a code");
+    assert_eq!(
+        frame.code,
+        CloseCode::Policy,
+        "closed with 1008 ({})",
+        frame.reason
+    );
+    assert!(frame.reason.contains("slow"), "{}", frame.reason);
     assert!(
         delivered < BATCHES * 100,
         "the slow subscriber did not get everything"

@@ -10,6 +10,7 @@ pub mod json;
 pub mod problem;
 pub mod system;
 pub mod tokens;
+pub mod webhooks;
 pub mod ws;
 
 use std::sync::Arc;
@@ -34,6 +35,8 @@ pub enum ApiTags {
     Events,
     /// Live delivery over WebSocket.
     Live,
+    /// Signed HTTP deliveries of a channel's events.
+    Webhooks,
 }
 
 /// `201 Created` with a JSON body.
@@ -79,6 +82,7 @@ pub fn service(
         tokens::TokensApi,
         events::EventsApi,
         ws::LiveApi,
+        webhooks::WebhooksApi,
     ),
     (),
 > {
@@ -87,7 +91,11 @@ pub fn service(
             channels::ChannelsApi { hub: hub.clone() },
             tokens::TokensApi { hub: hub.clone() },
             events::EventsApi { hub: hub.clone() },
-            ws::LiveApi { hub, sessions },
+            ws::LiveApi {
+                hub: hub.clone(),
+                sessions,
+            },
+            webhooks::WebhooksApi { hub },
         ),
         "channelhub",
         env!("CARGO_PKG_VERSION"),

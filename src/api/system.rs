@@ -1,5 +1,6 @@
-//! Health endpoints outside `/api/v1`: `/healthz` (the process answers) and
-//! `/readyz` (the database answers too).
+//! Endpoints outside `/api/v1`: `/healthz` (the process answers), `/readyz`
+//! (the database answers too), and `/.well-known/channelhub.json` (who this
+//! server is and the key its webhook deliveries are signed with).
 
 use std::sync::Arc;
 
@@ -11,6 +12,20 @@ use poem::{
 use serde_json::json;
 
 use crate::hub::Hub;
+
+/// What `/.well-known/channelhub.json` says.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ServerIdentity {
+    pub server_id: String,
+    pub version: &'static str,
+    /// Ed25519 public key, `whpk_<base64>`: verifies the `v1a,` webhook signatures.
+    pub webhook_public_key: String,
+}
+
+#[handler]
+pub fn well_known(identity: Data<&Arc<ServerIdentity>>) -> Json<ServerIdentity> {
+    Json(identity.as_ref().clone())
+}
 
 #[handler]
 pub fn healthz() -> Json<serde_json::Value> {

@@ -7,6 +7,7 @@
 //! and never writes SQL.
 
 pub mod schema;
+pub mod webhooks;
 pub mod writer;
 
 use std::{sync::Arc, time::Duration};
@@ -113,16 +114,24 @@ pub struct Hub {
     rooms: Arc<Rooms>,
     writer: EventWriter,
     type_rules: TypeRulesCache,
+    allow_private_webhooks: bool,
 }
 
 impl Hub {
-    pub fn new(store: Arc<dyn Store>, auth: Auth, rooms: Arc<Rooms>, writer: EventWriter) -> Hub {
+    pub fn new(
+        store: Arc<dyn Store>,
+        auth: Auth,
+        rooms: Arc<Rooms>,
+        writer: EventWriter,
+        allow_private_webhooks: bool,
+    ) -> Hub {
         Hub {
             store,
             auth,
             rooms,
             writer,
             type_rules: TypeRulesCache::default(),
+            allow_private_webhooks,
         }
     }
 

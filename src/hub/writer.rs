@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use tokio::{
-    sync::{mpsc, oneshot},
+    sync::{Notify, mpsc, oneshot},
     task::JoinHandle,
 };
 
@@ -47,14 +47,22 @@ pub struct EventWriter {
 impl EventWriter {
     /// Starts the writer task; it ends once every `EventWriter` clone is dropped
     /// and the queue is drained.
+    /// `webhooks_queued` is notified after a commit that queued webhook deliveries.
     pub fn start(
         store: Arc<dyn Store>,
         rooms: Arc<Rooms>,
+        webhooks_queued: Arc<Notify>,
         subscriber_queue_frames: usize,
     ) -> (EventWriter, JoinHandle<()>) {
         let (queue, requests) = mpsc::channel(QUEUE_DEPTH);
         let max_group_events = (subscriber_queue_frames / 2).max(MAX_BATCH_EVENTS);
-        let task = tokio::spawn(run(store, rooms, requests, max_group_events));
+        let task = tokio::spawn(run(
+            store,
+            rooms,
+            webhooks_queued,
+            requests,
+            max_group_events,
+        ));
         (EventWriter { queue }, task)
     }
 
@@ -73,6 +81,7 @@ impl EventWriter {
 async fn run(
     store: Arc<dyn Store>,
     rooms: Arc<Rooms>,
+    webhooks_queued: Arc<Notify>,
     mut requests: mpsc::Receiver<AppendRequest>,
     max_group_events: usize,
 ) {
@@ -91,7 +100,13 @@ async fn run(
             }
         }
         let rest = pending.split_off(group_len(&pending, max_group_events));
-        commit_group(&*store, &rooms, std::mem::replace(&mut pending, rest)).await;
+        commit_group(
+            &*store,
+            &rooms,
+            &webhooks_queued,
+            std::mem::replace(&mut pending, rest),
+        )
+        .await;
     }
 }
 
@@ -108,12 +123,20 @@ fn group_len(pending: &[AppendRequest], max_events: usize) -> usize {
         .max(1)
 }
 
-async fn commit_group(store: &dyn Store, rooms: &Rooms, group: Vec<AppendRequest>) {
+async fn commit_group(
+    store: &dyn Store,
+    rooms: &Rooms,
+    webhooks_queued: &Notify,
+    group: Vec<AppendRequest>,
+) {
     let (batches, replies): (Vec<AppendBatch>, Vec<_>) =
         group.into_iter().map(|r| (r.batch, r.reply)).unzip();
     match store.append_events(&batches).await {
-        Ok(results) => {
-            for ((batch, reply), result) in batches.iter().zip(replies).zip(results) {
+        Ok(appended) => {
+            if appended.webhook_jobs > 0 {
+                webhooks_queued.notify_one();
+            }
+            for ((batch, reply), result) in batches.iter().zip(replies).zip(appended.events) {
                 let answer = match result {
                     Some(events) => {
                         rooms.broadcast(&batch.channel_id, &events);

@@ -46,7 +46,7 @@ const MAX_BYTES_PER_FLUSH: usize = 256 * 1024;
 /// How often a blocked write checks whether its subscriber fell too far behind.
 const LAG_CHECK_INTERVAL: Duration = Duration::from_millis(50);
 /// How long a closing handshake may take before the socket is just dropped.
-const CLOSE_GRACE: Duration = Duration::from_secs(5);
+const CLOSE_GRACE: Duration = Duration::from_secs(10);
 
 /// Limits every session shares.
 #[derive(Debug, Clone)]

@@ -19,7 +19,8 @@ use async_trait::async_trait;
 use ulid::{Generator, Ulid};
 
 use crate::model::{
-    Channel, Event, EventQuery, Millis, NewChannel, NewEvent, Publisher, TokenRecord,
+    Channel, DeliveryAttempt, Event, EventQuery, Millis, NewChannel, NewEvent, Publisher,
+    TokenRecord, WebhookRecord,
 };
 
 pub use postgres::PostgresStore;
@@ -52,6 +53,56 @@ pub struct AppendBatch {
     /// The publish token used, so that it may later delete what it published.
     pub token_id: Option<String>,
     pub events: Vec<NewEvent>,
+}
+
+/// What an append stored.
+#[derive(Debug)]
+pub struct Appended {
+    /// Per batch, in order: its stored events, or `None` if its channel is gone.
+    pub events: Vec<Option<Vec<Event>>>,
+    /// Webhook deliveries queued in the same transaction.
+    pub webhook_jobs: usize,
+}
+
+/// The result of registering a webhook URL on a channel.
+#[derive(Debug)]
+pub enum Registration {
+    Created(WebhookRecord),
+    /// The channel had that URL already: its TTL and filter were updated and
+    /// it is active again.
+    Refreshed(WebhookRecord),
+    /// The channel has as many webhooks as it may.
+    LimitReached,
+}
+
+/// A queued delivery: the oldest one of its webhook.
+#[derive(Debug, Clone)]
+pub struct WebhookJob {
+    pub id: i64,
+    pub webhook_id: String,
+    pub event_id: String,
+    /// Attempts made so far.
+    pub attempts: i64,
+}
+
+/// The outcome of one delivery attempt, as logged.
+#[derive(Debug, Clone)]
+pub struct AttemptRecord {
+    pub at: Millis,
+    pub outcome: &'static str,
+    pub status: Option<i64>,
+    pub error: Option<String>,
+    pub duration_ms: i64,
+}
+
+/// What becomes of a job after an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobNext {
+    Delivered,
+    /// Try again at this time.
+    Retry(Millis),
+    /// The webhook failed past its bound: disable it and drop its queue.
+    Disable,
 }
 
 #[async_trait]
@@ -87,10 +138,10 @@ pub trait Store: Send + Sync + 'static {
     async fn list_tokens(&self, channel_id: &str) -> StoreResult<Vec<TokenRecord>>;
     async fn delete_token(&self, channel_id: &str, token_id: &str) -> StoreResult<bool>;
 
-    /// Appends each batch in one transaction and returns the stored events, in
-    /// order, per batch; `None` for a batch whose channel does not exist. When
-    /// this returns `Ok`, every returned event is durable.
-    async fn append_events(&self, batches: &[AppendBatch]) -> StoreResult<Vec<Option<Vec<Event>>>>;
+    /// Appends every batch in one transaction and returns the stored events, in
+    /// order, per batch, and queues a delivery for each active webhook whose
+    /// filter matches. When this returns `Ok`, all of it is durable.
+    async fn append_events(&self, batches: &[AppendBatch]) -> StoreResult<Appended>;
     async fn get_event(&self, channel_id: &str, event_id: &str) -> StoreResult<Option<Event>>;
     /// The publish token an event was published with, if any.
     async fn event_token(
@@ -103,6 +154,39 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_event(&self, channel_id: &str, event_id: &str) -> StoreResult<bool>;
     /// Applies every channel's retention policy; returns how many events went.
     async fn apply_retention(&self, now: Millis) -> StoreResult<u64>;
+
+    /// Adds `webhook` unless its channel has its URL already (then refreshes
+    /// that one) or has `max_per_channel` webhooks. [`StoreError::NotFound`]
+    /// when the channel does not exist.
+    async fn register_webhook(
+        &self,
+        webhook: &WebhookRecord,
+        max_per_channel: usize,
+    ) -> StoreResult<Registration>;
+    async fn list_webhooks(&self, channel_id: &str) -> StoreResult<Vec<WebhookRecord>>;
+    async fn get_webhook(&self, webhook_id: &str) -> StoreResult<Option<WebhookRecord>>;
+    async fn delete_webhook(&self, channel_id: &str, webhook_id: &str) -> StoreResult<bool>;
+    /// The most recent attempts, newest first.
+    async fn list_attempts(
+        &self,
+        webhook_id: &str,
+        limit: u32,
+    ) -> StoreResult<Vec<DeliveryAttempt>>;
+    /// When the earliest queued delivery is due, if any is queued.
+    async fn next_job_due(&self) -> StoreResult<Option<Millis>>;
+    /// The oldest queued delivery of each webhook, where it is due by `now`.
+    async fn due_jobs(&self, now: Millis, limit: u32) -> StoreResult<Vec<WebhookJob>>;
+    /// Logs an attempt and moves the job (and its webhook's state) on.
+    async fn finish_attempt(
+        &self,
+        job: &WebhookJob,
+        attempt: &AttemptRecord,
+        next: JobNext,
+    ) -> StoreResult<()>;
+    /// Forgets a job whose event no longer exists.
+    async fn drop_job(&self, job_id: i64) -> StoreResult<()>;
+    /// Removes webhooks whose TTL has passed; returns how many.
+    async fn delete_expired_webhooks(&self, now: Millis) -> StoreResult<u64>;
 }
 
 /// Opens the store a database URL names and brings its schema up to date.

@@ -15,10 +15,13 @@ macro_rules! impl_sql_store {
         use ulid::Ulid;
 
         use crate::model::{
-            Channel, ChannelConfig, Event, EventQuery, Millis, NewChannel, Retention, TokenKind,
-            TokenRecord, format_millis,
+            Channel, ChannelConfig, DeliveryAttempt, Event, EventQuery, Millis, NewChannel,
+            Retention, TokenKind, TokenRecord, WebhookRecord, WebhookState, format_millis,
         };
-        use crate::store::{AppendBatch, Store, StoreError, StoreResult};
+        use crate::store::{
+            AppendBatch, Appended, AttemptRecord, JobNext, Registration, Store, StoreError,
+            StoreResult, WebhookJob,
+        };
 
         type DbRow = <$db as sqlx::Database>::Row;
 
@@ -28,6 +31,16 @@ macro_rules! impl_sql_store {
             "id, channel_id, type, data, meta, publisher_id, publisher_name, created_at";
         const TOKEN_COLUMNS: &str =
             "id, channel_id, kind, name, publisher_id, secret_hash, created_at, expires_at";
+        const WEBHOOK_COLUMNS: &str = "id, channel_id, url, event_types, secret, created_at, \
+             expires_at, state, last_error, failing_since, last_success_at";
+        /// Attempts kept per webhook.
+        const KEPT_ATTEMPTS: i64 = 100;
+        /// Rows per multi-row insert, well under both backends' bind limits.
+        const INSERT_CHUNK: usize = 1000;
+        /// The oldest queued job of each webhook.
+        const HEAD_JOBS: &str = "SELECT j.id, j.webhook_id, j.event_id, j.attempts, j.next_attempt_at \
+             FROM webhook_jobs j JOIN (SELECT webhook_id, MIN(id) AS head FROM webhook_jobs \
+             GROUP BY webhook_id) h ON j.id = h.head";
 
         fn json_column<T: serde::de::DeserializeOwned>(row: &DbRow, column: &str) -> StoreResult<T> {
             let text: String = row.try_get(column)?;
@@ -81,6 +94,33 @@ macro_rules! impl_sql_store {
                 created_at: row.try_get("created_at")?,
                 expires_at: row.try_get("expires_at")?,
             })
+        }
+
+        fn webhook_from_row(row: &DbRow) -> StoreResult<WebhookRecord> {
+            let state: String = row.try_get("state")?;
+            let event_types: Option<String> = row.try_get("event_types")?;
+            Ok(WebhookRecord {
+                id: row.try_get("id")?,
+                channel_id: row.try_get("channel_id")?,
+                url: row.try_get("url")?,
+                event_types: match event_types {
+                    Some(text) => serde_json::from_str(&text)
+                        .map_err(|e| StoreError::Malformed(format!("webhook event_types: {e}")))?,
+                    None => Vec::new(),
+                },
+                secret: row.try_get("secret")?,
+                created_at: row.try_get("created_at")?,
+                expires_at: row.try_get("expires_at")?,
+                state: WebhookState::parse(&state)
+                    .ok_or_else(|| StoreError::Malformed(format!("webhook state {state:?}")))?,
+                last_error: row.try_get("last_error")?,
+                failing_since: row.try_get("failing_since")?,
+                last_success_at: row.try_get("last_success_at")?,
+            })
+        }
+
+        fn event_types_text(types: &[String]) -> Option<String> {
+            (!types.is_empty()).then(|| to_json_text(&types))
         }
 
         fn to_json_text<T: serde::Serialize>(value: &T) -> String {
@@ -209,6 +249,9 @@ macro_rules! impl_sql_store {
                 for sql in [
                     "DELETE FROM events WHERE channel_id = $1",
                     "DELETE FROM tokens WHERE channel_id = $1",
+                    "DELETE FROM webhook_jobs WHERE webhook_id IN (SELECT id FROM webhooks WHERE channel_id = $1)",
+                    "DELETE FROM webhook_attempts WHERE webhook_id IN (SELECT id FROM webhooks WHERE channel_id = $1)",
+                    "DELETE FROM webhooks WHERE channel_id = $1",
                 ] {
                     sqlx::query(sql).bind(id).execute(&mut *tx).await?;
                 }
@@ -274,14 +317,12 @@ macro_rules! impl_sql_store {
                 Ok(deleted.rows_affected() > 0)
             }
 
-            async fn append_events(
-                &self,
-                batches: &[AppendBatch],
-            ) -> StoreResult<Vec<Option<Vec<Event>>>> {
+            async fn append_events(&self, batches: &[AppendBatch]) -> StoreResult<Appended> {
                 let now = crate::model::now_millis();
                 let created_at = format_millis(now);
                 let mut tx = self.begin_write().await?;
                 let mut results = Vec::with_capacity(batches.len());
+                let mut webhook_jobs = 0;
                 for batch in batches {
                     // Locks the channel row until commit, so that ids are made in commit order.
                     let last: Option<Option<String>> = sqlx::query_scalar(Self::LOCK_CHANNEL_SQL)
@@ -334,10 +375,48 @@ macro_rules! impl_sql_store {
                     .bind(floor.map(|id| id.to_string()))
                     .execute(&mut *tx)
                     .await?;
+
+                    // The outbox: deliveries are queued in the events' own transaction.
+                    let hooks: Vec<(String, Option<String>)> = sqlx::query_as(
+                        "SELECT id, event_types FROM webhooks \
+                         WHERE channel_id = $1 AND state = 'active' AND expires_at > $2 ORDER BY id",
+                    )
+                    .bind(&batch.channel_id)
+                    .bind(now)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                    let mut jobs: Vec<(&str, &str)> = Vec::new();
+                    for (hook_id, types) in &hooks {
+                        let types: Vec<String> = types
+                            .as_deref()
+                            .map(serde_json::from_str)
+                            .transpose()
+                            .map_err(|e| StoreError::Malformed(format!("webhook event_types: {e}")))?
+                            .unwrap_or_default();
+                        for event in events.iter().filter(|e| e.matches_types(&types)) {
+                            jobs.push((hook_id, &event.id));
+                        }
+                    }
+                    for chunk in jobs.chunks(INSERT_CHUNK) {
+                        let mut insert = QueryBuilder::<$db>::new(
+                            "INSERT INTO webhook_jobs (webhook_id, event_id, attempts, next_attempt_at) ",
+                        );
+                        insert.push_values(chunk, |mut row, (hook_id, event_id)| {
+                            row.push_bind(hook_id.to_string())
+                                .push_bind(event_id.to_string())
+                                .push_bind(0_i64)
+                                .push_bind(now);
+                        });
+                        insert.build().execute(&mut *tx).await?;
+                    }
+                    webhook_jobs += jobs.len();
                     results.push(Some(events));
                 }
                 tx.commit().await?;
-                Ok(results)
+                Ok(Appended {
+                    events: results,
+                    webhook_jobs,
+                })
             }
 
             async fn get_event(&self, channel_id: &str, event_id: &str) -> StoreResult<Option<Event>> {
@@ -444,6 +523,279 @@ macro_rules! impl_sql_store {
                     total += deleted;
                 }
                 Ok(total)
+            }
+
+            async fn register_webhook(
+                &self,
+                webhook: &WebhookRecord,
+                max_per_channel: usize,
+            ) -> StoreResult<Registration> {
+                let mut tx = self.begin_write().await?;
+                let channel_exists: Option<String> = sqlx::query_scalar("SELECT id FROM channels WHERE id = $1")
+                    .bind(&webhook.channel_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                if channel_exists.is_none() {
+                    return Err(StoreError::NotFound);
+                }
+                let existing: Option<String> =
+                    sqlx::query_scalar("SELECT id FROM webhooks WHERE channel_id = $1 AND url = $2")
+                        .bind(&webhook.channel_id)
+                        .bind(&webhook.url)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                let registration = match existing {
+                    Some(id) => {
+                        sqlx::query(
+                            "UPDATE webhooks SET event_types = $2, expires_at = $3, state = 'active', \
+                             failing_since = NULL, last_error = NULL WHERE id = $1",
+                        )
+                        .bind(&id)
+                        .bind(event_types_text(&webhook.event_types))
+                        .bind(webhook.expires_at)
+                        .execute(&mut *tx)
+                        .await?;
+                        let sql = format!("SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE id = $1");
+                        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+                            .bind(&id)
+                            .fetch_one(&mut *tx)
+                            .await?;
+                        Registration::Refreshed(webhook_from_row(&row)?)
+                    }
+                    None => {
+                        let live: i64 = sqlx::query_scalar(
+                            "SELECT COUNT(*) FROM webhooks WHERE channel_id = $1 AND expires_at > $2",
+                        )
+                        .bind(&webhook.channel_id)
+                        .bind(webhook.created_at)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                        if live >= max_per_channel as i64 {
+                            return Ok(Registration::LimitReached);
+                        }
+                        let sql = format!(
+                            "INSERT INTO webhooks ({WEBHOOK_COLUMNS}) \
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+                        );
+                        sqlx::query(sqlx::AssertSqlSafe(sql))
+                            .bind(&webhook.id)
+                            .bind(&webhook.channel_id)
+                            .bind(&webhook.url)
+                            .bind(event_types_text(&webhook.event_types))
+                            .bind(&webhook.secret)
+                            .bind(webhook.created_at)
+                            .bind(webhook.expires_at)
+                            .bind(webhook.state.as_str())
+                            .bind(&webhook.last_error)
+                            .bind(webhook.failing_since)
+                            .bind(webhook.last_success_at)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(classify)?;
+                        Registration::Created(webhook.clone())
+                    }
+                };
+                tx.commit().await?;
+                Ok(registration)
+            }
+
+            async fn list_webhooks(&self, channel_id: &str) -> StoreResult<Vec<WebhookRecord>> {
+                let sql = format!(
+                    "SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE channel_id = $1 ORDER BY created_at, id"
+                );
+                let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(channel_id)
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter().map(webhook_from_row).collect()
+            }
+
+            async fn get_webhook(&self, webhook_id: &str) -> StoreResult<Option<WebhookRecord>> {
+                let sql = format!("SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE id = $1");
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(webhook_id)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .as_ref()
+                    .map(webhook_from_row)
+                    .transpose()
+            }
+
+            async fn delete_webhook(&self, channel_id: &str, webhook_id: &str) -> StoreResult<bool> {
+                let mut tx = self.begin_write().await?;
+                let owned: Option<String> =
+                    sqlx::query_scalar("SELECT id FROM webhooks WHERE id = $1 AND channel_id = $2")
+                        .bind(webhook_id)
+                        .bind(channel_id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                if owned.is_none() {
+                    return Ok(false);
+                }
+                for sql in [
+                    "DELETE FROM webhook_jobs WHERE webhook_id = $1",
+                    "DELETE FROM webhook_attempts WHERE webhook_id = $1",
+                    "DELETE FROM webhooks WHERE id = $1",
+                ] {
+                    sqlx::query(sql).bind(webhook_id).execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn list_attempts(&self, webhook_id: &str, limit: u32) -> StoreResult<Vec<DeliveryAttempt>> {
+                let rows = sqlx::query(
+                    "SELECT event_id, attempt, at, outcome, status, error, duration_ms \
+                     FROM webhook_attempts WHERE webhook_id = $1 ORDER BY id DESC LIMIT $2",
+                )
+                .bind(webhook_id)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter()
+                    .map(|row| {
+                        Ok(DeliveryAttempt {
+                            event_id: row.try_get("event_id")?,
+                            attempt: row.try_get("attempt")?,
+                            at: format_millis(row.try_get("at")?),
+                            outcome: row.try_get("outcome")?,
+                            status: row.try_get("status")?,
+                            error: row.try_get("error")?,
+                            duration_ms: row.try_get("duration_ms")?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn next_job_due(&self) -> StoreResult<Option<Millis>> {
+                let sql = format!("SELECT MIN(next_attempt_at) FROM ({HEAD_JOBS}) heads");
+                Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                    .fetch_one(&self.pool)
+                    .await?)
+            }
+
+            async fn due_jobs(&self, now: Millis, limit: u32) -> StoreResult<Vec<WebhookJob>> {
+                let sql = format!("{HEAD_JOBS} WHERE j.next_attempt_at <= $1 ORDER BY j.next_attempt_at LIMIT $2");
+                let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(now)
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter()
+                    .map(|row| {
+                        Ok(WebhookJob {
+                            id: row.try_get("id")?,
+                            webhook_id: row.try_get("webhook_id")?,
+                            event_id: row.try_get("event_id")?,
+                            attempts: row.try_get("attempts")?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn finish_attempt(
+                &self,
+                job: &WebhookJob,
+                attempt: &AttemptRecord,
+                next: JobNext,
+            ) -> StoreResult<()> {
+                let mut tx = self.begin_write().await?;
+                sqlx::query(
+                    "INSERT INTO webhook_attempts (webhook_id, event_id, attempt, at, outcome, status, error, duration_ms) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(&job.webhook_id)
+                .bind(&job.event_id)
+                .bind(job.attempts + 1)
+                .bind(attempt.at)
+                .bind(attempt.outcome)
+                .bind(attempt.status)
+                .bind(&attempt.error)
+                .bind(attempt.duration_ms)
+                .execute(&mut *tx)
+                .await?;
+                match next {
+                    JobNext::Delivered => {
+                        sqlx::query("DELETE FROM webhook_jobs WHERE id = $1")
+                            .bind(job.id)
+                            .execute(&mut *tx)
+                            .await?;
+                        sqlx::query(
+                            "UPDATE webhooks SET last_success_at = $2, failing_since = NULL, \
+                             last_error = NULL WHERE id = $1",
+                        )
+                        .bind(&job.webhook_id)
+                        .bind(attempt.at)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    JobNext::Retry(at) => {
+                        sqlx::query("UPDATE webhook_jobs SET attempts = attempts + 1, next_attempt_at = $2 WHERE id = $1")
+                            .bind(job.id)
+                            .bind(at)
+                            .execute(&mut *tx)
+                            .await?;
+                        sqlx::query(
+                            "UPDATE webhooks SET failing_since = COALESCE(failing_since, $2), \
+                             last_error = $3 WHERE id = $1",
+                        )
+                        .bind(&job.webhook_id)
+                        .bind(attempt.at)
+                        .bind(&attempt.error)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    JobNext::Disable => {
+                        sqlx::query("DELETE FROM webhook_jobs WHERE webhook_id = $1")
+                            .bind(&job.webhook_id)
+                            .execute(&mut *tx)
+                            .await?;
+                        sqlx::query(
+                            "UPDATE webhooks SET state = 'disabled', last_error = $3, \
+                             failing_since = COALESCE(failing_since, $2) WHERE id = $1",
+                        )
+                        .bind(&job.webhook_id)
+                        .bind(attempt.at)
+                        .bind(&attempt.error)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                }
+                sqlx::query(
+                    "DELETE FROM webhook_attempts WHERE webhook_id = $1 AND id <= (SELECT id FROM \
+                     webhook_attempts WHERE webhook_id = $1 ORDER BY id DESC LIMIT 1 OFFSET $2)",
+                )
+                .bind(&job.webhook_id)
+                .bind(KEPT_ATTEMPTS)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn drop_job(&self, job_id: i64) -> StoreResult<()> {
+                sqlx::query("DELETE FROM webhook_jobs WHERE id = $1")
+                    .bind(job_id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn delete_expired_webhooks(&self, now: Millis) -> StoreResult<u64> {
+                let mut tx = self.begin_write().await?;
+                for sql in [
+                    "DELETE FROM webhook_jobs WHERE webhook_id IN (SELECT id FROM webhooks WHERE expires_at <= $1)",
+                    "DELETE FROM webhook_attempts WHERE webhook_id IN (SELECT id FROM webhooks WHERE expires_at <= $1)",
+                ] {
+                    sqlx::query(sql).bind(now).execute(&mut *tx).await?;
+                }
+                let removed = sqlx::query("DELETE FROM webhooks WHERE expires_at <= $1")
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                tx.commit().await?;
+                Ok(removed)
             }
         }
     };

@@ -1,0 +1,151 @@
+//! Registering and managing a channel's webhooks.
+
+use std::time::Duration;
+
+use super::{Hub, HubError, HubResult, channel_not_found};
+use crate::{
+    auth::Principal,
+    model::{DeliveryAttempt, Webhook, WebhookRecord, WebhookState, now_millis},
+    store::{Registration, StoreError},
+    webhooks::{guard, signing},
+};
+
+/// Webhooks a channel may have.
+pub const MAX_WEBHOOKS_PER_CHANNEL: usize = 100;
+pub const DEFAULT_WEBHOOK_TTL: Duration = Duration::from_secs(3 * 24 * 3600);
+const MAX_WEBHOOK_TTL: Duration = Duration::from_secs(365 * 24 * 3600);
+const MAX_URL_CHARS: usize = 2048;
+const MAX_FILTER_TYPES: usize = 64;
+/// Attempts listed by the deliveries endpoint.
+const LISTED_ATTEMPTS: u32 = 100;
+
+/// What a client asks to be sent.
+pub struct WebhookRequest {
+    pub url: String,
+    pub event_types: Vec<String>,
+    pub ttl: Option<Duration>,
+}
+
+/// A registration's answer: the webhook, and its secret when it is new.
+pub struct Registered {
+    pub webhook: Webhook,
+    /// Shown once, when the webhook is created; `None` when it existed.
+    pub secret: Option<String>,
+    pub created: bool,
+}
+
+impl Hub {
+    /// Registers a URL on a channel, or refreshes the channel's webhook for it.
+    /// Anyone may on a public channel; a subscribe token or admin on a private one.
+    pub async fn register_webhook(
+        &self,
+        channel_id: &str,
+        presented: Option<&str>,
+        request: WebhookRequest,
+    ) -> HubResult<Registered> {
+        self.open_for_reading(channel_id, presented).await?;
+        if request.url.chars().count() > MAX_URL_CHARS {
+            return Err(HubError::Invalid(format!(
+                "url is at most {MAX_URL_CHARS} characters"
+            )));
+        }
+        if request.event_types.len() > MAX_FILTER_TYPES
+            || request.event_types.iter().any(|t| t.is_empty())
+        {
+            return Err(HubError::Invalid(format!(
+                "event_types holds 1 to {MAX_FILTER_TYPES} non-empty types"
+            )));
+        }
+        let ttl = request.ttl.unwrap_or(DEFAULT_WEBHOOK_TTL);
+        if ttl.is_zero() || ttl > MAX_WEBHOOK_TTL {
+            return Err(HubError::Invalid(
+                "ttl_seconds must be between 1 and 31536000".into(),
+            ));
+        }
+        let url = guard::check_target(&request.url, self.allow_private_webhooks)
+            .await
+            .map_err(|refused| HubError::Invalid(refused.0))?;
+        let now = now_millis();
+        let record = WebhookRecord {
+            id: ulid::Ulid::generate().to_string(),
+            channel_id: channel_id.to_owned(),
+            url: url.to_string(),
+            event_types: request.event_types,
+            secret: signing::new_secret(),
+            created_at: now,
+            expires_at: now.saturating_add(ttl.as_millis() as i64),
+            state: WebhookState::Active,
+            last_error: None,
+            failing_since: None,
+            last_success_at: None,
+        };
+        match self
+            .store
+            .register_webhook(&record, MAX_WEBHOOKS_PER_CHANNEL)
+            .await
+        {
+            Ok(Registration::Created(created)) => Ok(Registered {
+                webhook: Webhook::from(&created),
+                secret: Some(created.secret),
+                created: true,
+            }),
+            Ok(Registration::Refreshed(existing)) => Ok(Registered {
+                webhook: Webhook::from(&existing),
+                secret: None,
+                created: false,
+            }),
+            Ok(Registration::LimitReached) => Err(HubError::Conflict(format!(
+                "channel {channel_id:?} has {MAX_WEBHOOKS_PER_CHANNEL} webhooks, the most it may have"
+            ))),
+            Err(StoreError::NotFound) => Err(channel_not_found(channel_id)),
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    pub async fn list_webhooks(
+        &self,
+        principal: &Principal,
+        channel_id: &str,
+    ) -> HubResult<Vec<Webhook>> {
+        Self::require_admin(principal)?;
+        self.load_channel(channel_id).await?;
+        let webhooks = self.store.list_webhooks(channel_id).await?;
+        Ok(webhooks.iter().map(Webhook::from).collect())
+    }
+
+    pub async fn webhook_deliveries(
+        &self,
+        principal: &Principal,
+        channel_id: &str,
+        webhook_id: &str,
+    ) -> HubResult<Vec<DeliveryAttempt>> {
+        Self::require_admin(principal)?;
+        match self.store.get_webhook(webhook_id).await? {
+            Some(webhook) if webhook.channel_id == channel_id => Ok(self
+                .store
+                .list_attempts(webhook_id, LISTED_ATTEMPTS)
+                .await?),
+            _ => Err(webhook_not_found(webhook_id)),
+        }
+    }
+
+    pub async fn delete_webhook(
+        &self,
+        principal: &Principal,
+        channel_id: &str,
+        webhook_id: &str,
+    ) -> HubResult<()> {
+        Self::require_admin(principal)?;
+        if self.store.delete_webhook(channel_id, webhook_id).await? {
+            Ok(())
+        } else {
+            Err(webhook_not_found(webhook_id))
+        }
+    }
+}
+
+fn webhook_not_found(webhook_id: &str) -> HubError {
+    HubError::NotFound(format!(
+        "webhook {webhook_id:?} does not exist on this channel"
+    ))
+}

@@ -1,0 +1,340 @@
+//! The delivery worker: takes queued deliveries from the store's outbox and
+//! POSTs them, one in flight per webhook (so each webhook sees its events in
+//! order) and many webhooks at once (so a slow target only delays itself).
+//!
+//! Every attempt is logged; failures are retried with exponential backoff and
+//! jitter (longer when the target asks with `Retry-After`); a webhook that has
+//! failed for longer than the disable bound is disabled. Because the queue
+//! lives in the database, deliveries resume after a restart.
+
+use std::{
+    collections::HashSet,
+    error::Error as _,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use rand::Rng;
+use reqwest::{StatusCode, header};
+use tokio::{sync::Notify, task::JoinHandle};
+use tokio_util::sync::CancellationToken;
+
+use super::{
+    DeliveryCounters, Outcome, WebhookSettings,
+    guard::{self, GuardedResolver, Refused},
+    signing::ServerKey,
+};
+use crate::{
+    model::{WebhookState, now_millis},
+    store::{AttemptRecord, JobNext, Store, StoreResult, WebhookJob},
+};
+
+/// Most jobs looked at per round.
+const ROUND_SIZE: u32 = 256;
+/// Longest sleep between rounds when nothing wakes the worker.
+const IDLE_POLL: Duration = Duration::from_secs(1);
+/// How often expired webhooks are removed.
+const CLEANUP_EVERY: Duration = Duration::from_secs(10);
+/// The longest `Retry-After` honoured.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
+
+pub struct Worker {
+    store: Arc<dyn Store>,
+    settings: WebhookSettings,
+    client: reqwest::Client,
+    key: Arc<ServerKey>,
+    wake: Arc<Notify>,
+    in_flight: Mutex<HashSet<String>>,
+    counters: Arc<DeliveryCounters>,
+}
+
+impl Worker {
+    /// Starts delivering; `wake` is notified whenever new jobs are queued.
+    pub fn start(
+        store: Arc<dyn Store>,
+        settings: WebhookSettings,
+        key: Arc<ServerKey>,
+        wake: Arc<Notify>,
+        counters: Arc<DeliveryCounters>,
+        shutdown: CancellationToken,
+    ) -> JoinHandle<()> {
+        let client = reqwest::Client::builder()
+            .dns_resolver(Arc::new(GuardedResolver {
+                allow_private: settings.allow_private,
+            }))
+            // A redirect could lead to an address the guard never saw.
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("channelhub/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .expect("the webhook HTTP client builds");
+        let worker = Arc::new(Worker {
+            store,
+            settings,
+            client,
+            key,
+            wake,
+            in_flight: Mutex::new(HashSet::new()),
+            counters,
+        });
+        tokio::spawn(async move { worker.run(shutdown).await })
+    }
+
+    async fn run(self: Arc<Self>, shutdown: CancellationToken) {
+        let mut last_cleanup = tokio::time::Instant::now();
+        loop {
+            let pause = match self.round().await {
+                Ok(pause) => pause,
+                Err(err) => {
+                    tracing::warn!(error = %err, "webhook round failed");
+                    IDLE_POLL
+                }
+            };
+            if last_cleanup.elapsed() >= CLEANUP_EVERY {
+                last_cleanup = tokio::time::Instant::now();
+                match self.store.delete_expired_webhooks(now_millis()).await {
+                    Ok(0) => {}
+                    Ok(removed) => tracing::info!(removed, "expired webhooks removed"),
+                    Err(err) => tracing::warn!(error = %err, "expired webhook cleanup failed"),
+                }
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(pause) => {}
+            }
+        }
+    }
+
+    /// Starts every due delivery whose webhook is idle; returns how long to
+    /// wait before the next round if nothing wakes the worker sooner.
+    async fn round(self: &Arc<Self>) -> StoreResult<Duration> {
+        let now = now_millis();
+        let jobs = self.store.due_jobs(now, ROUND_SIZE).await?;
+        let full_round = jobs.len() == ROUND_SIZE as usize;
+        for job in jobs {
+            let idle = {
+                let mut in_flight = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+                in_flight.insert(job.webhook_id.clone())
+            };
+            if idle {
+                let worker = self.clone();
+                tokio::spawn(async move { worker.deliver_and_release(job).await });
+            }
+        }
+        if full_round {
+            return Ok(Duration::ZERO);
+        }
+        // Due jobs of busy webhooks wait for their delivery to finish, which wakes us.
+        Ok(match self.store.next_job_due().await? {
+            Some(at) if at > now => Duration::from_millis((at - now) as u64).min(IDLE_POLL),
+            _ => IDLE_POLL,
+        })
+    }
+
+    async fn deliver_and_release(self: Arc<Self>, job: WebhookJob) {
+        if let Err(err) = self.deliver(&job).await {
+            tracing::warn!(error = %err, webhook = %job.webhook_id, "webhook delivery bookkeeping failed");
+        }
+        let mut in_flight = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+        in_flight.remove(&job.webhook_id);
+        drop(in_flight);
+        // The webhook's next job, if any, can go now.
+        self.wake.notify_one();
+    }
+
+    async fn deliver(&self, job: &WebhookJob) -> StoreResult<()> {
+        let Some(webhook) = self.store.get_webhook(&job.webhook_id).await? else {
+            return Ok(());
+        };
+        if webhook.state != WebhookState::Active || webhook.expires_at <= now_millis() {
+            return Ok(());
+        }
+        let Some(event) = self
+            .store
+            .get_event(&webhook.channel_id, &job.event_id)
+            .await?
+        else {
+            // Deleted or past retention: nothing left to deliver.
+            return self.store.drop_job(job.id).await;
+        };
+        let body = event.to_json_string();
+        let timestamp = chrono::Utc::now().timestamp();
+        let signature = self
+            .key
+            .signature(&webhook.secret, &event.id, timestamp, &body);
+
+        let started = tokio::time::Instant::now();
+        let at = now_millis();
+        let result = self
+            .post(&webhook.url, &event.id, timestamp, &signature, body)
+            .await;
+        let duration_ms = started.elapsed().as_millis() as i64;
+        let (outcome, status, error, retry_after) = match result {
+            Ok(()) => (Outcome::Success, None, None, None),
+            Err(failure) => (
+                failure.outcome,
+                failure.status,
+                Some(failure.error),
+                failure.retry_after,
+            ),
+        };
+        self.counters.count(outcome);
+        let status = status.map(|s| i64::from(s.as_u16()));
+        let next = if outcome == Outcome::Success {
+            JobNext::Delivered
+        } else {
+            let failing_for = webhook.failing_since.map_or(0, |since| at - since);
+            if failing_for >= self.settings.disable_after.as_millis() as i64 {
+                tracing::warn!(webhook = %webhook.id, url = %webhook.url, "webhook disabled after failing too long");
+                JobNext::Disable
+            } else {
+                let delay = retry_delay(job.attempts + 1, &self.settings, retry_after);
+                JobNext::Retry(at + delay.as_millis() as i64)
+            }
+        };
+        let attempt = AttemptRecord {
+            at,
+            outcome: outcome.as_str(),
+            status,
+            error,
+            duration_ms,
+        };
+        self.store.finish_attempt(job, &attempt, next).await
+    }
+
+    async fn post(
+        &self,
+        url: &str,
+        event_id: &str,
+        timestamp: i64,
+        signature: &str,
+        body: String,
+    ) -> Result<(), Failure> {
+        let url = reqwest::Url::parse(url).map_err(|e| Failure::refused(e.to_string()))?;
+        guard::check_literal(&url, self.settings.allow_private)
+            .map_err(|e| Failure::refused(e.0))?;
+        let response = self
+            .client
+            .post(url)
+            .header(header::CONTENT_TYPE, "application/json")
+            .header("webhook-id", event_id)
+            .header("webhook-timestamp", timestamp.to_string())
+            .header("webhook-signature", signature)
+            .body(body)
+            .timeout(self.settings.timeout)
+            .send()
+            .await
+            .map_err(Failure::from_request)?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let retry_after = matches!(
+            status,
+            StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
+        )
+        .then(|| response.headers().get(header::RETRY_AFTER))
+        .flatten()
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(|secs| Duration::from_secs(secs).min(MAX_RETRY_AFTER));
+        Err(Failure {
+            outcome: Outcome::HttpError,
+            status: Some(status),
+            error: format!("HTTP {status}"),
+            retry_after,
+        })
+    }
+}
+
+/// A failed attempt.
+struct Failure {
+    outcome: Outcome,
+    status: Option<StatusCode>,
+    error: String,
+    retry_after: Option<Duration>,
+}
+
+impl Failure {
+    fn refused(error: String) -> Failure {
+        Failure {
+            outcome: Outcome::Refused,
+            status: None,
+            error,
+            retry_after: None,
+        }
+    }
+
+    fn from_request(err: reqwest::Error) -> Failure {
+        let mut source = err.source();
+        while let Some(cause) = source {
+            if let Some(refused) = cause.downcast_ref::<Refused>() {
+                return Failure::refused(refused.0.clone());
+            }
+            source = cause.source();
+        }
+        let outcome = if err.is_timeout() {
+            Outcome::Timeout
+        } else {
+            Outcome::NetworkError
+        };
+        let mut error = err.to_string();
+        let mut source = err.source();
+        while let Some(cause) = source {
+            error.push_str(": ");
+            error.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        Failure {
+            outcome,
+            status: None,
+            error,
+            retry_after: None,
+        }
+    }
+}
+
+/// Exponential backoff from `retry_base`, capped at `retry_max`, with ±50%
+/// jitter so that many failing deliveries do not retry in lockstep; never
+/// sooner than the target's `Retry-After`.
+fn retry_delay(
+    attempts: i64,
+    settings: &WebhookSettings,
+    retry_after: Option<Duration>,
+) -> Duration {
+    let exponent = attempts.clamp(1, 30) as u32 - 1;
+    let backoff = settings
+        .retry_base
+        .saturating_mul(2u32.saturating_pow(exponent))
+        .min(settings.retry_max);
+    let jittered = backoff.mul_f64(rand::rng().random_range(0.5..1.5));
+    retry_after.map_or(jittered, |asked| jittered.max(asked))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> WebhookSettings {
+        WebhookSettings {
+            allow_private: false,
+            timeout: Duration::from_secs(10),
+            disable_after: Duration::from_secs(86_400),
+            retry_base: Duration::from_secs(1),
+            retry_max: Duration::from_secs(3600),
+        }
+    }
+
+    #[test]
+    fn backoff_grows_with_jitter_and_a_cap() {
+        let s = settings();
+        for _ in 0..100 {
+            let first = retry_delay(1, &s, None);
+            assert!(first >= Duration::from_millis(500) && first < Duration::from_millis(1500));
+            let fifth = retry_delay(5, &s, None);
+            assert!(fifth >= Duration::from_secs(8) && fifth < Duration::from_secs(24));
+            assert!(retry_delay(40, &s, None) < Duration::from_secs(5400));
+            assert!(retry_delay(1, &s, Some(Duration::from_secs(30))) >= Duration::from_secs(30));
+        }
+    }
+}

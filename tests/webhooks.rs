@@ -1,0 +1,733 @@
+//! Webhooks (SPEC §5): registration rules, signed at-least-once delivery to a
+//! real local HTTP receiver, retries, restarts, isolation, disabling, TTL and
+//! the SSRF guard, on SQLite and PostgreSQL.
+
+mod common;
+
+use std::{
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use base64::{Engine, engine::general_purpose::STANDARD};
+use common::{ADMIN, Backend, TestServer, eventually};
+use ed25519_dalek::{Signature, Verifier, VerifyingKey};
+use hmac::{Hmac, Mac};
+use poem::{
+    EndpointExt, Response, Route, handler,
+    http::{HeaderMap, StatusCode as PoemStatus},
+    listener::{Acceptor, Listener, TcpListener},
+    post,
+    web::Data,
+};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use sha2::Sha256;
+
+on_both_backends!(
+    registration_rules,
+    targets_on_private_addresses_are_refused,
+    deliveries_are_signed_and_filtered,
+    failing_receiver_gets_everything_in_order,
+    retry_after_is_honoured,
+    deliveries_survive_a_restart_while_the_receiver_is_down,
+    slow_receiver_does_not_delay_a_fast_one,
+    failing_webhook_is_disabled,
+    expired_webhooks_stop_and_are_removed,
+);
+
+const FAST_RETRIES: &[&str] = &[
+    "--allow-private-webhooks",
+    "--webhook-retry-base",
+    "0.05",
+    "--webhook-retry-max",
+    "0.5",
+];
+
+/// One request the receiver got.
+#[derive(Debug, Clone)]
+struct Received {
+    headers: HeaderMap,
+    body: String,
+    at: Instant,
+    answered: u16,
+}
+
+/// How the receiver answers.
+#[derive(Debug, Clone, Default)]
+struct Behaviour {
+    /// Answer 500 to this many requests first.
+    fail_first: usize,
+    /// Answer 500 forever.
+    always_fail: bool,
+    /// Answer the first request with 429 and this `Retry-After`.
+    retry_after_first: Option<u64>,
+    delay: Duration,
+}
+
+#[derive(Default)]
+struct ReceiverState {
+    behaviour: Behaviour,
+    received: Vec<Received>,
+}
+
+/// A real HTTP server on loopback that records webhook deliveries.
+struct Receiver {
+    url: String,
+    state: Arc<Mutex<ReceiverState>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+#[handler]
+async fn receive(
+    headers: &HeaderMap,
+    body: String,
+    state: Data<&Arc<Mutex<ReceiverState>>>,
+) -> Response {
+    let (answer, delay, retry_after) = {
+        let state = state.lock().unwrap();
+        let n = state.received.len();
+        let b = &state.behaviour;
+        if b.retry_after_first.is_some() && n == 0 {
+            (PoemStatus::TOO_MANY_REQUESTS, b.delay, b.retry_after_first)
+        } else if b.always_fail || n < b.fail_first {
+            (PoemStatus::INTERNAL_SERVER_ERROR, b.delay, None)
+        } else {
+            (PoemStatus::OK, b.delay, None)
+        }
+    };
+    tokio::time::sleep(delay).await;
+    state.lock().unwrap().received.push(Received {
+        headers: headers.clone(),
+        body,
+        at: Instant::now(),
+        answered: answer.as_u16(),
+    });
+    let mut response = Response::builder().status(answer);
+    if let Some(seconds) = retry_after {
+        response = response.header("retry-after", seconds.to_string());
+    }
+    response.finish()
+}
+
+impl Receiver {
+    async fn start(behaviour: Behaviour) -> Receiver {
+        Self::start_on("127.0.0.1:0", behaviour).await
+    }
+
+    async fn start_on(addr: &str, behaviour: Behaviour) -> Receiver {
+        let state = Arc::new(Mutex::new(ReceiverState {
+            behaviour,
+            received: Vec::new(),
+        }));
+        let acceptor = TcpListener::bind(addr.to_owned())
+            .into_acceptor()
+            .await
+            .unwrap();
+        let local = acceptor.local_addr()[0].as_socket_addr().copied().unwrap();
+        let app = Route::new().at("/hook", post(receive)).data(state.clone());
+        let task = tokio::spawn(async move {
+            let _ = poem::Server::new_with_acceptor(acceptor).run(app).await;
+        });
+        Receiver {
+            url: format!("http://{local}/hook"),
+            state,
+            task,
+        }
+    }
+
+    fn received(&self) -> Vec<Received> {
+        self.state.lock().unwrap().received.clone()
+    }
+
+    /// Bodies of the requests answered with success, in arrival order.
+    fn delivered(&self) -> Vec<String> {
+        self.received()
+            .into_iter()
+            .filter(|r| r.answered == 200)
+            .map(|r| r.body)
+            .collect()
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn register(
+    server: &TestServer,
+    channel: &str,
+    token: Option<&str>,
+    body: Value,
+) -> (StatusCode, Value) {
+    server
+        .call(
+            Method::POST,
+            &format!("/channels/{channel}/webhooks"),
+            token,
+            Some(body),
+        )
+        .await
+}
+
+async fn webhooks_of(server: &TestServer, channel: &str) -> Vec<Value> {
+    let (status, list) = server
+        .call(
+            Method::GET,
+            &format!("/channels/{channel}/webhooks"),
+            Some(ADMIN),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    list.as_array().unwrap().clone()
+}
+
+async fn registration_rules(backend: Backend) {
+    let server = TestServer::start_with(backend, FAST_RETRIES).await;
+    server.create_channel(json!({"id": "public-feed"})).await;
+    server
+        .create_channel(json!({"id": "private-feed", "is_public": false}))
+        .await;
+    let url = "http://127.0.0.1:9/hook";
+
+    let (status, created) = register(&server, "public-feed", None, json!({"url": url})).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert!(created["secret"].as_str().unwrap().starts_with("whsec_"));
+    assert_eq!(created["state"], "active");
+    assert_eq!(created["event_types"], Value::Null);
+    assert_eq!(created["url"], url);
+
+    // Same URL again: same webhook, filter and TTL updated, secret not shown again.
+    let (status, again) = register(
+        &server,
+        "public-feed",
+        None,
+        json!({"url": url, "event_types": ["a"], "ttl_seconds": 60}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    assert_eq!(again["id"], created["id"]);
+    assert_eq!(again["event_types"], json!(["a"]));
+    assert!(again.get("secret").is_none(), "{again}");
+    assert!(again["expires_at"].as_str() < created["expires_at"].as_str());
+    assert_eq!(webhooks_of(&server, "public-feed").await.len(), 1);
+
+    // Private channels: a subscribe token or admin.
+    let (reader, _) = server
+        .create_token("private-feed", "subscribe", json!({}))
+        .await;
+    let (writer, _) = server
+        .create_token("private-feed", "publish", json!({}))
+        .await;
+    assert_eq!(
+        register(&server, "private-feed", None, json!({"url": url}))
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        register(&server, "private-feed", Some(&writer), json!({"url": url}))
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        register(&server, "private-feed", Some(&reader), json!({"url": url}))
+            .await
+            .0,
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        register(&server, "missing", None, json!({"url": url}))
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    for bad in [
+        json!({"url": "ftp://127.0.0.1/x"}),
+        json!({"url": "nope"}),
+        json!({}),
+        json!({"url": url, "ttl_seconds": 0}),
+    ] {
+        let (status, problem) = register(&server, "public-feed", None, bad.clone()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {problem}");
+    }
+
+    // Listing, deliveries and deleting are admin-only.
+    let id = created["id"].as_str().unwrap();
+    let path = format!("/channels/public-feed/webhooks/{id}");
+    assert_eq!(
+        server
+            .call(Method::GET, "/channels/public-feed/webhooks", None, None)
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        server
+            .call(
+                Method::GET,
+                &format!("{path}/deliveries"),
+                Some(&reader),
+                None
+            )
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+    let (status, deliveries) = server
+        .call(
+            Method::GET,
+            &format!("{path}/deliveries"),
+            Some(ADMIN),
+            None,
+        )
+        .await;
+    assert_eq!((status, deliveries), (StatusCode::OK, json!([])));
+    assert_eq!(
+        server.call(Method::DELETE, &path, None, None).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        server
+            .call(Method::DELETE, &path, Some(ADMIN), None)
+            .await
+            .0,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        server
+            .call(Method::DELETE, &path, Some(ADMIN), None)
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        server
+            .call(
+                Method::GET,
+                &format!("{path}/deliveries"),
+                Some(ADMIN),
+                None
+            )
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+
+    // At most 100 per channel.
+    for i in 0..100 {
+        let (status, _) = register(
+            &server,
+            "public-feed",
+            None,
+            json!({"url": format!("http://127.0.0.1:9/hook/{i}")}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED);
+    }
+    let (status, problem) = register(
+        &server,
+        "public-feed",
+        None,
+        json!({"url": "http://127.0.0.1:9/one-too-many"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{problem}");
+    // Re-registering an existing URL still works at the limit.
+    let (status, _) = register(
+        &server,
+        "public-feed",
+        None,
+        json!({"url": "http://127.0.0.1:9/hook/7"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+async fn targets_on_private_addresses_are_refused(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    server.create_channel(json!({"id": "guarded"})).await;
+    for url in [
+        "http://127.0.0.1:8080/hook",
+        "http://10.0.0.1/hook",
+        "http://169.254.169.254/latest/meta-data",
+        "http://[::1]:8080/hook",
+        "http://localhost:8080/hook",
+        "http://192.168.1.10/hook",
+    ] {
+        let (status, problem) = register(&server, "guarded", None, json!({"url": url})).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{url}");
+        assert!(
+            problem["detail"]
+                .as_str()
+                .unwrap()
+                .contains("allow-private-webhooks"),
+            "{problem}"
+        );
+    }
+    assert!(webhooks_of(&server, "guarded").await.is_empty());
+}
+
+/// Checks the Standard Webhooks headers of a delivery, independently of the
+/// server's code: HMAC-SHA256 with the secret, Ed25519 with the published key.
+fn verify_signature(received: &Received, secret: &str, public_key: &VerifyingKey) {
+    let header = |name: &str| {
+        received
+            .headers
+            .get(name)
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_owned()
+    };
+    let id = header("webhook-id");
+    let timestamp = header("webhook-timestamp");
+    let age = chrono::Utc::now().timestamp() - timestamp.parse::<i64>().unwrap();
+    assert!((0..60).contains(&age), "timestamp is current");
+    let signed = format!("{id}.{timestamp}.{}", received.body);
+
+    let key = STANDARD
+        .decode(secret.strip_prefix("whsec_").unwrap())
+        .unwrap();
+    let mut mac = Hmac::<Sha256>::new_from_slice(&key).unwrap();
+    mac.update(signed.as_bytes());
+    let expected_hmac = format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()));
+
+    let signatures = header("webhook-signature");
+    let entries: Vec<&str> = signatures.split(' ').collect();
+    assert!(entries.contains(&expected_hmac.as_str()), "{signatures}");
+    let ed25519 = entries
+        .iter()
+        .find_map(|e| e.strip_prefix("v1a,"))
+        .expect("a v1a entry");
+    let signature = Signature::from_slice(&STANDARD.decode(ed25519).unwrap()).unwrap();
+    public_key
+        .verify(signed.as_bytes(), &signature)
+        .expect("the Ed25519 signature verifies with the published key");
+}
+
+async fn deliveries_are_signed_and_filtered(backend: Backend) {
+    let server = TestServer::start_with(backend, FAST_RETRIES).await;
+    server.create_channel(json!({"id": "signed"})).await;
+    let all = Receiver::start(Behaviour::default()).await;
+    let only_a = Receiver::start(Behaviour::default()).await;
+    let (_, hook_all) = register(&server, "signed", None, json!({"url": all.url})).await;
+    let (_, _) = register(
+        &server,
+        "signed",
+        None,
+        json!({"url": only_a.url, "event_types": ["a"]}),
+    )
+    .await;
+
+    let mut published = Vec::new();
+    for body in [
+        json!({"type": "a", "data": {"n": 1}}),
+        json!({"type": "b", "data": 2}),
+        json!({"data": [3]}),
+    ] {
+        published.push(server.publish_raw("signed", body).await);
+    }
+    eventually("every event reaches the unfiltered webhook", || async {
+        all.delivered().len() == 3
+    })
+    .await;
+    eventually("the filtered webhook gets type a", || async {
+        only_a.delivered().len() == 1
+    })
+    .await;
+    assert_eq!(
+        all.delivered(),
+        published,
+        "bodies are the event JSON, in order"
+    );
+    assert_eq!(only_a.delivered(), published[..1]);
+
+    let response = server
+        .http
+        .get(format!(
+            "http://{}/.well-known/channelhub.json",
+            server.addr
+        ))
+        .send()
+        .await
+        .unwrap();
+    let identity: Value = response.json().await.unwrap();
+    assert!(
+        identity["server_id"].is_string() && identity["version"].is_string(),
+        "{identity}"
+    );
+    let key_b64 = identity["webhook_public_key"]
+        .as_str()
+        .unwrap()
+        .strip_prefix("whpk_")
+        .unwrap();
+    let key_bytes: [u8; 32] = STANDARD.decode(key_b64).unwrap().try_into().unwrap();
+    let public_key = VerifyingKey::from_bytes(&key_bytes).unwrap();
+    let secret = hook_all["secret"].as_str().unwrap();
+    for (received, body) in all.received().iter().zip(&published) {
+        let event: Value = serde_json::from_str(body).unwrap();
+        assert_eq!(
+            received.headers["webhook-id"],
+            event["id"].as_str().unwrap()
+        );
+        assert_eq!(received.headers["content-type"], "application/json");
+        verify_signature(received, secret, &public_key);
+    }
+    // A wrong secret does not verify.
+    let mut tampered = all.received()[0].clone();
+    tampered.body.push(' ');
+    assert!(std::panic::catch_unwind(|| verify_signature(&tampered, secret, &public_key)).is_err());
+
+    let (_, attempts) = server
+        .call(
+            Method::GET,
+            &format!(
+                "/channels/signed/webhooks/{}/deliveries",
+                hook_all["id"].as_str().unwrap()
+            ),
+            Some(ADMIN),
+            None,
+        )
+        .await;
+    let attempts = attempts.as_array().unwrap();
+    assert_eq!(attempts.len(), 3);
+    assert!(
+        attempts
+            .iter()
+            .all(|a| a["outcome"] == "success" && a["status"] == Value::Null && a["attempt"] == 1)
+    );
+}
+
+async fn failing_receiver_gets_everything_in_order(backend: Backend) {
+    let server = TestServer::start_with(backend, FAST_RETRIES).await;
+    server.create_channel(json!({"id": "flaky"})).await;
+    let receiver = Receiver::start(Behaviour {
+        fail_first: 4,
+        ..Behaviour::default()
+    })
+    .await;
+    let (_, hook) = register(&server, "flaky", None, json!({"url": receiver.url})).await;
+    let mut published = Vec::new();
+    for i in 0..6 {
+        published.push(server.publish_raw("flaky", json!({"data": i})).await);
+    }
+    eventually("every event is delivered despite failures", || async {
+        receiver.delivered().len() == 6
+    })
+    .await;
+    assert_eq!(
+        receiver.delivered(),
+        published,
+        "each exactly once, in publish order"
+    );
+    let failed: Vec<_> = receiver
+        .received()
+        .into_iter()
+        .filter(|r| r.answered == 500)
+        .collect();
+    assert_eq!(failed.len(), 4);
+    assert!(
+        failed.iter().all(|r| r.body == published[0]),
+        "the head event is retried before any later one"
+    );
+
+    let (_, attempts) = server
+        .call(
+            Method::GET,
+            &format!(
+                "/channels/flaky/webhooks/{}/deliveries",
+                hook["id"].as_str().unwrap()
+            ),
+            Some(ADMIN),
+            None,
+        )
+        .await;
+    let attempts = attempts.as_array().unwrap();
+    assert_eq!(attempts.len(), 10);
+    let errors: Vec<_> = attempts
+        .iter()
+        .filter(|a| a["outcome"] == "http_error")
+        .collect();
+    assert_eq!(errors.len(), 4);
+    assert!(errors.iter().all(|a| a["status"] == 500));
+    assert_eq!(
+        attempts
+            .iter()
+            .map(|a| a["attempt"].as_i64().unwrap())
+            .max(),
+        Some(5)
+    );
+    let hooks = webhooks_of(&server, "flaky").await;
+    assert_eq!(hooks[0]["state"], "active");
+    assert_eq!(
+        hooks[0]["last_error"],
+        Value::Null,
+        "a success clears the error"
+    );
+    assert!(hooks[0]["last_success_at"].is_string());
+}
+
+async fn retry_after_is_honoured(backend: Backend) {
+    let server = TestServer::start_with(backend, FAST_RETRIES).await;
+    server.create_channel(json!({"id": "busy-target"})).await;
+    let receiver = Receiver::start(Behaviour {
+        retry_after_first: Some(1),
+        ..Behaviour::default()
+    })
+    .await;
+    register(&server, "busy-target", None, json!({"url": receiver.url})).await;
+    server.publish("busy-target", json!({"data": 1})).await;
+    eventually("the event is delivered after the pause", || async {
+        receiver.delivered().len() == 1
+    })
+    .await;
+    let received = receiver.received();
+    assert_eq!(received[0].answered, 429);
+    let pause = received[1].at - received[0].at;
+    // The backoff alone would be under 0.1 s.
+    assert!(
+        pause >= Duration::from_millis(950),
+        "retried after {pause:?}"
+    );
+}
+
+async fn deliveries_survive_a_restart_while_the_receiver_is_down(backend: Backend) {
+    let mut server = TestServer::start_with(backend, FAST_RETRIES).await;
+    server.create_channel(json!({"id": "patient"})).await;
+    // Reserve a port, then leave nothing listening on it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}/hook");
+    let (_, hook) = register(&server, "patient", None, json!({"url": url})).await;
+    let mut published = Vec::new();
+    for i in 0..5 {
+        published.push(server.publish_raw("patient", json!({"data": i})).await);
+    }
+    let deliveries = format!(
+        "/channels/patient/webhooks/{}/deliveries",
+        hook["id"].as_str().unwrap()
+    );
+    eventually("attempts fail while the receiver is down", || async {
+        let (_, attempts) = server
+            .call(Method::GET, &deliveries, Some(ADMIN), None)
+            .await;
+        attempts
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["outcome"] == "network_error")
+    })
+    .await;
+    assert!(server.stop().success());
+
+    let receiver = Receiver::start_on(&format!("127.0.0.1:{port}"), Behaviour::default()).await;
+    server.restart();
+    eventually("the queued deliveries resume after the restart", || async {
+        receiver.delivered().len() == 5
+    })
+    .await;
+    assert_eq!(receiver.delivered(), published);
+}
+
+async fn slow_receiver_does_not_delay_a_fast_one(backend: Backend) {
+    let server = TestServer::start_with(backend, FAST_RETRIES).await;
+    server.create_channel(json!({"id": "mixed"})).await;
+    let slow = Receiver::start(Behaviour {
+        delay: Duration::from_secs(2),
+        ..Behaviour::default()
+    })
+    .await;
+    let fast = Receiver::start(Behaviour::default()).await;
+    register(&server, "mixed", None, json!({"url": slow.url})).await;
+    register(&server, "mixed", None, json!({"url": fast.url})).await;
+    for i in 0..4 {
+        server.publish("mixed", json!({"data": i})).await;
+    }
+    eventually("the fast receiver gets everything", || async {
+        fast.delivered().len() == 4
+    })
+    .await;
+    assert!(
+        slow.delivered().len() < 4,
+        "the slow receiver takes 2 s a delivery, one at a time"
+    );
+    eventually("the slow receiver gets everything too", || async {
+        slow.delivered().len() == 4
+    })
+    .await;
+}
+
+async fn failing_webhook_is_disabled(backend: Backend) {
+    let mut args = FAST_RETRIES.to_vec();
+    args.extend(["--webhook-disable-after", "1"]);
+    let server = TestServer::start_with(backend, &args).await;
+    server.create_channel(json!({"id": "broken"})).await;
+    let receiver = Receiver::start(Behaviour {
+        always_fail: true,
+        ..Behaviour::default()
+    })
+    .await;
+    register(&server, "broken", None, json!({"url": receiver.url})).await;
+    server.publish("broken", json!({"data": 1})).await;
+    eventually(
+        "the webhook is disabled after failing for over a second",
+        || async { webhooks_of(&server, "broken").await[0]["state"] == "disabled" },
+    )
+    .await;
+    let hook = &webhooks_of(&server, "broken").await[0];
+    assert!(
+        hook["last_error"].as_str().unwrap().contains("500"),
+        "{hook}"
+    );
+    assert!(hook["failing_since"].is_string());
+
+    // A disabled webhook gets nothing more.
+    let attempts = receiver.received().len();
+    server.publish("broken", json!({"data": 2})).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(receiver.received().len(), attempts);
+
+    // Registering the URL again brings it back.
+    let (status, again) = register(&server, "broken", None, json!({"url": receiver.url})).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(again["state"], "active");
+}
+
+async fn expired_webhooks_stop_and_are_removed(backend: Backend) {
+    let server = TestServer::start_with(backend, FAST_RETRIES).await;
+    server.create_channel(json!({"id": "fleeting"})).await;
+    let receiver = Receiver::start(Behaviour::default()).await;
+    register(
+        &server,
+        "fleeting",
+        None,
+        json!({"url": receiver.url, "ttl_seconds": 1}),
+    )
+    .await;
+    server.publish("fleeting", json!({"data": "in time"})).await;
+    eventually("delivered while live", || async {
+        receiver.delivered().len() == 1
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    server
+        .publish("fleeting", json!({"data": "too late"}))
+        .await;
+    eventually("an expired webhook is cleaned up", || async {
+        webhooks_of(&server, "fleeting").await.is_empty()
+    })
+    .await;
+    assert_eq!(
+        receiver.delivered().len(),
+        1,
+        "nothing is delivered after expiry"
+    );
+}
