@@ -11,7 +11,9 @@ use poem_openapi::{
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{ApiTags, Created, Deleted, json::JsonBody, presented_token, problem::ApiError};
+use super::{
+    ApiTags, Created, Deleted, caller, json::JsonBody, presented_token, problem::ApiError,
+};
 use crate::{
     hub::Hub,
     model::{Channel, ChannelConfig, ChannelPatch, NewChannel, Retention},
@@ -70,10 +72,7 @@ impl ChannelsApi {
         req: &Request,
         body: JsonBody<CreateChannel>,
     ) -> Result<Created<Channel>, ApiError> {
-        let principal = self
-            .hub
-            .authenticate(presented_token(req).as_deref())
-            .await?;
+        let principal = caller(&self.hub, req).await?;
         let body = body.0;
         let new = NewChannel {
             name: body.name.unwrap_or_else(|| body.id.clone()),
@@ -101,10 +100,7 @@ impl ChannelsApi {
         /// 1–1000, default 100.
         limit: Query<Option<u32>>,
     ) -> Result<Json<ChannelPage>, ApiError> {
-        let principal = self
-            .hub
-            .authenticate(presented_token(req).as_deref())
-            .await?;
+        let principal = caller(&self.hub, req).await?;
         let page = self
             .hub
             .list_channels(&principal, cursor.0.as_deref(), limit.0)
@@ -138,10 +134,7 @@ impl ChannelsApi {
         channel_id: Path<String>,
         body: JsonBody<UpdateChannel>,
     ) -> Result<Json<Channel>, ApiError> {
-        let principal = self
-            .hub
-            .authenticate(presented_token(req).as_deref())
-            .await?;
+        let principal = caller(&self.hub, req).await?;
         let body = body.0;
         let patch = ChannelPatch {
             name: body.name,
@@ -162,10 +155,7 @@ impl ChannelsApi {
     /// Delete a channel with its events, tokens and webhooks (admin).
     #[oai(path = "/channels/:channel_id", method = "delete")]
     async fn delete(&self, req: &Request, channel_id: Path<String>) -> Result<Deleted, ApiError> {
-        let principal = self
-            .hub
-            .authenticate(presented_token(req).as_deref())
-            .await?;
+        let principal = caller(&self.hub, req).await?;
         self.hub.delete_channel(&principal, &channel_id).await?;
         Ok(Deleted::Deleted)
     }

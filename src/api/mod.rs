@@ -72,6 +72,11 @@ pub fn presented_token(req: &Request) -> Option<String> {
     header.or_else(|| req.params::<TokenParam>().ok().and_then(|p| p.token))
 }
 
+/// Who is calling, from the credential the request presents.
+pub async fn caller(hub: &Hub, req: &Request) -> Result<crate::auth::Principal, problem::ApiError> {
+    Ok(hub.authenticate(presented_token(req).as_deref()).await?)
+}
+
 /// Every API under `/api/v1`, documented together.
 pub fn service(
     hub: Arc<Hub>,

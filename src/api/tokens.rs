@@ -6,7 +6,7 @@ use poem::Request;
 use poem_openapi::{Object, OpenApi, param::Path, payload::Json};
 use serde::Deserialize;
 
-use super::{ApiTags, Created, Deleted, json::JsonBody, presented_token, problem::ApiError};
+use super::{ApiTags, Created, Deleted, caller, json::JsonBody, problem::ApiError};
 use crate::{
     hub::{Hub, TokenRequest},
     model::{TokenInfo, TokenKind},
@@ -53,10 +53,7 @@ impl TokensApi {
         channel_id: Path<String>,
         body: JsonBody<CreateToken>,
     ) -> Result<Created<CreatedTokenBody>, ApiError> {
-        let principal = self
-            .hub
-            .authenticate(presented_token(req).as_deref())
-            .await?;
+        let principal = caller(&self.hub, req).await?;
         let body = body.0;
         let request = TokenRequest {
             kind: body.kind,
@@ -96,10 +93,7 @@ impl TokensApi {
         req: &Request,
         channel_id: Path<String>,
     ) -> Result<Json<Vec<TokenInfo>>, ApiError> {
-        let principal = self
-            .hub
-            .authenticate(presented_token(req).as_deref())
-            .await?;
+        let principal = caller(&self.hub, req).await?;
         Ok(Json(self.hub.list_tokens(&principal, &channel_id).await?))
     }
 
@@ -111,10 +105,7 @@ impl TokensApi {
         channel_id: Path<String>,
         token_id: Path<String>,
     ) -> Result<Deleted, ApiError> {
-        let principal = self
-            .hub
-            .authenticate(presented_token(req).as_deref())
-            .await?;
+        let principal = caller(&self.hub, req).await?;
         self.hub
             .revoke_token(&principal, &channel_id, &token_id)
             .await?;

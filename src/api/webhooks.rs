@@ -6,7 +6,7 @@ use poem::Request;
 use poem_openapi::{ApiResponse, Object, OpenApi, param::Path, payload::Json};
 use serde::Deserialize;
 
-use super::{ApiTags, Deleted, json::JsonBody, presented_token, problem::ApiError};
+use super::{ApiTags, Deleted, caller, json::JsonBody, presented_token, problem::ApiError};
 use crate::{
     hub::{
         Hub,
@@ -89,10 +89,7 @@ impl WebhooksApi {
         req: &Request,
         channel_id: Path<String>,
     ) -> Result<Json<Vec<Webhook>>, ApiError> {
-        let principal = self
-            .hub
-            .authenticate(presented_token(req).as_deref())
-            .await?;
+        let principal = caller(&self.hub, req).await?;
         Ok(Json(self.hub.list_webhooks(&principal, &channel_id).await?))
     }
 
@@ -107,10 +104,7 @@ impl WebhooksApi {
         channel_id: Path<String>,
         webhook_id: Path<String>,
     ) -> Result<Json<Vec<DeliveryAttempt>>, ApiError> {
-        let principal = self
-            .hub
-            .authenticate(presented_token(req).as_deref())
-            .await?;
+        let principal = caller(&self.hub, req).await?;
         let attempts = self
             .hub
             .webhook_deliveries(&principal, &channel_id, &webhook_id)
@@ -126,10 +120,7 @@ impl WebhooksApi {
         channel_id: Path<String>,
         webhook_id: Path<String>,
     ) -> Result<Deleted, ApiError> {
-        let principal = self
-            .hub
-            .authenticate(presented_token(req).as_deref())
-            .await?;
+        let principal = caller(&self.hub, req).await?;
         self.hub
             .delete_webhook(&principal, &channel_id, &webhook_id)
             .await?;
