@@ -2,6 +2,7 @@
 
 mod api;
 mod auth;
+mod cluster;
 mod config;
 mod hub;
 mod live;

@@ -117,8 +117,11 @@ pub struct Channel {
     /// Events currently stored.
     pub event_count: i64,
     pub last_event_at: Option<String>,
-    /// Live WebSocket connections on this channel.
+    /// Live WebSocket connections on this channel, across all nodes.
     pub subscribers: u64,
+    /// The newest event id the channel ever had (not part of the API).
+    #[oai(skip)]
+    pub last_event_id: Option<String>,
 }
 
 /// Everything needed to create a channel, already validated.
@@ -150,12 +153,13 @@ pub struct ChannelPatch {
 ///
 /// Field order here is the order on the wire; WebSocket frames, poll pages and
 /// webhook bodies are all written from this one type.
-#[derive(Debug, Clone, PartialEq, Object)]
+#[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
 pub struct Event {
     /// ULID; increases in publish order within a channel.
     pub id: String,
     pub channel_id: String,
     #[oai(rename = "type")]
+    #[serde(rename = "type")]
     pub event_type: Option<String>,
     pub data: Value,
     /// Opaque string stored and returned untouched.
@@ -376,6 +380,8 @@ pub struct DeliveryAttempt {
 pub struct EventQuery {
     /// Only events after this id.
     pub after: Option<String>,
+    /// Only events up to and including this id.
+    pub until: Option<String>,
     /// Only events created at or after this time.
     pub since: Option<Millis>,
     /// Only events of these types (empty: all).

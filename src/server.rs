@@ -20,6 +20,7 @@ use crate::{
         system::{ServerIdentity, well_known},
     },
     auth::Auth,
+    cluster,
     config::ServeConfig,
     hub::{Hub, writer::EventWriter},
     live::{
@@ -70,6 +71,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), Box<dyn std::error::Error>
         Arc::new(DeliveryCounters::default()),
         stop_webhooks.clone(),
     );
+    let clustered = store.clustered();
     let hub = Arc::new(Hub::new(
         store,
         auth,
@@ -85,6 +87,17 @@ pub async fn serve(config: ServeConfig) -> Result<(), Box<dyn std::error::Error>
     });
 
     let retention = tokio::spawn(run_retention(hub.clone(), config.retention_interval));
+    // With several nodes on one database: listen before serving, so nothing
+    // committed from now on is missed, and share subscriber counts.
+    let stop_cluster = CancellationToken::new();
+    let cluster_tasks = if clustered {
+        let listener =
+            cluster::start(&config.database_url, hub.clone(), stop_cluster.clone()).await?;
+        let presence = tokio::spawn(report_presence(hub.clone(), stop_cluster.clone()));
+        vec![listener, presence]
+    } else {
+        Vec::new()
+    };
 
     let service = api::service(hub.clone(), sessions.clone());
     let app = Route::new()
@@ -130,6 +143,10 @@ pub async fn serve(config: ServeConfig) -> Result<(), Box<dyn std::error::Error>
     // Deliveries in flight are not recorded and will be retried after a restart.
     stop_webhooks.cancel();
     let _ = webhook_worker.await;
+    stop_cluster.cancel();
+    for task in cluster_tasks {
+        let _ = task.await;
+    }
     retention.abort();
     let _ = retention.await;
     // The app and the retention task held the last hub handles: the writer
@@ -139,6 +156,22 @@ pub async fn serve(config: ServeConfig) -> Result<(), Box<dyn std::error::Error>
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// How often this node tells the others how many subscribers it holds.
+const PRESENCE_EVERY: Duration = Duration::from_secs(2);
+
+async fn report_presence(hub: Arc<Hub>, stop: CancellationToken) {
+    let mut ticks = tokio::time::interval(PRESENCE_EVERY);
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = ticks.tick() => {}
+        }
+        if let Err(err) = hub.report_subscribers().await {
+            tracing::warn!(error = %err, "could not report subscriber counts");
+        }
+    }
 }
 
 async fn run_retention(hub: Arc<Hub>, every: Duration) {

@@ -161,6 +161,7 @@ impl EventsApi {
         };
         let query = EventQuery {
             after: cursor.0,
+            until: None,
             since,
             types: parse_type_list(event_type.0.as_deref()),
             limit: 0,

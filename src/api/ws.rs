@@ -96,7 +96,7 @@ impl LiveApi {
         #[oai(name = "token")]
         _token: Query<Option<String>>,
     ) -> Result<Upgraded, ApiError> {
-        let (_, principal) = self
+        let (channel, principal) = self
             .hub
             .open_for_reading(&channel_id, presented_token(req).as_deref())
             .await?;
@@ -104,7 +104,10 @@ impl LiveApi {
             return Err(HandshakeError::NotUpgrade.into());
         }
         let subscription = Subscription {
-            listener: self.hub.rooms().subscribe(&channel_id),
+            listener: self
+                .hub
+                .rooms()
+                .subscribe(&channel_id, channel.last_event_id),
             types: parse_type_list(types.0.as_deref()),
             token_id: match &principal {
                 Principal::Token(token) => Some(token.id.clone()),

@@ -17,6 +17,7 @@ use tokio::time::Instant;
 
 use crate::{
     auth::{Auth, AuthError, Principal},
+    cluster::{AppendNotice, CONTROL_TOPIC, ControlNotice},
     live::rooms::{CloseOrder, Rooms},
     model::{
         Channel, ChannelPatch, DEFAULT_PAGE_LIMIT, Event, EventQuery, Invalid, MAX_BATCH_EVENTS,
@@ -115,7 +116,14 @@ pub struct Hub {
     writer: EventWriter,
     type_rules: TypeRulesCache,
     allow_private_webhooks: bool,
+    /// This process's id among the nodes sharing the database.
+    node_id: String,
 }
+
+/// How long another node's subscriber report counts.
+const PRESENCE_FRESH_MS: i64 = 6_000;
+/// Events read per page when catching a room up.
+const CATCH_UP_PAGE: u32 = 500;
 
 impl Hub {
     pub fn new(
@@ -132,6 +140,112 @@ impl Hub {
             writer,
             type_rules: TypeRulesCache::default(),
             allow_private_webhooks,
+            node_id: ulid::Ulid::generate().to_string(),
+        }
+    }
+
+    /// Live subscribers of a channel: this node's, plus the other nodes' last reports.
+    async fn subscriber_count(&self, channel_id: &str) -> HubResult<u64> {
+        let local = self.rooms.subscriber_count(channel_id);
+        if !self.store.clustered() {
+            return Ok(local);
+        }
+        let remote = self
+            .store
+            .remote_subscribers(channel_id, &self.node_id, now_millis() - PRESENCE_FRESH_MS)
+            .await?;
+        Ok(local + remote)
+    }
+
+    /// Publishes this node's subscriber counts for the other nodes.
+    pub async fn report_subscribers(&self) -> HubResult<()> {
+        let counts = self.rooms.subscriber_counts();
+        Ok(self
+            .store
+            .report_subscribers(&self.node_id, &counts, now_millis())
+            .await?)
+    }
+
+    /// Applies a control notice here and tells the other nodes.
+    async fn announce_control(&self, notice: ControlNotice) {
+        self.apply_control(&notice);
+        let payload = serde_json::to_string(&notice).expect("notices serialize");
+        if let Err(err) = self.store.announce(CONTROL_TOPIC, &payload).await {
+            tracing::warn!(error = %err, "could not announce a control notice to other nodes");
+        }
+    }
+
+    /// Closes the sockets and forgets the credentials a notice is about.
+    pub fn apply_control(&self, notice: &ControlNotice) {
+        match notice {
+            ControlNotice::ChannelDeleted { channel_id } => {
+                self.type_rules.forget(channel_id);
+                self.rooms.close(channel_id, CloseOrder::ChannelDeleted);
+            }
+            ControlNotice::ChannelMadePrivate { channel_id } => {
+                self.rooms.close(channel_id, CloseOrder::ChannelMadePrivate);
+            }
+            ControlNotice::TokenRevoked {
+                channel_id,
+                token_id,
+            } => {
+                self.auth.forget(token_id);
+                self.rooms
+                    .close(channel_id, CloseOrder::TokenRevoked(token_id.clone()));
+            }
+        }
+    }
+
+    /// Fans out events announced on the cluster bus, reading them back from
+    /// the table when they did not fit in the notice.
+    pub async fn deliver_announced(&self, notice: AppendNotice) {
+        if !notice.events.is_empty() {
+            self.rooms.broadcast(&notice.channel_id, &notice.events);
+            return;
+        }
+        let mut after = notice.after_id;
+        loop {
+            let query = EventQuery {
+                after: after.clone(),
+                until: Some(notice.last_id.clone()),
+                limit: CATCH_UP_PAGE,
+                ..EventQuery::default()
+            };
+            match self.store.list_events(&notice.channel_id, &query).await {
+                Ok(events) if events.is_empty() => return,
+                Ok(events) => {
+                    self.rooms.broadcast(&notice.channel_id, &events);
+                    after = events.last().map(|e| e.id.clone());
+                }
+                Err(err) => {
+                    tracing::error!(error = %err, channel = %notice.channel_id, "could not read announced events");
+                    return;
+                }
+            }
+        }
+    }
+
+    /// After the bus was cut: delivers to every live room what it missed.
+    pub async fn catch_up_rooms(&self) {
+        for (channel_id, mut after) in self.rooms.catch_up_points() {
+            loop {
+                let query = EventQuery {
+                    after: after.clone(),
+                    limit: CATCH_UP_PAGE,
+                    ..EventQuery::default()
+                };
+                match self.store.list_events(&channel_id, &query).await {
+                    Ok(events) if events.is_empty() => break,
+                    Ok(events) => {
+                        self.rooms.broadcast(&channel_id, &events);
+                        after = events.last().map(|e| e.id.clone());
+                    }
+                    Err(err) => {
+                        tracing::error!(error = %err, channel = %channel_id, "catch-up failed");
+                        break;
+                    }
+                }
+            }
         }
     }
 
@@ -164,7 +278,7 @@ impl Hub {
             .get_channel(id)
             .await?
             .ok_or_else(|| channel_not_found(id))?;
-        channel.subscribers = self.rooms.subscriber_count(id);
+        channel.subscribers = self.subscriber_count(id).await?;
         Ok(channel)
     }
 
@@ -247,7 +361,7 @@ impl Hub {
         let has_more = channels.len() > limit as usize;
         channels.truncate(limit as usize);
         for channel in &mut channels {
-            channel.subscribers = self.rooms.subscriber_count(&channel.id);
+            channel.subscribers = self.subscriber_count(&channel.id).await?;
         }
         let cursor = channels
             .last()
@@ -308,9 +422,12 @@ impl Hub {
             .ok_or_else(|| channel_not_found(channel_id))?;
         self.type_rules.forget(channel_id);
         if was_public && !updated.is_public {
-            self.rooms.close(channel_id, CloseOrder::ChannelMadePrivate);
+            self.announce_control(ControlNotice::ChannelMadePrivate {
+                channel_id: channel_id.to_owned(),
+            })
+            .await;
         }
-        updated.subscribers = self.rooms.subscriber_count(channel_id);
+        updated.subscribers = self.subscriber_count(channel_id).await?;
         Ok(updated)
     }
 
@@ -321,10 +438,16 @@ impl Hub {
             return Err(channel_not_found(channel_id));
         }
         for token in tokens {
-            self.auth.forget(&token.id);
+            self.announce_control(ControlNotice::TokenRevoked {
+                channel_id: channel_id.to_owned(),
+                token_id: token.id,
+            })
+            .await;
         }
-        self.type_rules.forget(channel_id);
-        self.rooms.close(channel_id, CloseOrder::ChannelDeleted);
+        self.announce_control(ControlNotice::ChannelDeleted {
+            channel_id: channel_id.to_owned(),
+        })
+        .await;
         Ok(())
     }
 
@@ -406,9 +529,11 @@ impl Hub {
                 "token {token_id:?} does not exist on channel {channel_id:?}"
             )));
         }
-        self.auth.forget(token_id);
-        self.rooms
-            .close(channel_id, CloseOrder::TokenRevoked(token_id.to_owned()));
+        self.announce_control(ControlNotice::TokenRevoked {
+            channel_id: channel_id.to_owned(),
+            token_id: token_id.to_owned(),
+        })
+        .await;
         Ok(())
     }
 

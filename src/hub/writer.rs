@@ -139,7 +139,11 @@ async fn commit_group(
             for ((batch, reply), result) in batches.iter().zip(replies).zip(appended.events) {
                 let answer = match result {
                     Some(events) => {
-                        rooms.broadcast(&batch.channel_id, &events);
+                        // A clustered store announces commits to every node, this one
+                        // included, and fan-out happens from that one ordered stream.
+                        if !store.clustered() {
+                            rooms.broadcast(&batch.channel_id, &events);
+                        }
                         Ok(events)
                     }
                     None => Err(AppendError::ChannelNotFound),

@@ -12,7 +12,7 @@
 use std::{
     collections::HashMap,
     sync::{
-        Arc, RwLock,
+        Arc, Mutex, RwLock,
         atomic::{AtomicU64, AtomicUsize, Ordering},
     },
 };
@@ -66,6 +66,17 @@ pub struct Room {
     /// Everyone holding the room open: subscribers plus waiting polls.
     holders: AtomicUsize,
     published_bytes: AtomicU64,
+    progress: Mutex<Progress>,
+}
+
+/// Where a room is in its channel's event stream.
+#[derive(Default)]
+struct Progress {
+    /// The newest event broadcast here: older ones arriving again are skipped.
+    last_broadcast: Option<String>,
+    /// The channel's newest event when the first subscriber joined: where a
+    /// catch-up starts if nothing has been broadcast since.
+    joined_after: Option<String>,
 }
 
 impl Room {
@@ -119,8 +130,19 @@ impl Rooms {
     }
 
     /// Joins a channel's room as a live subscriber (counted in `subscribers`).
-    pub fn subscribe(self: &Arc<Self>, channel_id: &str) -> Listener {
-        self.listen(channel_id, true)
+    /// `joined_after` is the channel's newest event id at joining.
+    pub fn subscribe(self: &Arc<Self>, channel_id: &str, joined_after: Option<String>) -> Listener {
+        let listener = self.listen(channel_id, true);
+        let mut progress = listener
+            .room
+            .progress
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if progress.joined_after.is_none() {
+            progress.joined_after = joined_after;
+        }
+        drop(progress);
+        listener
     }
 
     /// Joins a channel's room to be woken by new events (a poll or a stream).
@@ -138,6 +160,7 @@ impl Rooms {
                     subscribers: AtomicUsize::new(0),
                     holders: AtomicUsize::new(0),
                     published_bytes: AtomicU64::new(0),
+                    progress: Mutex::new(Progress::default()),
                 })
             })
             .clone();
@@ -161,12 +184,22 @@ impl Rooms {
     }
 
     /// Delivers committed events, in order, to whoever listens on their
-    /// channel. Costs nothing for a channel nobody listens to.
+    /// channel, skipping any the room has had already. Costs nothing for a
+    /// channel nobody listens to.
     pub fn broadcast(&self, channel_id: &str, events: &[Event]) {
         let Some(room) = self.room(channel_id) else {
             return;
         };
+        let mut progress = room.progress.lock().unwrap_or_else(|e| e.into_inner());
         for event in events {
+            if progress
+                .last_broadcast
+                .as_ref()
+                .is_some_and(|last| *last >= event.id)
+            {
+                continue;
+            }
+            progress.last_broadcast = Some(event.id.clone());
             let json = Utf8Bytes::from(event.to_json_string());
             let end_offset = room
                 .published_bytes
@@ -187,6 +220,39 @@ impl Rooms {
         if let Some(room) = self.room(channel_id) {
             let _ = room.sender.send(RoomMessage::Close(order));
         }
+    }
+
+    /// Rooms with subscribers, and the id after which each must catch up
+    /// (`None`: from the channel's first event).
+    pub fn catch_up_points(&self) -> Vec<(String, Option<String>)> {
+        let rooms = self.rooms.read().unwrap_or_else(|e| e.into_inner());
+        rooms
+            .iter()
+            .filter(|(_, room)| room.subscribers.load(Ordering::Acquire) > 0)
+            .map(|(channel_id, room)| {
+                let progress = room.progress.lock().unwrap_or_else(|e| e.into_inner());
+                let start = progress
+                    .last_broadcast
+                    .clone()
+                    .or_else(|| progress.joined_after.clone());
+                (channel_id.clone(), start)
+            })
+            .collect()
+    }
+
+    /// Live WebSocket subscribers per channel on this node (channels with any).
+    pub fn subscriber_counts(&self) -> Vec<(String, u64)> {
+        let rooms = self.rooms.read().unwrap_or_else(|e| e.into_inner());
+        rooms
+            .iter()
+            .map(|(channel_id, room)| {
+                (
+                    channel_id.clone(),
+                    room.subscribers.load(Ordering::Acquire) as u64,
+                )
+            })
+            .filter(|(_, count)| *count > 0)
+            .collect()
     }
 
     /// Live WebSocket subscribers of a channel on this node.
@@ -217,7 +283,7 @@ mod tests {
     #[tokio::test]
     async fn rooms_live_while_someone_listens() {
         let rooms = Rooms::new(8);
-        let mut sub = rooms.subscribe("abc");
+        let mut sub = rooms.subscribe("abc", None);
         let watcher = rooms.watch("abc");
         assert_eq!(rooms.subscriber_count("abc"), 1);
         rooms.broadcast("abc", &[event("1", Some("a")), event("2", None)]);
@@ -239,7 +305,7 @@ mod tests {
     #[tokio::test]
     async fn a_listener_that_falls_behind_the_ring_is_told() {
         let rooms = Rooms::new(4);
-        let mut sub = rooms.subscribe("abc");
+        let mut sub = rooms.subscribe("abc", None);
         let events: Vec<_> = (0..10).map(|i| event(&i.to_string(), None)).collect();
         rooms.broadcast("abc", &events);
         assert!(matches!(

@@ -110,6 +110,29 @@ pub trait Store: Send + Sync + 'static {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
 
+    /// Whether several nodes may share this database. A clustered store
+    /// announces every append (and [`Store::announce`]s) to all nodes,
+    /// the appending one included, in commit order.
+    fn clustered(&self) -> bool;
+
+    /// Sends `payload` to every node listening on `topic` (no-op unless clustered).
+    async fn announce(&self, topic: &str, payload: &str) -> StoreResult<()>;
+
+    /// Replaces this node's published subscriber counts (clustered stores).
+    async fn report_subscribers(
+        &self,
+        node_id: &str,
+        counts: &[(String, u64)],
+        now: Millis,
+    ) -> StoreResult<()>;
+    /// Subscribers of a channel on other nodes, from reports newer than `fresh_after`.
+    async fn remote_subscribers(
+        &self,
+        channel_id: &str,
+        node_id: &str,
+        fresh_after: Millis,
+    ) -> StoreResult<u64>;
+
     /// Succeeds when the database answers a trivial query.
     async fn ping(&self) -> StoreResult<()>;
 
@@ -183,6 +206,8 @@ pub trait Store: Send + Sync + 'static {
         attempt: &AttemptRecord,
         next: JobNext,
     ) -> StoreResult<()>;
+    /// Takes a due job for this node until `until`; false when another node has it.
+    async fn claim_job(&self, job_id: i64, now: Millis, until: Millis) -> StoreResult<bool>;
     /// Forgets a job whose event no longer exists.
     async fn drop_job(&self, job_id: i64) -> StoreResult<()>;
     /// Removes webhooks whose TTL has passed; returns how many.

@@ -1,7 +1,9 @@
 //! PostgreSQL backend: for production and for several nodes on one database.
 //!
 //! Appends lock the channel row (`FOR UPDATE`) while ids are made, so ids in a
-//! channel follow commit order even with publishers on several nodes.
+//! channel follow commit order even with publishers on several nodes, and
+//! announce themselves with `pg_notify` in the same transaction, so every node
+//! hears of them at commit, in commit order.
 
 use std::time::Duration;
 
@@ -21,6 +23,7 @@ pub struct PostgresStore {
 
 impl PostgresStore {
     const BACKEND: &'static str = "postgres";
+    const CLUSTERED: bool = true;
     const LOCK_CHANNEL_SQL: &'static str =
         "SELECT last_event_id FROM channels WHERE id = $1 FOR UPDATE";
 
@@ -40,6 +43,31 @@ impl PostgresStore {
 
     async fn begin_write(&self) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
         self.pool.begin().await
+    }
+
+    async fn notify<'e, E: sqlx::PgExecutor<'e>>(
+        &self,
+        executor: E,
+        topic: &str,
+        payload: &str,
+    ) -> Result<(), super::StoreError> {
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(topic)
+            .bind(payload)
+            .execute(executor)
+            .await?;
+        Ok(())
+    }
+
+    async fn announce_append(
+        &self,
+        tx: &mut Transaction<'static, Postgres>,
+        after_id: Option<&str>,
+        events: &[crate::model::Event],
+    ) -> Result<(), super::StoreError> {
+        let payload = crate::cluster::AppendNotice::encode(after_id, events);
+        self.notify(&mut **tx, crate::cluster::EVENTS_TOPIC, &payload)
+            .await
     }
 }
 

@@ -26,7 +26,7 @@ macro_rules! impl_sql_store {
         type DbRow = <$db as sqlx::Database>::Row;
 
         const CHANNEL_COLUMNS: &str = "id, name, description, tags, is_public, meta, config, \
-             max_age_seconds, max_events, created_at, event_count, last_event_at";
+             max_age_seconds, max_events, created_at, event_count, last_event_at, last_event_id";
         const EVENT_COLUMNS: &str =
             "id, channel_id, type, data, meta, publisher_id, publisher_name, created_at";
         const TOKEN_COLUMNS: &str =
@@ -37,8 +37,10 @@ macro_rules! impl_sql_store {
         const KEPT_ATTEMPTS: i64 = 100;
         /// Rows per multi-row insert, well under both backends' bind limits.
         const INSERT_CHUNK: usize = 1000;
-        /// The oldest queued job of each webhook.
-        const HEAD_JOBS: &str = "SELECT j.id, j.webhook_id, j.event_id, j.attempts, j.next_attempt_at \
+        /// The oldest queued job of each webhook, with when it can next be
+        /// tried: its retry time, or later if a node holds it.
+        const HEAD_JOBS: &str = "SELECT j.id, j.webhook_id, j.event_id, j.attempts, \
+             CASE WHEN j.leased_until > j.next_attempt_at THEN j.leased_until ELSE j.next_attempt_at END AS ready_at \
              FROM webhook_jobs j JOIN (SELECT webhook_id, MIN(id) AS head FROM webhook_jobs \
              GROUP BY webhook_id) h ON j.id = h.head";
 
@@ -65,6 +67,7 @@ macro_rules! impl_sql_store {
                 event_count: row.try_get("event_count")?,
                 last_event_at: row.try_get::<Option<i64>, _>("last_event_at")?.map(format_millis),
                 subscribers: 0,
+                last_event_id: row.try_get("last_event_id")?,
             })
         }
 
@@ -141,6 +144,14 @@ macro_rules! impl_sql_store {
         impl Store for $store {
             fn backend(&self) -> &'static str {
                 Self::BACKEND
+            }
+
+            fn clustered(&self) -> bool {
+                Self::CLUSTERED
+            }
+
+            async fn announce(&self, topic: &str, payload: &str) -> StoreResult<()> {
+                self.notify(&self.pool, topic, payload).await
             }
 
             async fn ping(&self) -> StoreResult<()> {
@@ -375,6 +386,8 @@ macro_rules! impl_sql_store {
                     .bind(floor.map(|id| id.to_string()))
                     .execute(&mut *tx)
                     .await?;
+                    // Other nodes (and this one's fan-out) learn of it at commit, in commit order.
+                    self.announce_append(&mut tx, last.as_deref(), &events).await?;
 
                     // The outbox: deliveries are queued in the events' own transaction.
                     let hooks: Vec<(String, Option<String>)> = sqlx::query_as(
@@ -448,6 +461,9 @@ macro_rules! impl_sql_store {
                 sql.push_bind(channel_id.to_owned());
                 if let Some(after) = &query.after {
                     sql.push(" AND id > ").push_bind(after.clone());
+                }
+                if let Some(until) = &query.until {
+                    sql.push(" AND id <= ").push_bind(until.clone());
                 }
                 if let Some(since) = query.since {
                     sql.push(" AND created_at >= ").push_bind(since);
@@ -668,14 +684,14 @@ macro_rules! impl_sql_store {
             }
 
             async fn next_job_due(&self) -> StoreResult<Option<Millis>> {
-                let sql = format!("SELECT MIN(next_attempt_at) FROM ({HEAD_JOBS}) heads");
+                let sql = format!("SELECT MIN(ready_at) FROM ({HEAD_JOBS}) heads");
                 Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
                     .fetch_one(&self.pool)
                     .await?)
             }
 
             async fn due_jobs(&self, now: Millis, limit: u32) -> StoreResult<Vec<WebhookJob>> {
-                let sql = format!("{HEAD_JOBS} WHERE j.next_attempt_at <= $1 ORDER BY j.next_attempt_at LIMIT $2");
+                let sql = format!("SELECT * FROM ({HEAD_JOBS}) heads WHERE ready_at <= $1 ORDER BY ready_at LIMIT $2");
                 let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
                     .bind(now)
                     .bind(i64::from(limit))
@@ -730,7 +746,10 @@ macro_rules! impl_sql_store {
                         .await?;
                     }
                     JobNext::Retry(at) => {
-                        sqlx::query("UPDATE webhook_jobs SET attempts = attempts + 1, next_attempt_at = $2 WHERE id = $1")
+                        sqlx::query(
+                            "UPDATE webhook_jobs SET attempts = attempts + 1, next_attempt_at = $2, \
+                             leased_until = NULL WHERE id = $1",
+                        )
                             .bind(job.id)
                             .bind(at)
                             .execute(&mut *tx)
@@ -771,6 +790,64 @@ macro_rules! impl_sql_store {
                 .await?;
                 tx.commit().await?;
                 Ok(())
+            }
+
+            async fn claim_job(&self, job_id: i64, now: Millis, until: Millis) -> StoreResult<bool> {
+                let claimed = sqlx::query(
+                    "UPDATE webhook_jobs SET leased_until = $3 \
+                     WHERE id = $1 AND (leased_until IS NULL OR leased_until <= $2)",
+                )
+                .bind(job_id)
+                .bind(now)
+                .bind(until)
+                .execute(&self.pool)
+                .await?;
+                Ok(claimed.rows_affected() == 1)
+            }
+
+            async fn report_subscribers(
+                &self,
+                node_id: &str,
+                counts: &[(String, u64)],
+                now: Millis,
+            ) -> StoreResult<()> {
+                let mut tx = self.begin_write().await?;
+                sqlx::query("DELETE FROM node_subscribers WHERE node_id = $1")
+                    .bind(node_id)
+                    .execute(&mut *tx)
+                    .await?;
+                for chunk in counts.chunks(INSERT_CHUNK) {
+                    let mut insert = QueryBuilder::<$db>::new(
+                        "INSERT INTO node_subscribers (node_id, channel_id, subscribers, updated_at) ",
+                    );
+                    insert.push_values(chunk, |mut row, (channel_id, count)| {
+                        row.push_bind(node_id.to_owned())
+                            .push_bind(channel_id.clone())
+                            .push_bind(*count as i64)
+                            .push_bind(now);
+                    });
+                    insert.build().execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn remote_subscribers(
+                &self,
+                channel_id: &str,
+                node_id: &str,
+                fresh_after: Millis,
+            ) -> StoreResult<u64> {
+                let total: Option<i64> = sqlx::query_scalar(
+                    "SELECT CAST(SUM(subscribers) AS BIGINT) FROM node_subscribers \
+                     WHERE channel_id = $1 AND node_id <> $2 AND updated_at > $3",
+                )
+                .bind(channel_id)
+                .bind(node_id)
+                .bind(fresh_after)
+                .fetch_one(&self.pool)
+                .await?;
+                Ok(total.unwrap_or(0).max(0) as u64)
             }
 
             async fn drop_job(&self, job_id: i64) -> StoreResult<()> {

@@ -24,6 +24,8 @@ pub struct SqliteStore {
 
 impl SqliteStore {
     const BACKEND: &'static str = "sqlite";
+    /// One process owns a SQLite database: nothing to announce.
+    const CLUSTERED: bool = false;
     /// SQLite has one writer at a time, so the write transaction is the lock.
     const LOCK_CHANNEL_SQL: &'static str = "SELECT last_event_id FROM channels WHERE id = $1";
 
@@ -48,6 +50,24 @@ impl SqliteStore {
 
     async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
         self.pool.begin_with("BEGIN IMMEDIATE").await
+    }
+
+    async fn notify(
+        &self,
+        _pool: &SqlitePool,
+        _topic: &str,
+        _payload: &str,
+    ) -> Result<(), super::StoreError> {
+        Ok(())
+    }
+
+    async fn announce_append(
+        &self,
+        _tx: &mut Transaction<'static, Sqlite>,
+        _after_id: Option<&str>,
+        _events: &[crate::model::Event],
+    ) -> Result<(), super::StoreError> {
+        Ok(())
     }
 }
 

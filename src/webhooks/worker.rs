@@ -35,6 +35,8 @@ const ROUND_SIZE: u32 = 256;
 const IDLE_POLL: Duration = Duration::from_secs(1);
 /// How often expired webhooks are removed.
 const CLEANUP_EVERY: Duration = Duration::from_secs(10);
+/// How long past its timeout a delivery keeps its job from other nodes.
+const LEASE_MARGIN: Duration = Duration::from_secs(30);
 /// The longest `Retry-After` honoured.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
 
@@ -111,11 +113,18 @@ impl Worker {
         let now = now_millis();
         let jobs = self.store.due_jobs(now, ROUND_SIZE).await?;
         let full_round = jobs.len() == ROUND_SIZE as usize;
+        let lease_until = now + (self.settings.timeout + LEASE_MARGIN).as_millis() as i64;
         for job in jobs {
             let idle = {
                 let mut in_flight = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
                 in_flight.insert(job.webhook_id.clone())
             };
+            // Another node may be delivering it: the lease decides.
+            if idle && !self.store.claim_job(job.id, now, lease_until).await? {
+                let mut in_flight = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+                in_flight.remove(&job.webhook_id);
+                continue;
+            }
             if idle {
                 let worker = self.clone();
                 tokio::spawn(async move { worker.deliver_and_release(job).await });

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# The channelhub benchmark, in one command.
+#
+#   bench/run.sh                  full run (about 15 minutes on 2 cores)
+#   bench/run.sh quick            small sizes, short runs (about 3 minutes)
+#   bench/run.sh quick fanout nats channelhub   only these scenarios / fan-out targets
+#   bench/run.sh full -- --subscribers 5000      extra flags for the load generator
+#
+# Scenarios: fanout connections publish catchup. Fan-out targets: channelhub nats sockudo.
+# Builds channelhub and the load generator in release mode under
+# CARGO_TARGET_DIR (default /work/bench-target), installs Sockudo once under
+# ~/.cache/channelhub-bench/sockudo, and writes results to bench/results/.
+set -euo pipefail
+
+bench_dir=$(cd "$(dirname "$0")" && pwd)
+repo=$(dirname "$bench_dir")
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/work/bench-target}
+cache=${BENCH_CACHE:-$HOME/.cache/channelhub-bench}
+
+mode=full scenarios=() targets=() extra=() notes=()
+while (($#)); do
+    case $1 in
+        quick | full) mode=$1 ;;
+        fanout | connections | publish | catchup) scenarios+=("$1") ;;
+        channelhub | nats | sockudo) targets+=("$1") ;;
+        --) shift; extra=("$@"); break ;;
+        *) echo "unknown argument: $1 (see the header of $0)" >&2; exit 2 ;;
+    esac
+    shift
+done
+((${#scenarios[@]})) || scenarios=(fanout connections publish catchup)
+((${#targets[@]})) || targets=(channelhub nats sockudo)
+join() { local IFS=,; echo "$*"; }
+
+# As many open files as this machine allows (the server inherits it).
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+echo "open files limit: $(ulimit -n)"
+
+echo "== building channelhub (release)"
+if cargo build --release --manifest-path "$repo/Cargo.toml"; then
+    notes+=("server built from the working tree at $(git -C "$repo" rev-parse --short HEAD)$(git -C "$repo" diff --quiet HEAD -- src Cargo.toml || echo ' plus uncommitted changes')")
+else
+    # Someone is mid-edit: benchmark the last commit rather than nothing.
+    rev=$(git -C "$repo" rev-parse --short HEAD)
+    echo "== the working tree does not build; benchmarking commit $rev instead"
+    snapshot=$CARGO_TARGET_DIR/server-src-head
+    rm -rf "$snapshot" && mkdir -p "$snapshot"
+    git -C "$repo" archive HEAD | tar -x -C "$snapshot"
+    cargo build --release --manifest-path "$snapshot/Cargo.toml"
+    notes+=("the working tree did not compile at run time; server built from commit $rev")
+fi
+server_bin=$CARGO_TARGET_DIR/release/channelhub
+
+echo "== building the load generator (release)"
+cargo build --release --manifest-path "$bench_dir/Cargo.toml"
+bench_bin=$CARGO_TARGET_DIR/release/channelhub-bench
+
+sockudo_args=()
+if [[ " ${targets[*]} " == *" sockudo "* && " ${scenarios[*]} " == *" fanout "* ]]; then
+    sockudo_bin=$cache/sockudo/bin/sockudo
+    if [[ ! -x $sockudo_bin ]]; then
+        echo "== installing sockudo (once; log in $cache/sockudo-install.log)"
+        mkdir -p "$cache"
+        if ! CARGO_TARGET_DIR=$CARGO_TARGET_DIR/sockudo-build timeout 1800 \
+            cargo install sockudo --locked --root "$cache/sockudo" >"$cache/sockudo-install.log" 2>&1; then
+            notes+=("sockudo not benchmarked: cargo install failed: $(grep -m1 -E '^error' "$cache/sockudo-install.log" || tail -n1 "$cache/sockudo-install.log")")
+        fi
+    fi
+    [[ -x $sockudo_bin ]] && sockudo_args=(--sockudo-bin "$sockudo_bin")
+fi
+
+args=(--server-bin "$server_bin" --results-dir "$bench_dir/results"
+      --scenarios "$(join "${scenarios[@]}")" --targets "$(join "${targets[@]}")")
+[[ $mode == quick ]] && args+=(--quick)
+for n in "${notes[@]}"; do args+=(--note "$n"); done
+echo "== running: $bench_bin ${args[*]} ${extra[*]}"
+exec "$bench_bin" "${args[@]}" "${sockudo_args[@]}" "${extra[@]}"

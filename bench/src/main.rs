@@ -1,0 +1,286 @@
+//! channelhub load generator: runs the fan-out, connections, publish and
+//! catch-up scenarios against channelhub, and the fan-out workload against
+//! NATS and Sockudo on the same machine, then prints tables and writes JSON.
+//! Normally started by `bench/run.sh`, which builds everything first.
+
+mod net;
+mod peers;
+mod procs;
+mod report;
+mod scenarios;
+mod stats;
+
+use std::{
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::{SystemTime, UNIX_EPOCH},
+};
+
+use anyhow::Result;
+use clap::{Parser, ValueEnum};
+
+use peers::{Peer, channelhub::ChannelHub, nats::Nats, sockudo::Sockudo};
+use procs::Db;
+use report::Results;
+use scenarios::{catchup, connections, fanout, publish};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Scenario {
+    Fanout,
+    Connections,
+    Publish,
+    Catchup,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Target {
+    Channelhub,
+    Nats,
+    Sockudo,
+}
+
+#[derive(Debug, Parser)]
+#[command(about = "Load generator for channelhub and its peers")]
+struct Args {
+    /// The channelhub binary (release build).
+    #[arg(long)]
+    server_bin: PathBuf,
+    #[arg(long, default_value = "/usr/sbin/nats-server")]
+    nats_bin: PathBuf,
+    /// The sockudo binary; without it the Sockudo peer is skipped.
+    #[arg(long)]
+    sockudo_bin: Option<PathBuf>,
+    /// Free-text notes to record with the results (repeatable).
+    #[arg(long)]
+    note: Vec<String>,
+    /// Where JSON results, logs and temporary databases go.
+    #[arg(long, default_value = "bench/results")]
+    results_dir: PathBuf,
+    /// Small sizes and short runs (about 2 minutes in all).
+    #[arg(long)]
+    quick: bool,
+    #[arg(long, value_delimiter = ',', default_value = "fanout,connections,publish,catchup")]
+    scenarios: Vec<Scenario>,
+    /// Servers the fan-out workload runs against.
+    #[arg(long, value_delimiter = ',', default_value = "channelhub,nats,sockudo")]
+    targets: Vec<Target>,
+    /// Fan-out subscriber counts [quick: 1000; full: 1000,10000].
+    #[arg(long, value_delimiter = ',')]
+    subscribers: Option<Vec<usize>>,
+    /// Seconds each fan-out and publish run lasts [quick: 4; full: 10].
+    #[arg(long)]
+    seconds: Option<u64>,
+    /// Fixed publish rate of the fan-out runs, events/s.
+    #[arg(long, default_value_t = 1000)]
+    rate: u32,
+    /// Bytes of stamped data in each event.
+    #[arg(long, default_value_t = 100)]
+    payload_bytes: usize,
+    /// Most idle connections to open [quick: 5000; full: as many as the fd limit allows, ≤ 100000].
+    #[arg(long)]
+    connections: Option<usize>,
+    /// Events in the catch-up channel [quick: 100000; full: 1000000].
+    #[arg(long)]
+    catchup_events: Option<u64>,
+    /// Databases for the publish scenario.
+    #[arg(long, value_delimiter = ',', default_value = "sqlite,postgres")]
+    publish_dbs: Vec<DbArg>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum DbArg {
+    Sqlite,
+    Postgres,
+}
+
+impl From<DbArg> for Db {
+    fn from(d: DbArg) -> Db {
+        match d {
+            DbArg::Sqlite => Db::Sqlite,
+            DbArg::Postgres => Db::Postgres,
+        }
+    }
+}
+
+/// File descriptors the harness keeps for itself besides client sockets.
+const FD_RESERVE: usize = 300;
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> Result<()> {
+    let args = Args::parse();
+    let started = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
+    std::fs::create_dir_all(&args.results_dir)?;
+    let work = args.results_dir.join(format!("run-{started}"));
+    std::fs::create_dir_all(&work)?;
+
+    let mut results = Results {
+        started_unix: started,
+        command: std::env::args().collect::<Vec<_>>().join(" "),
+        quick: args.quick,
+        machine: report::Machine::detect(),
+        ..Default::default()
+    };
+    let fd_limit = report::open_files_limit() as usize;
+    for note in &args.note {
+        results.note(note.clone());
+    }
+
+    let json_path = args.results_dir.join(format!("results-{started}.json"));
+    let outcome = run_all(&args, &work, fd_limit, &mut results).await;
+    if let Err(err) = &outcome {
+        results.note(format!("run aborted: {err:#}"));
+    }
+    results.compute_ratios();
+    results.print();
+    results.write_json(&json_path)?;
+    results.write_json(&args.results_dir.join("latest.json"))?;
+    println!("\nJSON results: {}", json_path.display());
+    outcome
+}
+
+async fn run_all(args: &Args, work: &Path, fd_limit: usize, results: &mut Results) -> Result<()> {
+    let seconds = args.seconds.unwrap_or(if args.quick { 4 } else { 10 });
+    let hub_launch = |db: Db, tag: &'static str, extra_args: Vec<String>| peers::channelhub::Launch {
+        bin: &args.server_bin,
+        db,
+        work_dir: work,
+        tag,
+        extra_args,
+    };
+
+    if args.scenarios.contains(&Scenario::Fanout) {
+        let cases = fanout_cases(args, seconds, fd_limit, results);
+        for target in &args.targets {
+            println!("\n== fan-out: {target:?}");
+            let outcome = match target {
+                Target::Channelhub => match ChannelHub::start(hub_launch(Db::Sqlite, "fanout", vec![])).await {
+                    Ok(hub) => fanout_all(Arc::new(hub), &cases, results).await,
+                    Err(e) => Err(e),
+                },
+                Target::Nats => match Nats::start(&args.nats_bin, work).await {
+                    Ok(nats) => fanout_all(Arc::new(nats), &cases, results).await,
+                    Err(e) => Err(e),
+                },
+                Target::Sockudo => match &args.sockudo_bin {
+                    None => continue,
+                    Some(bin) => match Sockudo::start(bin, work).await {
+                        Ok(s) => fanout_all(Arc::new(s), &cases, results).await,
+                        Err(e) => Err(e),
+                    },
+                },
+            };
+            if let Err(err) = outcome {
+                results.note(format!("fan-out against {target:?} failed: {err:#}"));
+            }
+        }
+    }
+
+    if args.scenarios.contains(&Scenario::Connections) {
+        let want = args.connections.unwrap_or(if args.quick { 5_000 } else { 100_000 });
+        let max = want.min(fd_limit.saturating_sub(FD_RESERVE));
+        if max < want {
+            results.note(format!(
+                "connections: asked for {want}, but the open-files limit is {fd_limit} for both the \
+                 server and this generator (hard limit, cannot be raised here), so at most {max} \
+                 connections were opened; RSS at 100 000 is extrapolated from the per-connection figure"
+            ));
+        }
+        let steps: Vec<usize> = [1_000, 5_000, 10_000, 20_000, 50_000, 100_000]
+            .into_iter()
+            .filter(|&s| s < max)
+            .chain([max])
+            .collect();
+        println!("\n== connections: up to {max} idle subscribers");
+        let extra = vec!["--max-connections".to_string(), (max + 100).max(100_000).to_string()];
+        let hub = ChannelHub::start(hub_launch(Db::Sqlite, "connections", extra)).await?;
+        match connections::run(&hub, &steps).await {
+            Ok(o) => results.connections = Some(o),
+            Err(err) => results.note(format!("connections failed: {err:#}")),
+        }
+    }
+
+    if args.scenarios.contains(&Scenario::Publish) {
+        for db in &args.publish_dbs {
+            let db = Db::from(*db);
+            println!("\n== publish: {db:?}");
+            let tag = if db == Db::Sqlite { "publish-sqlite" } else { "publish-pg" };
+            let hub = match ChannelHub::start(hub_launch(db, tag, vec![])).await {
+                Ok(h) => Arc::new(h),
+                Err(err) => {
+                    results.note(format!("publish on {db:?}: server did not start: {err:#}"));
+                    continue;
+                }
+            };
+            for batch in [1, 100] {
+                match publish::run(&hub, batch, 64, seconds, args.payload_bytes).await {
+                    Ok(o) => {
+                        println!("  batch {batch}: {:.0} events/s", o.events_per_s);
+                        results.publish.push(o);
+                    }
+                    Err(err) => results.note(format!("publish {db:?} batch {batch}: {err:#}")),
+                }
+            }
+        }
+    }
+
+    if args.scenarios.contains(&Scenario::Catchup) {
+        let events = args.catchup_events.unwrap_or(if args.quick { 100_000 } else { 1_000_000 });
+        println!("\n== catch-up: {events} events");
+        let hub = Arc::new(ChannelHub::start(hub_launch(Db::Sqlite, "catchup", vec![])).await?);
+        match catchup::run(&hub, events, args.payload_bytes).await {
+            Ok(o) => results.catchup.push(o),
+            Err(err) => results.note(format!("catch-up failed: {err:#}")),
+        }
+    }
+    Ok(())
+}
+
+/// The fan-out workloads: one channel at a fixed and at maximum rate for each
+/// subscriber count, and the same subscribers spread over many channels.
+fn fanout_cases(args: &Args, seconds: u64, fd_limit: usize, results: &mut Results) -> Vec<fanout::Case> {
+    let counts = args
+        .subscribers
+        .clone()
+        .unwrap_or(if args.quick { vec![1_000] } else { vec![1_000, 10_000] });
+    let mut usable = Vec::new();
+    for n in counts {
+        if n + FD_RESERVE > fd_limit {
+            results.note(format!(
+                "fan-out with {n} subscribers skipped: open-files limit {fd_limit} (hard) is too low"
+            ));
+        } else {
+            usable.push(n);
+        }
+    }
+    let case = |subscribers, channels, rate| fanout::Case {
+        subscribers,
+        channels,
+        rate,
+        seconds,
+        payload_bytes: args.payload_bytes,
+    };
+    let mut cases: Vec<fanout::Case> = usable
+        .iter()
+        .flat_map(|&n| [case(n, 1, Some(args.rate)), case(n, 1, None)])
+        .collect();
+    if let Some(&largest) = usable.iter().max() {
+        let channels = (largest / 100).max(1);
+        cases.push(case(largest, channels, Some(args.rate)));
+        cases.push(case(largest, channels, None));
+    }
+    cases
+}
+
+async fn fanout_all<P: Peer>(peer: Arc<P>, cases: &[fanout::Case], results: &mut Results) -> Result<()> {
+    for (i, case) in cases.iter().enumerate() {
+        println!("  {} ...", case.label());
+        let o = fanout::run(peer.clone(), case, &i.to_string()).await?;
+        println!(
+            "    {:.0} frames/s, p50 {:.2} ms, p99 {:.2} ms, {}/{} complete, {} closed by server",
+            o.frames_per_s, o.latency.p50_ms, o.latency.p99_ms, o.complete_subscribers, o.connected,
+            o.closed_by_server
+        );
+        results.fanout.push(o);
+    }
+    Ok(())
+}

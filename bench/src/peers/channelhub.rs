@@ -1,0 +1,201 @@
+//! channelhub under test: starts `channelhub serve` on a fresh SQLite file or
+//! PostgreSQL database, creates channels, publishes over the REST API,
+//! subscribes over `/api/v1/channels/{id}/ws`, and pages through events.
+
+use std::{
+    net::{Ipv4Addr, SocketAddr},
+    path::{Path, PathBuf},
+    process::Command,
+    time::Duration,
+};
+
+use anyhow::{Context, Result, bail};
+use futures_util::StreamExt;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::net::TcpStream;
+use tokio_tungstenite::{WebSocketStream, tungstenite::Message};
+
+use super::{Peer, Subscriber};
+use crate::{
+    net,
+    procs::{Database, Db, Managed},
+};
+
+const ADMIN: &str = "ADMIN";
+
+/// A running channelhub server and an HTTP client for it.
+pub struct ChannelHub {
+    pub addr: SocketAddr,
+    pub db: Db,
+    base: String,
+    http: reqwest::Client,
+    // Field order matters: the server stops before its database is dropped.
+    process: Managed,
+    _database: Database,
+}
+
+/// How to start a channelhub server.
+pub struct Launch<'a> {
+    pub bin: &'a Path,
+    pub db: Db,
+    pub work_dir: &'a Path,
+    pub tag: &'a str,
+    pub extra_args: Vec<String>,
+}
+
+/// One page of a poll; of each event only its id is decoded.
+#[derive(Deserialize)]
+pub struct Page {
+    pub events: Vec<EventRef>,
+    pub cursor: Option<String>,
+    pub has_more: bool,
+}
+
+#[derive(Deserialize)]
+pub struct EventRef {
+    pub id: String,
+}
+
+impl ChannelHub {
+    pub async fn start(launch: Launch<'_>) -> Result<ChannelHub> {
+        let database = Database::create(launch.db, launch.work_dir, launch.tag)?;
+        let mut cmd = Command::new(launch.bin);
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--admin-token", ADMIN])
+            .args(["--database-url", &database.url])
+            .args(&launch.extra_args)
+            .env("RUST_LOG", "warn");
+        let log: PathBuf = launch.work_dir.join(format!("{}.log", launch.tag));
+        let mut process = Managed::spawn(&format!("channelhub ({})", launch.tag), cmd, &log, true)?;
+        let url = tokio::task::block_in_place(|| {
+            process.wait_for_line("channelhub listening on http://", Duration::from_secs(60))
+        })?;
+        let addr: SocketAddr = url.parse().with_context(|| format!("listen address {url:?}"))?;
+        let http = reqwest::Client::builder()
+            .pool_max_idle_per_host(256)
+            .tcp_nodelay(true)
+            .timeout(Duration::from_secs(30))
+            .build()?;
+        Ok(ChannelHub {
+            addr,
+            db: launch.db,
+            base: format!("http://{addr}/api/v1"),
+            http,
+            process,
+            _database: database,
+        })
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.process.pid()
+    }
+
+    pub async fn create_channel(&self, id: &str) -> Result<()> {
+        let resp = self
+            .http
+            .post(format!("{}/channels", self.base))
+            .bearer_auth(ADMIN)
+            .json(&json!({ "id": id }))
+            .send()
+            .await?;
+        match resp.status().as_u16() {
+            201 | 409 => Ok(()),
+            status => bail!("creating channel {id}: {status} {}", resp.text().await?),
+        }
+    }
+
+    /// Live subscribers of a channel, as the server counts them.
+    pub async fn subscriber_count(&self, id: &str) -> Result<u64> {
+        let channel: Value = self
+            .http
+            .get(format!("{}/channels/{id}", self.base))
+            .bearer_auth(ADMIN)
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        Ok(channel["subscribers"].as_u64().unwrap_or(0))
+    }
+
+    /// POSTs one event per `data` string: a single-event body for one, a
+    /// batch body for several.
+    pub async fn publish_data(&self, channel: &str, data: &[String]) -> Result<()> {
+        let event = |d: &String| json!({ "type": "t", "data": { "b": d } });
+        let body = match data {
+            [one] => event(one),
+            many => json!({ "events": many.iter().map(event).collect::<Vec<_>>() }),
+        };
+        let resp = self
+            .http
+            .post(format!("{}/channels/{channel}/events", self.base))
+            .bearer_auth(ADMIN)
+            .json(&body)
+            .send()
+            .await?;
+        if resp.status().as_u16() != 201 {
+            bail!("publish to {channel}: {} {}", resp.status(), resp.text().await?);
+        }
+        Ok(())
+    }
+
+    pub async fn poll(&self, channel: &str, cursor: Option<&str>, limit: u32) -> Result<Page> {
+        let mut req = self
+            .http
+            .get(format!("{}/channels/{channel}/events", self.base))
+            .query(&[("limit", limit.to_string())]);
+        if let Some(cursor) = cursor {
+            req = req.query(&[("cursor", cursor)]);
+        }
+        Ok(req.send().await?.error_for_status()?.json().await?)
+    }
+}
+
+/// A channelhub WebSocket subscriber: one text frame per event.
+pub struct HubSubscriber(WebSocketStream<TcpStream>);
+
+impl Subscriber for HubSubscriber {
+    async fn recv<F: FnMut(&[u8]) + Send>(&mut self, on_event: &mut F) -> Result<bool> {
+        loop {
+            match self.0.next().await {
+                Some(Ok(Message::Text(text))) => {
+                    on_event(text.as_bytes());
+                    return Ok(true);
+                }
+                Some(Ok(Message::Close(_))) | None => return Ok(false),
+                Some(Ok(_)) => continue, // pings are answered by tungstenite
+                Some(Err(err)) => return Err(err.into()),
+            }
+        }
+    }
+}
+
+impl Peer for ChannelHub {
+    type Sub = HubSubscriber;
+
+    fn name(&self) -> &'static str {
+        "channelhub"
+    }
+
+    fn pid(&self) -> u32 {
+        self.process.pid()
+    }
+
+    async fn prepare_channel(&self, channel: &str) -> Result<()> {
+        self.create_channel(channel).await
+    }
+
+    async fn subscribe(&self, channel: &str, source: Ipv4Addr) -> Result<HubSubscriber> {
+        // The server joins the room before it answers 101.
+        let path = format!("/api/v1/channels/{channel}/ws");
+        Ok(HubSubscriber(net::websocket(source, self.addr, &path).await?))
+    }
+
+    async fn publish(&self, channel: &str, data: &[String]) -> Result<()> {
+        self.publish_data(channel, data).await
+    }
+
+    fn max_batch(&self) -> usize {
+        100
+    }
+}

@@ -1,0 +1,197 @@
+//! Results: the machine description, the JSON document, peer ratios, and the
+//! tables printed at the end of a run.
+
+use std::{path::Path, process::Command};
+
+use serde::Serialize;
+
+use crate::scenarios::{catchup, connections, fanout, publish};
+
+#[derive(Debug, Default, Serialize)]
+pub struct Machine {
+    pub nproc: usize,
+    pub mem_total_gib: f64,
+    pub cpu_model: String,
+    pub kernel: String,
+    pub rustc: String,
+    pub open_files_limit: u64,
+}
+
+impl Machine {
+    pub fn detect() -> Machine {
+        let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
+        let meminfo = read("/proc/meminfo");
+        let mem_kb: f64 = meminfo
+            .lines()
+            .find(|l| l.starts_with("MemTotal:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.0);
+        let cpu_model = read("/proc/cpuinfo")
+            .lines()
+            .find(|l| l.starts_with("model name"))
+            .and_then(|l| l.split_once(':'))
+            .map(|(_, v)| v.trim().to_string())
+            .unwrap_or_default();
+        let output = |cmd: &str, arg: &str| {
+            Command::new(cmd)
+                .arg(arg)
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+                .unwrap_or_default()
+        };
+        Machine {
+            nproc: std::thread::available_parallelism().map_or(0, |n| n.get()),
+            mem_total_gib: mem_kb / 1048576.0,
+            cpu_model,
+            kernel: output("uname", "-r"),
+            rustc: output("rustc", "--version"),
+            open_files_limit: open_files_limit(),
+        }
+    }
+}
+
+/// The soft RLIMIT_NOFILE of this process (the server inherits it).
+pub fn open_files_limit() -> u64 {
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit writes into the struct we pass.
+    unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) };
+    lim.rlim_cur
+}
+
+/// channelhub ÷ peer on one fan-out workload.
+#[derive(Debug, Clone, Serialize)]
+pub struct Ratio {
+    pub workload: String,
+    pub peer: String,
+    /// Above 1: channelhub delivers more frames per second.
+    pub frames_per_s: f64,
+    /// Below 1: channelhub's latency is lower.
+    pub p50_latency: f64,
+    pub p99_latency: f64,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct Results {
+    pub started_unix: u64,
+    pub command: String,
+    pub quick: bool,
+    pub machine: Machine,
+    pub fanout: Vec<fanout::Outcome>,
+    pub ratios: Vec<Ratio>,
+    pub connections: Option<connections::Outcome>,
+    pub publish: Vec<publish::Outcome>,
+    pub catchup: Vec<catchup::Outcome>,
+    pub notes: Vec<String>,
+}
+
+impl Results {
+    pub fn note(&mut self, note: impl Into<String>) {
+        let note = note.into();
+        eprintln!("NOTE: {note}");
+        self.notes.push(note);
+    }
+
+    pub fn compute_ratios(&mut self) {
+        let div = |a: f64, b: f64| if b > 0.0 { a / b } else { f64::NAN };
+        self.ratios = self
+            .fanout
+            .iter()
+            .filter(|o| o.target == "channelhub")
+            .flat_map(|hub| {
+                self.fanout
+                    .iter()
+                    .filter(move |p| p.target != "channelhub" && p.label == hub.label)
+                    .map(move |peer| Ratio {
+                        workload: hub.label.clone(),
+                        peer: peer.target.clone(),
+                        frames_per_s: div(hub.frames_per_s, peer.frames_per_s),
+                        p50_latency: div(hub.latency.p50_ms, peer.latency.p50_ms),
+                        p99_latency: div(hub.latency.p99_ms, peer.latency.p99_ms),
+                    })
+            })
+            .collect();
+    }
+
+    pub fn write_json(&self, path: &Path) -> anyhow::Result<()> {
+        std::fs::write(path, serde_json::to_string_pretty(self)?)?;
+        Ok(())
+    }
+
+    pub fn print(&self) {
+        let m = &self.machine;
+        println!(
+            "\nMachine: {} x {}, {:.1} GiB, kernel {}, {}, open files limit {}",
+            m.nproc, m.cpu_model, m.mem_total_gib, m.kernel, m.rustc, m.open_files_limit
+        );
+        if !self.fanout.is_empty() {
+            println!("\nFan-out (load generator shares the cores with the server)");
+            println!(
+                "{:<11} {:<28} {:>9} {:>12} {:>8} {:>8} {:>9} {:>10} {:>8} {:>7} {:>12}",
+                "target", "workload", "pub ev/s", "frames/s", "p50 ms", "p99 ms", "max ms",
+                "complete", "missing", "closed", "cpu srv/gen%"
+            );
+            for o in &self.fanout {
+                println!(
+                    "{:<11} {:<28} {:>9.0} {:>12.0} {:>8.2} {:>8.2} {:>9.1} {:>10} {:>8} {:>7} {:>5.0}/{:<6.0}",
+                    o.target, o.label, o.publish_events_per_s, o.frames_per_s, o.latency.p50_ms,
+                    o.latency.p99_ms, o.latency.max_ms,
+                    format!("{}/{}", o.complete_subscribers, o.connected), o.missing_frames,
+                    o.closed_by_server, o.cpu.server_pct, o.cpu.loadgen_pct
+                );
+            }
+        }
+        if !self.ratios.is_empty() {
+            println!("\nRatios channelhub ÷ peer (frames/s: >1 better; latency: <1 better)");
+            println!("{:<28} {:<9} {:>9} {:>9} {:>9}", "workload", "peer", "frames/s", "p50", "p99");
+            for r in &self.ratios {
+                println!(
+                    "{:<28} {:<9} {:>9.2} {:>9.2} {:>9.2}",
+                    r.workload, r.peer, r.frames_per_s, r.p50_latency, r.p99_latency
+                );
+            }
+        }
+        if let Some(c) = &self.connections {
+            println!("\nIdle connections (channelhub)");
+            for s in &c.steps {
+                println!(
+                    "  {:>6} connections  RSS {:>8.1} MiB  {:>6.1} KiB/connection",
+                    s.connections, s.server_rss_mb, s.kib_per_connection
+                );
+            }
+            println!(
+                "  held {} (failed {}), {} received a test event; extrapolated RSS at 100 000: {:.0} MiB",
+                c.held, c.failed, c.live_after_publish, c.extrapolated_rss_mb_at_100k
+            );
+        }
+        if !self.publish.is_empty() {
+            println!("\nPublish");
+            println!(
+                "{:<9} {:>6} {:>6} {:>10} {:>10} {:>9} {:>9} {:>7} {:>12}",
+                "db", "batch", "conc", "events", "events/s", "p50 ms", "p99 ms", "errors", "cpu srv/gen%"
+            );
+            for p in &self.publish {
+                println!(
+                    "{:<9} {:>6} {:>6} {:>10} {:>10.0} {:>9.2} {:>9.2} {:>7} {:>5.0}/{:<6.0}",
+                    format!("{:?}", p.db), p.batch, p.concurrency, p.events, p.events_per_s,
+                    p.request_latency.p50_ms, p.request_latency.p99_ms, p.errors,
+                    p.cpu.server_pct, p.cpu.loadgen_pct
+                );
+            }
+        }
+        for c in &self.catchup {
+            println!(
+                "\nCatch-up ({:?}): {} events filled at {:.0} ev/s; read {} in {} pages at {:.0} ev/s ({}); cpu srv/gen {:.0}/{:.0}%",
+                c.db, c.events, c.fill_events_per_s, c.read_events, c.pages, c.read_events_per_s,
+                if c.in_order_no_duplicates { "complete, in order" } else { "INCOMPLETE or out of order" },
+                c.cpu_read.server_pct, c.cpu_read.loadgen_pct
+            );
+        }
+        if !self.notes.is_empty() {
+            println!("\nNotes");
+            for n in &self.notes {
+                println!("  - {n}");
+            }
+        }
+    }
+}

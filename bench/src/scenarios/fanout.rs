@@ -1,0 +1,339 @@
+//! Fan-out: N subscribers spread over C channels, one publisher at a fixed
+//! rate or at the highest rate the server sustains. Measures frames delivered
+//! per second (all subscribers together), publish-to-receive latency, and
+//! whether every subscriber got every event. Runs unchanged against any
+//! [`Peer`].
+//!
+//! "Maximum rate" is closed-loop: publishers keep at most `MAX_LAG_EVENTS`
+//! events per channel in flight (published but not yet delivered to every
+//! subscriber), so the server's delivery speed, not queue overflow, sets the
+//! pace.
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use anyhow::Result;
+use serde::Serialize;
+use tokio::sync::{Semaphore, watch};
+
+use crate::{
+    net,
+    peers::{Peer, Subscriber},
+    stats::{self, CpuSplit, Histogram, Latency},
+};
+
+/// Subscriber connections opened at once.
+const CONNECT_CONCURRENCY: usize = 256;
+/// Events per channel a max-rate publisher may have in flight.
+const MAX_LAG_EVENTS: u64 = 256;
+/// Concurrent publish requests at maximum rate, and at most at a fixed rate.
+const MAX_RATE_PUBLISHERS: usize = 4;
+const FIXED_RATE_PUBLISHERS: usize = 64;
+/// How long delivery may make no progress before the run stops waiting.
+const DRAIN_STALL: Duration = Duration::from_secs(3);
+const DRAIN_MAX: Duration = Duration::from_secs(15);
+
+/// One fan-out workload.
+#[derive(Debug, Clone, Serialize)]
+pub struct Case {
+    pub subscribers: usize,
+    pub channels: usize,
+    /// Events per second across all channels; `None` = maximum rate.
+    pub rate: Option<u32>,
+    pub seconds: u64,
+    /// Bytes of the stamped string in each event's data.
+    pub payload_bytes: usize,
+}
+
+impl Case {
+    pub fn label(&self) -> String {
+        let rate = self.rate.map_or("max".to_string(), |r| format!("{r}/s"));
+        format!("{} subs / {} ch / {rate}", self.subscribers, self.channels)
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    pub target: String,
+    pub case: Case,
+    pub label: String,
+    pub connected: usize,
+    pub connect_seconds: f64,
+    pub published_events: u64,
+    pub publish_events_per_s: f64,
+    pub expected_frames: u64,
+    pub delivered_frames: u64,
+    pub frames_per_s: f64,
+    pub latency: Latency,
+    pub complete_subscribers: usize,
+    pub missing_frames: u64,
+    pub closed_by_server: usize,
+    pub publish_errors: u64,
+    pub cpu: CpuSplit,
+    pub server_rss_mb: f64,
+}
+
+/// Shared between subscriber tasks and the publisher.
+struct Counters {
+    delivered: AtomicU64,
+    latency: Histogram,
+    published: Vec<AtomicU64>, // per channel
+    publish_errors: AtomicU64,
+}
+
+pub async fn run<P: Peer>(peer: Arc<P>, case: &Case, run_tag: &str) -> Result<Outcome> {
+    let channels: Vec<String> =
+        (0..case.channels).map(|c| format!("fan-{run_tag}-{c}")).collect();
+    for ch in &channels {
+        peer.prepare_channel(ch).await?;
+    }
+    let counters = Arc::new(Counters {
+        delivered: AtomicU64::new(0),
+        latency: Histogram::default(),
+        published: (0..case.channels).map(|_| AtomicU64::new(0)).collect(),
+        publish_errors: AtomicU64::new(0),
+    });
+    let (stop_tx, stop_rx) = watch::channel(false);
+
+    // Connect every subscriber; each starts receiving as soon as it is in.
+    let connect_start = Instant::now();
+    let gate = Arc::new(Semaphore::new(CONNECT_CONCURRENCY));
+    let mut connecting = Vec::with_capacity(case.subscribers);
+    for i in 0..case.subscribers {
+        let (peer, gate, counters) = (peer.clone(), gate.clone(), counters.clone());
+        let channel = i % case.channels;
+        let name = channels[channel].clone();
+        let stop = stop_rx.clone();
+        connecting.push(tokio::spawn(async move {
+            let sub = {
+                let _permit = gate.acquire().await?;
+                subscribe_with_retry(&*peer, &name).await?
+            };
+            anyhow::Ok(tokio::spawn(receive(sub, channel, counters, stop)))
+        }));
+    }
+    let mut receivers = Vec::with_capacity(case.subscribers);
+    let mut connect_errors = 0;
+    for c in connecting {
+        match c.await? {
+            Ok(handle) => receivers.push(handle),
+            Err(err) => {
+                if connect_errors == 0 {
+                    eprintln!("  subscriber connect failed: {err:#}");
+                }
+                connect_errors += 1;
+            }
+        }
+    }
+    let connect_seconds = connect_start.elapsed().as_secs_f64();
+    if connect_errors > 0 {
+        eprintln!("  {connect_errors} of {} subscribers failed to connect", case.subscribers);
+    }
+    let per_channel = |c: usize| {
+        (0..receivers.len()).filter(|i| i % case.channels == c).count() as u64
+    };
+    let subs_per_channel: Vec<u64> = (0..case.channels).map(per_channel).collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // Publish, then wait for delivery to finish.
+    let cpu = stats::CpuSpan::start(peer.pid());
+    let start = Instant::now();
+    publish(&peer, case, &channels, &counters, &subs_per_channel).await;
+    let publish_seconds = start.elapsed().as_secs_f64();
+    let expected: u64 = (0..case.channels)
+        .map(|c| counters.published[c].load(Ordering::Relaxed) * subs_per_channel[c])
+        .sum();
+    let mut last = (counters.delivered.load(Ordering::Relaxed), Instant::now());
+    let drain_deadline = Instant::now() + DRAIN_MAX;
+    loop {
+        let delivered = counters.delivered.load(Ordering::Relaxed);
+        if delivered >= expected || Instant::now() > drain_deadline {
+            break;
+        }
+        if delivered != last.0 {
+            last = (delivered, Instant::now());
+        } else if last.1.elapsed() > DRAIN_STALL {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let delivered = counters.delivered.load(Ordering::Relaxed);
+    // Time until the last frame arrived, not the stall detection after it.
+    let span = if delivered >= expected { start.elapsed() } else { last.1 - start };
+    let cpu = cpu.finish();
+    let server_rss_mb = stats::rss_bytes(peer.pid()) as f64 / 1048576.0;
+    let _ = stop_tx.send(true);
+
+    let mut complete = 0;
+    let mut missing = 0;
+    let mut closed = 0;
+    for r in receivers {
+        let report = r.await?;
+        let want = counters.published[report.channel].load(Ordering::Relaxed);
+        if report.received >= want {
+            complete += 1;
+        } else {
+            missing += want - report.received;
+        }
+        closed += report.closed as usize;
+    }
+    let published: u64 = counters.published.iter().map(|p| p.load(Ordering::Relaxed)).sum();
+    let outcome = Outcome {
+        target: peer.name().to_string(),
+        label: case.label(),
+        case: case.clone(),
+        connected: subs_per_channel.iter().sum::<u64>() as usize,
+        connect_seconds,
+        published_events: published,
+        publish_events_per_s: published as f64 / publish_seconds,
+        expected_frames: expected,
+        delivered_frames: delivered,
+        frames_per_s: delivered as f64 / span.as_secs_f64().max(1e-9),
+        latency: counters.latency.summary(),
+        complete_subscribers: complete,
+        missing_frames: missing,
+        closed_by_server: closed,
+        publish_errors: counters.publish_errors.load(Ordering::Relaxed),
+        cpu,
+        server_rss_mb,
+    };
+    // Let the server notice the closed sockets before the next case.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    Ok(outcome)
+}
+
+async fn subscribe_with_retry<P: Peer>(peer: &P, channel: &str) -> Result<P::Sub> {
+    let mut attempt = 0;
+    loop {
+        let result =
+            tokio::time::timeout(Duration::from_secs(10), peer.subscribe(channel, net::next_source()))
+                .await
+                .map_err(anyhow::Error::from)
+                .and_then(|r| r);
+        match result {
+            Ok(sub) => return Ok(sub),
+            Err(err) if attempt >= 2 => return Err(err),
+            Err(_) => {
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
+            }
+        }
+    }
+}
+
+struct ReceiverReport {
+    channel: usize,
+    received: u64,
+    closed: bool,
+}
+
+/// One subscriber's loop: counts frames and records their latency.
+async fn receive<S: Subscriber>(
+    mut sub: S,
+    channel: usize,
+    counters: Arc<Counters>,
+    mut stop: watch::Receiver<bool>,
+) -> ReceiverReport {
+    let mut received = 0u64;
+    let mut closed = false;
+    let mut on_event = |frame: &[u8]| {
+        received += 1;
+        if let Some(sent) = stats::read_stamp(frame) {
+            counters.latency.record_us(stats::now_us().saturating_sub(sent));
+        }
+        counters.delivered.fetch_add(1, Ordering::Relaxed);
+    };
+    loop {
+        tokio::select! {
+            biased;
+            _ = stop.changed() => break,
+            r = sub.recv(&mut on_event) => match r {
+                Ok(true) => {}
+                Ok(false) | Err(_) => { closed = true; break; }
+            },
+        }
+    }
+    ReceiverReport { channel, received, closed }
+}
+
+/// Publishes for `case.seconds`, round-robin over the channels.
+async fn publish<P: Peer>(
+    peer: &Arc<P>,
+    case: &Case,
+    channels: &[String],
+    counters: &Arc<Counters>,
+    subs_per_channel: &[u64],
+) {
+    let deadline = Instant::now() + Duration::from_secs(case.seconds);
+    match case.rate {
+        Some(rate) => {
+            // One event per tick; requests overlap up to FIXED_RATE_PUBLISHERS.
+            let gate = Arc::new(Semaphore::new(FIXED_RATE_PUBLISHERS));
+            let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate as f64));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+            let mut tasks = tokio::task::JoinSet::new();
+            let mut n = 0usize;
+            while Instant::now() < deadline {
+                tick.tick().await;
+                let Ok(permit) = gate.clone().acquire_owned().await else { break };
+                let (peer, counters) = (peer.clone(), counters.clone());
+                let (c, name) = (n % channels.len(), channels[n % channels.len()].clone());
+                let size = case.payload_bytes;
+                tasks.spawn(async move {
+                    let _permit = permit;
+                    match peer.publish(&name, &[stats::stamp(size)]).await {
+                        Ok(()) => counters.published[c].fetch_add(1, Ordering::Relaxed),
+                        Err(_) => counters.publish_errors.fetch_add(1, Ordering::Relaxed),
+                    };
+                });
+                n += 1;
+                while tasks.try_join_next().is_some() {}
+            }
+            while tasks.join_next().await.is_some() {}
+        }
+        None => {
+            let mut tasks = tokio::task::JoinSet::new();
+            for p in 0..MAX_RATE_PUBLISHERS {
+                let (peer, counters) = (peer.clone(), counters.clone());
+                let channels = channels.to_vec();
+                let subs = subs_per_channel.to_vec();
+                let (batch, size) = (peer.max_batch(), case.payload_bytes);
+                tasks.spawn(async move {
+                    let mut n = p;
+                    while Instant::now() < deadline {
+                        let c = n % channels.len();
+                        n += MAX_RATE_PUBLISHERS;
+                        // Wait while subscribers are too far behind.
+                        while in_flight(&counters, &subs) > MAX_LAG_EVENTS * subs.iter().sum::<u64>()
+                            && Instant::now() < deadline
+                        {
+                            tokio::time::sleep(Duration::from_micros(200)).await;
+                        }
+                        let data: Vec<String> = (0..batch).map(|_| stats::stamp(size)).collect();
+                        match peer.publish(&channels[c], &data).await {
+                            Ok(()) => counters.published[c].fetch_add(batch as u64, Ordering::Relaxed),
+                            Err(_) => counters.publish_errors.fetch_add(1, Ordering::Relaxed),
+                        };
+                    }
+                });
+            }
+            while tasks.join_next().await.is_some() {}
+        }
+    }
+}
+
+/// Frames published but not yet delivered, across all channels.
+fn in_flight(counters: &Counters, subs_per_channel: &[u64]) -> u64 {
+    let expected: u64 = counters
+        .published
+        .iter()
+        .zip(subs_per_channel)
+        .map(|(p, s)| p.load(Ordering::Relaxed) * s)
+        .sum();
+    expected.saturating_sub(counters.delivered.load(Ordering::Relaxed))
+}

@@ -1,0 +1,6 @@
+//! The measured scenarios, one module each.
+
+pub mod catchup;
+pub mod connections;
+pub mod fanout;
+pub mod publish;

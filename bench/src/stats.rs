@@ -1,0 +1,212 @@
+//! Measurement helpers shared by every scenario: a lock-free latency
+//! histogram, the timestamp stamped into event payloads, and CPU/RSS readings
+//! from `/proc`.
+
+use std::{
+    sync::{
+        OnceLock,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Instant,
+};
+
+use serde::Serialize;
+
+/// Sub-buckets per power of two: percentiles are exact to within ~1.6 %.
+const SUB_BITS: u32 = 6;
+const SUB: usize = 1 << SUB_BITS;
+/// Covers values up to 2^40 µs, far beyond any run.
+const BUCKETS: usize = SUB * 41;
+
+/// A log-linear histogram of microsecond values that many tasks record into
+/// at once without locks.
+pub struct Histogram {
+    counts: Box<[AtomicU64]>,
+    max: AtomicU64,
+}
+
+/// Percentiles of a histogram, in milliseconds.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Latency {
+    pub samples: u64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+}
+
+impl Default for Histogram {
+    fn default() -> Self {
+        Histogram {
+            counts: (0..BUCKETS).map(|_| AtomicU64::new(0)).collect(),
+            max: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Histogram {
+    fn index(us: u64) -> usize {
+        if us < SUB as u64 {
+            return us as usize;
+        }
+        let exp = 63 - us.leading_zeros(); // >= SUB_BITS
+        let shift = exp - SUB_BITS;
+        let mantissa = (us >> shift) as usize - SUB; // 0..SUB
+        ((shift as usize + 1) * SUB + mantissa).min(BUCKETS - 1)
+    }
+
+    /// The smallest value that falls in bucket `i`.
+    fn lower_bound(i: usize) -> u64 {
+        if i < SUB {
+            return i as u64;
+        }
+        let shift = (i / SUB - 1) as u32;
+        ((SUB + i % SUB) as u64) << shift
+    }
+
+    pub fn record_us(&self, us: u64) {
+        self.counts[Self::index(us)].fetch_add(1, Ordering::Relaxed);
+        self.max.fetch_max(us, Ordering::Relaxed);
+    }
+
+    pub fn summary(&self) -> Latency {
+        let counts: Vec<u64> = self.counts.iter().map(|c| c.load(Ordering::Relaxed)).collect();
+        let total: u64 = counts.iter().sum();
+        let at = |q: f64| -> f64 {
+            let rank = ((total as f64) * q).ceil().max(1.0) as u64;
+            let mut seen = 0;
+            for (i, c) in counts.iter().enumerate() {
+                seen += c;
+                if seen >= rank {
+                    return Self::lower_bound(i) as f64 / 1000.0;
+                }
+            }
+            0.0
+        };
+        if total == 0 {
+            return Latency::default();
+        }
+        Latency {
+            samples: total,
+            p50_ms: at(0.50),
+            p99_ms: at(0.99),
+            max_ms: self.max.load(Ordering::Relaxed) as f64 / 1000.0,
+        }
+    }
+}
+
+/// Microseconds since the first call in this process: the clock that
+/// publishers stamp into payloads and subscribers read back.
+pub fn now_us() -> u64 {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    EPOCH.get_or_init(Instant::now).elapsed().as_micros() as u64
+}
+
+/// A payload marker `@<micros>@` followed by padding up to `size` bytes.
+/// It survives JSON string escaping, so every protocol can carry it as is.
+pub fn stamp(size: usize) -> String {
+    let mut s = format!("@{}@", now_us());
+    while s.len() < size {
+        s.push('x');
+    }
+    s
+}
+
+/// Reads the first `@<micros>@` marker of a received frame.
+pub fn read_stamp(frame: &[u8]) -> Option<u64> {
+    let start = frame.iter().position(|&b| b == b'@')? + 1;
+    let mut value = 0u64;
+    for &b in &frame[start..] {
+        match b {
+            b'0'..=b'9' => value = value * 10 + (b - b'0') as u64,
+            b'@' => return Some(value),
+            _ => return None,
+        }
+    }
+    None
+}
+
+/// CPU seconds (user + system) used so far by a process.
+pub fn cpu_seconds(pid: u32) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0.0;
+    };
+    // Fields after the command name, which is in parentheses.
+    let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
+        return 0.0;
+    };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    // utime is field 14, stime 15 (1-based); `rest` starts at field 3.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    (ticks(11) + ticks(12)) / hz
+}
+
+/// Resident memory of a process in bytes (VmRSS).
+pub fn rss_bytes(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// CPU used by the server and by this load generator over one measured span.
+pub struct CpuSpan {
+    server_pid: u32,
+    start: Instant,
+    server0: f64,
+    bench0: f64,
+}
+
+/// Share of one core used, in percent (200 % = both cores of this machine).
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct CpuSplit {
+    pub server_pct: f64,
+    pub loadgen_pct: f64,
+}
+
+impl CpuSpan {
+    pub fn start(server_pid: u32) -> Self {
+        CpuSpan {
+            server_pid,
+            start: Instant::now(),
+            server0: cpu_seconds(server_pid),
+            bench0: cpu_seconds(std::process::id()),
+        }
+    }
+
+    pub fn finish(&self) -> CpuSplit {
+        let wall = self.start.elapsed().as_secs_f64().max(1e-9);
+        CpuSplit {
+            server_pct: 100.0 * (cpu_seconds(self.server_pid) - self.server0) / wall,
+            loadgen_pct: 100.0 * (cpu_seconds(std::process::id()) - self.bench0) / wall,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_buckets_are_monotonic_and_tight() {
+        for us in [0, 1, 63, 64, 65, 1000, 12_345, 987_654_321] {
+            let i = Histogram::index(us);
+            assert!(Histogram::lower_bound(i) <= us);
+            assert!(us - Histogram::lower_bound(i) <= us / 60 + 1);
+        }
+    }
+
+    #[test]
+    fn stamp_round_trips_through_json_escaping() {
+        let s = stamp(64);
+        assert_eq!(s.len(), 64);
+        let escaped = serde_json::to_string(&serde_json::json!({ "d": s })).unwrap();
+        let twice = serde_json::to_string(&escaped).unwrap();
+        assert!(read_stamp(twice.as_bytes()).is_some());
+    }
+}
