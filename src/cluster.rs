@@ -87,8 +87,13 @@ pub async fn start(
     Ok(tokio::spawn(run(url, listener, hub, shutdown)))
 }
 
+/// `application_name` of the LISTEN connection, to find it in `pg_stat_activity`.
+pub const BUS_APPLICATION_NAME: &str = "channelhub-bus";
+
 async fn connect(database_url: &str) -> Result<PgListener, sqlx::Error> {
-    let mut listener = PgListener::connect(database_url).await?;
+    let separator = if database_url.contains('?') { '&' } else { '?' };
+    let url = format!("{database_url}{separator}application_name={BUS_APPLICATION_NAME}");
+    let mut listener = PgListener::connect(&url).await?;
     listener.listen_all([EVENTS_TOPIC, CONTROL_TOPIC]).await?;
     Ok(listener)
 }

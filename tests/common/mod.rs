@@ -17,6 +17,8 @@ use tokio_tungstenite::{
     tungstenite::{Message, client::IntoClientRequest, protocol::frame::coding::CloseCode},
 };
 
+pub mod receiver;
+
 pub const ADMIN: &str = "test-admin-token";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -153,7 +155,7 @@ pub struct TestServer {
     pub base: String,
     pub addr: String,
     child: Child,
-    pub db: TestDb,
+    pub db: std::sync::Arc<TestDb>,
     extra_args: Vec<String>,
     pub http: reqwest::Client,
 }
@@ -173,8 +175,21 @@ impl TestServer {
             base: format!("http://{addr}/api/v1"),
             addr,
             child,
-            db,
+            db: std::sync::Arc::new(db),
             extra_args,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// Another node on this server's database, with the same flags.
+    pub fn join(&self) -> TestServer {
+        let (child, addr) = spawn_server(&self.db.url, &self.extra_args);
+        TestServer {
+            base: format!("http://{addr}/api/v1"),
+            addr,
+            child,
+            db: self.db.clone(),
+            extra_args: self.extra_args.clone(),
             http: reqwest::Client::new(),
         }
     }

@@ -1,0 +1,367 @@
+//! Several nodes on one PostgreSQL (SPEC §7): three server processes share a
+//! database; events, closes and counts cross between them; a killed node or a
+//! cut LISTEN connection loses nothing. Needs `TEST_DATABASE_URL`.
+
+mod common;
+
+use std::{collections::HashSet, time::Duration};
+
+use common::{
+    ADMIN, Backend, TestServer, eventually, next_text, read_until_close,
+    receiver::{Behaviour, Receiver},
+};
+use futures_util::future::join_all;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+
+/// Three nodes on one fresh database, or `None` (and a message) without PostgreSQL.
+async fn three_nodes(args: &[&str]) -> Option<(TestServer, TestServer, TestServer)> {
+    if std::env::var("TEST_DATABASE_URL").is_err() {
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED cluster test: TEST_DATABASE_URL is not set"
+        );
+        return None;
+    }
+    let a = TestServer::start_with(Backend::Postgres, args).await;
+    let b = a.join();
+    let c = a.join();
+    Some((a, b, c))
+}
+
+fn ids(frames: &[String]) -> Vec<String> {
+    frames
+        .iter()
+        .map(|f| {
+            serde_json::from_str::<Value>(f).unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_published_on_one_node_reach_every_node() {
+    let Some((a, b, c)) = three_nodes(&[]).await else {
+        return;
+    };
+    a.create_channel(json!({"id": "shared"})).await;
+    let mut on_b = b.ws("/channels/shared/ws").await;
+    let mut on_c = c.ws("/channels/shared/ws").await;
+    let mut on_a = a.ws("/channels/shared/ws").await;
+    // A batch too large for one notification travels by reference.
+    let big: Vec<Value> = (0..5)
+        .map(|i| json!({"data": {"i": i, "pad": "x".repeat(3000)}}))
+        .collect();
+    let single = a
+        .publish_raw("shared", json!({"type": "t", "data": 1}))
+        .await;
+    let batch: Value = a.publish("shared", json!({"events": big})).await;
+    let mut expected = vec![single];
+    expected.extend(
+        batch["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e.to_string()),
+    );
+    for socket in [&mut on_a, &mut on_b, &mut on_c] {
+        let mut got = Vec::new();
+        for _ in 0..expected.len() {
+            got.push(next_text(socket).await);
+        }
+        assert_eq!(got, expected);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_publishers_on_every_node_are_seen_once_in_one_order_everywhere() {
+    let Some((a, b, c)) = three_nodes(&[]).await else {
+        return;
+    };
+    a.create_channel(json!({"id": "busy"})).await;
+    let nodes = [&a, &b, &c];
+    let mut sockets = Vec::new();
+    for node in nodes {
+        sockets.push(node.ws("/channels/busy/ws").await);
+    }
+    const PER_NODE: usize = 60;
+    let publishers = nodes.iter().enumerate().map(|(n, node)| async move {
+        for i in 0..PER_NODE {
+            let body = if i % 10 == 0 {
+                json!({"events": [{"data": {"n": n, "i": i}}, {"data": {"n": n, "i": i, "second": true}}]})
+            } else {
+                json!({"data": {"n": n, "i": i}})
+            };
+            let (status, _) = node.call(Method::POST, "/channels/busy/events", Some(ADMIN), Some(body)).await;
+            assert_eq!(status, StatusCode::CREATED);
+        }
+    });
+    let total = 3 * (PER_NODE + PER_NODE / 10);
+    let pollers = nodes.iter().map(|node| async move {
+        let mut seen = Vec::new();
+        let mut cursor: Option<String> = None;
+        while seen.len() < total {
+            let path = match &cursor {
+                Some(c) => format!("/channels/busy/events?limit=25&wait=5&cursor={c}"),
+                None => "/channels/busy/events?limit=25&wait=5".to_owned(),
+            };
+            let (status, page) = node.call(Method::GET, &path, None, None).await;
+            assert_eq!(status, StatusCode::OK);
+            for event in page["events"].as_array().unwrap() {
+                seen.push(event["id"].as_str().unwrap().to_owned());
+            }
+            if let Some(next) = page["cursor"].as_str() {
+                cursor = Some(next.to_owned());
+            }
+        }
+        seen
+    });
+    let (polled, _) = tokio::join!(join_all(pollers), join_all(publishers));
+
+    let stored: Vec<String> = a
+        .all_events("busy")
+        .await
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(stored.len(), total);
+    assert_eq!(stored.iter().collect::<HashSet<_>>().len(), total);
+    for seen in polled {
+        assert_eq!(
+            seen, stored,
+            "every poller saw every event once, in the stored order"
+        );
+    }
+    for socket in &mut sockets {
+        let mut frames = Vec::new();
+        for _ in 0..total {
+            frames.push(next_text(socket).await);
+        }
+        assert_eq!(
+            ids(&frames),
+            stored,
+            "every node delivered the same order live"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revocation_privacy_and_deletion_reach_every_node() {
+    let Some((a, b, c)) = three_nodes(&[]).await else {
+        return;
+    };
+    a.create_channel(json!({"id": "vault", "is_public": false}))
+        .await;
+    let (token, info) = a.create_token("vault", "subscribe", json!({})).await;
+    // C verifies (and caches) the token, and holds a socket with it.
+    let read = |node: &TestServer| {
+        let path = "/channels/vault/events".to_owned();
+        let token = token.clone();
+        let http = node.http.clone();
+        let url = node.url(&path);
+        async move {
+            http.get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(read(&c).await, StatusCode::OK);
+    let mut on_c = c.ws(&format!("/channels/vault/ws?token={token}")).await;
+    a.call(
+        Method::DELETE,
+        &format!("/channels/vault/tokens/{}", info["id"].as_str().unwrap()),
+        Some(ADMIN),
+        None,
+    )
+    .await;
+    let (code, reason, _) = read_until_close(&mut on_c).await;
+    assert_eq!(
+        (code, reason.as_str()),
+        (Some(CloseCode::Policy), "token revoked")
+    );
+    assert_eq!(
+        read(&c).await,
+        StatusCode::UNAUTHORIZED,
+        "C's verification cache was cleared"
+    );
+
+    a.create_channel(json!({"id": "going-private"})).await;
+    let mut anonymous_on_b = b.ws("/channels/going-private/ws").await;
+    c.call(
+        Method::PATCH,
+        "/channels/going-private",
+        Some(ADMIN),
+        Some(json!({"is_public": false})),
+    )
+    .await;
+    let (code, _, _) = read_until_close(&mut anonymous_on_b).await;
+    assert_eq!(code, Some(CloseCode::Policy));
+
+    a.create_channel(json!({"id": "doomed"})).await;
+    let mut on_b = b.ws("/channels/doomed/ws").await;
+    a.call(Method::DELETE, "/channels/doomed", Some(ADMIN), None)
+        .await;
+    let (code, reason, _) = read_until_close(&mut on_b).await;
+    assert_eq!(
+        (code, reason.as_str()),
+        (Some(CloseCode::Normal), "channel deleted")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscriber_counts_span_nodes() {
+    let Some((a, b, c)) = three_nodes(&[]).await else {
+        return;
+    };
+    a.create_channel(json!({"id": "counted"})).await;
+    let mut sockets = Vec::new();
+    for node in [&a, &a, &b, &b, &b] {
+        sockets.push(node.ws("/channels/counted/ws").await);
+    }
+    eventually("C counts the subscribers of A and B", || async {
+        c.call(Method::GET, "/channels/counted", None, None).await.1["subscribers"] == 5
+    })
+    .await;
+    sockets.truncate(1);
+    eventually(
+        "closed sockets drop out of the count everywhere",
+        || async {
+            c.call(Method::GET, "/channels/counted", None, None).await.1["subscribers"] == 1
+        },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_node_does_not_stop_the_others() {
+    let Some((a, mut b, c)) = three_nodes(&[]).await else {
+        return;
+    };
+    a.create_channel(json!({"id": "survivors"})).await;
+    let mut on_c = c.ws("/channels/survivors/ws").await;
+    let _on_b = b.ws("/channels/survivors/ws").await;
+    b.crash();
+    let body = a
+        .publish_raw("survivors", json!({"data": "still here"}))
+        .await;
+    assert_eq!(next_text(&mut on_c).await, body);
+    let (status, _) = c
+        .call(
+            Method::POST,
+            "/channels/survivors/events",
+            Some(ADMIN),
+            Some(json!({"data": 2})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cut_listen_connection_loses_no_event() {
+    let Some((a, b, c)) = three_nodes(&[]).await else {
+        return;
+    };
+    a.create_channel(json!({"id": "steady"})).await;
+    let mut sockets = Vec::new();
+    for node in [&a, &b, &c] {
+        sockets.push(node.ws("/channels/steady/ws").await);
+    }
+    const EVENTS: usize = 150;
+    let publisher = async {
+        let mut published = Vec::new();
+        for i in 0..EVENTS {
+            let node = [&a, &b, &c][i % 3];
+            let (status, event) = node
+                .call(
+                    Method::POST,
+                    "/channels/steady/events",
+                    Some(ADMIN),
+                    Some(json!({"data": i})),
+                )
+                .await;
+            assert_eq!(status, StatusCode::CREATED);
+            published.push(event["id"].as_str().unwrap().to_owned());
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        published
+    };
+    // Mid-stream, terminate every node's LISTEN connection, twice.
+    let cutter = async {
+        let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&a.db.url)
+            .await
+            .unwrap();
+        for _ in 0..2 {
+            tokio::time::sleep(Duration::from_millis(400)).await;
+            let cut: Vec<(bool,)> = sqlx::query_as(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                 WHERE application_name = 'channelhub-bus' AND datname = current_database()",
+            )
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+            assert_eq!(cut.len(), 3, "one LISTEN connection per node was cut");
+        }
+    };
+    let (published, ()) = tokio::join!(publisher, cutter);
+    for socket in &mut sockets {
+        let mut frames = Vec::new();
+        for _ in 0..EVENTS {
+            frames.push(next_text(socket).await);
+        }
+        assert_eq!(
+            ids(&frames),
+            published,
+            "no gap and no duplicate after reconnecting"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_jobs_are_delivered_once_across_nodes() {
+    let Some((a, b, c)) =
+        three_nodes(&["--allow-private-webhooks", "--webhook-retry-base", "0.05"]).await
+    else {
+        return;
+    };
+    a.create_channel(json!({"id": "hooked"})).await;
+    let receiver = Receiver::start(Behaviour::default()).await;
+    let (status, _) = a
+        .call(
+            Method::POST,
+            "/channels/hooked/webhooks",
+            None,
+            Some(json!({"url": receiver.url})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let mut published = Vec::new();
+    for i in 0..30 {
+        let node = [&a, &b, &c][i % 3];
+        let (_, event) = node
+            .call(
+                Method::POST,
+                "/channels/hooked/events",
+                Some(ADMIN),
+                Some(json!({"data": i})),
+            )
+            .await;
+        published.push(event.to_string());
+    }
+    eventually("every event is delivered", || async {
+        receiver.delivered().len() >= 30
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        receiver.delivered(),
+        published,
+        "each event once, in order, whichever node delivers"
+    );
+}
