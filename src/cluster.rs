@@ -27,36 +27,46 @@ const MAX_INLINE_PAYLOAD: usize = 7_000;
 const RECONNECT_BACKOFF_MAX: Duration = Duration::from_secs(5);
 
 /// Announces committed events of one channel.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Deserialize)]
 pub struct AppendNotice {
     pub channel_id: String,
     /// The channel's newest id before this batch (exclusive lower bound).
     pub after_id: Option<String>,
     pub last_id: String,
     /// The events themselves, when they fit; otherwise read them by id range.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default)]
     pub events: Vec<Event>,
 }
 
 impl AppendNotice {
-    /// The notification payload for a batch appended after `after_id`.
-    pub fn encode(after_id: Option<&str>, events: &[Event]) -> String {
+    /// The notification payload for events appended after `after_id`.
+    pub fn encode(after_id: Option<&str>, events: &[&Event]) -> String {
         let (Some(first), Some(last)) = (events.first(), events.last()) else {
             return String::new();
         };
-        let mut notice = AppendNotice {
-            channel_id: first.channel_id.clone(),
-            after_id: after_id.map(str::to_owned),
-            last_id: last.id.clone(),
-            events: events.to_vec(),
+        let mut notice = OutgoingNotice {
+            channel_id: &first.channel_id,
+            after_id,
+            last_id: &last.id,
+            events,
         };
         let inline = serde_json::to_string(&notice).expect("events serialize");
         if inline.len() <= MAX_INLINE_PAYLOAD {
             return inline;
         }
-        notice.events.clear();
+        notice.events = &[];
         serde_json::to_string(&notice).expect("ids serialize")
     }
+}
+
+/// [`AppendNotice`] as written, borrowing the committed events.
+#[derive(Serialize)]
+struct OutgoingNotice<'a> {
+    channel_id: &'a str,
+    after_id: Option<&'a str>,
+    last_id: &'a str,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    events: &'a [&'a Event],
 }
 
 /// Tells every node that some of a channel's sockets must close.
@@ -173,12 +183,14 @@ mod tests {
     #[test]
     fn small_batches_travel_inline_and_large_ones_by_range() {
         let small: Vec<_> = (0..3).map(|i| event(i, 10)).collect();
+        let refs: Vec<&Event> = small.iter().collect();
         let notice: AppendNotice =
-            serde_json::from_str(&AppendNotice::encode(None, &small)).unwrap();
+            serde_json::from_str(&AppendNotice::encode(None, &refs)).unwrap();
         assert_eq!(notice.events, small);
 
         let large: Vec<_> = (0..3).map(|i| event(i, 5000)).collect();
-        let encoded = AppendNotice::encode(Some("0"), &large);
+        let refs: Vec<&Event> = large.iter().collect();
+        let encoded = AppendNotice::encode(Some("0"), &refs);
         assert!(encoded.len() < 8000);
         let notice: AppendNotice = serde_json::from_str(&encoded).unwrap();
         assert!(notice.events.is_empty());

@@ -103,11 +103,13 @@ impl LiveApi {
         if !wants_upgrade(req) {
             return Err(HandshakeError::NotUpgrade.into());
         }
+        let listener = self
+            .hub
+            .rooms()
+            .subscribe(&channel_id, channel.last_event_id);
         let subscription = Subscription {
-            listener: self
-                .hub
-                .rooms()
-                .subscribe(&channel_id, channel.last_event_id),
+            taken: listener.room.published(),
+            listener,
             types: parse_type_list(types.0.as_deref()),
             token_id: match &principal {
                 Principal::Token(token) => Some(token.id.clone()),

@@ -1,10 +1,13 @@
-//! The event writer: one task that group-commits publishes, then fans them out.
+//! The event writer: one task that group-commits publishes, and one that fans
+//! the committed events out.
 //!
 //! Every publish on this node goes through one queue. The writer takes
 //! whatever has queued up (up to a bound), appends it all in one transaction
-//! (one fsync for many publishes), broadcasts the committed events to the
-//! rooms in commit order, and only then answers each publisher. So a 201 always
-//! means durable, and live delivery order is commit order.
+//! (one fsync for many publishes), answers each publisher, and hands the
+//! committed events, merged per channel, to the fan-out task, which broadcasts
+//! them to the rooms in commit order. So a 201 always means durable, live
+//! delivery order is commit order, and the next commit never waits for the
+//! previous one's fan-out to thousands of sockets.
 
 use std::sync::Arc;
 
@@ -23,6 +26,11 @@ use crate::{
 const MAX_GROUP_REQUESTS: usize = 256;
 /// Publishes that may wait for the writer; further ones wait to be queued.
 const QUEUE_DEPTH: usize = 4_096;
+/// Committed groups that may wait for fan-out before the writer waits too.
+const FANOUT_DEPTH: usize = 64;
+
+/// One group's committed events, per channel, in commit order.
+type Committed = Vec<(String, Vec<Event>)>;
 
 /// Why an append did not happen.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -56,17 +64,30 @@ impl EventWriter {
     ) -> (EventWriter, JoinHandle<()>) {
         let (queue, requests) = mpsc::channel(QUEUE_DEPTH);
         let max_group_events = (subscriber_queue_frames / 2).max(MAX_BATCH_EVENTS);
-        let task = tokio::spawn(run(
-            store,
-            rooms,
-            webhooks_queued,
-            requests,
-            max_group_events,
-        ));
+        // A clustered store announces commits to every node, this one included,
+        // and fan-out happens from that one ordered stream instead.
+        let fanout = (!store.clustered()).then(|| {
+            let (committed, groups) = mpsc::channel(FANOUT_DEPTH);
+            (committed, tokio::spawn(fan_out(rooms, groups)))
+        });
+        let (committed, fanout_task) = fanout.unzip();
+        let task = tokio::spawn(async move {
+            run(
+                store,
+                committed,
+                webhooks_queued,
+                requests,
+                max_group_events,
+            )
+            .await;
+            if let Some(fanout_task) = fanout_task {
+                let _ = fanout_task.await;
+            }
+        });
         (EventWriter { queue }, task)
     }
 
-    /// Appends a batch; returns once it is durable and broadcast.
+    /// Appends a batch; returns once it is durable.
     pub async fn append(&self, batch: AppendBatch) -> Result<Vec<Event>, AppendError> {
         let (reply, answer) = oneshot::channel();
         let stopped = || AppendError::Storage("the event writer has stopped".into());
@@ -80,7 +101,7 @@ impl EventWriter {
 
 async fn run(
     store: Arc<dyn Store>,
-    rooms: Arc<Rooms>,
+    committed: Option<mpsc::Sender<Committed>>,
     webhooks_queued: Arc<Notify>,
     mut requests: mpsc::Receiver<AppendRequest>,
     max_group_events: usize,
@@ -102,7 +123,7 @@ async fn run(
         let rest = pending.split_off(group_len(&pending, max_group_events));
         commit_group(
             &*store,
-            &rooms,
+            committed.as_ref(),
             &webhooks_queued,
             std::mem::replace(&mut pending, rest),
         )
@@ -123,9 +144,17 @@ fn group_len(pending: &[AppendRequest], max_events: usize) -> usize {
         .max(1)
 }
 
+async fn fan_out(rooms: Arc<Rooms>, mut groups: mpsc::Receiver<Committed>) {
+    while let Some(group) = groups.recv().await {
+        for (channel_id, events) in group {
+            rooms.broadcast(&channel_id, &events);
+        }
+    }
+}
+
 async fn commit_group(
     store: &dyn Store,
-    rooms: &Rooms,
+    committed: Option<&mpsc::Sender<Committed>>,
     webhooks_queued: &Notify,
     group: Vec<AppendRequest>,
 ) {
@@ -136,19 +165,22 @@ async fn commit_group(
             if appended.webhook_jobs > 0 {
                 webhooks_queued.notify_one();
             }
+            let mut per_channel: Committed = Vec::new();
             for ((batch, reply), result) in batches.iter().zip(replies).zip(appended.events) {
                 let answer = match result {
                     Some(events) => {
-                        // A clustered store announces commits to every node, this one
-                        // included, and fan-out happens from that one ordered stream.
-                        if !store.clustered() {
-                            rooms.broadcast(&batch.channel_id, &events);
+                        if committed.is_some() {
+                            merge_into(&mut per_channel, &batch.channel_id, &events);
                         }
                         Ok(events)
                     }
                     None => Err(AppendError::ChannelNotFound),
                 };
                 let _ = reply.send(answer);
+            }
+            if let Some(committed) = committed {
+                // Waits only when fan-out is far behind: backpressure, not loss.
+                let _ = committed.send(per_channel).await;
             }
         }
         Err(err) => {
@@ -158,5 +190,14 @@ async fn commit_group(
                 let _ = reply.send(Err(AppendError::Storage(reason.clone())));
             }
         }
+    }
+}
+
+/// Adds a batch's events to its channel's list, so that each room gets one
+/// broadcast per commit.
+fn merge_into(per_channel: &mut Committed, channel_id: &str, events: &[Event]) {
+    match per_channel.iter_mut().find(|(id, _)| id == channel_id) {
+        Some((_, list)) => list.extend_from_slice(events),
+        None => per_channel.push((channel_id.to_owned(), events.to_vec())),
     }
 }

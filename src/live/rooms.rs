@@ -1,10 +1,11 @@
 //! Per-channel rooms: who is listening to a channel right now, and fan-out.
 //!
 //! A room exists while someone listens (a WebSocket session, a long-poll, a
-//! stream) and holds one bounded broadcast ring. A committed event is
-//! serialized once into a shared buffer and pushed into the ring once; every
-//! listener reads the same buffer. The ring is the subscribers' outgoing queue:
-//! its size bounds memory whatever clients do, and a listener that falls more
+//! stream) and holds one bounded broadcast ring. Committed events are
+//! serialized once into shared buffers and pushed into the ring as one batch
+//! per commit: every listener reads the same buffers, and is woken once per
+//! batch, not once per event. The ring is the subscribers' outgoing queue:
+//! memory stays bounded whatever clients do, and a listener that falls more
 //! than the bound behind learns it is too slow instead of slowing the others.
 //!
 //! Rooms know nothing of sockets or HTTP; sessions in `live::ws` read from them.
@@ -27,9 +28,16 @@ use crate::model::Event;
 pub struct LiveEvent {
     pub event_type: Option<String>,
     pub json: Utf8Bytes,
-    /// Bytes published to the room up to and including this event: lets a
-    /// listener see how many bytes it is behind.
-    pub end_offset: u64,
+}
+
+/// Events committed together, in order, as one ring entry.
+#[derive(Debug)]
+pub struct LiveBatch {
+    pub events: Vec<LiveEvent>,
+    /// Frames and bytes published to the room up to and including this batch:
+    /// a listener compares them with the room's totals to see how far behind it is.
+    pub end_frames: u64,
+    pub end_bytes: u64,
 }
 
 impl LiveEvent {
@@ -55,7 +63,7 @@ pub enum CloseOrder {
 
 #[derive(Debug, Clone)]
 pub enum RoomMessage {
-    Event(Arc<LiveEvent>),
+    Events(Arc<LiveBatch>),
     Close(CloseOrder),
 }
 
@@ -65,6 +73,7 @@ pub struct Room {
     subscribers: AtomicUsize,
     /// Everyone holding the room open: subscribers plus waiting polls.
     holders: AtomicUsize,
+    published_frames: AtomicU64,
     published_bytes: AtomicU64,
     progress: Mutex<Progress>,
 }
@@ -80,9 +89,12 @@ struct Progress {
 }
 
 impl Room {
-    /// Bytes published to this room so far.
-    pub fn published_bytes(&self) -> u64 {
-        self.published_bytes.load(Ordering::Acquire)
+    /// Frames and bytes published to this room so far.
+    pub fn published(&self) -> (u64, u64) {
+        (
+            self.published_frames.load(Ordering::Acquire),
+            self.published_bytes.load(Ordering::Acquire),
+        )
     }
 }
 
@@ -159,6 +171,7 @@ impl Rooms {
                     sender: broadcast::channel(self.queue_frames).0,
                     subscribers: AtomicUsize::new(0),
                     holders: AtomicUsize::new(0),
+                    published_frames: AtomicU64::new(0),
                     published_bytes: AtomicU64::new(0),
                     progress: Mutex::new(Progress::default()),
                 })
@@ -191,28 +204,34 @@ impl Rooms {
             return;
         };
         let mut progress = room.progress.lock().unwrap_or_else(|e| e.into_inner());
-        for event in events {
-            if progress
-                .last_broadcast
-                .as_ref()
-                .is_some_and(|last| *last >= event.id)
-            {
-                continue;
-            }
-            progress.last_broadcast = Some(event.id.clone());
-            let json = Utf8Bytes::from(event.to_json_string());
-            let end_offset = room
-                .published_bytes
-                .fetch_add(json.len() as u64, Ordering::AcqRel)
-                + json.len() as u64;
-            let live = LiveEvent {
+        let fresh: Vec<LiveEvent> = events
+            .iter()
+            .filter(|event| {
+                progress
+                    .last_broadcast
+                    .as_ref()
+                    .is_none_or(|last| *last < event.id)
+            })
+            .map(|event| LiveEvent {
                 event_type: event.event_type.clone(),
-                json,
-                end_offset,
-            };
-            // An error only means nobody is listening any more.
-            let _ = room.sender.send(RoomMessage::Event(Arc::new(live)));
+                json: Utf8Bytes::from(event.to_json_string()),
+            })
+            .collect();
+        if fresh.is_empty() {
+            return;
         }
+        progress.last_broadcast = events.last().map(|event| event.id.clone());
+        let bytes: u64 = fresh.iter().map(|e| e.json.len() as u64).sum();
+        let batch = LiveBatch {
+            end_frames: room
+                .published_frames
+                .fetch_add(fresh.len() as u64, Ordering::AcqRel)
+                + fresh.len() as u64,
+            end_bytes: room.published_bytes.fetch_add(bytes, Ordering::AcqRel) + bytes,
+            events: fresh,
+        };
+        // An error only means nobody is listening any more.
+        let _ = room.sender.send(RoomMessage::Events(Arc::new(batch)));
     }
 
     /// Tells a channel's listeners that some of them must leave.
@@ -287,11 +306,25 @@ mod tests {
         let watcher = rooms.watch("abc");
         assert_eq!(rooms.subscriber_count("abc"), 1);
         rooms.broadcast("abc", &[event("1", Some("a")), event("2", None)]);
-        let RoomMessage::Event(first) = sub.receiver.recv().await.unwrap() else {
-            panic!("expected an event");
+        let RoomMessage::Events(batch) = sub.receiver.recv().await.unwrap() else {
+            panic!("expected events");
         };
-        assert_eq!(&*first.json, event("1", Some("a")).to_json_string());
-        assert!(first.matches_types(&["a".into()]));
+        assert_eq!(batch.events.len(), 2, "one commit, one ring entry");
+        assert_eq!((batch.end_frames, sub.room.published().0), (2, 2));
+        assert_eq!(
+            &*batch.events[0].json,
+            event("1", Some("a")).to_json_string()
+        );
+        assert!(batch.events[0].matches_types(&["a".into()]));
+        assert!(!batch.events[1].matches_types(&["a".into()]));
+        // Events already broadcast are not sent again.
+        rooms.broadcast("abc", &[event("2", None)]);
+        rooms.broadcast("abc", &[event("3", None)]);
+        let RoomMessage::Events(next) = sub.receiver.recv().await.unwrap() else {
+            panic!("expected events");
+        };
+        assert_eq!(next.events.len(), 1);
+        assert_eq!(next.end_frames, 3);
         drop(sub);
         assert_eq!(rooms.subscriber_count("abc"), 0);
         assert!(
@@ -306,8 +339,9 @@ mod tests {
     async fn a_listener_that_falls_behind_the_ring_is_told() {
         let rooms = Rooms::new(4);
         let mut sub = rooms.subscribe("abc", None);
-        let events: Vec<_> = (0..10).map(|i| event(&i.to_string(), None)).collect();
-        rooms.broadcast("abc", &events);
+        for i in 0..10 {
+            rooms.broadcast("abc", &[event(&i.to_string(), None)]);
+        }
         assert!(matches!(
             sub.receiver.recv().await,
             Err(broadcast::error::RecvError::Lagged(_))

@@ -74,6 +74,8 @@ pub struct Subscription {
     pub token_id: Option<String>,
     /// Whether it connected without any credential.
     pub anonymous: bool,
+    /// Frames and bytes of the room's stream taken so far (see `Room::published`).
+    pub taken: (u64, u64),
 }
 
 /// Why an upgrade was refused.
@@ -301,16 +303,12 @@ fn collect(
     let mut bytes = 0;
     while let Some(message) = next.take() {
         match message {
-            RoomMessage::Event(event) => {
-                let behind = sub
-                    .listener
-                    .room
-                    .published_bytes()
-                    .saturating_sub(event.end_offset);
-                if behind > limits.queue_bytes {
+            RoomMessage::Events(live) => {
+                sub.taken = (live.end_frames, live.end_bytes);
+                if is_behind(sub, limits) {
                     return Collected::End(slow_consumer());
                 }
-                if event.matches_types(&sub.types) {
+                for event in live.events.iter().filter(|e| e.matches_types(&sub.types)) {
                     bytes += event.json.len();
                     batch.push(Message::Text(event.json.clone()));
                 }
@@ -333,6 +331,15 @@ fn collect(
         };
     }
     Collected::Frames
+}
+
+/// Whether the room has published more than a queue's worth past what this
+/// subscriber has taken.
+fn is_behind(sub: &Subscription, limits: &SessionLimits) -> bool {
+    let (frames, bytes) = sub.listener.room.published();
+    let (taken_frames, taken_bytes) = sub.taken;
+    frames.saturating_sub(taken_frames) > limits.queue_frames as u64
+        || bytes.saturating_sub(taken_bytes) > limits.queue_bytes
 }
 
 fn applies_to(order: &CloseOrder, sub: &Subscription) -> Option<Ending> {
@@ -373,7 +380,7 @@ async fn write_batch(
         tokio::select! {
             result = &mut write => return result.err().map(|_| Ending::Drop),
             _ = lag_check.tick() => {
-                if sub.listener.receiver.len() > limits.queue_frames {
+                if is_behind(sub, limits) {
                     return Some(slow_consumer());
                 }
             }

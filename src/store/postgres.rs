@@ -63,7 +63,7 @@ impl PostgresStore {
         &self,
         tx: &mut Transaction<'static, Postgres>,
         after_id: Option<&str>,
-        events: &[crate::model::Event],
+        events: &[&crate::model::Event],
     ) -> Result<(), super::StoreError> {
         let payload = crate::cluster::AppendNotice::encode(after_id, events);
         self.notify(&mut **tx, crate::cluster::EVENTS_TOPIC, &payload)

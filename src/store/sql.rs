@@ -331,61 +331,87 @@ macro_rules! impl_sql_store {
             async fn append_events(&self, batches: &[AppendBatch]) -> StoreResult<Appended> {
                 let now = crate::model::now_millis();
                 let created_at = format_millis(now);
-                let mut tx = self.begin_write().await?;
-                let mut results = Vec::with_capacity(batches.len());
+                // Batches of one channel are appended together: one lock, one
+                // insert, one update and one announcement per channel per group.
+                let mut channels: Vec<(&str, Vec<usize>)> = Vec::new();
+                for (i, batch) in batches.iter().enumerate() {
+                    match channels.iter_mut().find(|(id, _)| *id == batch.channel_id) {
+                        Some((_, members)) => members.push(i),
+                        None => channels.push((&batch.channel_id, vec![i])),
+                    }
+                }
+                let mut results: Vec<Option<Vec<Event>>> = vec![None; batches.len()];
                 let mut webhook_jobs = 0;
-                for batch in batches {
+                let mut tx = self.begin_write().await?;
+                for (channel_id, members) in channels {
                     // Locks the channel row until commit, so that ids are made in commit order.
                     let last: Option<Option<String>> = sqlx::query_scalar(Self::LOCK_CHANNEL_SQL)
-                        .bind(&batch.channel_id)
+                        .bind(channel_id)
                         .fetch_optional(&mut *tx)
                         .await?;
                     let Some(last) = last else {
-                        results.push(None);
                         continue;
                     };
                     let mut floor = last.as_deref().and_then(|id| id.parse::<Ulid>().ok());
-                    let mut events = Vec::with_capacity(batch.events.len());
-                    for new in &batch.events {
-                        let id = self.ids.next_after(floor);
-                        floor = Some(id);
-                        events.push(Event {
-                            id: id.to_string(),
-                            channel_id: batch.channel_id.clone(),
-                            event_type: new.event_type.clone(),
-                            data: new.data.clone(),
-                            meta: new.meta.clone(),
-                            publisher_id: batch.publisher.id.clone(),
-                            publisher_name: batch.publisher.name.clone(),
-                            created_at: created_at.clone(),
-                        });
+                    for &i in &members {
+                        let batch = &batches[i];
+                        let events = batch
+                            .events
+                            .iter()
+                            .map(|new| {
+                                let id = self.ids.next_after(floor);
+                                floor = Some(id);
+                                Event {
+                                    id: id.to_string(),
+                                    channel_id: channel_id.to_owned(),
+                                    event_type: new.event_type.clone(),
+                                    data: new.data.clone(),
+                                    meta: new.meta.clone(),
+                                    publisher_id: batch.publisher.id.clone(),
+                                    publisher_name: batch.publisher.name.clone(),
+                                    created_at: created_at.clone(),
+                                }
+                            })
+                            .collect();
+                        results[i] = Some(events);
                     }
-                    let mut insert = QueryBuilder::<$db>::new(
-                        "INSERT INTO events (channel_id, id, type, data, meta, publisher_id, \
-                         publisher_name, token_id, created_at) ",
-                    );
-                    insert.push_values(&events, |mut row, event| {
-                        row.push_bind(event.channel_id.clone())
-                            .push_bind(event.id.clone())
-                            .push_bind(event.event_type.clone())
-                            .push_bind(event.data.to_string())
-                            .push_bind(event.meta.clone())
-                            .push_bind(event.publisher_id.clone())
-                            .push_bind(event.publisher_name.clone())
-                            .push_bind(batch.token_id.clone())
-                            .push_bind(now);
-                    });
-                    insert.build().execute(&mut *tx).await?;
+                    // Every event of this channel in this group, with its publish token.
+                    let rows: Vec<(&Event, Option<&str>)> = members
+                        .iter()
+                        .flat_map(|&i| {
+                            let token = batches[i].token_id.as_deref();
+                            results[i].iter().flatten().map(move |event| (event, token))
+                        })
+                        .collect();
+                    for chunk in rows.chunks(INSERT_CHUNK) {
+                        let mut insert = QueryBuilder::<$db>::new(
+                            "INSERT INTO events (channel_id, id, type, data, meta, publisher_id, \
+                             publisher_name, token_id, created_at) ",
+                        );
+                        insert.push_values(chunk, |mut row, (event, token)| {
+                            row.push_bind(event.channel_id.clone())
+                                .push_bind(event.id.clone())
+                                .push_bind(event.event_type.clone())
+                                .push_bind(event.data.to_string())
+                                .push_bind(event.meta.clone())
+                                .push_bind(event.publisher_id.clone())
+                                .push_bind(event.publisher_name.clone())
+                                .push_bind(token.map(str::to_owned))
+                                .push_bind(now);
+                        });
+                        insert.build().execute(&mut *tx).await?;
+                    }
                     sqlx::query(
                         "UPDATE channels SET event_count = event_count + $2, last_event_at = $3, \
                          last_event_id = $4 WHERE id = $1",
                     )
-                    .bind(&batch.channel_id)
-                    .bind(events.len() as i64)
+                    .bind(channel_id)
+                    .bind(rows.len() as i64)
                     .bind(now)
                     .bind(floor.map(|id| id.to_string()))
                     .execute(&mut *tx)
                     .await?;
+                    let events: Vec<&Event> = rows.iter().map(|(event, _)| *event).collect();
                     // Other nodes (and this one's fan-out) learn of it at commit, in commit order.
                     self.announce_append(&mut tx, last.as_deref(), &events).await?;
 
@@ -394,7 +420,7 @@ macro_rules! impl_sql_store {
                         "SELECT id, event_types FROM webhooks \
                          WHERE channel_id = $1 AND state = 'active' AND expires_at > $2 ORDER BY id",
                     )
-                    .bind(&batch.channel_id)
+                    .bind(channel_id)
                     .bind(now)
                     .fetch_all(&mut *tx)
                     .await?;
@@ -423,7 +449,6 @@ macro_rules! impl_sql_store {
                         insert.build().execute(&mut *tx).await?;
                     }
                     webhook_jobs += jobs.len();
-                    results.push(Some(events));
                 }
                 tx.commit().await?;
                 Ok(Appended {

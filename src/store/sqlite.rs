@@ -65,7 +65,7 @@ impl SqliteStore {
         &self,
         _tx: &mut Transaction<'static, Sqlite>,
         _after_id: Option<&str>,
-        _events: &[crate::model::Event],
+        _events: &[&crate::model::Event],
     ) -> Result<(), super::StoreError> {
         Ok(())
     }
