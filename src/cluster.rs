@@ -73,6 +73,10 @@ struct OutgoingNotice<'a> {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ControlNotice {
+    /// Settings changed: forget cached copies.
+    ChannelChanged {
+        channel_id: String,
+    },
     ChannelDeleted {
         channel_id: String,
     },

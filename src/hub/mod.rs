@@ -10,7 +10,10 @@ pub mod schema;
 pub mod webhooks;
 pub mod writer;
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant as StdInstant},
+};
 
 use serde_json::Value;
 use tokio::time::Instant;
@@ -118,7 +121,14 @@ pub struct Hub {
     allow_private_webhooks: bool,
     /// This process's id among the nodes sharing the database.
     node_id: String,
+    /// Channels as publishes see them, kept briefly so that a publish costs
+    /// no query; dropped on every change, on every node.
+    publish_view: quick_cache::sync::Cache<String, (Arc<Channel>, StdInstant)>,
 }
+
+/// The longest a publish may act on a cached channel, should a change
+/// notice from another node be lost.
+const PUBLISH_VIEW_TTL: Duration = Duration::from_secs(1);
 
 /// How long another node's subscriber report counts.
 const PRESENCE_FRESH_MS: i64 = 6_000;
@@ -141,7 +151,26 @@ impl Hub {
             type_rules: TypeRulesCache::default(),
             allow_private_webhooks,
             node_id: ulid::Ulid::generate().to_string(),
+            publish_view: quick_cache::sync::Cache::new(10_000),
         }
+    }
+
+    /// The channel a publish goes to, from the short-lived cache if possible.
+    async fn channel_for_publish(&self, channel_id: &str) -> HubResult<Arc<Channel>> {
+        if let Some((channel, at)) = self.publish_view.get(channel_id)
+            && at.elapsed() < PUBLISH_VIEW_TTL
+        {
+            return Ok(channel);
+        }
+        let channel = Arc::new(
+            self.store
+                .get_channel(channel_id)
+                .await?
+                .ok_or_else(|| channel_not_found(channel_id))?,
+        );
+        self.publish_view
+            .insert(channel_id.to_owned(), (channel.clone(), StdInstant::now()));
+        Ok(channel)
     }
 
     /// Live subscribers of a channel: this node's, plus the other nodes' last reports.
@@ -178,7 +207,12 @@ impl Hub {
     /// Closes the sockets and forgets the credentials a notice is about.
     pub fn apply_control(&self, notice: &ControlNotice) {
         match notice {
+            ControlNotice::ChannelChanged { channel_id } => {
+                self.publish_view.remove(channel_id);
+                self.type_rules.forget(channel_id);
+            }
             ControlNotice::ChannelDeleted { channel_id } => {
+                self.publish_view.remove(channel_id);
                 self.type_rules.forget(channel_id);
                 self.rooms.close(channel_id, CloseOrder::ChannelDeleted);
             }
@@ -420,7 +454,10 @@ impl Hub {
             .update_channel(&channel)
             .await?
             .ok_or_else(|| channel_not_found(channel_id))?;
-        self.type_rules.forget(channel_id);
+        self.announce_control(ControlNotice::ChannelChanged {
+            channel_id: channel_id.to_owned(),
+        })
+        .await;
         if was_public && !updated.is_public {
             self.announce_control(ControlNotice::ChannelMadePrivate {
                 channel_id: channel_id.to_owned(),
@@ -546,7 +583,7 @@ impl Hub {
         presented: Option<&str>,
         events: Vec<NewEvent>,
     ) -> HubResult<Vec<Event>> {
-        let channel = self.load_channel(channel_id).await?;
+        let channel = self.channel_for_publish(channel_id).await?;
         let principal = self.authenticate(presented).await?;
         let (publisher, token_id) = match &principal {
             Principal::Admin => (Publisher::admin(), None),
