@@ -51,6 +51,16 @@ pub enum Principal {
     Token(Arc<TokenRecord>),
 }
 
+impl Principal {
+    /// The channel token's id, for a token principal.
+    pub fn token_id(&self) -> Option<String> {
+        match self {
+            Principal::Token(token) => Some(token.id.clone()),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
     /// The credential is malformed, unknown, wrong, expired or revoked. Which

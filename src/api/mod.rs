@@ -8,6 +8,7 @@ pub mod channels;
 pub mod events;
 pub mod json;
 pub mod problem;
+pub mod stream;
 pub mod system;
 pub mod tokens;
 pub mod webhooks;
@@ -72,6 +73,34 @@ pub fn presented_token(req: &Request) -> Option<String> {
     header.or_else(|| req.params::<TokenParam>().ok().and_then(|p| p.token))
 }
 
+/// Stored events after `after` for a session to replay first; a bad id is a 400.
+pub fn replay_after(
+    hub: &Arc<Hub>,
+    channel_id: &str,
+    after: Option<String>,
+    types: &[String],
+) -> Result<Option<crate::live::Replay>, problem::ApiError> {
+    const PAGE: u32 = 500;
+    let Some(after) = after else {
+        return Ok(None);
+    };
+    if after.parse::<ulid::Ulid>().is_err() {
+        return Err(problem::ApiError::bad_request(format!(
+            "after must be an event id, not {after:?}"
+        )));
+    }
+    let (hub, channel_id, types) = (hub.clone(), channel_id.to_owned(), types.to_vec());
+    let fetch: crate::live::FetchAfter = Arc::new(move |after: String| {
+        let (hub, channel_id, types) = (hub.clone(), channel_id.clone(), types.clone());
+        Box::pin(async move {
+            hub.events_after(&channel_id, &after, &types, PAGE)
+                .await
+                .map_err(|e| e.to_string())
+        })
+    });
+    Ok(Some(crate::live::Replay { after, fetch }))
+}
+
 /// Who is calling, from the credential the request presents.
 pub async fn caller(hub: &Hub, req: &Request) -> Result<crate::auth::Principal, problem::ApiError> {
     Ok(hub.authenticate(presented_token(req).as_deref()).await?)
@@ -87,6 +116,7 @@ pub fn service(
         tokens::TokensApi,
         events::EventsApi,
         ws::LiveApi,
+        stream::StreamApi,
         webhooks::WebhooksApi,
     ),
     (),
@@ -97,6 +127,10 @@ pub fn service(
             tokens::TokensApi { hub: hub.clone() },
             events::EventsApi { hub: hub.clone() },
             ws::LiveApi {
+                hub: hub.clone(),
+                sessions: sessions.clone(),
+            },
+            stream::StreamApi {
                 hub: hub.clone(),
                 sessions,
             },

@@ -16,7 +16,7 @@ use poem_openapi::{
     registry::{MetaResponse, MetaResponses, Registry},
 };
 
-use super::{ApiTags, presented_token, problem::ApiError};
+use super::{ApiTags, presented_token, problem::ApiError, replay_after};
 use crate::{
     auth::Principal,
     hub::Hub,
@@ -84,7 +84,9 @@ pub struct LiveApi {
 impl LiveApi {
     /// Subscribe to a channel over WebSocket. Every event published afterwards
     /// is pushed as one text frame, in publish order. Private channels need a
-    /// subscribe token (`?token=` or `Authorization: Bearer`).
+    /// subscribe token (`?token=` or `Authorization: Bearer`). With `after`,
+    /// the stored events after that id come first, then live ones, without
+    /// gaps or duplicates.
     #[oai(path = "/channels/:channel_id/ws", method = "get")]
     async fn subscribe(
         &self,
@@ -95,6 +97,8 @@ impl LiveApi {
         /// A subscribe token for a private channel.
         #[oai(name = "token")]
         _token: Query<Option<String>>,
+        /// An event id: replay the stored events after it before live ones.
+        after: Query<Option<String>>,
     ) -> Result<Upgraded, ApiError> {
         let (channel, principal) = self
             .hub
@@ -103,6 +107,8 @@ impl LiveApi {
         if !wants_upgrade(req) {
             return Err(HandshakeError::NotUpgrade.into());
         }
+        let types = parse_type_list(types.0.as_deref());
+        let replay = replay_after(&self.hub, &channel_id, after.0, &types)?;
         let listener = self
             .hub
             .rooms()
@@ -110,12 +116,11 @@ impl LiveApi {
         let subscription = Subscription {
             taken: listener.room.published(),
             listener,
-            types: parse_type_list(types.0.as_deref()),
-            token_id: match &principal {
-                Principal::Token(token) => Some(token.id.clone()),
-                _ => None,
-            },
+            types,
+            token_id: principal.token_id(),
             anonymous: matches!(principal, Principal::Anonymous),
+            replay,
+            replayed_through: None,
         };
         Ok(Upgraded(self.sessions.accept(req, subscription)?))
     }

@@ -711,6 +711,24 @@ impl Hub {
             .ok_or_else(|| HubError::NotFound(format!("event {event_id:?} does not exist")))
     }
 
+    /// Stored events after `after` (of `types`, if any), oldest first: a page
+    /// of a replay. Access was checked when the session was opened.
+    pub async fn events_after(
+        &self,
+        channel_id: &str,
+        after: &str,
+        types: &[String],
+        limit: u32,
+    ) -> HubResult<Vec<Event>> {
+        let query = EventQuery {
+            after: Some(after.to_owned()),
+            types: types.to_vec(),
+            limit,
+            ..EventQuery::default()
+        };
+        Ok(self.store.list_events(channel_id, &query).await?)
+    }
+
     /// Deletes an event: the admin, or the publish token that published it.
     pub async fn delete_event(
         &self,

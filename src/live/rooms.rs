@@ -26,6 +26,7 @@ use crate::model::Event;
 /// An event ready for delivery: its JSON text, serialized once and shared.
 #[derive(Debug)]
 pub struct LiveEvent {
+    pub id: String,
     pub event_type: Option<String>,
     pub json: Utf8Bytes,
 }
@@ -59,6 +60,17 @@ pub enum CloseOrder {
     TokenRevoked(String),
     /// The channel became private: listeners without a token lose access.
     ChannelMadePrivate,
+}
+
+impl CloseOrder {
+    /// Whether a listener holding `token_id` (or none, if `anonymous`) must leave.
+    pub fn applies_to(&self, token_id: Option<&str>, anonymous: bool) -> bool {
+        match self {
+            CloseOrder::ChannelDeleted => true,
+            CloseOrder::TokenRevoked(revoked) => token_id == Some(revoked.as_str()),
+            CloseOrder::ChannelMadePrivate => anonymous,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -213,6 +225,7 @@ impl Rooms {
                     .is_none_or(|last| *last < event.id)
             })
             .map(|event| LiveEvent {
+                id: event.id.clone(),
                 event_type: event.event_type.clone(),
                 json: Utf8Bytes::from(event.to_json_string()),
             })

@@ -34,7 +34,10 @@ use tokio_tungstenite::{
 };
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
-use super::rooms::{CloseOrder, Listener, RoomMessage};
+use super::{
+    Replay,
+    rooms::{CloseOrder, Listener, RoomMessage},
+};
 
 /// Largest frame a client may send; a larger one closes the socket with 1009.
 pub const MAX_CLIENT_FRAME_BYTES: usize = 4 * 1024;
@@ -76,6 +79,10 @@ pub struct Subscription {
     pub anonymous: bool,
     /// Frames and bytes of the room's stream taken so far (see `Room::published`).
     pub taken: (u64, u64),
+    /// Stored events to send first (`?after=`).
+    pub replay: Option<Replay>,
+    /// Live events up to this id were replayed already.
+    pub replayed_through: Option<String>,
 }
 
 /// Why an upgrade was refused.
@@ -107,6 +114,11 @@ impl Drop for ConnectionSlot {
 }
 
 impl Sessions {
+    /// Cancelled when the server begins shutting down.
+    pub fn shutdown_signal(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
     pub fn new(limits: SessionLimits) -> Arc<Sessions> {
         Arc::new(Sessions {
             limits,
@@ -217,6 +229,39 @@ async fn run_session(
     let mut unanswered_pings = 0u32;
     let mut batch = Vec::with_capacity(MAX_FRAMES_PER_FLUSH);
 
+    if let Some(mut replay) = sub.replay.take() {
+        loop {
+            let page = match replay.next_page().await {
+                Ok(page) if page.is_empty() => break,
+                Ok(page) => page,
+                Err(error) => {
+                    tracing::warn!(%error, "replay failed");
+                    let frame = CloseFrame {
+                        code: CloseCode::Error,
+                        reason: "could not read stored events; reconnect".into(),
+                    };
+                    let _ = send_within(&mut sink, Message::Close(Some(frame)), CLOSE_GRACE).await;
+                    return;
+                }
+            };
+            batch.extend(
+                page.iter()
+                    .map(|e| Message::Text(e.to_json_string().into())),
+            );
+            if let Some(ending) = write_batch(&mut sink, &mut batch, &sub, limits).await {
+                if let Ending::Close(code, reason) = ending {
+                    let frame = CloseFrame {
+                        code,
+                        reason: reason.into(),
+                    };
+                    let _ = send_within(&mut sink, Message::Close(Some(frame)), CLOSE_GRACE).await;
+                }
+                return;
+            }
+        }
+        sub.replayed_through = Some(replay.position().to_owned());
+    }
+
     let ending = loop {
         tokio::select! {
             biased;
@@ -308,7 +353,10 @@ fn collect(
                 if is_behind(sub, limits) {
                     return Collected::End(slow_consumer());
                 }
-                for event in live.events.iter().filter(|e| e.matches_types(&sub.types)) {
+                let replayed = sub.replayed_through.as_deref();
+                for event in live.events.iter().filter(|e| {
+                    e.matches_types(&sub.types) && replayed.is_none_or(|r| e.id.as_str() > r)
+                }) {
                     bytes += event.json.len();
                     batch.push(Message::Text(event.json.clone()));
                 }
@@ -343,16 +391,15 @@ fn is_behind(sub: &Subscription, limits: &SessionLimits) -> bool {
 }
 
 fn applies_to(order: &CloseOrder, sub: &Subscription) -> Option<Ending> {
-    match order {
-        CloseOrder::ChannelDeleted => Some(Ending::Close(CloseCode::Normal, "channel deleted")),
-        CloseOrder::TokenRevoked(id) if sub.token_id.as_deref() == Some(id.as_str()) => {
-            Some(Ending::Close(CloseCode::Policy, "token revoked"))
-        }
-        CloseOrder::ChannelMadePrivate if sub.anonymous => {
-            Some(Ending::Close(CloseCode::Policy, "token revoked"))
-        }
-        _ => None,
+    if !order.applies_to(sub.token_id.as_deref(), sub.anonymous) {
+        return None;
     }
+    Some(match order {
+        CloseOrder::ChannelDeleted => Ending::Close(CloseCode::Normal, "channel deleted"),
+        CloseOrder::TokenRevoked(_) | CloseOrder::ChannelMadePrivate => {
+            Ending::Close(CloseCode::Policy, "token revoked")
+        }
+    })
 }
 
 /// Writes the batch with one flush. While the socket will not take it, checks

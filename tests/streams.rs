@@ -1,0 +1,224 @@
+//! Resumable live delivery (SPEC §5b): WebSocket `?after=` replay and the SSE
+//! stream with `Last-Event-ID`, driven by real WebSocket and SSE clients.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{ADMIN, Backend, TestServer, next_text};
+use eventsource_stream::{Event as SseEvent, Eventsource};
+use futures_util::{Stream, StreamExt};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+on_both_backends!(
+    websocket_after_replays_then_goes_live,
+    websocket_after_has_no_gap_while_publishing,
+    sse_delivers_ids_types_and_filters,
+    sse_resumes_with_last_event_id,
+    sse_refusals,
+);
+
+fn id_of(json: &str) -> String {
+    serde_json::from_str::<Value>(json).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn websocket_after_replays_then_goes_live(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    server.create_channel(json!({"id": "replay"})).await;
+    let mut published = Vec::new();
+    for i in 0..6 {
+        let event_type = if i % 2 == 0 { "even" } else { "odd" };
+        published.push(
+            server
+                .publish_raw("replay", json!({"type": event_type, "data": i}))
+                .await,
+        );
+    }
+    let after = id_of(&published[1]);
+    let mut all = server
+        .ws(&format!("/channels/replay/ws?after={after}"))
+        .await;
+    let mut evens = server
+        .ws(&format!("/channels/replay/ws?after={after}&types=even"))
+        .await;
+    for expected in &published[2..] {
+        assert_eq!(&next_text(&mut all).await, expected);
+    }
+    assert_eq!(next_text(&mut evens).await, published[2]);
+    assert_eq!(next_text(&mut evens).await, published[4]);
+    let live = server
+        .publish_raw("replay", json!({"type": "even", "data": "live"}))
+        .await;
+    assert_eq!(next_text(&mut all).await, live);
+    assert_eq!(next_text(&mut evens).await, live);
+
+    let (status, _, body) = server
+        .ws_refused("/channels/replay/ws?after=not-an-id")
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+}
+
+async fn websocket_after_has_no_gap_while_publishing(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    server.create_channel(json!({"id": "racing"})).await;
+    const EVENTS: usize = 150;
+    let first = server.publish_raw("racing", json!({"data": 0})).await;
+    let publisher = async {
+        for i in 1..EVENTS {
+            server.publish("racing", json!({"data": i})).await;
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    };
+    // Connects while events keep coming: replay and live must meet exactly.
+    let subscriber = async {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let mut socket = server
+            .ws(&format!("/channels/racing/ws?after={}", id_of(&first)))
+            .await;
+        let mut ids = Vec::new();
+        for _ in 1..EVENTS {
+            ids.push(id_of(&next_text(&mut socket).await));
+        }
+        ids
+    };
+    let ((), received) = tokio::join!(publisher, subscriber);
+    let stored: Vec<String> = server
+        .all_events("racing")
+        .await
+        .iter()
+        .skip(1)
+        .map(|e| e["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(received, stored);
+}
+
+/// Opens an SSE stream with a real SSE parser.
+async fn sse(
+    server: &TestServer,
+    path: &str,
+    last_event_id: Option<&str>,
+) -> impl Stream<Item = Result<SseEvent, eventsource_stream::EventStreamError<reqwest::Error>>> + use<>
+{
+    let mut request = server
+        .http
+        .get(server.url(path))
+        .header("accept", "text/event-stream");
+    if let Some(id) = last_event_id {
+        request = request.header("last-event-id", id);
+    }
+    let response = request.send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    Box::pin(response.bytes_stream().eventsource())
+}
+
+async fn next_sse<S>(stream: &mut S) -> SseEvent
+where
+    S: Stream<Item = Result<SseEvent, eventsource_stream::EventStreamError<reqwest::Error>>>
+        + Unpin,
+{
+    tokio::time::timeout(Duration::from_secs(10), stream.next())
+        .await
+        .expect("an SSE message within 10 s")
+        .expect("the stream is open")
+        .expect("a well-formed SSE message")
+}
+
+async fn sse_delivers_ids_types_and_filters(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    server.create_channel(json!({"id": "sse"})).await;
+    let mut all = sse(&server, "/channels/sse/stream", None).await;
+    let mut only_a = sse(&server, "/channels/sse/stream?types=a", None).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let typed = server
+        .publish_raw("sse", json!({"type": "a", "data": {"n": 1}}))
+        .await;
+    let untyped = server.publish_raw("sse", json!({"data": 2})).await;
+    let first = next_sse(&mut all).await;
+    assert_eq!(
+        (first.id.as_str(), first.event.as_str(), first.data.as_str()),
+        (id_of(&typed).as_str(), "a", typed.as_str())
+    );
+    let second = next_sse(&mut all).await;
+    assert_eq!(
+        (second.id, second.event.as_str(), second.data),
+        (id_of(&untyped), "message", untyped)
+    );
+    assert_eq!(next_sse(&mut only_a).await.data, typed);
+}
+
+async fn sse_resumes_with_last_event_id(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    server.create_channel(json!({"id": "resume"})).await;
+    let mut stream = sse(&server, "/channels/resume/stream", None).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut published = Vec::new();
+    for i in 0..3 {
+        published.push(server.publish_raw("resume", json!({"data": i})).await);
+    }
+    let mut last_id = String::new();
+    for expected in &published {
+        let message = next_sse(&mut stream).await;
+        assert_eq!(&message.data, expected);
+        last_id = message.id;
+    }
+    drop(stream);
+    // Missed while disconnected.
+    for i in 3..6 {
+        published.push(server.publish_raw("resume", json!({"data": i})).await);
+    }
+    let mut resumed = sse(&server, "/channels/resume/stream", Some(&last_id)).await;
+    for expected in &published[3..] {
+        assert_eq!(&next_sse(&mut resumed).await.data, expected);
+    }
+    let live = server.publish_raw("resume", json!({"data": "live"})).await;
+    assert_eq!(
+        next_sse(&mut resumed).await.data,
+        live,
+        "then live, with no duplicate"
+    );
+}
+
+async fn sse_refusals(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    server
+        .create_channel(json!({"id": "hidden", "is_public": false}))
+        .await;
+    let (reader, _) = server.create_token("hidden", "subscribe", json!({})).await;
+    for (path, token, expected) in [
+        ("/channels/missing/stream", None, StatusCode::NOT_FOUND),
+        ("/channels/hidden/stream", None, StatusCode::UNAUTHORIZED),
+        (
+            "/channels/hidden/stream?after=bogus",
+            Some(ADMIN),
+            StatusCode::BAD_REQUEST,
+        ),
+    ] {
+        let response = server.send(Method::GET, path, token, None).await;
+        assert_eq!(response.status(), expected, "{path}");
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/problem+json"
+        );
+    }
+    let mut stream = sse(
+        &server,
+        &format!("/channels/hidden/stream?token={reader}"),
+        None,
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let body = server
+        .publish_raw("hidden", json!({"data": "members"}))
+        .await;
+    assert_eq!(next_sse(&mut stream).await.data, body);
+}
