@@ -9,6 +9,7 @@ mod live;
 mod model;
 mod server;
 mod store;
+mod telemetry;
 mod webhooks;
 
 use clap::{Parser, Subcommand};

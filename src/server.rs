@@ -27,11 +27,12 @@ use crate::{
         rooms::Rooms,
         ws::{SessionLimits, Sessions},
     },
-    store,
-    webhooks::{DeliveryCounters, WebhookSettings, signing::ServerKey, worker::Worker},
+    store, telemetry,
+    webhooks::{WebhookSettings, signing::ServerKey, worker::Worker},
 };
 
 pub async fn serve(config: ServeConfig) -> Result<(), Box<dyn std::error::Error>> {
+    let metrics = telemetry::install();
     let store = store::open(&config.database_url).await?;
     tracing::info!(backend = store.backend(), "database ready");
     let (auth, generated_admin) = Auth::new(store.clone(), config.admin_token.as_deref()).await?;
@@ -68,7 +69,6 @@ pub async fn serve(config: ServeConfig) -> Result<(), Box<dyn std::error::Error>
         },
         key,
         webhooks_queued,
-        Arc::new(DeliveryCounters::default()),
         stop_webhooks.clone(),
     );
     let clustered = store.clustered();
@@ -107,11 +107,13 @@ pub async fn serve(config: ServeConfig) -> Result<(), Box<dyn std::error::Error>
         .at("/healthz", get(api::system::healthz))
         .at("/readyz", get(api::system::readyz))
         .at("/.well-known/channelhub.json", get(well_known))
+        .at("/metrics", get(api::system::prometheus_metrics))
+        .data(metrics)
         .data(hub)
         .data(identity)
         .data(BodyLimit(config.max_body_bytes))
-        .with(poem::middleware::Tracing)
-        .catch_all_error(|err| async move { problem::render(err) });
+        .catch_all_error(|err| async move { problem::render(err) })
+        .around(telemetry::observe);
 
     let acceptor = TcpListener::bind(config.listen).into_acceptor().await?;
     let local = acceptor

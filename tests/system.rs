@@ -3,11 +3,11 @@
 
 mod common;
 
-use common::{Backend, TestServer};
+use common::{Backend, TestServer, eventually, next_text};
 use reqwest::StatusCode;
-use serde_json::Value;
+use serde_json::{Value, json};
 
-on_both_backends!(health_and_readiness);
+on_both_backends!(health_and_readiness, metrics_count_what_happened);
 
 async fn health_and_readiness(backend: Backend) {
     let server = TestServer::start(backend).await;
@@ -78,4 +78,74 @@ async fn docs_ui_is_served() {
     assert_eq!(response.status(), StatusCode::OK);
     let html = response.text().await.unwrap();
     assert!(html.contains("swagger"), "the docs page embeds Swagger UI");
+}
+
+/// The value of a metric line `name{labels} value` (labels as written).
+fn metric(text: &str, series: &str) -> Option<f64> {
+    text.lines().find_map(|line| {
+        line.strip_prefix(series)?
+            .strip_prefix(' ')?
+            .trim()
+            .parse()
+            .ok()
+    })
+}
+
+async fn metrics_count_what_happened(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    server.create_channel(json!({"id": "measured"})).await;
+    let mut socket = server.ws("/channels/measured/ws").await;
+    for i in 0..3 {
+        server.publish("measured", json!({"data": i})).await;
+    }
+    for _ in 0..3 {
+        next_text(&mut socket).await;
+    }
+    let url = format!("http://{}/metrics", server.addr);
+    let scrape = || async {
+        server
+            .http
+            .get(&url)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    eventually("the delivered frames are counted", || async {
+        metric(&scrape().await, "channelhub_frames_delivered_total") == Some(3.0)
+    })
+    .await;
+    let text = scrape().await;
+    assert_eq!(
+        metric(&text, "channelhub_events_published_total"),
+        Some(3.0),
+        "{text}"
+    );
+    assert_eq!(
+        metric(&text, "channelhub_websocket_connections"),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(metric(&text, "channelhub_subscribers"), Some(1.0), "{text}");
+    assert_eq!(
+        metric(&text, "channelhub_live_channels"),
+        Some(1.0),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "channelhub_http_request_duration_seconds_bucket{method=\"POST\",status=\"201\""
+        ),
+        "{text}"
+    );
+    let response = server.http.get(&url).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
 }

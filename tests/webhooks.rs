@@ -53,6 +53,26 @@ async fn register(
         .await
 }
 
+/// The webhook's logged attempts, once there are `count` of them (a receiver
+/// can see a delivery a moment before the server has logged it).
+async fn logged_attempts(
+    server: &TestServer,
+    channel: &str,
+    hook: &Value,
+    count: usize,
+) -> Vec<Value> {
+    let path = format!(
+        "/channels/{channel}/webhooks/{}/deliveries",
+        hook["id"].as_str().unwrap()
+    );
+    let fetch = || async { server.call(Method::GET, &path, Some(ADMIN), None).await.1 };
+    eventually("every attempt is logged", || async {
+        fetch().await.as_array().unwrap().len() == count
+    })
+    .await;
+    fetch().await.as_array().unwrap().clone()
+}
+
 async fn webhooks_of(server: &TestServer, channel: &str) -> Vec<Value> {
     let (status, list) = server
         .call(
@@ -364,19 +384,7 @@ async fn deliveries_are_signed_and_filtered(backend: Backend) {
     tampered.body.push(' ');
     assert!(std::panic::catch_unwind(|| verify_signature(&tampered, secret, &public_key)).is_err());
 
-    let (_, attempts) = server
-        .call(
-            Method::GET,
-            &format!(
-                "/channels/signed/webhooks/{}/deliveries",
-                hook_all["id"].as_str().unwrap()
-            ),
-            Some(ADMIN),
-            None,
-        )
-        .await;
-    let attempts = attempts.as_array().unwrap();
-    assert_eq!(attempts.len(), 3);
+    let attempts = logged_attempts(&server, "signed", &hook_all, 3).await;
     assert!(
         attempts
             .iter()
@@ -417,19 +425,7 @@ async fn failing_receiver_gets_everything_in_order(backend: Backend) {
         "the head event is retried before any later one"
     );
 
-    let (_, attempts) = server
-        .call(
-            Method::GET,
-            &format!(
-                "/channels/flaky/webhooks/{}/deliveries",
-                hook["id"].as_str().unwrap()
-            ),
-            Some(ADMIN),
-            None,
-        )
-        .await;
-    let attempts = attempts.as_array().unwrap();
-    assert_eq!(attempts.len(), 10);
+    let attempts = logged_attempts(&server, "flaky", &hook, 10).await;
     let errors: Vec<_> = attempts
         .iter()
         .filter(|a| a["outcome"] == "http_error")
@@ -443,6 +439,30 @@ async fn failing_receiver_gets_everything_in_order(backend: Backend) {
             .max(),
         Some(5)
     );
+    let metrics = server
+        .http
+        .get(format!("http://{}/metrics", server.addr))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for (series, count) in [
+        (
+            "channelhub_webhook_attempts_total{outcome=\"success\"} ",
+            "6",
+        ),
+        (
+            "channelhub_webhook_attempts_total{outcome=\"http_error\"} ",
+            "4",
+        ),
+    ] {
+        assert!(
+            metrics.lines().any(|l| l == format!("{series}{count}")),
+            "{series}: {metrics}"
+        );
+    }
     let hooks = webhooks_of(&server, "flaky").await;
     assert_eq!(hooks[0]["state"], "active");
     assert_eq!(

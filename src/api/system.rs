@@ -27,6 +27,20 @@ pub fn well_known(identity: Data<&Arc<ServerIdentity>>) -> Json<ServerIdentity> 
     Json(identity.as_ref().clone())
 }
 
+/// Prometheus text exposition of every metric in `telemetry`.
+#[handler]
+pub fn prometheus_metrics(
+    handle: Data<&metrics_exporter_prometheus::PrometheusHandle>,
+    hub: Data<&Arc<Hub>>,
+) -> poem::Response {
+    let (channels, subscribers) = hub.rooms().totals();
+    metrics::gauge!(crate::telemetry::LIVE_CHANNELS).set(channels as f64);
+    metrics::gauge!(crate::telemetry::SUBSCRIBERS).set(subscribers as f64);
+    poem::Response::builder()
+        .content_type("text/plain; version=0.0.4")
+        .body(handle.render())
+}
+
 #[handler]
 pub fn healthz() -> Json<serde_json::Value> {
     Json(json!({"status": "ok"}))

@@ -162,6 +162,8 @@ async fn commit_group(
         group.into_iter().map(|r| (r.batch, r.reply)).unzip();
     match store.append_events(&batches).await {
         Ok(appended) => {
+            let stored: usize = appended.events.iter().flatten().map(Vec::len).sum();
+            metrics::counter!(crate::telemetry::EVENTS_PUBLISHED).increment(stored as u64);
             if appended.webhook_jobs > 0 {
                 webhooks_queued.notify_one();
             }

@@ -272,6 +272,12 @@ impl Rooms {
             .collect()
     }
 
+    /// Channels with live subscribers, and those subscribers, on this node.
+    pub fn totals(&self) -> (u64, u64) {
+        let counts = self.subscriber_counts();
+        (counts.len() as u64, counts.iter().map(|(_, n)| n).sum())
+    }
+
     /// Live WebSocket subscribers per channel on this node (channels with any).
     pub fn subscriber_counts(&self) -> Vec<(String, u64)> {
         let rooms = self.rooms.read().unwrap_or_else(|e| e.into_inner());

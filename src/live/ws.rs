@@ -38,6 +38,7 @@ use super::{
     Replay,
     rooms::{CloseOrder, Listener, RoomMessage},
 };
+use crate::telemetry;
 
 /// Largest frame a client may send; a larger one closes the socket with 1009.
 pub const MAX_CLIENT_FRAME_BYTES: usize = 4 * 1024;
@@ -66,6 +67,8 @@ pub struct Sessions {
     connections: AtomicUsize,
     shutdown: CancellationToken,
     tracker: TaskTracker,
+    /// Kept as a handle: bumped on every flush of every socket.
+    frames_delivered: metrics::Counter,
 }
 
 /// One subscriber, authorized and joined to its room.
@@ -110,6 +113,7 @@ struct ConnectionSlot(Arc<Sessions>);
 impl Drop for ConnectionSlot {
     fn drop(&mut self) {
         self.0.connections.fetch_sub(1, Ordering::AcqRel);
+        metrics::gauge!(telemetry::WEBSOCKET_CONNECTIONS).decrement(1.0);
     }
 }
 
@@ -125,6 +129,7 @@ impl Sessions {
             connections: AtomicUsize::new(0),
             shutdown: CancellationToken::new(),
             tracker: TaskTracker::new(),
+            frames_delivered: metrics::counter!(telemetry::FRAMES_DELIVERED),
         })
     }
 
@@ -135,7 +140,10 @@ impl Sessions {
                 (n < max).then_some(n + 1)
             })
             .ok()
-            .map(|_| ConnectionSlot(self.clone()))
+            .map(|_| {
+                metrics::gauge!(telemetry::WEBSOCKET_CONNECTIONS).increment(1.0);
+                ConnectionSlot(self.clone())
+            })
     }
 
     /// Completes the handshake and starts the session; the response is the 101.
@@ -177,7 +185,7 @@ impl Sessions {
                 .max_frame_size(Some(MAX_CLIENT_FRAME_BYTES));
             let socket =
                 WebSocketStream::from_raw_socket(upgraded, Role::Server, Some(config)).await;
-            run_session(socket, subscription, &sessions.limits, &sessions.shutdown).await;
+            run_session(socket, subscription, &sessions).await;
         });
 
         Ok(Response::builder()
@@ -217,9 +225,9 @@ enum Ending {
 async fn run_session(
     socket: WebSocketStream<Upgraded>,
     mut sub: Subscription,
-    limits: &SessionLimits,
-    shutdown: &CancellationToken,
+    sessions: &Sessions,
 ) {
+    let (limits, shutdown) = (&sessions.limits, &sessions.shutdown);
     let (mut sink, mut incoming) = socket.split();
     let mut ping = tokio::time::interval_at(
         tokio::time::Instant::now() + limits.ping_interval,
@@ -248,7 +256,15 @@ async fn run_session(
                 page.iter()
                     .map(|e| Message::Text(e.to_json_string().into())),
             );
-            if let Some(ending) = write_batch(&mut sink, &mut batch, &sub, limits).await {
+            if let Some(ending) = write_batch(
+                &mut sink,
+                &mut batch,
+                &sub,
+                limits,
+                &sessions.frames_delivered,
+            )
+            .await
+            {
                 if let Ending::Close(code, reason) = ending {
                     let frame = CloseFrame {
                         code,
@@ -276,7 +292,7 @@ async fn run_session(
                     Collected::Frames => {}
                     Collected::End(ending) => break ending,
                 }
-                if let Some(ending) = write_batch(&mut sink, &mut batch, &sub, limits).await {
+                if let Some(ending) = write_batch(&mut sink, &mut batch, &sub, limits, &sessions.frames_delivered).await {
                     break ending;
                 }
             }
@@ -325,6 +341,7 @@ async fn run_session(
 }
 
 fn slow_consumer() -> Ending {
+    metrics::counter!(telemetry::SLOW_CONSUMER_CLOSES).increment(1);
     Ending::Close(
         CloseCode::Policy,
         "slow consumer: too far behind, reconnect and catch up",
@@ -410,15 +427,19 @@ async fn write_batch(
     batch: &mut Vec<Message>,
     sub: &Subscription,
     limits: &SessionLimits,
+    frames_delivered: &metrics::Counter,
 ) -> Option<Ending> {
     if batch.is_empty() {
         return None;
     }
+    let frames = batch.len() as u64;
     let write = async {
         for message in batch.drain(..) {
             sink.feed(message).await?;
         }
-        sink.flush().await
+        sink.flush().await?;
+        frames_delivered.increment(frames);
+        Ok::<(), WsError>(())
     };
     tokio::pin!(write);
     let mut lag_check = tokio::time::interval(LAG_CHECK_INTERVAL);

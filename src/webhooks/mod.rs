@@ -10,10 +10,7 @@ pub mod guard;
 pub mod signing;
 pub mod worker;
 
-use std::{
-    sync::atomic::{AtomicU64, Ordering},
-    time::Duration,
-};
+use std::time::Duration;
 
 /// How deliveries are made.
 #[derive(Debug, Clone)]
@@ -41,14 +38,6 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 5] = [
-        Outcome::Success,
-        Outcome::HttpError,
-        Outcome::NetworkError,
-        Outcome::Timeout,
-        Outcome::Refused,
-    ];
-
     pub fn as_str(self) -> &'static str {
         match self {
             Outcome::Success => "success",
@@ -57,23 +46,5 @@ impl Outcome {
             Outcome::Timeout => "timeout",
             Outcome::Refused => "refused",
         }
-    }
-}
-
-/// Delivery attempts by outcome since start, for `/metrics`.
-#[derive(Debug, Default)]
-pub struct DeliveryCounters([AtomicU64; 5]);
-
-impl DeliveryCounters {
-    pub fn count(&self, outcome: Outcome) {
-        self.0[outcome as usize].fetch_add(1, Ordering::Relaxed);
-    }
-
-    #[allow(dead_code)] // read by /metrics
-    pub fn snapshot(&self) -> Vec<(&'static str, u64)> {
-        Outcome::ALL
-            .iter()
-            .map(|o| (o.as_str(), self.0[*o as usize].load(Ordering::Relaxed)))
-            .collect()
     }
 }

@@ -20,7 +20,7 @@ use tokio::{sync::Notify, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    DeliveryCounters, Outcome, WebhookSettings,
+    Outcome, WebhookSettings,
     guard::{self, GuardedResolver, Refused},
     signing::ServerKey,
 };
@@ -47,7 +47,6 @@ pub struct Worker {
     key: Arc<ServerKey>,
     wake: Arc<Notify>,
     in_flight: Mutex<HashSet<String>>,
-    counters: Arc<DeliveryCounters>,
 }
 
 impl Worker {
@@ -57,7 +56,6 @@ impl Worker {
         settings: WebhookSettings,
         key: Arc<ServerKey>,
         wake: Arc<Notify>,
-        counters: Arc<DeliveryCounters>,
         shutdown: CancellationToken,
     ) -> JoinHandle<()> {
         let client = reqwest::Client::builder()
@@ -76,7 +74,6 @@ impl Worker {
             key,
             wake,
             in_flight: Mutex::new(HashSet::new()),
-            counters,
         });
         tokio::spawn(async move { worker.run(shutdown).await })
     }
@@ -187,7 +184,8 @@ impl Worker {
                 failure.retry_after,
             ),
         };
-        self.counters.count(outcome);
+        metrics::counter!(crate::telemetry::WEBHOOK_ATTEMPTS, "outcome" => outcome.as_str())
+            .increment(1);
         let status = status.map(|s| i64::from(s.as_u16()));
         let next = if outcome == Outcome::Success {
             JobNext::Delivered

@@ -1,0 +1,73 @@
+//! Metrics and request logs: the names of everything `/metrics` exports, the
+//! Prometheus recorder behind it, and the middleware that logs one line per
+//! request and times it. Other modules only bump the metrics named here.
+
+use std::time::Instant;
+
+use metrics::{describe_counter, describe_gauge, describe_histogram};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use poem::{Endpoint, IntoResponse, Request, Response};
+
+pub const WEBSOCKET_CONNECTIONS: &str = "channelhub_websocket_connections";
+pub const SUBSCRIBERS: &str = "channelhub_subscribers";
+pub const LIVE_CHANNELS: &str = "channelhub_live_channels";
+pub const EVENTS_PUBLISHED: &str = "channelhub_events_published_total";
+pub const FRAMES_DELIVERED: &str = "channelhub_frames_delivered_total";
+pub const SLOW_CONSUMER_CLOSES: &str = "channelhub_slow_consumer_disconnects_total";
+pub const WEBHOOK_ATTEMPTS: &str = "channelhub_webhook_attempts_total";
+pub const REQUEST_SECONDS: &str = "channelhub_http_request_duration_seconds";
+
+/// Installs the process-wide recorder; `/metrics` renders from the handle.
+pub fn install() -> PrometheusHandle {
+    let handle = PrometheusBuilder::new()
+        .set_buckets_for_metric(
+            Matcher::Full(REQUEST_SECONDS.to_owned()),
+            &[
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+                60.0,
+            ],
+        )
+        .expect("the bucket list is not empty")
+        .install_recorder()
+        .expect("one recorder per process");
+    describe_gauge!(WEBSOCKET_CONNECTIONS, "Open WebSocket connections");
+    describe_gauge!(SUBSCRIBERS, "Live WebSocket subscribers on this node");
+    describe_gauge!(
+        LIVE_CHANNELS,
+        "Channels with a live subscriber on this node"
+    );
+    describe_counter!(
+        EVENTS_PUBLISHED,
+        "Events committed by publishes on this node"
+    );
+    describe_counter!(
+        FRAMES_DELIVERED,
+        "Event frames written to WebSocket subscribers"
+    );
+    describe_counter!(
+        SLOW_CONSUMER_CLOSES,
+        "Subscribers closed for falling behind (1008)"
+    );
+    describe_counter!(WEBHOOK_ATTEMPTS, "Webhook delivery attempts by outcome");
+    describe_histogram!(REQUEST_SECONDS, "HTTP request latency by method and status");
+    handle
+}
+
+/// Logs one line per request (method, path, status, latency) and records
+/// its latency. Wraps the error-to-problem layer, so it sees final statuses.
+pub async fn observe<E: Endpoint>(next: E, req: Request) -> poem::Result<Response> {
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let started = Instant::now();
+    let response = next
+        .call(req)
+        .await
+        .map(IntoResponse::into_response)
+        .unwrap_or_else(|err| err.into_response());
+    let elapsed = started.elapsed();
+    let status = response.status().as_u16();
+    metrics::histogram!(REQUEST_SECONDS, "method" => method.to_string(), "status" => status.to_string())
+        .record(elapsed.as_secs_f64());
+    tracing::info!(%method, %path, status, latency_ms = elapsed.as_secs_f64() * 1000.0, "request");
+    Ok(response)
+}
