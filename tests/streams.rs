@@ -1,5 +1,6 @@
-//! Resumable live delivery (SPEC §5b): WebSocket `?after=` replay and the SSE
-//! stream with `Last-Event-ID`, driven by real WebSocket and SSE clients.
+//! Feeds and resumable live delivery (SPEC §5b): WebSocket `?after=` replay,
+//! the SSE stream with `Last-Event-ID` (real WebSocket and SSE clients), and
+//! the JSON Feed and RSS documents (parsed as feeds).
 
 mod common;
 
@@ -17,6 +18,7 @@ on_both_backends!(
     sse_delivers_ids_types_and_filters,
     sse_resumes_with_last_event_id,
     sse_refusals,
+    feeds_parse_as_feeds,
 );
 
 fn id_of(json: &str) -> String {
@@ -221,4 +223,91 @@ async fn sse_refusals(backend: Backend) {
         .publish_raw("hidden", json!({"data": "members"}))
         .await;
     assert_eq!(next_sse(&mut stream).await.data, body);
+}
+
+async fn feeds_parse_as_feeds(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    server
+        .create_channel(
+            json!({"id": "news", "name": "News & <Alerts>", "description": "what happened"}),
+        )
+        .await;
+    let mut published = Vec::new();
+    for i in 0..55 {
+        let event_type = if i % 2 == 0 {
+            json!("story")
+        } else {
+            Value::Null
+        };
+        published.push(
+            server
+                .publish(
+                    "news",
+                    json!({"type": event_type, "data": {"n": i, "text": "a < b & c"}}),
+                )
+                .await,
+        );
+    }
+    let newest_first: Vec<&Value> = published.iter().rev().take(50).collect();
+
+    let response = server
+        .send(Method::GET, "/channels/news/rss", None, None)
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/rss+xml")
+    );
+    let rss = rss::Channel::read_from(&response.bytes().await.unwrap()[..]).expect("valid RSS 2.0");
+    assert_eq!(rss.title(), "News & <Alerts>");
+    assert_eq!(rss.items().len(), 50);
+    for (item, event) in rss.items().iter().zip(&newest_first) {
+        assert_eq!(item.guid().unwrap().value(), event["id"].as_str().unwrap());
+        assert_eq!(item.description().unwrap(), event["data"].to_string());
+        assert!(item.pub_date().is_some());
+    }
+
+    let (status, feed) = server
+        .call(Method::GET, "/channels/news/feed.json", None, None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(feed["version"], "https://jsonfeed.org/version/1.1");
+    assert_eq!(feed["title"], "News & <Alerts>");
+    assert!(
+        feed["feed_url"]
+            .as_str()
+            .unwrap()
+            .ends_with("/channels/news/feed.json")
+    );
+    let items = feed["items"].as_array().unwrap();
+    assert_eq!(items.len(), 50);
+    for (item, event) in items.iter().zip(&newest_first) {
+        assert_eq!(item["id"], event["id"]);
+        assert_eq!(item["_channelhub"], **event);
+        assert_eq!(item["content_text"], event["data"].to_string());
+        assert!(item["date_published"].as_str().unwrap().ends_with('Z'));
+    }
+
+    // Same access as polling.
+    server
+        .create_channel(json!({"id": "secret-news", "is_public": false}))
+        .await;
+    for path in [
+        "/channels/secret-news/rss",
+        "/channels/secret-news/feed.json",
+    ] {
+        assert_eq!(
+            server.send(Method::GET, path, None, None).await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+        assert_eq!(
+            server
+                .send(Method::GET, path, Some(ADMIN), None)
+                .await
+                .status(),
+            StatusCode::OK
+        );
+    }
 }

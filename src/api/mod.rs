@@ -6,6 +6,7 @@
 
 pub mod channels;
 pub mod events;
+pub mod feeds;
 pub mod json;
 pub mod problem;
 pub mod stream;
@@ -38,6 +39,8 @@ pub enum ApiTags {
     Live,
     /// Signed HTTP deliveries of a channel's events.
     Webhooks,
+    /// The newest events as JSON Feed and RSS, for feed readers.
+    Feeds,
 }
 
 /// `201 Created` with a JSON body.
@@ -106,21 +109,19 @@ pub async fn caller(hub: &Hub, req: &Request) -> Result<crate::auth::Principal, 
     Ok(hub.authenticate(presented_token(req).as_deref()).await?)
 }
 
+/// Every resource's operations, documented together.
+pub type Apis = (
+    channels::ChannelsApi,
+    tokens::TokensApi,
+    events::EventsApi,
+    ws::LiveApi,
+    stream::StreamApi,
+    feeds::FeedsApi,
+    webhooks::WebhooksApi,
+);
+
 /// Every API under `/api/v1`, documented together.
-pub fn service(
-    hub: Arc<Hub>,
-    sessions: Arc<Sessions>,
-) -> OpenApiService<
-    (
-        channels::ChannelsApi,
-        tokens::TokensApi,
-        events::EventsApi,
-        ws::LiveApi,
-        stream::StreamApi,
-        webhooks::WebhooksApi,
-    ),
-    (),
-> {
+pub fn service(hub: Arc<Hub>, sessions: Arc<Sessions>) -> OpenApiService<Apis, ()> {
     OpenApiService::new(
         (
             channels::ChannelsApi { hub: hub.clone() },
@@ -134,6 +135,7 @@ pub fn service(
                 hub: hub.clone(),
                 sessions,
             },
+            feeds::FeedsApi { hub: hub.clone() },
             webhooks::WebhooksApi { hub },
         ),
         "channelhub",

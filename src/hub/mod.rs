@@ -711,6 +711,18 @@ impl Hub {
             .ok_or_else(|| HubError::NotFound(format!("event {event_id:?} does not exist")))
     }
 
+    /// A channel and its newest events, newest first, for its feeds.
+    pub async fn feed(
+        &self,
+        channel_id: &str,
+        presented: Option<&str>,
+        limit: u32,
+    ) -> HubResult<(Channel, Vec<Event>)> {
+        let (channel, _) = self.open_for_reading(channel_id, presented).await?;
+        let events = self.store.latest_events(channel_id, limit).await?;
+        Ok((channel, events))
+    }
+
     /// Stored events after `after` (of `types`, if any), oldest first: a page
     /// of a replay. Access was checked when the session was opened.
     pub async fn events_after(

@@ -174,6 +174,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Option<Option<String>>>;
     /// Events matching `query`, oldest first, at most `query.limit`.
     async fn list_events(&self, channel_id: &str, query: &EventQuery) -> StoreResult<Vec<Event>>;
+    /// The newest `limit` events, newest first.
+    async fn latest_events(&self, channel_id: &str, limit: u32) -> StoreResult<Vec<Event>>;
     async fn delete_event(&self, channel_id: &str, event_id: &str) -> StoreResult<bool>;
     /// Applies every channel's retention policy; returns how many events went.
     async fn apply_retention(&self, now: Millis) -> StoreResult<u64>;

@@ -506,6 +506,18 @@ macro_rules! impl_sql_store {
                 rows.iter().map(event_from_row).collect()
             }
 
+            async fn latest_events(&self, channel_id: &str, limit: u32) -> StoreResult<Vec<Event>> {
+                let sql = format!(
+                    "SELECT {EVENT_COLUMNS} FROM events WHERE channel_id = $1 ORDER BY id DESC LIMIT $2"
+                );
+                let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(channel_id)
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter().map(event_from_row).collect()
+            }
+
             async fn delete_event(&self, channel_id: &str, event_id: &str) -> StoreResult<bool> {
                 let mut tx = self.begin_write().await?;
                 let deleted = sqlx::query("DELETE FROM events WHERE channel_id = $1 AND id = $2")
