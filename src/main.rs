@@ -2,6 +2,7 @@
 
 mod api;
 mod auth;
+mod client;
 mod cluster;
 mod config;
 mod hub;
@@ -20,6 +21,8 @@ use tracing_subscriber::{EnvFilter, fmt};
 #[derive(Debug, Parser)]
 #[command(name = "channelhub", version, about)]
 struct Cli {
+    #[command(flatten)]
+    connection: client::Connection,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -28,6 +31,8 @@ struct Cli {
 enum Command {
     /// Run the server (the default with no subcommand).
     Serve(config::ServeConfig),
+    #[command(flatten)]
+    Client(client::ClientCommand),
 }
 
 fn init_logging(json: bool) {
@@ -42,7 +47,9 @@ fn init_logging(json: bool) {
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    let command = Cli::parse().command.unwrap_or_else(|| {
+    let cli = Cli::parse();
+    let connection = cli.connection;
+    let command = cli.command.unwrap_or_else(|| {
         // No subcommand: serve, with every setting from its flag default or environment.
         match Cli::parse_from(["channelhub", "serve"]).command {
             Some(command) => command,
@@ -50,6 +57,7 @@ async fn main() -> std::process::ExitCode {
         }
     });
     match command {
+        Command::Client(command) => client::run(connection, command).await,
         Command::Serve(config) => {
             init_logging(config.log_json);
             match server::serve(config).await {

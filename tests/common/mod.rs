@@ -170,7 +170,7 @@ impl TestServer {
     pub async fn start_with(backend: Backend, extra_args: &[&str]) -> TestServer {
         let db = TestDb::new(backend).await;
         let extra_args: Vec<String> = extra_args.iter().map(|s| s.to_string()).collect();
-        let (child, addr) = spawn_server(&db.url, &extra_args);
+        let (child, addr) = spawn_server(&db.url, "127.0.0.1:0", &extra_args);
         TestServer {
             base: format!("http://{addr}/api/v1"),
             addr,
@@ -183,7 +183,7 @@ impl TestServer {
 
     /// Another node on this server's database, with the same flags.
     pub fn join(&self) -> TestServer {
-        let (child, addr) = spawn_server(&self.db.url, &self.extra_args);
+        let (child, addr) = spawn_server(&self.db.url, "127.0.0.1:0", &self.extra_args);
         TestServer {
             base: format!("http://{addr}/api/v1"),
             addr,
@@ -210,10 +210,17 @@ impl TestServer {
 
     /// Starts the process again on the same database (after `stop` or `crash`).
     pub fn restart(&mut self) {
-        let (child, addr) = spawn_server(&self.db.url, &self.extra_args);
+        let (child, addr) = spawn_server(&self.db.url, "127.0.0.1:0", &self.extra_args);
         self.child = child;
         self.base = format!("http://{addr}/api/v1");
         self.addr = addr;
+    }
+
+    /// Starts the process again on the same database and the same address.
+    pub fn restart_in_place(&mut self) {
+        let (child, addr) = spawn_server(&self.db.url, &self.addr, &self.extra_args);
+        self.child = child;
+        assert_eq!(addr, self.addr);
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -389,12 +396,12 @@ impl Drop for TestServer {
     }
 }
 
-fn spawn_server(database_url: &str, extra_args: &[String]) -> (Child, String) {
+fn spawn_server(database_url: &str, listen: &str, extra_args: &[String]) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_channelhub"))
         .args([
             "serve",
             "--listen",
-            "127.0.0.1:0",
+            listen,
             "--database-url",
             database_url,
             "--admin-token",
