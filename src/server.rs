@@ -104,6 +104,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), Box<dyn std::error::Error>
         .at("/api/v1/openapi.json", service.spec_endpoint())
         .nest("/docs", service.swagger_ui())
         .nest("/api/v1", service)
+        .at("/", get(api::system::console))
         .at("/healthz", get(api::system::healthz))
         .at("/readyz", get(api::system::readyz))
         .at("/.well-known/channelhub.json", get(well_known))

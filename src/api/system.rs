@@ -1,6 +1,7 @@
-//! Endpoints outside `/api/v1`: `/healthz` (the process answers), `/readyz`
-//! (the database answers too), and `/.well-known/channelhub.json` (who this
-//! server is and the key its webhook deliveries are signed with).
+//! Endpoints outside `/api/v1`: the live console page at `/`, `/healthz` (the
+//! process answers), `/readyz` (the database answers too), `/metrics`, and
+//! `/.well-known/channelhub.json` (who this server is and the key its webhook
+//! deliveries are signed with).
 
 use std::sync::Arc;
 
@@ -39,6 +40,12 @@ pub fn prometheus_metrics(
     poem::Response::builder()
         .content_type("text/plain; version=0.0.4")
         .body(handle.render())
+}
+
+/// The console: one static page, embedded in the binary, using the public API.
+#[handler]
+pub fn console() -> poem::web::Html<&'static str> {
+    poem::web::Html(include_str!("console.html"))
 }
 
 #[handler]
