@@ -5,8 +5,11 @@
 #   bench/run.sh quick            small sizes, short runs (about 3 minutes)
 #   bench/run.sh quick fanout nats channelhub   only these scenarios / fan-out targets
 #   bench/run.sh full -- --subscribers 5000      extra flags for the load generator
+#   bench/run.sh head full                       benchmark the last commit, not the working tree
+#   bench/run.sh at=5609d60 quick publish         benchmark that commit
 #
-# Scenarios: fanout connections publish catchup. Fan-out targets: channelhub nats sockudo.
+# Scenarios: fanout multinode connections publish catchup. Fan-out targets: channelhub nats sockudo.
+# (multinode: the fan-out workloads against 3 channelhub nodes sharing one PostgreSQL database.)
 # Builds channelhub and the load generator in release mode under
 # CARGO_TARGET_DIR (default /work/bench-target), installs Sockudo once under
 # ~/.cache/channelhub-bench/sockudo, and writes results to bench/results/.
@@ -17,18 +20,20 @@ repo=$(dirname "$bench_dir")
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/work/bench-target}
 cache=${BENCH_CACHE:-$HOME/.cache/channelhub-bench}
 
-mode=full scenarios=() targets=() extra=() notes=()
+mode=full head=0 commit=HEAD scenarios=() targets=() extra=() notes=()
 while (($#)); do
     case $1 in
         quick | full) mode=$1 ;;
-        fanout | connections | publish | catchup) scenarios+=("$1") ;;
+        head) head=1 ;;
+        at=*) head=1 commit=${1#at=} ;;
+        fanout | multinode | connections | publish | catchup) scenarios+=("$1") ;;
         channelhub | nats | sockudo) targets+=("$1") ;;
         --) shift; extra=("$@"); break ;;
         *) echo "unknown argument: $1 (see the header of $0)" >&2; exit 2 ;;
     esac
     shift
 done
-((${#scenarios[@]})) || scenarios=(fanout connections publish catchup)
+((${#scenarios[@]})) || scenarios=(fanout multinode connections publish catchup)
 ((${#targets[@]})) || targets=(channelhub nats sockudo)
 join() { local IFS=,; echo "$*"; }
 
@@ -37,16 +42,26 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 echo "open files limit: $(ulimit -n)"
 
 echo "== building channelhub (release)"
-if cargo build --release --manifest-path "$repo/Cargo.toml"; then
-    notes+=("server built from the working tree at $(git -C "$repo" rev-parse --short HEAD)$(git -C "$repo" diff --quiet HEAD -- src Cargo.toml || echo ' plus uncommitted changes')")
+rev=$(git -C "$repo" rev-parse --short "$commit")
+build_head() {
+    snapshot=$CARGO_TARGET_DIR/server-src-head
+    # Re-extract only when the commit changed, so an unchanged commit is not recompiled.
+    if [[ $(cat "$snapshot/.bench-rev" 2>/dev/null) != "$(git -C "$repo" rev-parse "$commit")" ]]; then
+        rm -rf "$snapshot" && mkdir -p "$snapshot"
+        git -C "$repo" archive "$commit" | tar -x -C "$snapshot"
+        git -C "$repo" rev-parse "$commit" >"$snapshot/.bench-rev"
+    fi
+    cargo build --release --manifest-path "$snapshot/Cargo.toml"
+}
+if ((head)); then
+    build_head
+    notes+=("server built from commit $rev (git archive $commit; uncommitted changes ignored)")
+elif cargo build --release --manifest-path "$repo/Cargo.toml"; then
+    notes+=("server built from the working tree at $rev$(git -C "$repo" diff --quiet HEAD -- src Cargo.toml || echo ' plus uncommitted changes')")
 else
     # Someone is mid-edit: benchmark the last commit rather than nothing.
-    rev=$(git -C "$repo" rev-parse --short HEAD)
     echo "== the working tree does not build; benchmarking commit $rev instead"
-    snapshot=$CARGO_TARGET_DIR/server-src-head
-    rm -rf "$snapshot" && mkdir -p "$snapshot"
-    git -C "$repo" archive HEAD | tar -x -C "$snapshot"
-    cargo build --release --manifest-path "$snapshot/Cargo.toml"
+    build_head
     notes+=("the working tree did not compile at run time; server built from commit $rev")
 fi
 server_bin=$CARGO_TARGET_DIR/release/channelhub
@@ -58,7 +73,10 @@ bench_bin=$CARGO_TARGET_DIR/release/channelhub-bench
 sockudo_args=()
 if [[ " ${targets[*]} " == *" sockudo "* && " ${scenarios[*]} " == *" fanout "* ]]; then
     sockudo_bin=$cache/sockudo/bin/sockudo
-    if [[ ! -x $sockudo_bin ]]; then
+    if [[ ! -x $sockudo_bin ]] && ! command -v protoc >/dev/null; then
+        # metrics-exporter-tcp (a sockudo dependency) runs protoc in its build script.
+        notes+=("sockudo not benchmarked: its build needs protoc (apt-get install protobuf-compiler)")
+    elif [[ ! -x $sockudo_bin ]]; then
         echo "== installing sockudo (once; log in $cache/sockudo-install.log)"
         mkdir -p "$cache"
         if ! CARGO_TARGET_DIR=$CARGO_TARGET_DIR/sockudo-build timeout 1800 \

@@ -365,3 +365,38 @@ async fn webhook_jobs_are_delivered_once_across_nodes() {
         "each event once, in order, whichever node delivers"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publishers_on_many_channels_across_nodes_never_conflict() {
+    let Some((a, b, c)) = three_nodes(&[]).await else {
+        return;
+    };
+    let channels = ["chan-a", "chan-b", "chan-c", "chan-d"];
+    for id in channels {
+        a.create_channel(json!({"id": id})).await;
+    }
+    // Every node commits groups that touch several channels, in every order.
+    let publishers = [&a, &b, &c].into_iter().flat_map(|node| {
+        (0..4).map(move |worker| async move {
+            let mut failures = Vec::new();
+            for i in 0..25 {
+                let channel = channels[(worker + i) % channels.len()];
+                let path = format!("/channels/{channel}/events");
+                let (status, body) = node
+                    .call(Method::POST, &path, Some(ADMIN), Some(json!({"data": i})))
+                    .await;
+                if status != StatusCode::CREATED {
+                    failures.push(body);
+                }
+            }
+            failures
+        })
+    });
+    let failures: Vec<Value> = join_all(publishers).await.into_iter().flatten().collect();
+    assert!(failures.is_empty(), "publishes failed: {failures:?}");
+    let mut total = 0;
+    for id in channels {
+        total += a.all_events(id).await.len();
+    }
+    assert_eq!(total, 3 * 4 * 25);
+}

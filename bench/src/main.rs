@@ -1,6 +1,8 @@
 //! channelhub load generator: runs the fan-out, connections, publish and
 //! catch-up scenarios against channelhub, and the fan-out workload against
-//! NATS and Sockudo on the same machine, then prints tables and writes JSON.
+//! NATS and Sockudo on the same machine, and against several channelhub
+//! nodes sharing one PostgreSQL database (multinode), then prints tables and
+//! writes JSON.
 //! Normally started by `bench/run.sh`, which builds everything first.
 
 mod net;
@@ -19,7 +21,7 @@ use std::{
 use anyhow::Result;
 use clap::{Parser, ValueEnum};
 
-use peers::{Peer, channelhub::ChannelHub, nats::Nats, sockudo::Sockudo};
+use peers::{Peer, channelhub::ChannelHub, cluster::HubCluster, nats::Nats, sockudo::Sockudo};
 use procs::Db;
 use report::Results;
 use scenarios::{catchup, connections, fanout, publish};
@@ -27,6 +29,8 @@ use scenarios::{catchup, connections, fanout, publish};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Scenario {
     Fanout,
+    /// The fan-out workloads against `--nodes` channelhub nodes on one PostgreSQL database.
+    Multinode,
     Connections,
     Publish,
     Catchup,
@@ -59,11 +63,15 @@ struct Args {
     /// Small sizes and short runs (about 2 minutes in all).
     #[arg(long)]
     quick: bool,
-    #[arg(long, value_delimiter = ',', default_value = "fanout,connections,publish,catchup")]
+    #[arg(long, value_delimiter = ',', default_value = "fanout,multinode,connections,publish,catchup")]
     scenarios: Vec<Scenario>,
     /// Servers the fan-out workload runs against.
     #[arg(long, value_delimiter = ',', default_value = "channelhub,nats,sockudo")]
     targets: Vec<Target>,
+    /// Node counts of the multinode scenario (one cluster per count; 1 = a
+    /// single node on PostgreSQL, for comparison).
+    #[arg(long, value_delimiter = ',', default_value = "3")]
+    nodes: Vec<usize>,
     /// Fan-out subscriber counts [quick: 1000; full: 1000,10000].
     #[arg(long, value_delimiter = ',')]
     subscribers: Option<Vec<usize>>,
@@ -171,6 +179,21 @@ async fn run_all(args: &Args, work: &Path, fd_limit: usize, results: &mut Result
             };
             if let Err(err) = outcome {
                 results.note(format!("fan-out against {target:?} failed: {err:#}"));
+            }
+        }
+    }
+
+    if args.scenarios.contains(&Scenario::Multinode) {
+        let cases = fanout_cases(args, seconds, fd_limit, results);
+        for &nodes in &args.nodes {
+            println!("\n== multinode: {nodes} channelhub node(s) on one PostgreSQL database");
+            let launch = hub_launch(Db::Postgres, "multinode", vec![]);
+            let outcome = match HubCluster::start(launch, nodes).await {
+                Ok(cluster) => fanout_all(Arc::new(cluster), &cases, results).await,
+                Err(e) => Err(e),
+            };
+            if let Err(err) = outcome {
+                results.note(format!("multinode fan-out with {nodes} nodes failed: {err:#}"));
             }
         }
     }

@@ -101,7 +101,7 @@ impl Results {
             .flat_map(|hub| {
                 self.fanout
                     .iter()
-                    .filter(move |p| p.target != "channelhub" && p.label == hub.label)
+                    .filter(move |p| !p.target.starts_with("channelhub") && p.label == hub.label)
                     .map(move |peer| Ratio {
                         workload: hub.label.clone(),
                         peer: peer.target.clone(),
@@ -125,16 +125,19 @@ impl Results {
             m.nproc, m.cpu_model, m.mem_total_gib, m.kernel, m.rustc, m.open_files_limit
         );
         if !self.fanout.is_empty() {
-            println!("\nFan-out (load generator shares the cores with the server)");
             println!(
-                "{:<11} {:<28} {:>9} {:>12} {:>8} {:>8} {:>9} {:>10} {:>8} {:>7} {:>12}",
-                "target", "workload", "pub ev/s", "frames/s", "p50 ms", "p99 ms", "max ms",
+                "\nFan-out (load generator shares the cores with the server; \
+                 multi-node rows: CPU and RSS summed over the nodes)"
+            );
+            println!(
+                "{:<20} {:<28} {:>9} {:>7} {:>12} {:>8} {:>8} {:>9} {:>10} {:>8} {:>7} {:>12}",
+                "target", "workload", "pub ev/s", "pub err", "frames/s", "p50 ms", "p99 ms", "max ms",
                 "complete", "missing", "closed", "cpu srv/gen%"
             );
             for o in &self.fanout {
                 println!(
-                    "{:<11} {:<28} {:>9.0} {:>12.0} {:>8.2} {:>8.2} {:>9.1} {:>10} {:>8} {:>7} {:>5.0}/{:<6.0}",
-                    o.target, o.label, o.publish_events_per_s, o.frames_per_s, o.latency.p50_ms,
+                    "{:<20} {:<28} {:>9.0} {:>7} {:>12.0} {:>8.2} {:>8.2} {:>9.1} {:>10} {:>8} {:>7} {:>5.0}/{:<6.0}",
+                    o.target, o.label, o.publish_events_per_s, o.publish_errors, o.frames_per_s, o.latency.p50_ms,
                     o.latency.p99_ms, o.latency.max_ms,
                     format!("{}/{}", o.complete_subscribers, o.connected), o.missing_frames,
                     o.closed_by_server, o.cpu.server_pct, o.cpu.loadgen_pct

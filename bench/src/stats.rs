@@ -156,7 +156,7 @@ pub fn rss_bytes(pid: u32) -> u64 {
 
 /// CPU used by the server and by this load generator over one measured span.
 pub struct CpuSpan {
-    server_pid: u32,
+    server_pids: Vec<u32>,
     start: Instant,
     server0: f64,
     bench0: f64,
@@ -170,11 +170,12 @@ pub struct CpuSplit {
 }
 
 impl CpuSpan {
-    pub fn start(server_pid: u32) -> Self {
+    /// CPU of one server process, or the sum over several (cluster nodes).
+    pub fn start(server_pids: &[u32]) -> Self {
         CpuSpan {
-            server_pid,
+            server_pids: server_pids.to_vec(),
             start: Instant::now(),
-            server0: cpu_seconds(server_pid),
+            server0: server_pids.iter().map(|&p| cpu_seconds(p)).sum(),
             bench0: cpu_seconds(std::process::id()),
         }
     }
@@ -182,7 +183,9 @@ impl CpuSpan {
     pub fn finish(&self) -> CpuSplit {
         let wall = self.start.elapsed().as_secs_f64().max(1e-9);
         CpuSplit {
-            server_pct: 100.0 * (cpu_seconds(self.server_pid) - self.server0) / wall,
+            server_pct: 100.0
+                * (self.server_pids.iter().map(|&p| cpu_seconds(p)).sum::<f64>() - self.server0)
+                / wall,
             loadgen_pct: 100.0 * (cpu_seconds(std::process::id()) - self.bench0) / wall,
         }
     }

@@ -442,6 +442,10 @@ async fn write_batch(
         Ok::<(), WsError>(())
     };
     tokio::pin!(write);
+    // Most writes complete at once: only a blocked socket needs the lag timer.
+    if let Some(result) = futures_util::FutureExt::now_or_never(&mut write) {
+        return result.err().map(|_| Ending::Drop);
+    }
     let mut lag_check = tokio::time::interval(LAG_CHECK_INTERVAL);
     lag_check.tick().await;
     loop {

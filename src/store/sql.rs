@@ -340,6 +340,9 @@ macro_rules! impl_sql_store {
                         None => channels.push((&batch.channel_id, vec![i])),
                     }
                 }
+                // Channel rows are locked in id order, the same on every node: two
+                // nodes appending to {a, b} and {b, a} would otherwise deadlock.
+                channels.sort_unstable_by(|x, y| x.0.cmp(y.0));
                 let mut results: Vec<Option<Vec<Event>>> = vec![None; batches.len()];
                 let mut webhook_jobs = 0;
                 let mut tx = self.begin_write().await?;

@@ -32,7 +32,8 @@ pub struct ChannelHub {
     http: reqwest::Client,
     // Field order matters: the server stops before its database is dropped.
     process: Managed,
-    _database: Database,
+    /// `None` when the database is shared with other nodes and owned elsewhere.
+    _database: Option<Database>,
 }
 
 /// How to start a channelhub server.
@@ -58,11 +59,23 @@ pub struct EventRef {
 }
 
 impl ChannelHub {
+    /// Starts a server on a fresh database of its own.
     pub async fn start(launch: Launch<'_>) -> Result<ChannelHub> {
         let database = Database::create(launch.db, launch.work_dir, launch.tag)?;
+        let url = database.url.clone();
+        ChannelHub::start_on(launch, &url, Some(database)).await
+    }
+
+    /// Starts a server on `database_url`; `database`, if given, is dropped
+    /// after the server stops.
+    pub async fn start_on(
+        launch: Launch<'_>,
+        database_url: &str,
+        database: Option<Database>,
+    ) -> Result<ChannelHub> {
         let mut cmd = Command::new(launch.bin);
         cmd.args(["serve", "--listen", "127.0.0.1:0", "--admin-token", ADMIN])
-            .args(["--database-url", &database.url])
+            .args(["--database-url", database_url])
             .args(&launch.extra_args)
             .env("RUST_LOG", "warn");
         let log: PathBuf = launch.work_dir.join(format!("{}.log", launch.tag));
@@ -173,12 +186,12 @@ impl Subscriber for HubSubscriber {
 impl Peer for ChannelHub {
     type Sub = HubSubscriber;
 
-    fn name(&self) -> &'static str {
-        "channelhub"
+    fn name(&self) -> String {
+        "channelhub".to_string()
     }
 
-    fn pid(&self) -> u32 {
-        self.process.pid()
+    fn pids(&self) -> Vec<u32> {
+        vec![self.process.pid()]
     }
 
     async fn prepare_channel(&self, channel: &str) -> Result<()> {

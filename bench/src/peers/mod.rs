@@ -3,6 +3,7 @@
 //! server process: dropping the adapter stops the server.
 
 pub mod channelhub;
+pub mod cluster;
 pub mod nats;
 pub mod sockudo;
 
@@ -25,10 +26,11 @@ pub trait Peer: Send + Sync + 'static {
     type Sub: Subscriber;
 
     /// Short name used in tables and JSON.
-    fn name(&self) -> &'static str;
+    fn name(&self) -> String;
 
-    /// Pid of the server process, for CPU and memory readings.
-    fn pid(&self) -> u32;
+    /// Pids of the server processes (one, or one per node), for CPU and
+    /// memory readings.
+    fn pids(&self) -> Vec<u32>;
 
     /// Makes `channel` ready to subscribe and publish to.
     fn prepare_channel(&self, channel: &str) -> impl Future<Output = Result<()>> + Send;

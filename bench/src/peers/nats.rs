@@ -175,12 +175,12 @@ impl Subscriber for NatsSubscriber {
 impl Peer for Nats {
     type Sub = NatsSubscriber;
 
-    fn name(&self) -> &'static str {
-        "nats"
+    fn name(&self) -> String {
+        "nats".to_string()
     }
 
-    fn pid(&self) -> u32 {
-        self.process.pid()
+    fn pids(&self) -> Vec<u32> {
+        vec![self.process.pid()]
     }
 
     async fn prepare_channel(&self, _channel: &str) -> Result<()> {

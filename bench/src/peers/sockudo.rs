@@ -136,12 +136,12 @@ impl Subscriber for SockudoSubscriber {
 impl Peer for Sockudo {
     type Sub = SockudoSubscriber;
 
-    fn name(&self) -> &'static str {
-        "sockudo"
+    fn name(&self) -> String {
+        "sockudo".to_string()
     }
 
-    fn pid(&self) -> u32 {
-        self.process.pid()
+    fn pids(&self) -> Vec<u32> {
+        vec![self.process.pid()]
     }
 
     async fn prepare_channel(&self, _channel: &str) -> Result<()> {

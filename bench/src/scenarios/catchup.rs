@@ -69,7 +69,7 @@ pub async fn run(hub: &Arc<ChannelHub>, events: u64, payload_bytes: usize) -> Re
     println!("  filled {filled} events in {fill_seconds:.1}s");
 
     // Read: follow the cursor to the end.
-    let cpu = stats::CpuSpan::start(hub.pid());
+    let cpu = stats::CpuSpan::start(&[hub.pid()]);
     let start = Instant::now();
     let (mut cursor, mut read, mut pages) = (None::<String>, 0u64, 0u64);
     let mut last_id = String::new();

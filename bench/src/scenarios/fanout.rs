@@ -60,6 +60,8 @@ impl Case {
 #[derive(Debug, Clone, Serialize)]
 pub struct Outcome {
     pub target: String,
+    /// Server processes the subscribers were spread over (nodes).
+    pub server_processes: usize,
     pub case: Case,
     pub label: String,
     pub connected: usize,
@@ -74,7 +76,9 @@ pub struct Outcome {
     pub missing_frames: u64,
     pub closed_by_server: usize,
     pub publish_errors: u64,
+    /// Server CPU is the sum over all server processes.
     pub cpu: CpuSplit,
+    /// Sum over all server processes.
     pub server_rss_mb: f64,
 }
 
@@ -141,7 +145,8 @@ pub async fn run<P: Peer>(peer: Arc<P>, case: &Case, run_tag: &str) -> Result<Ou
     tokio::time::sleep(Duration::from_millis(300)).await;
 
     // Publish, then wait for delivery to finish.
-    let cpu = stats::CpuSpan::start(peer.pid());
+    let pids = peer.pids();
+    let cpu = stats::CpuSpan::start(&pids);
     let start = Instant::now();
     publish(&peer, case, &channels, &counters, &subs_per_channel).await;
     let publish_seconds = start.elapsed().as_secs_f64();
@@ -166,7 +171,8 @@ pub async fn run<P: Peer>(peer: Arc<P>, case: &Case, run_tag: &str) -> Result<Ou
     // Time until the last frame arrived, not the stall detection after it.
     let span = if delivered >= expected { start.elapsed() } else { last.1 - start };
     let cpu = cpu.finish();
-    let server_rss_mb = stats::rss_bytes(peer.pid()) as f64 / 1048576.0;
+    let server_rss_mb =
+        pids.iter().map(|&p| stats::rss_bytes(p)).sum::<u64>() as f64 / 1048576.0;
     let _ = stop_tx.send(true);
 
     let mut complete = 0;
@@ -184,7 +190,8 @@ pub async fn run<P: Peer>(peer: Arc<P>, case: &Case, run_tag: &str) -> Result<Ou
     }
     let published: u64 = counters.published.iter().map(|p| p.load(Ordering::Relaxed)).sum();
     let outcome = Outcome {
-        target: peer.name().to_string(),
+        target: peer.name(),
+        server_processes: pids.len(),
         label: case.label(),
         case: case.clone(),
         connected: subs_per_channel.iter().sum::<u64>() as usize,

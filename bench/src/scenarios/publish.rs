@@ -44,7 +44,7 @@ pub async fn run(
     hub.create_channel(&channel).await?;
     let latency = Arc::new(Histogram::default());
     let (requests, errors) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
-    let cpu = stats::CpuSpan::start(hub.pid());
+    let cpu = stats::CpuSpan::start(&[hub.pid()]);
     let start = Instant::now();
     let deadline = start + Duration::from_secs(seconds);
     let mut tasks = tokio::task::JoinSet::new();
