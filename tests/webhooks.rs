@@ -24,6 +24,7 @@ on_both_backends!(
     failing_receiver_gets_everything_in_order,
     retry_after_is_honoured,
     deliveries_survive_a_restart_while_the_receiver_is_down,
+    a_delivery_cut_by_a_graceful_stop_is_retried_after_restart,
     slow_receiver_does_not_delay_a_fast_one,
     failing_webhook_is_disabled,
     expired_webhooks_stop_and_are_removed,
@@ -536,6 +537,38 @@ async fn deliveries_survive_a_restart_while_the_receiver_is_down(backend: Backen
     })
     .await;
     assert_eq!(receiver.delivered(), published);
+}
+
+async fn a_delivery_cut_by_a_graceful_stop_is_retried_after_restart(backend: Backend) {
+    // A 60 s timeout leases an in-flight job for 65 s: only a released lease
+    // lets the restarted server retry within the 30 s this test waits.
+    let mut args = FAST_RETRIES.to_vec();
+    args.extend(["--webhook-timeout", "60"]);
+    let mut server = TestServer::start_with(backend, &args).await;
+    server.create_channel(json!({"id": "interrupted"})).await;
+    let receiver = Receiver::start(Behaviour {
+        delay: Duration::from_secs(3),
+        ..Behaviour::default()
+    })
+    .await;
+    register(&server, "interrupted", None, json!({"url": receiver.url})).await;
+    let event = server
+        .publish_raw("interrupted", json!({"data": "in flight"}))
+        .await;
+    eventually("the delivery is in flight", || async {
+        receiver.started() == 1
+    })
+    .await;
+    assert!(server.stop().success());
+    server.restart();
+    eventually("the restarted server retries the cut delivery", || async {
+        receiver.started() >= 2
+    })
+    .await;
+    eventually("it is delivered", || async {
+        receiver.delivered().contains(&event)
+    })
+    .await;
 }
 
 async fn slow_receiver_does_not_delay_a_fast_one(backend: Backend) {

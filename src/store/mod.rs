@@ -210,6 +210,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<()>;
     /// Takes a due job for this node until `until`; false when another node has it.
     async fn claim_job(&self, job_id: i64, now: Millis, until: Millis) -> StoreResult<bool>;
+    /// Gives up this node's leases on these jobs.
+    async fn release_jobs(&self, job_ids: &[i64]) -> StoreResult<()>;
     /// Forgets a job whose event no longer exists.
     async fn drop_job(&self, job_id: i64) -> StoreResult<()>;
     /// Removes webhooks whose TTL has passed; returns how many.

@@ -890,6 +890,21 @@ macro_rules! impl_sql_store {
                 Ok(total.unwrap_or(0).max(0) as u64)
             }
 
+            async fn release_jobs(&self, job_ids: &[i64]) -> StoreResult<()> {
+                for chunk in job_ids.chunks(INSERT_CHUNK) {
+                    let mut update = QueryBuilder::<$db>::new(
+                        "UPDATE webhook_jobs SET leased_until = NULL WHERE id IN (",
+                    );
+                    let mut ids = update.separated(", ");
+                    for id in chunk {
+                        ids.push_bind(*id);
+                    }
+                    update.push(")");
+                    update.build().execute(&self.pool).await?;
+                }
+                Ok(())
+            }
+
             async fn drop_job(&self, job_id: i64) -> StoreResult<()> {
                 sqlx::query("DELETE FROM webhook_jobs WHERE id = $1")
                     .bind(job_id)

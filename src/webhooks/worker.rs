@@ -8,7 +8,7 @@
 //! lives in the database, deliveries resume after a restart.
 
 use std::{
-    collections::HashSet,
+    collections::{HashMap, hash_map::Entry},
     error::Error as _,
     sync::{Arc, Mutex},
     time::Duration,
@@ -35,8 +35,9 @@ const ROUND_SIZE: u32 = 256;
 const IDLE_POLL: Duration = Duration::from_secs(1);
 /// How often expired webhooks are removed.
 const CLEANUP_EVERY: Duration = Duration::from_secs(10);
-/// How long past its timeout a delivery keeps its job from other nodes.
-const LEASE_MARGIN: Duration = Duration::from_secs(30);
+/// How long past its timeout a delivery keeps its job from other nodes (and
+/// from this one after a crash).
+const LEASE_MARGIN: Duration = Duration::from_secs(5);
 /// The longest `Retry-After` honoured.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
 
@@ -46,7 +47,8 @@ pub struct Worker {
     client: reqwest::Client,
     key: Arc<ServerKey>,
     wake: Arc<Notify>,
-    in_flight: Mutex<HashSet<String>>,
+    /// Webhook id → the job being delivered for it (leased by this node).
+    in_flight: Mutex<HashMap<String, i64>>,
 }
 
 impl Worker {
@@ -73,7 +75,7 @@ impl Worker {
             client,
             key,
             wake,
-            in_flight: Mutex::new(HashSet::new()),
+            in_flight: Mutex::new(HashMap::new()),
         });
         tokio::spawn(async move { worker.run(shutdown).await })
     }
@@ -97,10 +99,26 @@ impl Worker {
                 }
             }
             tokio::select! {
-                _ = shutdown.cancelled() => return,
+                _ = shutdown.cancelled() => {
+                    self.release_leases().await;
+                    return;
+                }
                 _ = self.wake.notified() => {}
                 _ = tokio::time::sleep(pause) => {}
             }
+        }
+    }
+
+    /// Gives up this node's leases, so that a restarted node (or another one)
+    /// retries those deliveries at once rather than after the lease. They may
+    /// be delivered twice; receivers deduplicate with `webhook-id`.
+    async fn release_leases(&self) {
+        let leased: Vec<i64> = {
+            let in_flight = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+            in_flight.values().copied().collect()
+        };
+        if let Err(err) = self.store.release_jobs(&leased).await {
+            tracing::warn!(error = %err, "could not release webhook leases");
         }
     }
 
@@ -114,18 +132,25 @@ impl Worker {
         for job in jobs {
             let idle = {
                 let mut in_flight = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
-                in_flight.insert(job.webhook_id.clone())
+                match in_flight.entry(job.webhook_id.clone()) {
+                    Entry::Occupied(_) => false,
+                    Entry::Vacant(slot) => {
+                        slot.insert(job.id);
+                        true
+                    }
+                }
             };
+            if !idle {
+                continue;
+            }
             // Another node may be delivering it: the lease decides.
-            if idle && !self.store.claim_job(job.id, now, lease_until).await? {
+            if !self.store.claim_job(job.id, now, lease_until).await? {
                 let mut in_flight = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
                 in_flight.remove(&job.webhook_id);
                 continue;
             }
-            if idle {
-                let worker = self.clone();
-                tokio::spawn(async move { worker.deliver_and_release(job).await });
-            }
+            let worker = self.clone();
+            tokio::spawn(async move { worker.deliver_and_release(job).await });
         }
         if full_round {
             return Ok(Duration::ZERO);

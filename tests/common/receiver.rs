@@ -38,6 +38,8 @@ pub struct Behaviour {
 #[derive(Default)]
 struct ReceiverState {
     behaviour: Behaviour,
+    /// Requests that arrived (answered or not yet).
+    started: usize,
     received: Vec<Received>,
 }
 
@@ -55,7 +57,8 @@ async fn receive(
     state: Data<&Arc<Mutex<ReceiverState>>>,
 ) -> Response {
     let (answer, delay, retry_after) = {
-        let state = state.lock().unwrap();
+        let mut state = state.lock().unwrap();
+        state.started += 1;
         let n = state.received.len();
         let b = &state.behaviour;
         if b.retry_after_first.is_some() && n == 0 {
@@ -88,7 +91,7 @@ impl Receiver {
     pub async fn start_on(addr: &str, behaviour: Behaviour) -> Receiver {
         let state = Arc::new(Mutex::new(ReceiverState {
             behaviour,
-            received: Vec::new(),
+            ..ReceiverState::default()
         }));
         let acceptor = TcpListener::bind(addr.to_owned())
             .into_acceptor()
@@ -104,6 +107,11 @@ impl Receiver {
             state,
             task,
         }
+    }
+
+    /// Requests that have arrived, including ones still being answered.
+    pub fn started(&self) -> usize {
+        self.state.lock().unwrap().started
     }
 
     pub fn received(&self) -> Vec<Received> {
