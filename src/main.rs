@@ -23,6 +23,10 @@ use tracing_subscriber::{EnvFilter, fmt};
 struct Cli {
     #[command(flatten)]
     connection: client::Connection,
+    /// Serving is the default command, so its settings are accepted (and
+    /// listed by `--help`) without `serve` too.
+    #[command(flatten)]
+    serve: config::ServeConfig,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -49,13 +53,7 @@ fn init_logging(json: bool) {
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let connection = cli.connection;
-    let command = cli.command.unwrap_or_else(|| {
-        // No subcommand: serve, with every setting from its flag default or environment.
-        match Cli::parse_from(["channelhub", "serve"]).command {
-            Some(command) => command,
-            None => unreachable!("serve was given"),
-        }
-    });
+    let command = cli.command.unwrap_or(Command::Serve(cli.serve));
     match command {
         Command::Client(command) => client::run(connection, command).await,
         Command::Serve(config) => {

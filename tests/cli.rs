@@ -13,6 +13,36 @@ use std::{
 use common::{ADMIN, Backend, TestServer};
 use serde_json::{Value, json};
 
+/// SPEC §7: every setting is a `serve` flag with an environment fallback, and
+/// `channelhub --help` lists them all.
+#[test]
+fn help_lists_every_setting() {
+    for args in [&["--help"][..], &["serve", "--help"][..]] {
+        let output = Command::new(env!("CARGO_BIN_EXE_channelhub"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(output.status.success());
+        let help = String::from_utf8(output.stdout).unwrap();
+        for (flag, env) in [
+            ("--listen", "CHANNELHUB_LISTEN"),
+            ("--database-url", "DATABASE_URL"),
+            ("--admin-token", "CHANNELHUB_ADMIN_TOKEN"),
+            ("--ping-interval", "CHANNELHUB_PING_INTERVAL"),
+            (
+                "--allow-private-webhooks",
+                "CHANNELHUB_ALLOW_PRIVATE_WEBHOOKS",
+            ),
+            ("--max-connections", "CHANNELHUB_MAX_CONNECTIONS"),
+        ] {
+            assert!(
+                help.contains(flag) && help.contains(env),
+                "{args:?} lacks {flag} / {env}:\n{help}"
+            );
+        }
+    }
+}
+
 on_both_backends!(
     manages_channels_tokens_and_webhooks,
     publishes_single_events_and_stdin_batches,
