@@ -192,7 +192,20 @@ impl Event {
 pub struct NewEvent {
     pub event_type: Option<String>,
     pub data: Value,
+    /// `data` serialized, once: its size is checked and it is stored as is.
+    pub data_json: String,
     pub meta: Option<String>,
+}
+
+impl NewEvent {
+    pub fn new(event_type: Option<String>, data: Value, meta: Option<String>) -> NewEvent {
+        NewEvent {
+            data_json: data.to_string(),
+            event_type,
+            data,
+            meta,
+        }
+    }
 }
 
 /// Who an event is stamped with.

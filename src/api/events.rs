@@ -93,11 +93,7 @@ pub struct EventsApi {
 }
 
 fn into_new(input: EventInput) -> NewEvent {
-    NewEvent {
-        event_type: input.event_type,
-        data: input.data,
-        meta: input.meta,
-    }
+    NewEvent::new(input.event_type, input.data, input.meta)
 }
 
 #[OpenApi(tag = "ApiTags::Events")]

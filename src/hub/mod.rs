@@ -627,7 +627,7 @@ impl Hub {
                     msg
                 }
             };
-            let size = serde_json::to_vec(&event.data).map_or(0, |bytes| bytes.len());
+            let size = event.data_json.len();
             if size > MAX_EVENT_DATA_BYTES {
                 return Err(HubError::TooLarge(at(format!(
                     "data is {size} bytes serialized; the limit is {MAX_EVENT_DATA_BYTES}"

@@ -378,12 +378,18 @@ macro_rules! impl_sql_store {
                             .collect();
                         results[i] = Some(events);
                     }
-                    // Every event of this channel in this group, with its publish token.
-                    let rows: Vec<(&Event, Option<&str>)> = members
+                    // Every event of this channel in this group, with its serialized
+                    // data and its publish token.
+                    let rows: Vec<(&Event, &str, Option<&str>)> = members
                         .iter()
                         .flat_map(|&i| {
-                            let token = batches[i].token_id.as_deref();
-                            results[i].iter().flatten().map(move |event| (event, token))
+                            let batch = &batches[i];
+                            let token = batch.token_id.as_deref();
+                            results[i]
+                                .iter()
+                                .flatten()
+                                .zip(&batch.events)
+                                .map(move |(event, new)| (event, new.data_json.as_str(), token))
                         })
                         .collect();
                     for chunk in rows.chunks(INSERT_CHUNK) {
@@ -391,11 +397,11 @@ macro_rules! impl_sql_store {
                             "INSERT INTO events (channel_id, id, type, data, meta, publisher_id, \
                              publisher_name, token_id, created_at) ",
                         );
-                        insert.push_values(chunk, |mut row, (event, token)| {
+                        insert.push_values(chunk, |mut row, (event, data_json, token)| {
                             row.push_bind(event.channel_id.clone())
                                 .push_bind(event.id.clone())
                                 .push_bind(event.event_type.clone())
-                                .push_bind(event.data.to_string())
+                                .push_bind(data_json.to_string())
                                 .push_bind(event.meta.clone())
                                 .push_bind(event.publisher_id.clone())
                                 .push_bind(event.publisher_name.clone())
@@ -414,7 +420,7 @@ macro_rules! impl_sql_store {
                     .bind(floor.map(|id| id.to_string()))
                     .execute(&mut *tx)
                     .await?;
-                    let events: Vec<&Event> = rows.iter().map(|(event, _)| *event).collect();
+                    let events: Vec<&Event> = rows.iter().map(|(event, _, _)| *event).collect();
                     // Other nodes (and this one's fan-out) learn of it at commit, in commit order.
                     self.announce_append(&mut tx, last.as_deref(), &events).await?;
 
