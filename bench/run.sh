@@ -51,12 +51,16 @@ build_head() {
         git -C "$repo" archive "$commit" | tar -x -C "$snapshot"
         git -C "$repo" rev-parse "$commit" >"$snapshot/.bench-rev"
     fi
-    cargo build --release --manifest-path "$snapshot/Cargo.toml"
+    # Its own target dir: both trees are the same package, and cargo would
+    # take one tree's binary as up to date for the other.
+    CARGO_TARGET_DIR=$CARGO_TARGET_DIR/head-build cargo build --release --manifest-path "$snapshot/Cargo.toml"
+    server_bin=$CARGO_TARGET_DIR/head-build/release/channelhub
 }
 if ((head)); then
     build_head
     notes+=("server built from commit $rev (git archive $commit; uncommitted changes ignored)")
 elif cargo build --release --manifest-path "$repo/Cargo.toml"; then
+    server_bin=$CARGO_TARGET_DIR/release/channelhub
     notes+=("server built from the working tree at $rev$(git -C "$repo" diff --quiet HEAD -- src Cargo.toml || echo ' plus uncommitted changes')")
 else
     # Someone is mid-edit: benchmark the last commit rather than nothing.
@@ -64,7 +68,6 @@ else
     build_head
     notes+=("the working tree did not compile at run time; server built from commit $rev")
 fi
-server_bin=$CARGO_TARGET_DIR/release/channelhub
 
 echo "== building the load generator (release)"
 cargo build --release --manifest-path "$bench_dir/Cargo.toml"

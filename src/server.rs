@@ -24,6 +24,7 @@ use crate::{
     config::ServeConfig,
     hub::{Hub, writer::EventWriter},
     live::{
+        LiveRuntime,
         rooms::Rooms,
         ws::{SessionLimits, Sessions},
     },
@@ -79,12 +80,16 @@ pub async fn serve(config: ServeConfig) -> Result<(), Box<dyn std::error::Error>
         writer,
         config.allow_private_webhooks,
     ));
-    let sessions = Sessions::new(SessionLimits {
-        ping_interval: config.ping_interval,
-        queue_frames: config.subscriber_queue_frames,
-        queue_bytes: config.subscriber_queue_bytes,
-        max_connections: config.max_connections,
-    });
+    let live_runtime = LiveRuntime::start()?;
+    let sessions = Sessions::new(
+        SessionLimits {
+            ping_interval: config.ping_interval,
+            queue_frames: config.subscriber_queue_frames,
+            queue_bytes: config.subscriber_queue_bytes,
+            max_connections: config.max_connections,
+        },
+        live_runtime.handle().clone(),
+    );
 
     let retention = tokio::spawn(run_retention(hub.clone(), config.retention_interval));
     // With several nodes on one database: listen before serving, so nothing
@@ -157,6 +162,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), Box<dyn std::error::Error>
     if tokio::time::timeout(grace, writer_task).await.is_err() {
         tracing::warn!("the event writer did not finish in time");
     }
+    drop(live_runtime);
     tracing::info!("stopped");
     Ok(())
 }

@@ -63,7 +63,11 @@ struct Args {
     /// Small sizes and short runs (about 2 minutes in all).
     #[arg(long)]
     quick: bool,
-    #[arg(long, value_delimiter = ',', default_value = "fanout,multinode,connections,publish,catchup")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "fanout,multinode,connections,publish,catchup"
+    )]
     scenarios: Vec<Scenario>,
     /// Servers the fan-out workload runs against.
     #[arg(long, value_delimiter = ',', default_value = "channelhub,nats,sockudo")]
@@ -78,9 +82,10 @@ struct Args {
     /// Seconds each fan-out and publish run lasts [quick: 4; full: 10].
     #[arg(long)]
     seconds: Option<u64>,
-    /// Fixed publish rate of the fan-out runs, events/s.
-    #[arg(long, default_value_t = 1000)]
-    rate: u32,
+    /// Fixed publish rates of the fan-out runs on one channel, events/s
+    /// (the many-channel runs use the largest).
+    #[arg(long, value_delimiter = ',', default_values_t = [100, 1000])]
+    rate: Vec<u32>,
     /// Bytes of stamped data in each event.
     #[arg(long, default_value_t = 100)]
     payload_bytes: usize,
@@ -148,23 +153,26 @@ async fn main() -> Result<()> {
 
 async fn run_all(args: &Args, work: &Path, fd_limit: usize, results: &mut Results) -> Result<()> {
     let seconds = args.seconds.unwrap_or(if args.quick { 4 } else { 10 });
-    let hub_launch = |db: Db, tag: &'static str, extra_args: Vec<String>| peers::channelhub::Launch {
-        bin: &args.server_bin,
-        db,
-        work_dir: work,
-        tag,
-        extra_args,
-    };
+    let hub_launch =
+        |db: Db, tag: &'static str, extra_args: Vec<String>| peers::channelhub::Launch {
+            bin: &args.server_bin,
+            db,
+            work_dir: work,
+            tag,
+            extra_args,
+        };
 
     if args.scenarios.contains(&Scenario::Fanout) {
         let cases = fanout_cases(args, seconds, fd_limit, results);
         for target in &args.targets {
             println!("\n== fan-out: {target:?}");
             let outcome = match target {
-                Target::Channelhub => match ChannelHub::start(hub_launch(Db::Sqlite, "fanout", vec![])).await {
-                    Ok(hub) => fanout_all(Arc::new(hub), &cases, results).await,
-                    Err(e) => Err(e),
-                },
+                Target::Channelhub => {
+                    match ChannelHub::start(hub_launch(Db::Sqlite, "fanout", vec![])).await {
+                        Ok(hub) => fanout_all(Arc::new(hub), &cases, results).await,
+                        Err(e) => Err(e),
+                    }
+                }
                 Target::Nats => match Nats::start(&args.nats_bin, work).await {
                     Ok(nats) => fanout_all(Arc::new(nats), &cases, results).await,
                     Err(e) => Err(e),
@@ -193,13 +201,17 @@ async fn run_all(args: &Args, work: &Path, fd_limit: usize, results: &mut Result
                 Err(e) => Err(e),
             };
             if let Err(err) = outcome {
-                results.note(format!("multinode fan-out with {nodes} nodes failed: {err:#}"));
+                results.note(format!(
+                    "multinode fan-out with {nodes} nodes failed: {err:#}"
+                ));
             }
         }
     }
 
     if args.scenarios.contains(&Scenario::Connections) {
-        let want = args.connections.unwrap_or(if args.quick { 5_000 } else { 100_000 });
+        let want = args
+            .connections
+            .unwrap_or(if args.quick { 5_000 } else { 100_000 });
         let max = want.min(fd_limit.saturating_sub(FD_RESERVE));
         if max < want {
             results.note(format!(
@@ -214,7 +226,10 @@ async fn run_all(args: &Args, work: &Path, fd_limit: usize, results: &mut Result
             .chain([max])
             .collect();
         println!("\n== connections: up to {max} idle subscribers");
-        let extra = vec!["--max-connections".to_string(), (max + 100).max(100_000).to_string()];
+        let extra = vec![
+            "--max-connections".to_string(),
+            (max + 100).max(100_000).to_string(),
+        ];
         let hub = ChannelHub::start(hub_launch(Db::Sqlite, "connections", extra)).await?;
         match connections::run(&hub, &steps).await {
             Ok(o) => results.connections = Some(o),
@@ -226,7 +241,11 @@ async fn run_all(args: &Args, work: &Path, fd_limit: usize, results: &mut Result
         for db in &args.publish_dbs {
             let db = Db::from(*db);
             println!("\n== publish: {db:?}");
-            let tag = if db == Db::Sqlite { "publish-sqlite" } else { "publish-pg" };
+            let tag = if db == Db::Sqlite {
+                "publish-sqlite"
+            } else {
+                "publish-pg"
+            };
             let hub = match ChannelHub::start(hub_launch(db, tag, vec![])).await {
                 Ok(h) => Arc::new(h),
                 Err(err) => {
@@ -247,7 +266,9 @@ async fn run_all(args: &Args, work: &Path, fd_limit: usize, results: &mut Result
     }
 
     if args.scenarios.contains(&Scenario::Catchup) {
-        let events = args.catchup_events.unwrap_or(if args.quick { 100_000 } else { 1_000_000 });
+        let events = args
+            .catchup_events
+            .unwrap_or(if args.quick { 100_000 } else { 1_000_000 });
         println!("\n== catch-up: {events} events");
         let hub = Arc::new(ChannelHub::start(hub_launch(Db::Sqlite, "catchup", vec![])).await?);
         match catchup::run(&hub, events, args.payload_bytes).await {
@@ -260,11 +281,17 @@ async fn run_all(args: &Args, work: &Path, fd_limit: usize, results: &mut Result
 
 /// The fan-out workloads: one channel at a fixed and at maximum rate for each
 /// subscriber count, and the same subscribers spread over many channels.
-fn fanout_cases(args: &Args, seconds: u64, fd_limit: usize, results: &mut Results) -> Vec<fanout::Case> {
-    let counts = args
-        .subscribers
-        .clone()
-        .unwrap_or(if args.quick { vec![1_000] } else { vec![1_000, 10_000] });
+fn fanout_cases(
+    args: &Args,
+    seconds: u64,
+    fd_limit: usize,
+    results: &mut Results,
+) -> Vec<fanout::Case> {
+    let counts = args.subscribers.clone().unwrap_or(if args.quick {
+        vec![1_000]
+    } else {
+        vec![1_000, 10_000]
+    });
     let mut usable = Vec::new();
     for n in counts {
         if n + FD_RESERVE > fd_limit {
@@ -284,23 +311,35 @@ fn fanout_cases(args: &Args, seconds: u64, fd_limit: usize, results: &mut Result
     };
     let mut cases: Vec<fanout::Case> = usable
         .iter()
-        .flat_map(|&n| [case(n, 1, Some(args.rate)), case(n, 1, None)])
+        .flat_map(|&n| {
+            let fixed = args.rate.iter().map(move |&rate| case(n, 1, Some(rate)));
+            fixed.chain([case(n, 1, None)])
+        })
         .collect();
+    let top_rate = args.rate.iter().copied().max();
     if let Some(&largest) = usable.iter().max() {
         let channels = (largest / 100).max(1);
-        cases.push(case(largest, channels, Some(args.rate)));
+        cases.push(case(largest, channels, top_rate));
         cases.push(case(largest, channels, None));
     }
     cases
 }
 
-async fn fanout_all<P: Peer>(peer: Arc<P>, cases: &[fanout::Case], results: &mut Results) -> Result<()> {
+async fn fanout_all<P: Peer>(
+    peer: Arc<P>,
+    cases: &[fanout::Case],
+    results: &mut Results,
+) -> Result<()> {
     for (i, case) in cases.iter().enumerate() {
         println!("  {} ...", case.label());
         let o = fanout::run(peer.clone(), case, &i.to_string()).await?;
         println!(
             "    {:.0} frames/s, p50 {:.2} ms, p99 {:.2} ms, {}/{} complete, {} closed by server",
-            o.frames_per_s, o.latency.p50_ms, o.latency.p99_ms, o.complete_subscribers, o.connected,
+            o.frames_per_s,
+            o.latency.p50_ms,
+            o.latency.p99_ms,
+            o.complete_subscribers,
+            o.connected,
             o.closed_by_server
         );
         results.fanout.push(o);

@@ -29,8 +29,13 @@ pub fn next_source() -> Ipv4Addr {
 /// A TCP connection to `target` from `source` (any free port).
 pub async fn connect_from(source: Ipv4Addr, target: SocketAddr) -> Result<TcpStream> {
     let socket = TcpSocket::new_v4()?;
-    socket.bind(SocketAddr::from((source, 0))).with_context(|| format!("binding {source}"))?;
-    let stream = socket.connect(target).await.with_context(|| format!("connecting to {target}"))?;
+    socket
+        .bind(SocketAddr::from((source, 0)))
+        .with_context(|| format!("binding {source}"))?;
+    let stream = socket
+        .connect(target)
+        .await
+        .with_context(|| format!("connecting to {target}"))?;
     stream.set_nodelay(true)?;
     Ok(stream)
 }
@@ -43,7 +48,9 @@ pub async fn websocket(
     path: &str,
 ) -> Result<WebSocketStream<TcpStream>> {
     let stream = connect_from(source, target).await?;
-    let config = WebSocketConfig::default().read_buffer_size(4096).write_buffer_size(0);
+    let config = WebSocketConfig::default()
+        .read_buffer_size(4096)
+        .write_buffer_size(0);
     let url = format!("ws://{target}{path}");
     let (ws, _) = client_async_with_config(url.as_str(), stream, Some(config))
         .await

@@ -26,7 +26,11 @@ impl Managed {
     pub fn spawn(name: &str, mut cmd: Command, log: &Path, keep_stdout: bool) -> Result<Managed> {
         let log_file = std::fs::File::create(log).with_context(|| format!("creating {log:?}"))?;
         cmd.stderr(log_file.try_clone()?);
-        cmd.stdout(if keep_stdout { Stdio::piped() } else { Stdio::from(log_file) });
+        cmd.stdout(if keep_stdout {
+            Stdio::piped()
+        } else {
+            Stdio::from(log_file)
+        });
         cmd.stdin(Stdio::null());
         // SAFETY: prctl is async-signal-safe; it only asks the kernel to
         // SIGTERM the child when the harness exits.
@@ -37,7 +41,10 @@ impl Managed {
             });
         }
         let child = cmd.spawn().with_context(|| format!("starting {name}"))?;
-        Ok(Managed { name: name.to_string(), child })
+        Ok(Managed {
+            name: name.to_string(),
+            child,
+        })
     }
 
     pub fn pid(&self) -> u32 {
@@ -62,7 +69,6 @@ impl Managed {
         rx.recv_timeout(timeout)
             .with_context(|| format!("{} printed no ready line in {timeout:?}", self.name))
     }
-
 }
 
 impl Drop for Managed {

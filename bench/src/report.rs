@@ -53,7 +53,10 @@ impl Machine {
 
 /// The soft RLIMIT_NOFILE of this process (the server inherits it).
 pub fn open_files_limit() -> u64 {
-    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
     // SAFETY: getrlimit writes into the struct we pass.
     unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) };
     lim.rlim_cur
@@ -131,22 +134,44 @@ impl Results {
             );
             println!(
                 "{:<20} {:<28} {:>9} {:>7} {:>12} {:>8} {:>8} {:>9} {:>10} {:>8} {:>7} {:>12}",
-                "target", "workload", "pub ev/s", "pub err", "frames/s", "p50 ms", "p99 ms", "max ms",
-                "complete", "missing", "closed", "cpu srv/gen%"
+                "target",
+                "workload",
+                "pub ev/s",
+                "pub err",
+                "frames/s",
+                "p50 ms",
+                "p99 ms",
+                "max ms",
+                "complete",
+                "missing",
+                "closed",
+                "cpu srv/gen%"
             );
             for o in &self.fanout {
                 println!(
                     "{:<20} {:<28} {:>9.0} {:>7} {:>12.0} {:>8.2} {:>8.2} {:>9.1} {:>10} {:>8} {:>7} {:>5.0}/{:<6.0}",
-                    o.target, o.label, o.publish_events_per_s, o.publish_errors, o.frames_per_s, o.latency.p50_ms,
-                    o.latency.p99_ms, o.latency.max_ms,
-                    format!("{}/{}", o.complete_subscribers, o.connected), o.missing_frames,
-                    o.closed_by_server, o.cpu.server_pct, o.cpu.loadgen_pct
+                    o.target,
+                    o.label,
+                    o.publish_events_per_s,
+                    o.publish_errors,
+                    o.frames_per_s,
+                    o.latency.p50_ms,
+                    o.latency.p99_ms,
+                    o.latency.max_ms,
+                    format!("{}/{}", o.complete_subscribers, o.connected),
+                    o.missing_frames,
+                    o.closed_by_server,
+                    o.cpu.server_pct,
+                    o.cpu.loadgen_pct
                 );
             }
         }
         if !self.ratios.is_empty() {
             println!("\nRatios channelhub ÷ peer (frames/s: >1 better; latency: <1 better)");
-            println!("{:<28} {:<9} {:>9} {:>9} {:>9}", "workload", "peer", "frames/s", "p50", "p99");
+            println!(
+                "{:<28} {:<9} {:>9} {:>9} {:>9}",
+                "workload", "peer", "frames/s", "p50", "p99"
+            );
             for r in &self.ratios {
                 println!(
                     "{:<28} {:<9} {:>9.2} {:>9.2} {:>9.2}",
@@ -171,23 +196,48 @@ impl Results {
             println!("\nPublish");
             println!(
                 "{:<9} {:>6} {:>6} {:>10} {:>10} {:>9} {:>9} {:>7} {:>12}",
-                "db", "batch", "conc", "events", "events/s", "p50 ms", "p99 ms", "errors", "cpu srv/gen%"
+                "db",
+                "batch",
+                "conc",
+                "events",
+                "events/s",
+                "p50 ms",
+                "p99 ms",
+                "errors",
+                "cpu srv/gen%"
             );
             for p in &self.publish {
                 println!(
                     "{:<9} {:>6} {:>6} {:>10} {:>10.0} {:>9.2} {:>9.2} {:>7} {:>5.0}/{:<6.0}",
-                    format!("{:?}", p.db), p.batch, p.concurrency, p.events, p.events_per_s,
-                    p.request_latency.p50_ms, p.request_latency.p99_ms, p.errors,
-                    p.cpu.server_pct, p.cpu.loadgen_pct
+                    format!("{:?}", p.db),
+                    p.batch,
+                    p.concurrency,
+                    p.events,
+                    p.events_per_s,
+                    p.request_latency.p50_ms,
+                    p.request_latency.p99_ms,
+                    p.errors,
+                    p.cpu.server_pct,
+                    p.cpu.loadgen_pct
                 );
             }
         }
         for c in &self.catchup {
             println!(
                 "\nCatch-up ({:?}): {} events filled at {:.0} ev/s; read {} in {} pages at {:.0} ev/s ({}); cpu srv/gen {:.0}/{:.0}%",
-                c.db, c.events, c.fill_events_per_s, c.read_events, c.pages, c.read_events_per_s,
-                if c.in_order_no_duplicates { "complete, in order" } else { "INCOMPLETE or out of order" },
-                c.cpu_read.server_pct, c.cpu_read.loadgen_pct
+                c.db,
+                c.events,
+                c.fill_events_per_s,
+                c.read_events,
+                c.pages,
+                c.read_events_per_s,
+                if c.in_order_no_duplicates {
+                    "complete, in order"
+                } else {
+                    "INCOMPLETE or out of order"
+                },
+                c.cpu_read.server_pct,
+                c.cpu_read.loadgen_pct
             );
         }
         if !self.notes.is_empty() {

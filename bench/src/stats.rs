@@ -69,7 +69,11 @@ impl Histogram {
     }
 
     pub fn summary(&self) -> Latency {
-        let counts: Vec<u64> = self.counts.iter().map(|c| c.load(Ordering::Relaxed)).collect();
+        let counts: Vec<u64> = self
+            .counts
+            .iter()
+            .map(|c| c.load(Ordering::Relaxed))
+            .collect();
         let total: u64 = counts.iter().sum();
         let at = |q: f64| -> f64 {
             let rank = ((total as f64) * q).ceil().max(1.0) as u64;
@@ -135,7 +139,12 @@ pub fn cpu_seconds(pid: u32) -> f64 {
         return 0.0;
     };
     let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
     // utime is field 14, stime 15 (1-based); `rest` starts at field 3.
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
     (ticks(11) + ticks(12)) / hz
@@ -184,7 +193,12 @@ impl CpuSpan {
         let wall = self.start.elapsed().as_secs_f64().max(1e-9);
         CpuSplit {
             server_pct: 100.0
-                * (self.server_pids.iter().map(|&p| cpu_seconds(p)).sum::<f64>() - self.server0)
+                * (self
+                    .server_pids
+                    .iter()
+                    .map(|&p| cpu_seconds(p))
+                    .sum::<f64>()
+                    - self.server0)
                 / wall,
             loadgen_pct: 100.0 * (cpu_seconds(std::process::id()) - self.bench0) / wall,
         }

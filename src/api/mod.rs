@@ -93,13 +93,17 @@ pub fn replay_after(
         )));
     }
     let (hub, channel_id, types) = (hub.clone(), channel_id.to_owned(), types.to_vec());
+    // Sessions run on the live runtime; store reads stay on this one, which
+    // owns the database connections.
+    let runtime = tokio::runtime::Handle::current();
     let fetch: crate::live::FetchAfter = Arc::new(move |after: String| {
         let (hub, channel_id, types) = (hub.clone(), channel_id.clone(), types.clone());
-        Box::pin(async move {
+        let page = runtime.spawn(async move {
             hub.events_after(&channel_id, &after, &types, PAGE)
                 .await
                 .map_err(|e| e.to_string())
-        })
+        });
+        Box::pin(async move { page.await.map_err(|e| e.to_string())? })
     });
     Ok(Some(crate::live::Replay { after, fetch }))
 }

@@ -67,6 +67,8 @@ pub struct Sessions {
     connections: AtomicUsize,
     shutdown: CancellationToken,
     tracker: TaskTracker,
+    /// Where sessions run (see [`super::LiveRuntime`]).
+    runtime: tokio::runtime::Handle,
     /// Kept as a handle: bumped on every flush of every socket.
     frames_delivered: metrics::Counter,
 }
@@ -123,12 +125,13 @@ impl Sessions {
         self.shutdown.clone()
     }
 
-    pub fn new(limits: SessionLimits) -> Arc<Sessions> {
+    pub fn new(limits: SessionLimits, runtime: tokio::runtime::Handle) -> Arc<Sessions> {
         Arc::new(Sessions {
             limits,
             connections: AtomicUsize::new(0),
             shutdown: CancellationToken::new(),
             tracker: TaskTracker::new(),
+            runtime,
             frames_delivered: metrics::counter!(telemetry::FRAMES_DELIVERED),
         })
     }
@@ -174,7 +177,7 @@ impl Sessions {
             .map_err(|_| HandshakeError::Invalid("the connection cannot be upgraded"))?;
 
         let sessions = self.clone();
-        self.tracker.spawn(async move {
+        let session = async move {
             let _slot = slot;
             let Ok(upgraded) = on_upgrade.await else {
                 return;
@@ -186,7 +189,8 @@ impl Sessions {
             let socket =
                 WebSocketStream::from_raw_socket(upgraded, Role::Server, Some(config)).await;
             run_session(socket, subscription, &sessions).await;
-        });
+        };
+        self.tracker.spawn_on(session, &self.runtime);
 
         Ok(Response::builder()
             .status(StatusCode::SWITCHING_PROTOCOLS)

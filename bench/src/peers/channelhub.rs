@@ -83,7 +83,9 @@ impl ChannelHub {
         let url = tokio::task::block_in_place(|| {
             process.wait_for_line("channelhub listening on http://", Duration::from_secs(60))
         })?;
-        let addr: SocketAddr = url.parse().with_context(|| format!("listen address {url:?}"))?;
+        let addr: SocketAddr = url
+            .parse()
+            .with_context(|| format!("listen address {url:?}"))?;
         let http = reqwest::Client::builder()
             .pool_max_idle_per_host(256)
             .tcp_nodelay(true)
@@ -147,7 +149,11 @@ impl ChannelHub {
             .send()
             .await?;
         if resp.status().as_u16() != 201 {
-            bail!("publish to {channel}: {} {}", resp.status(), resp.text().await?);
+            bail!(
+                "publish to {channel}: {} {}",
+                resp.status(),
+                resp.text().await?
+            );
         }
         Ok(())
     }
@@ -201,7 +207,9 @@ impl Peer for ChannelHub {
     async fn subscribe(&self, channel: &str, source: Ipv4Addr) -> Result<HubSubscriber> {
         // The server joins the room before it answers 101.
         let path = format!("/api/v1/channels/{channel}/ws");
-        Ok(HubSubscriber(net::websocket(source, self.addr, &path).await?))
+        Ok(HubSubscriber(
+            net::websocket(source, self.addr, &path).await?,
+        ))
     }
 
     async fn publish(&self, channel: &str, data: &[String]) -> Result<()> {

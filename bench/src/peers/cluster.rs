@@ -71,11 +71,15 @@ impl Peer for HubCluster {
     }
 
     async fn subscribe(&self, channel: &str, source: Ipv4Addr) -> Result<HubSubscriber> {
-        self.round_robin(&self.next_subscriber).subscribe(channel, source).await
+        self.round_robin(&self.next_subscriber)
+            .subscribe(channel, source)
+            .await
     }
 
     async fn publish(&self, channel: &str, data: &[String]) -> Result<()> {
-        self.round_robin(&self.next_publish).publish_data(channel, data).await
+        self.round_robin(&self.next_publish)
+            .publish_data(channel, data)
+            .await
     }
 
     fn max_batch(&self) -> usize {

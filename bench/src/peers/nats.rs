@@ -60,7 +60,8 @@ impl Nats {
         let stream = TcpStream::connect(tcp_addr).await?;
         stream.set_nodelay(true)?;
         let (read, write) = stream.into_split();
-        let publisher = std::sync::Arc::new(Mutex::new(BufWriter::with_capacity(256 * 1024, write)));
+        let publisher =
+            std::sync::Arc::new(Mutex::new(BufWriter::with_capacity(256 * 1024, write)));
         {
             let mut w = publisher.lock().await;
             w.write_all(CONNECT.as_bytes()).await?;
@@ -79,7 +80,12 @@ impl Nats {
                 }
             }
         });
-        Ok(Nats { ws_addr, publisher, publisher_reader, process })
+        Ok(Nats {
+            ws_addr,
+            publisher,
+            publisher_reader,
+            process,
+        })
     }
 }
 
@@ -111,7 +117,9 @@ impl NatsSubscriber {
         let buf = &self.buf;
         while let Some(nl) = buf[pos..].iter().position(|&b| b == b'\n') {
             let line_end = pos + nl + 1;
-            let line = buf[pos..pos + nl].strip_suffix(b"\r").unwrap_or(&buf[pos..pos + nl]);
+            let line = buf[pos..pos + nl]
+                .strip_suffix(b"\r")
+                .unwrap_or(&buf[pos..pos + nl]);
             if line.starts_with(b"MSG ") {
                 // MSG <subject> <sid> [reply-to] <#bytes>
                 let len: usize = line
@@ -154,7 +162,9 @@ impl NatsSubscriber {
     }
 
     async fn send(&mut self, text: &str) -> Result<()> {
-        self.ws.send(Message::binary(text.as_bytes().to_vec())).await?;
+        self.ws
+            .send(Message::binary(text.as_bytes().to_vec()))
+            .await?;
         Ok(())
     }
 }
@@ -189,12 +199,19 @@ impl Peer for Nats {
 
     async fn subscribe(&self, channel: &str, source: Ipv4Addr) -> Result<NatsSubscriber> {
         let ws = net::websocket(source, self.ws_addr, "/").await?;
-        let mut sub = NatsSubscriber { ws, buf: Vec::with_capacity(4096) };
-        sub.send(&format!("{CONNECT}SUB {channel} 1\r\nPING\r\n")).await?;
+        let mut sub = NatsSubscriber {
+            ws,
+            buf: Vec::with_capacity(4096),
+        };
+        sub.send(&format!("{CONNECT}SUB {channel} 1\r\nPING\r\n"))
+            .await?;
         // The PONG answers our PING, so the SUB before it is registered.
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         loop {
-            if !tokio::time::timeout_at(deadline, sub.fill()).await.context("no PONG from nats")?? {
+            if !tokio::time::timeout_at(deadline, sub.fill())
+                .await
+                .context("no PONG from nats")??
+            {
                 bail!("nats closed the subscriber during setup");
             }
             if sub.drain(&mut |_| {})?.pong {

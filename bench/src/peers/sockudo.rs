@@ -54,8 +54,14 @@ impl Sockudo {
             .env("SOCKUDO_DEFAULT_APP_KEY", APP_KEY)
             .env("SOCKUDO_DEFAULT_APP_SECRET", APP_SECRET)
             .env("SOCKUDO_DEFAULT_APP_MAX_CONNECTIONS", "1000000")
-            .env("SOCKUDO_DEFAULT_APP_MAX_BACKEND_EVENTS_PER_SECOND", "100000000")
-            .env("SOCKUDO_DEFAULT_APP_MAX_EVENT_BATCH_SIZE", BATCH.to_string())
+            .env(
+                "SOCKUDO_DEFAULT_APP_MAX_BACKEND_EVENTS_PER_SECOND",
+                "100000000",
+            )
+            .env(
+                "SOCKUDO_DEFAULT_APP_MAX_EVENT_BATCH_SIZE",
+                BATCH.to_string(),
+            )
             .env("RUST_LOG", "warn");
         let process = Managed::spawn("sockudo", cmd, &work_dir.join("sockudo.log"), false)?;
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
@@ -65,7 +71,11 @@ impl Sockudo {
             .tcp_nodelay(true)
             .timeout(Duration::from_secs(30))
             .build()?;
-        Ok(Sockudo { addr, http, process })
+        Ok(Sockudo {
+            addr,
+            http,
+            process,
+        })
     }
 
     /// POSTs `body` to `path` with Pusher's query-string signature.
@@ -81,7 +91,10 @@ impl Sockudo {
         let signature = hex::encode(mac.finalize().into_bytes());
         let resp = self
             .http
-            .post(format!("http://{}{path}?{query}&auth_signature={signature}", self.addr))
+            .post(format!(
+                "http://{}{path}?{query}&auth_signature={signature}",
+                self.addr
+            ))
             .header("content-type", "application/json")
             .body(body)
             .send()
@@ -116,10 +129,15 @@ impl Subscriber for SockudoSubscriber {
                 Some(Ok(Message::Text(text))) => {
                     let frame = text.as_bytes();
                     if frame.starts_with(br#"{"event":"pusher:ping""#) {
-                        self.0.send(Message::text(r#"{"event":"pusher:pong","data":{}}"#)).await?;
+                        self.0
+                            .send(Message::text(r#"{"event":"pusher:pong","data":{}}"#))
+                            .await?;
                         continue;
                     }
-                    if frame.windows(8).any(|w| w == b"\"pusher:" || w == b"pusher_i") {
+                    if frame
+                        .windows(8)
+                        .any(|w| w == b"\"pusher:" || w == b"pusher_i")
+                    {
                         continue; // protocol messages, not events
                     }
                     on_event(frame);
@@ -167,14 +185,16 @@ impl Peer for Sockudo {
     }
 
     async fn publish(&self, channel: &str, data: &[String]) -> Result<()> {
-        let event = |d: &String| {
-            json!({ "name": "t", "channel": channel, "data": json!({ "b": d }).to_string() })
-        };
+        let event = |d: &String| json!({ "name": "t", "channel": channel, "data": json!({ "b": d }).to_string() });
         match data {
-            [one] => self.signed_post(&format!("/apps/{APP_ID}/events"), event(one).to_string()).await,
+            [one] => {
+                self.signed_post(&format!("/apps/{APP_ID}/events"), event(one).to_string())
+                    .await
+            }
             many => {
                 let body = json!({ "batch": many.iter().map(event).collect::<Vec<_>>() });
-                self.signed_post(&format!("/apps/{APP_ID}/batch_events"), body.to_string()).await
+                self.signed_post(&format!("/apps/{APP_ID}/batch_events"), body.to_string())
+                    .await
             }
         }
     }

@@ -54,8 +54,9 @@ pub async fn run(hub: &Arc<ChannelHub>, events: u64, payload_bytes: usize) -> Re
                 if fill_start.elapsed() > PHASE_LIMIT {
                     bail!("filling took longer than {PHASE_LIMIT:?}");
                 }
-                let data: Vec<String> =
-                    (0..FILL_BATCH).map(|_| stats::stamp(payload_bytes)).collect();
+                let data: Vec<String> = (0..FILL_BATCH)
+                    .map(|_| stats::stamp(payload_bytes))
+                    .collect();
                 hub.publish_data(channel, &data).await?;
             }
             anyhow::Ok(())

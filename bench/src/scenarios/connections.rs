@@ -76,10 +76,11 @@ pub async fn run(hub: &ChannelHub, steps: &[usize]) -> Result<Outcome> {
                     held.push(tokio::spawn(async move {
                         let mut sub = sub;
                         // Idle until one event arrives; bounded by the caller's abort.
-                        let _ = sub.recv(&mut |_| {
-                            got.fetch_add(1, Ordering::Relaxed);
-                        })
-                        .await;
+                        let _ = sub
+                            .recv(&mut |_| {
+                                got.fetch_add(1, Ordering::Relaxed);
+                            })
+                            .await;
                         sub
                     }));
                 }
@@ -99,7 +100,9 @@ pub async fn run(hub: &ChannelHub, steps: &[usize]) -> Result<Outcome> {
         let step = Step {
             connections: held.len(),
             server_rss_mb: rss as f64 / 1048576.0,
-            kib_per_connection: rss.saturating_sub(baseline) as f64 / 1024.0 / held.len().max(1) as f64,
+            kib_per_connection: rss.saturating_sub(baseline) as f64
+                / 1024.0
+                / held.len().max(1) as f64,
             connect_seconds,
         };
         println!(
@@ -132,7 +135,8 @@ pub async fn run(hub: &ChannelHub, steps: &[usize]) -> Result<Outcome> {
         baseline_rss_mb: baseline as f64 / 1048576.0,
         steps: out_steps,
         live_after_publish: live,
-        extrapolated_rss_mb_at_100k: baseline as f64 / 1048576.0 + per_conn_kib * 100_000.0 / 1024.0,
+        extrapolated_rss_mb_at_100k: baseline as f64 / 1048576.0
+            + per_conn_kib * 100_000.0 / 1024.0,
         server_subscriber_count,
     })
 }

@@ -5,13 +5,13 @@
 //! [`Peer`].
 //!
 //! "Maximum rate" is closed-loop: publishers keep at most `MAX_LAG_EVENTS`
-//! events per channel in flight (published but not yet delivered to every
-//! subscriber), so the server's delivery speed, not queue overflow, sets the
-//! pace.
+//! events per channel in flight (published but not yet received by the
+//! channel's slowest subscriber), so the server's delivery speed, not queue
+//! overflow, sets the pace.
 
 use std::{
     sync::{
-        Arc,
+        Arc, LazyLock,
         atomic::{AtomicU64, Ordering},
     },
     time::{Duration, Instant},
@@ -29,14 +29,28 @@ use crate::{
 
 /// Subscriber connections opened at once.
 const CONNECT_CONCURRENCY: usize = 256;
-/// Events per channel a max-rate publisher may have in flight.
+/// Events a max-rate publisher may have in flight: published but not yet
+/// received by the channel's slowest subscriber.
 const MAX_LAG_EVENTS: u64 = 256;
+/// The received count of a subscriber that failed to connect or was closed:
+/// it no longer holds the publisher back.
+const GONE: u64 = u64::MAX;
 /// Concurrent publish requests at maximum rate, and at most at a fixed rate.
 const MAX_RATE_PUBLISHERS: usize = 4;
 const FIXED_RATE_PUBLISHERS: usize = 64;
 /// How long delivery may make no progress before the run stops waiting.
 const DRAIN_STALL: Duration = Duration::from_secs(3);
 const DRAIN_MAX: Duration = Duration::from_secs(15);
+
+/// Where publishers run, apart from the receivers (see `run`).
+static PUBLISHER_RUNTIME: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("publisher")
+        .enable_all()
+        .build()
+        .expect("a runtime for the publisher")
+});
 
 /// One fan-out workload.
 #[derive(Debug, Clone, Serialize)]
@@ -87,12 +101,14 @@ struct Counters {
     delivered: AtomicU64,
     latency: Histogram,
     published: Vec<AtomicU64>, // per channel
+    received: Vec<AtomicU64>,  // per subscriber
     publish_errors: AtomicU64,
 }
 
 pub async fn run<P: Peer>(peer: Arc<P>, case: &Case, run_tag: &str) -> Result<Outcome> {
-    let channels: Vec<String> =
-        (0..case.channels).map(|c| format!("fan-{run_tag}-{c}")).collect();
+    let channels: Vec<String> = (0..case.channels)
+        .map(|c| format!("fan-{run_tag}-{c}"))
+        .collect();
     for ch in &channels {
         peer.prepare_channel(ch).await?;
     }
@@ -100,6 +116,7 @@ pub async fn run<P: Peer>(peer: Arc<P>, case: &Case, run_tag: &str) -> Result<Ou
         delivered: AtomicU64::new(0),
         latency: Histogram::default(),
         published: (0..case.channels).map(|_| AtomicU64::new(0)).collect(),
+        received: (0..case.subscribers).map(|_| AtomicU64::new(0)).collect(),
         publish_errors: AtomicU64::new(0),
     });
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -114,11 +131,14 @@ pub async fn run<P: Peer>(peer: Arc<P>, case: &Case, run_tag: &str) -> Result<Ou
         let name = channels[channel].clone();
         let stop = stop_rx.clone();
         connecting.push(tokio::spawn(async move {
-            let sub = {
-                let _permit = gate.acquire().await?;
-                subscribe_with_retry(&*peer, &name).await?
-            };
-            anyhow::Ok(tokio::spawn(receive(sub, channel, counters, stop)))
+            let _permit = gate.acquire().await?;
+            match subscribe_with_retry(&*peer, &name).await {
+                Ok(sub) => Ok(tokio::spawn(receive(sub, i, channel, counters, stop))),
+                Err(err) => {
+                    counters.received[i].store(GONE, Ordering::Relaxed);
+                    Err(err)
+                }
+            }
         }));
     }
     let mut receivers = Vec::with_capacity(case.subscribers);
@@ -136,10 +156,15 @@ pub async fn run<P: Peer>(peer: Arc<P>, case: &Case, run_tag: &str) -> Result<Ou
     }
     let connect_seconds = connect_start.elapsed().as_secs_f64();
     if connect_errors > 0 {
-        eprintln!("  {connect_errors} of {} subscribers failed to connect", case.subscribers);
+        eprintln!(
+            "  {connect_errors} of {} subscribers failed to connect",
+            case.subscribers
+        );
     }
     let per_channel = |c: usize| {
-        (0..receivers.len()).filter(|i| i % case.channels == c).count() as u64
+        (0..receivers.len())
+            .filter(|i| i % case.channels == c)
+            .count() as u64
     };
     let subs_per_channel: Vec<u64> = (0..case.channels).map(per_channel).collect();
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -148,7 +173,16 @@ pub async fn run<P: Peer>(peer: Arc<P>, case: &Case, run_tag: &str) -> Result<Ou
     let pids = peer.pids();
     let cpu = stats::CpuSpan::start(&pids);
     let start = Instant::now();
-    publish(&peer, case, &channels, &counters, &subs_per_channel).await;
+    {
+        // The publisher runs on its own thread: on the runtime that drives
+        // thousands of receiving sockets its ticks would starve, and the
+        // offered rate would be the generator's limit, not the workload's.
+        let (peer, case, channels) = (peer.clone(), case.clone(), channels.clone());
+        let counters = counters.clone();
+        PUBLISHER_RUNTIME
+            .spawn(async move { publish(&peer, &case, &channels, &counters).await })
+            .await?;
+    }
     let publish_seconds = start.elapsed().as_secs_f64();
     let expected: u64 = (0..case.channels)
         .map(|c| counters.published[c].load(Ordering::Relaxed) * subs_per_channel[c])
@@ -169,10 +203,13 @@ pub async fn run<P: Peer>(peer: Arc<P>, case: &Case, run_tag: &str) -> Result<Ou
     }
     let delivered = counters.delivered.load(Ordering::Relaxed);
     // Time until the last frame arrived, not the stall detection after it.
-    let span = if delivered >= expected { start.elapsed() } else { last.1 - start };
+    let span = if delivered >= expected {
+        start.elapsed()
+    } else {
+        last.1 - start
+    };
     let cpu = cpu.finish();
-    let server_rss_mb =
-        pids.iter().map(|&p| stats::rss_bytes(p)).sum::<u64>() as f64 / 1048576.0;
+    let server_rss_mb = pids.iter().map(|&p| stats::rss_bytes(p)).sum::<u64>() as f64 / 1048576.0;
     let _ = stop_tx.send(true);
 
     let mut complete = 0;
@@ -188,7 +225,11 @@ pub async fn run<P: Peer>(peer: Arc<P>, case: &Case, run_tag: &str) -> Result<Ou
         }
         closed += report.closed as usize;
     }
-    let published: u64 = counters.published.iter().map(|p| p.load(Ordering::Relaxed)).sum();
+    let published: u64 = counters
+        .published
+        .iter()
+        .map(|p| p.load(Ordering::Relaxed))
+        .sum();
     let outcome = Outcome {
         target: peer.name(),
         server_processes: pids.len(),
@@ -217,11 +258,13 @@ pub async fn run<P: Peer>(peer: Arc<P>, case: &Case, run_tag: &str) -> Result<Ou
 async fn subscribe_with_retry<P: Peer>(peer: &P, channel: &str) -> Result<P::Sub> {
     let mut attempt = 0;
     loop {
-        let result =
-            tokio::time::timeout(Duration::from_secs(10), peer.subscribe(channel, net::next_source()))
-                .await
-                .map_err(anyhow::Error::from)
-                .and_then(|r| r);
+        let result = tokio::time::timeout(
+            Duration::from_secs(10),
+            peer.subscribe(channel, net::next_source()),
+        )
+        .await
+        .map_err(anyhow::Error::from)
+        .and_then(|r| r);
         match result {
             Ok(sub) => return Ok(sub),
             Err(err) if attempt >= 2 => return Err(err),
@@ -242,6 +285,7 @@ struct ReceiverReport {
 /// One subscriber's loop: counts frames and records their latency.
 async fn receive<S: Subscriber>(
     mut sub: S,
+    index: usize,
     channel: usize,
     counters: Arc<Counters>,
     mut stop: watch::Receiver<bool>,
@@ -251,9 +295,12 @@ async fn receive<S: Subscriber>(
     let mut on_event = |frame: &[u8]| {
         received += 1;
         if let Some(sent) = stats::read_stamp(frame) {
-            counters.latency.record_us(stats::now_us().saturating_sub(sent));
+            counters
+                .latency
+                .record_us(stats::now_us().saturating_sub(sent));
         }
         counters.delivered.fetch_add(1, Ordering::Relaxed);
+        counters.received[index].fetch_add(1, Ordering::Relaxed);
     };
     loop {
         tokio::select! {
@@ -261,11 +308,19 @@ async fn receive<S: Subscriber>(
             _ = stop.changed() => break,
             r = sub.recv(&mut on_event) => match r {
                 Ok(true) => {}
-                Ok(false) | Err(_) => { closed = true; break; }
+                Ok(false) | Err(_) => {
+                    closed = true;
+                    counters.received[index].store(GONE, Ordering::Relaxed);
+                    break;
+                }
             },
         }
     }
-    ReceiverReport { channel, received, closed }
+    ReceiverReport {
+        channel,
+        received,
+        closed,
+    }
 }
 
 /// Publishes for `case.seconds`, round-robin over the channels.
@@ -274,7 +329,6 @@ async fn publish<P: Peer>(
     case: &Case,
     channels: &[String],
     counters: &Arc<Counters>,
-    subs_per_channel: &[u64],
 ) {
     let deadline = Instant::now() + Duration::from_secs(case.seconds);
     match case.rate {
@@ -287,7 +341,9 @@ async fn publish<P: Peer>(
             let mut n = 0usize;
             while Instant::now() < deadline {
                 tick.tick().await;
-                let Ok(permit) = gate.clone().acquire_owned().await else { break };
+                let Ok(permit) = gate.clone().acquire_owned().await else {
+                    break;
+                };
                 let (peer, counters) = (peer.clone(), counters.clone());
                 let (c, name) = (n % channels.len(), channels[n % channels.len()].clone());
                 let size = case.payload_bytes;
@@ -308,22 +364,23 @@ async fn publish<P: Peer>(
             for p in 0..MAX_RATE_PUBLISHERS {
                 let (peer, counters) = (peer.clone(), counters.clone());
                 let channels = channels.to_vec();
-                let subs = subs_per_channel.to_vec();
                 let (batch, size) = (peer.max_batch(), case.payload_bytes);
                 tasks.spawn(async move {
                     let mut n = p;
                     while Instant::now() < deadline {
                         let c = n % channels.len();
                         n += MAX_RATE_PUBLISHERS;
-                        // Wait while subscribers are too far behind.
-                        while in_flight(&counters, &subs) > MAX_LAG_EVENTS * subs.iter().sum::<u64>()
+                        // Wait while this channel's slowest subscriber is too far behind.
+                        while lag(&counters, c, channels.len()) > MAX_LAG_EVENTS
                             && Instant::now() < deadline
                         {
                             tokio::time::sleep(Duration::from_micros(200)).await;
                         }
                         let data: Vec<String> = (0..batch).map(|_| stats::stamp(size)).collect();
                         match peer.publish(&channels[c], &data).await {
-                            Ok(()) => counters.published[c].fetch_add(batch as u64, Ordering::Relaxed),
+                            Ok(()) => {
+                                counters.published[c].fetch_add(batch as u64, Ordering::Relaxed)
+                            }
                             Err(_) => counters.publish_errors.fetch_add(1, Ordering::Relaxed),
                         };
                     }
@@ -334,13 +391,18 @@ async fn publish<P: Peer>(
     }
 }
 
-/// Frames published but not yet delivered, across all channels.
-fn in_flight(counters: &Counters, subs_per_channel: &[u64]) -> u64 {
-    let expected: u64 = counters
-        .published
+/// Events of `channel` published but not yet received by its slowest
+/// subscriber (subscriber `i` is on channel `i % channels`).
+fn lag(counters: &Counters, channel: usize, channels: usize) -> u64 {
+    let slowest = counters
+        .received
         .iter()
-        .zip(subs_per_channel)
-        .map(|(p, s)| p.load(Ordering::Relaxed) * s)
-        .sum();
-    expected.saturating_sub(counters.delivered.load(Ordering::Relaxed))
+        .skip(channel)
+        .step_by(channels)
+        .map(|r| r.load(Ordering::Relaxed))
+        .min()
+        .unwrap_or(GONE);
+    counters.published[channel]
+        .load(Ordering::Relaxed)
+        .saturating_sub(slowest)
 }
