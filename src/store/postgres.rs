@@ -24,8 +24,8 @@ pub struct PostgresStore {
 impl PostgresStore {
     const BACKEND: &'static str = "postgres";
     const CLUSTERED: bool = true;
-    const LOCK_CHANNEL_SQL: &'static str =
-        "SELECT last_event_id FROM channels WHERE id = $1 FOR UPDATE";
+    /// Locks the channel row (not the webhooks) until commit.
+    const LOCK_SUFFIX: &'static str = " FOR UPDATE OF c";
 
     /// Connects to `url` (`postgres://user@host/db`).
     pub async fn connect(url: &str) -> Result<Self, super::StoreError> {

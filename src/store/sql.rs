@@ -7,7 +7,7 @@
 //! lock a channel row while new event ids are made.
 
 /// Expands to `impl Store for $store`. `$store` must have a `pool: Pool<$db>`
-/// field and the inherent items `BACKEND`, `LOCK_CHANNEL_SQL` and `begin_write`.
+/// field and the inherent items `BACKEND`, `LOCK_SUFFIX` and `begin_write`.
 macro_rules! impl_sql_store {
     ($store:ty, $db:ty) => {
         use async_trait::async_trait;
@@ -37,6 +37,12 @@ macro_rules! impl_sql_store {
         const KEPT_ATTEMPTS: i64 = 100;
         /// Rows per multi-row insert, well under both backends' bind limits.
         const INSERT_CHUNK: usize = 1000;
+        /// A channel's last event id and its active webhooks (one row each, or
+        /// one row with no webhook); no row if there is no such channel.
+        /// `LOCK_SUFFIX` makes it lock the channel row where the backend needs that.
+        const LOCK_CHANNEL_WITH_HOOKS: &str = "SELECT c.last_event_id, w.id, w.event_types \
+             FROM channels c LEFT JOIN webhooks w ON w.channel_id = c.id \
+             AND w.state = 'active' AND w.expires_at > $2 WHERE c.id = $1 ORDER BY w.id";
         /// The oldest queued job of each webhook, with when it can next be
         /// tried: its retry time, or later if a node holds it.
         const HEAD_JOBS: &str = "SELECT j.id, j.webhook_id, j.event_id, j.attempts, \
@@ -347,14 +353,22 @@ macro_rules! impl_sql_store {
                 let mut webhook_jobs = 0;
                 let mut tx = self.begin_write().await?;
                 for (channel_id, members) in channels {
-                    // Locks the channel row until commit, so that ids are made in commit order.
-                    let last: Option<Option<String>> = sqlx::query_scalar(Self::LOCK_CHANNEL_SQL)
-                        .bind(channel_id)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                    let Some(last) = last else {
+                    // Locks the channel row until commit, so that ids are made in
+                    // commit order; the same read finds its active webhooks.
+                    let rows: Vec<(Option<String>, Option<String>, Option<String>)> =
+                        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                            "{LOCK_CHANNEL_WITH_HOOKS}{}",
+                            Self::LOCK_SUFFIX
+                        )))
+                            .bind(channel_id)
+                            .bind(now)
+                            .fetch_all(&mut *tx)
+                            .await?;
+                    let Some((last, _, _)) = rows.first() else {
                         continue;
                     };
+                    let last = last.clone();
+                    let hooks = rows.into_iter().filter_map(|(_, id, types)| Some((id?, types)));
                     let mut floor = last.as_deref().and_then(|id| id.parse::<Ulid>().ok());
                     for &i in &members {
                         let batch = &batches[i];
@@ -425,16 +439,8 @@ macro_rules! impl_sql_store {
                     self.announce_append(&mut tx, last.as_deref(), &events).await?;
 
                     // The outbox: deliveries are queued in the events' own transaction.
-                    let hooks: Vec<(String, Option<String>)> = sqlx::query_as(
-                        "SELECT id, event_types FROM webhooks \
-                         WHERE channel_id = $1 AND state = 'active' AND expires_at > $2 ORDER BY id",
-                    )
-                    .bind(channel_id)
-                    .bind(now)
-                    .fetch_all(&mut *tx)
-                    .await?;
-                    let mut jobs: Vec<(&str, &str)> = Vec::new();
-                    for (hook_id, types) in &hooks {
+                    let mut jobs: Vec<(String, &str)> = Vec::new();
+                    for (hook_id, types) in hooks {
                         let types: Vec<String> = types
                             .as_deref()
                             .map(serde_json::from_str)
@@ -442,7 +448,7 @@ macro_rules! impl_sql_store {
                             .map_err(|e| StoreError::Malformed(format!("webhook event_types: {e}")))?
                             .unwrap_or_default();
                         for event in events.iter().filter(|e| e.matches_types(&types)) {
-                            jobs.push((hook_id, &event.id));
+                            jobs.push((hook_id.clone(), &event.id));
                         }
                     }
                     for chunk in jobs.chunks(INSERT_CHUNK) {

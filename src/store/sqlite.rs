@@ -27,7 +27,7 @@ impl SqliteStore {
     /// One process owns a SQLite database: nothing to announce.
     const CLUSTERED: bool = false;
     /// SQLite has one writer at a time, so the write transaction is the lock.
-    const LOCK_CHANNEL_SQL: &'static str = "SELECT last_event_id FROM channels WHERE id = $1";
+    const LOCK_SUFFIX: &'static str = "";
 
     /// Opens (creating if needed) the database at `url`, e.g. `sqlite://channelhub.db`.
     pub async fn connect(url: &str) -> Result<Self, super::StoreError> {
