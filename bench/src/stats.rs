@@ -5,7 +5,7 @@
 use std::{
     sync::{
         OnceLock,
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicU64, AtomicUsize, Ordering},
     },
     time::Instant,
 };
@@ -19,13 +19,22 @@ const SUB: usize = 1 << SUB_BITS;
 const BUCKETS: usize = SUB * 41;
 
 /// A log-linear histogram of microsecond values that many tasks record into
-/// at once without locks.
+/// at once without locks. Each thread records into its own shard, so that
+/// millions of samples per second from several threads do not all contend
+/// for the same counters (frames of one event land in the same bucket).
 pub struct Histogram {
+    shards: Box<[Shard]>,
+}
+
+struct Shard {
     counts: Box<[AtomicU64]>,
     max: AtomicU64,
 }
 
-/// Percentiles of a histogram, in milliseconds.
+/// Shards per histogram; threads beyond this share them.
+const SHARDS: usize = 8;
+
+/// Latency percentiles, in milliseconds.
 #[derive(Debug, Clone, Copy, Default, Serialize)]
 pub struct Latency {
     pub samples: u64,
@@ -36,11 +45,23 @@ pub struct Latency {
 
 impl Default for Histogram {
     fn default() -> Self {
-        Histogram {
+        let shard = || Shard {
             counts: (0..BUCKETS).map(|_| AtomicU64::new(0)).collect(),
             max: AtomicU64::new(0),
+        };
+        Histogram {
+            shards: (0..SHARDS).map(|_| shard()).collect(),
         }
     }
+}
+
+/// This thread's shard number.
+fn shard_index() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static INDEX: usize = NEXT.fetch_add(1, Ordering::Relaxed) % SHARDS;
+    }
+    INDEX.with(|i| *i)
 }
 
 impl Histogram {
@@ -64,15 +85,19 @@ impl Histogram {
     }
 
     pub fn record_us(&self, us: u64) {
-        self.counts[Self::index(us)].fetch_add(1, Ordering::Relaxed);
-        self.max.fetch_max(us, Ordering::Relaxed);
+        let shard = &self.shards[shard_index()];
+        shard.counts[Self::index(us)].fetch_add(1, Ordering::Relaxed);
+        shard.max.fetch_max(us, Ordering::Relaxed);
     }
 
     pub fn summary(&self) -> Latency {
-        let counts: Vec<u64> = self
-            .counts
-            .iter()
-            .map(|c| c.load(Ordering::Relaxed))
+        let counts: Vec<u64> = (0..BUCKETS)
+            .map(|i| {
+                self.shards
+                    .iter()
+                    .map(|s| s.counts[i].load(Ordering::Relaxed))
+                    .sum()
+            })
             .collect();
         let total: u64 = counts.iter().sum();
         let at = |q: f64| -> f64 {
@@ -93,7 +118,13 @@ impl Histogram {
             samples: total,
             p50_ms: at(0.50),
             p99_ms: at(0.99),
-            max_ms: self.max.load(Ordering::Relaxed) as f64 / 1000.0,
+            max_ms: self
+                .shards
+                .iter()
+                .map(|s| s.max.load(Ordering::Relaxed))
+                .max()
+                .unwrap_or(0) as f64
+                / 1000.0,
         }
     }
 }

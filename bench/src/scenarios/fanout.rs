@@ -292,28 +292,30 @@ async fn receive<S: Subscriber>(
 ) -> ReceiverReport {
     let mut received = 0u64;
     let mut closed = false;
-    let mut on_event = |frame: &[u8]| {
-        received += 1;
-        if let Some(sent) = stats::read_stamp(frame) {
-            counters
-                .latency
-                .record_us(stats::now_us().saturating_sub(sent));
-        }
-        counters.delivered.fetch_add(1, Ordering::Relaxed);
-        counters.received[index].fetch_add(1, Ordering::Relaxed);
-    };
     loop {
-        tokio::select! {
+        // Shared counters are updated once per wake-up, not once per frame.
+        let before = received;
+        let mut on_event = |frame: &[u8]| {
+            received += 1;
+            if let Some(sent) = stats::read_stamp(frame) {
+                counters
+                    .latency
+                    .record_us(stats::now_us().saturating_sub(sent));
+            }
+        };
+        let result = tokio::select! {
             biased;
             _ = stop.changed() => break,
-            r = sub.recv(&mut on_event) => match r {
-                Ok(true) => {}
-                Ok(false) | Err(_) => {
-                    closed = true;
-                    counters.received[index].store(GONE, Ordering::Relaxed);
-                    break;
-                }
-            },
+            r = sub.recv(&mut on_event) => r,
+        };
+        counters
+            .delivered
+            .fetch_add(received - before, Ordering::Relaxed);
+        counters.received[index].fetch_add(received - before, Ordering::Relaxed);
+        if !matches!(result, Ok(true)) {
+            closed = true;
+            counters.received[index].store(GONE, Ordering::Relaxed);
+            break;
         }
     }
     ReceiverReport {
