@@ -9,7 +9,10 @@ use common::{ADMIN, Backend, TestServer, Ws, eventually, next_text, read_until_c
 use futures_util::{SinkExt, StreamExt};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use tokio_tungstenite::tungstenite::{Message, protocol::frame::coding::CloseCode};
+use tokio_tungstenite::tungstenite::{
+    Message,
+    protocol::{CloseFrame, frame::coding::CloseCode},
+};
 
 on_both_backends!(
     refusals_come_in_contract_order,
@@ -23,6 +26,7 @@ on_both_backends!(
     graceful_shutdown_sends_going_away,
     connection_limit_answers_503,
     silent_peers_are_dropped_after_two_pings,
+    client_pings_are_answered_and_its_close_is_echoed,
     subscriber_count_is_live,
     thousand_subscribers_all_receive_every_event,
 );
@@ -427,6 +431,41 @@ async fn silent_peers_are_dropped_after_two_pings(backend: Backend) {
         frames.len() >= 2,
         "it was pinged twice before being dropped: {frames:?}"
     );
+}
+
+async fn client_pings_are_answered_and_its_close_is_echoed(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    server.create_channel(json!({"id": "echo"})).await;
+    let mut socket = server.ws("/channels/echo/ws").await;
+    socket
+        .send(Message::Ping("are you there".into()))
+        .await
+        .unwrap();
+    let answer = tokio::time::timeout(Duration::from_secs(5), socket.next())
+        .await
+        .expect("an answer to the ping");
+    match answer {
+        Some(Ok(Message::Pong(payload))) => assert_eq!(&payload[..], b"are you there"),
+        other => panic!("expected a pong, got {other:?}"),
+    }
+    // The subscription carries on after the ping.
+    let body = server.publish_raw("echo", json!({"data": 1})).await;
+    assert_eq!(next_text(&mut socket).await, body);
+
+    socket
+        .send(Message::Close(Some(CloseFrame {
+            code: CloseCode::Normal,
+            reason: "bye".into(),
+        })))
+        .await
+        .unwrap();
+    let echo = tokio::time::timeout(Duration::from_secs(5), socket.next())
+        .await
+        .expect("the server answers the close");
+    match echo {
+        Some(Ok(Message::Close(Some(frame)))) => assert_eq!(frame.code, CloseCode::Normal),
+        other => panic!("expected the close to be echoed, got {other:?}"),
+    }
 }
 
 async fn subscriber_count_is_live(backend: Backend) {

@@ -9,8 +9,16 @@ pub mod ws;
 
 use std::{num::NonZero, sync::Arc};
 
+use bytes::Bytes;
 use futures_util::future::BoxFuture;
 use tokio::runtime::{Builder, Handle, Runtime};
+use tokio_tungstenite::tungstenite::{
+    Utf8Bytes,
+    protocol::frame::{
+        FrameHeader,
+        coding::{Data, OpCode},
+    },
+};
 
 use crate::model::Event;
 
@@ -26,9 +34,12 @@ use crate::model::Event;
 pub struct LiveRuntime(Option<Runtime>);
 
 impl LiveRuntime {
-    /// One worker thread per core, like the main runtime.
+    /// Half the cores (at least one): the other half serve HTTP and commit
+    /// publishes. On 2 cores one live thread also did better than two (fewer
+    /// cross-thread wake-ups; see BENCHMARKS.md).
     pub fn start() -> std::io::Result<LiveRuntime> {
-        let threads = std::thread::available_parallelism().map_or(2, NonZero::get);
+        let cores = std::thread::available_parallelism().map_or(2, NonZero::get);
+        let threads = (cores / 2).max(1);
         let runtime = Builder::new_multi_thread()
             .worker_threads(threads)
             .thread_name("channelhub-live")
@@ -50,6 +61,26 @@ impl Drop for LiveRuntime {
             runtime.shutdown_background();
         }
     }
+}
+
+/// The WebSocket text frame carrying `json`, and the JSON within it. Built
+/// with tungstenite's own header encoder; sessions write these bytes as they
+/// are, so an event is framed once, not once per subscriber.
+pub fn text_frame(json: String) -> (Bytes, Utf8Bytes) {
+    let header = FrameHeader {
+        opcode: OpCode::Data(Data::Text),
+        ..FrameHeader::default()
+    };
+    let length = json.len() as u64;
+    let mut frame = Vec::with_capacity(header.len(length) + json.len());
+    header
+        .format(length, &mut frame)
+        .expect("writing to a Vec cannot fail");
+    let start = frame.len();
+    frame.extend_from_slice(json.as_bytes());
+    let frame = Bytes::from(frame);
+    let json = Utf8Bytes::try_from(frame.slice(start..)).expect("the JSON was a String");
+    (frame, json)
 }
 
 /// Reads the next page of stored events after an id (matching the session's

@@ -18,16 +18,20 @@ use std::{
     },
 };
 
+use bytes::Bytes;
 use tokio::sync::broadcast;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use crate::model::Event;
 
-/// An event ready for delivery: its JSON text, serialized once and shared.
+/// An event ready for delivery, serialized once and shared by every listener:
+/// its whole WebSocket frame (server frames are unmasked, so the bytes are the
+/// same for every socket) and, within the same buffer, its JSON text.
 #[derive(Debug)]
 pub struct LiveEvent {
     pub id: String,
     pub event_type: Option<String>,
+    pub frame: Bytes,
     pub json: Utf8Bytes,
 }
 
@@ -224,10 +228,14 @@ impl Rooms {
                     .as_ref()
                     .is_none_or(|last| *last < event.id)
             })
-            .map(|event| LiveEvent {
-                id: event.id.clone(),
-                event_type: event.event_type.clone(),
-                json: Utf8Bytes::from(event.to_json_string()),
+            .map(|event| {
+                let (frame, json) = super::text_frame(event.to_json_string());
+                LiveEvent {
+                    id: event.id.clone(),
+                    event_type: event.event_type.clone(),
+                    frame,
+                    json,
+                }
             })
             .collect();
         if fresh.is_empty() {
@@ -330,10 +338,17 @@ mod tests {
         };
         assert_eq!(batch.events.len(), 2, "one commit, one ring entry");
         assert_eq!((batch.end_frames, sub.room.published().0), (2, 2));
+        let json = event("1", Some("a")).to_json_string();
+        assert_eq!(&*batch.events[0].json, json);
+        // A final, unmasked text frame (0x81) with a 16-bit length (126, then
+        // the length in network order), then the JSON.
+        let length = (json.len() as u16).to_be_bytes();
+        assert!((126..65536).contains(&json.len()), "{json}");
         assert_eq!(
-            &*batch.events[0].json,
-            event("1", Some("a")).to_json_string()
+            batch.events[0].frame[..4],
+            [0x81, 126, length[0], length[1]]
         );
+        assert_eq!(&batch.events[0].frame[4..], json.as_bytes());
         assert!(batch.events[0].matches_types(&["a".into()]));
         assert!(!batch.events[1].matches_types(&["a".into()]));
         // Events already broadcast are not sent again.

@@ -3,33 +3,45 @@
 //! right code when it is too slow, sends too much, loses access, or the server
 //! stops.
 //!
-//! The upgrade is done here rather than through poem's `WebSocket` wrapper so
-//! that frames are tungstenite `Utf8Bytes` sharing the room's one buffer: no
-//! copy of an event per subscriber. Queued frames are written with one flush
-//! per wake-up. Authorization happened before `accept` is called; this module
+//! The upgrade is done here rather than through poem's `WebSocket` wrapper,
+//! and tungstenite only reads: events reach the socket as the frames the room
+//! encoded once (server frames are unmasked, so every subscriber gets the same
+//! bytes), copied into one buffer and written with one call per wake-up.
+//! tungstenite's own answers (pongs, close replies) go out through the same
+//! writer. Authorization happened before `accept` is called; this module
 //! never reads the store.
 
 use std::{
+    io,
+    pin::Pin,
     sync::{
-        Arc,
+        Arc, Mutex, PoisonError,
         atomic::{AtomicUsize, Ordering},
     },
+    task::{Context, Poll},
     time::Duration,
 };
 
-use futures_util::{SinkExt, StreamExt, stream::SplitSink};
+use futures_util::{SinkExt, StreamExt};
 use poem::{
     Request, Response, Upgraded,
     http::{StatusCode, header},
 };
-use tokio::{sync::broadcast::error::RecvError, time::MissedTickBehavior};
+use tokio::{
+    io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf, ReadHalf, WriteHalf},
+    sync::{Notify, broadcast::error::RecvError},
+    time::MissedTickBehavior,
+};
 use tokio_tungstenite::{
     WebSocketStream,
     tungstenite::{
         Error as WsError, Message,
         error::CapacityError,
         handshake::derive_accept_key,
-        protocol::{CloseFrame, Role, WebSocketConfig, frame::coding::CloseCode},
+        protocol::{
+            CloseFrame, Role, WebSocketConfig,
+            frame::{Frame, coding::CloseCode},
+        },
     },
 };
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
@@ -43,12 +55,18 @@ use crate::telemetry;
 /// Largest frame a client may send; a larger one closes the socket with 1009.
 pub const MAX_CLIENT_FRAME_BYTES: usize = 4 * 1024;
 /// Most frames written per flush, so one busy socket cannot hog its thread.
-const MAX_FRAMES_PER_FLUSH: usize = 256;
+const MAX_FRAMES_PER_FLUSH: u64 = 256;
 /// Most bytes copied into a socket's write buffer per flush: what a stuck
 /// socket can hold on to beyond the shared ring.
 const MAX_BYTES_PER_FLUSH: usize = 256 * 1024;
 /// How often a blocked write checks whether its subscriber fell too far behind.
 const LAG_CHECK_INTERVAL: Duration = Duration::from_millis(50);
+/// A session's output buffer is kept for the next write up to this size; a
+/// larger one (after a burst) is freed.
+const RETAINED_BUFFER_BYTES: usize = 16 * 1024;
+/// Pongs and close answers waiting to be sent; a client that makes more
+/// without reading is dropped.
+const MAX_PENDING_REPLY_BYTES: usize = 64 * 1024;
 /// How long a closing handshake may take before the socket is just dropped.
 const CLOSE_GRACE: Duration = Duration::from_secs(10);
 
@@ -186,9 +204,7 @@ impl Sessions {
                 .read_buffer_size(MAX_CLIENT_FRAME_BYTES)
                 .max_message_size(Some(MAX_CLIENT_FRAME_BYTES))
                 .max_frame_size(Some(MAX_CLIENT_FRAME_BYTES));
-            let socket =
-                WebSocketStream::from_raw_socket(upgraded, Role::Server, Some(config)).await;
-            run_session(socket, subscription, &sessions).await;
+            run_session(upgraded, config, subscription, &sessions).await;
         };
         self.tracker.spawn_on(session, &self.runtime);
 
@@ -216,7 +232,69 @@ impl Sessions {
     }
 }
 
-type Sink = SplitSink<WebSocketStream<Upgraded>, Message>;
+/// The session's half of the socket: every byte it sends goes through here.
+type Writer = WriteHalf<Upgraded>;
+
+/// What tungstenite itself sends: pongs to the client's pings and the answer
+/// to its close. The socket's write half belongs to the session (which writes
+/// prepared event frames), so tungstenite "writes" into this buffer and the
+/// session sends it on.
+#[derive(Default)]
+struct Replies {
+    bytes: Mutex<Vec<u8>>,
+    ready: Notify,
+}
+
+impl Replies {
+    fn take(&self) -> Vec<u8> {
+        std::mem::take(&mut *self.bytes.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+/// The socket as tungstenite sees it: reads come from the socket, writes go
+/// to [`Replies`].
+struct ReadSide {
+    reader: ReadHalf<Upgraded>,
+    replies: Arc<Replies>,
+}
+
+impl AsyncRead for ReadSide {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().reader).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for ReadSide {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let mut bytes = self
+            .replies
+            .bytes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if bytes.len() + buf.len() > MAX_PENDING_REPLY_BYTES {
+            return Poll::Ready(Err(io::Error::other("the client does not read its pongs")));
+        }
+        bytes.extend_from_slice(buf);
+        self.replies.ready.notify_one();
+        Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
 
 /// How a session ends.
 enum Ending {
@@ -227,19 +305,32 @@ enum Ending {
 }
 
 async fn run_session(
-    socket: WebSocketStream<Upgraded>,
+    upgraded: Upgraded,
+    config: WebSocketConfig,
     mut sub: Subscription,
     sessions: &Sessions,
 ) {
-    let (limits, shutdown) = (&sessions.limits, &sessions.shutdown);
-    let (mut sink, mut incoming) = socket.split();
+    let limits = &sessions.limits;
+    // Its own token: waiting on the shared one would take the same lock in
+    // every session on every wake-up.
+    let shutdown = sessions.shutdown.child_token();
+    let shutting_down = shutdown.cancelled();
+    tokio::pin!(shutting_down);
+    let (reader, mut writer) = tokio::io::split(upgraded);
+    let replies = Arc::new(Replies::default());
+    let read_side = ReadSide {
+        reader,
+        replies: replies.clone(),
+    };
+    let mut incoming =
+        WebSocketStream::from_raw_socket(read_side, Role::Server, Some(config)).await;
     let mut ping = tokio::time::interval_at(
         tokio::time::Instant::now() + limits.ping_interval,
         limits.ping_interval,
     );
     ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut unanswered_pings = 0u32;
-    let mut batch = Vec::with_capacity(MAX_FRAMES_PER_FLUSH);
+    let mut out = Vec::new();
 
     if let Some(mut replay) = sub.replay.take() {
         loop {
@@ -248,33 +339,18 @@ async fn run_session(
                 Ok(page) => page,
                 Err(error) => {
                     tracing::warn!(%error, "replay failed");
-                    let frame = CloseFrame {
-                        code: CloseCode::Error,
-                        reason: "could not read stored events; reconnect".into(),
-                    };
-                    let _ = send_within(&mut sink, Message::Close(Some(frame)), CLOSE_GRACE).await;
+                    let reason = "could not read stored events; reconnect";
+                    let _ = write_close(&mut writer, CloseCode::Error, reason).await;
                     return;
                 }
             };
-            batch.extend(
-                page.iter()
-                    .map(|e| Message::Text(e.to_json_string().into())),
-            );
-            if let Some(ending) = write_batch(
-                &mut sink,
-                &mut batch,
-                &sub,
-                limits,
-                &sessions.frames_delivered,
-            )
-            .await
-            {
+            for event in &page {
+                out.extend_from_slice(&super::text_frame(event.to_json_string()).0);
+            }
+            let frames = page.len() as u64;
+            if let Some(ending) = write_batch(&mut writer, &mut out, frames, &sub, sessions).await {
                 if let Ending::Close(code, reason) = ending {
-                    let frame = CloseFrame {
-                        code,
-                        reason: reason.into(),
-                    };
-                    let _ = send_within(&mut sink, Message::Close(Some(frame)), CLOSE_GRACE).await;
+                    let _ = write_close(&mut writer, code, reason).await;
                 }
                 return;
             }
@@ -283,26 +359,41 @@ async fn run_session(
     }
 
     let ending = loop {
+        // Room messages first: that is what almost every wake-up is for, and
+        // the other branches are then not polled at all.
         tokio::select! {
             biased;
-            _ = shutdown.cancelled() => break Ending::Close(CloseCode::Away, "server shutting down"),
             message = sub.listener.receiver.recv() => {
                 let first = match message {
                     Ok(first) => first,
                     Err(RecvError::Lagged(_)) => break slow_consumer(),
                     Err(RecvError::Closed) => break Ending::Close(CloseCode::Normal, "channel closed"),
                 };
-                match collect(&mut sub, first, &mut batch, limits) {
-                    Collected::Frames => {}
+                let frames = match collect(&mut sub, first, &mut out, limits) {
+                    Collected::Frames(frames) => frames,
                     Collected::End(ending) => break ending,
-                }
-                if let Some(ending) = write_batch(&mut sink, &mut batch, &sub, limits, &sessions.frames_delivered).await {
+                };
+                if let Some(ending) = write_batch(&mut writer, &mut out, frames, &sub, sessions).await {
                     break ending;
+                }
+                if shutdown.is_cancelled() {
+                    break going_away();
+                }
+            }
+            _ = replies.ready.notified() => {
+                if write_within(&mut writer, &replies.take(), limits.ping_interval).await.is_err() {
+                    break Ending::Drop;
                 }
             }
             frame = incoming.next() => match frame {
                 Some(Ok(Message::Pong(_))) => unanswered_pings = 0,
-                Some(Ok(Message::Close(_))) | None => break Ending::Drop,
+                Some(Ok(Message::Close(_))) => {
+                    // tungstenite has queued its answer: have it written out, then send it.
+                    let _ = incoming.flush().await;
+                    let _ = write_within(&mut writer, &replies.take(), CLOSE_GRACE).await;
+                    break Ending::Drop;
+                }
+                None => break Ending::Drop,
                 // Text, binary and pings are ignored; tungstenite answers pings itself.
                 Some(Ok(_)) => {}
                 Some(Err(WsError::Capacity(CapacityError::MessageTooLong { .. }))) => {
@@ -315,33 +406,32 @@ async fn run_session(
                     break Ending::Drop;
                 }
                 unanswered_pings += 1;
-                if send_within(&mut sink, Message::Ping(Default::default()), limits.ping_interval).await.is_err() {
+                let ping = encode(Frame::ping(Vec::new()));
+                if write_within(&mut writer, &ping, limits.ping_interval).await.is_err() {
                     break Ending::Drop;
                 }
             }
+            _ = &mut shutting_down => break going_away(),
         }
     };
 
-    if let Ending::Close(code, reason) = ending {
-        let frame = CloseFrame {
-            code,
-            reason: reason.into(),
-        };
-        if send_within(&mut sink, Message::Close(Some(frame)), CLOSE_GRACE)
-            .await
-            .is_ok()
-        {
-            // Give the peer a moment to answer the close, as the protocol asks.
-            let _ = tokio::time::timeout(CLOSE_GRACE, async {
-                while let Some(Ok(message)) = incoming.next().await {
-                    if message.is_close() {
-                        break;
-                    }
+    if let Ending::Close(code, reason) = ending
+        && write_close(&mut writer, code, reason).await.is_ok()
+    {
+        // Give the peer a moment to answer the close, as the protocol asks.
+        let _ = tokio::time::timeout(CLOSE_GRACE, async {
+            while let Some(Ok(message)) = incoming.next().await {
+                if message.is_close() {
+                    break;
                 }
-            })
-            .await;
-        }
+            }
+        })
+        .await;
     }
+}
+
+fn going_away() -> Ending {
+    Ending::Close(CloseCode::Away, "server shutting down")
 }
 
 fn slow_consumer() -> Ending {
@@ -353,20 +443,21 @@ fn slow_consumer() -> Ending {
 }
 
 enum Collected {
-    Frames,
+    /// This many frames were added to the output.
+    Frames(u64),
     End(Ending),
 }
 
-/// Takes `first` and whatever else is already queued (up to a bound) into
-/// `batch`, applying the type filter and any close orders.
+/// Copies the frames of `first` and of whatever else is already queued (up
+/// to a bound) into `out`, applying the type filter and any close orders.
 fn collect(
     sub: &mut Subscription,
     first: RoomMessage,
-    batch: &mut Vec<Message>,
+    out: &mut Vec<u8>,
     limits: &SessionLimits,
 ) -> Collected {
     let mut next = Some(first);
-    let mut bytes = 0;
+    let mut frames = 0;
     while let Some(message) = next.take() {
         match message {
             RoomMessage::Events(live) => {
@@ -378,8 +469,8 @@ fn collect(
                 for event in live.events.iter().filter(|e| {
                     e.matches_types(&sub.types) && replayed.is_none_or(|r| e.id.as_str() > r)
                 }) {
-                    bytes += event.json.len();
-                    batch.push(Message::Text(event.json.clone()));
+                    out.extend_from_slice(&event.frame);
+                    frames += 1;
                 }
             }
             RoomMessage::Close(order) => {
@@ -388,7 +479,7 @@ fn collect(
                 }
             }
         }
-        if batch.len() >= MAX_FRAMES_PER_FLUSH || bytes >= MAX_BYTES_PER_FLUSH {
+        if frames >= MAX_FRAMES_PER_FLUSH || out.len() >= MAX_BYTES_PER_FLUSH {
             break;
         }
         next = match sub.listener.receiver.try_recv() {
@@ -399,7 +490,7 @@ fn collect(
             Err(_) => None,
         };
     }
-    Collected::Frames
+    Collected::Frames(frames)
 }
 
 /// Whether the room has published more than a queue's worth past what this
@@ -423,49 +514,99 @@ fn applies_to(order: &CloseOrder, sub: &Subscription) -> Option<Ending> {
     })
 }
 
-/// Writes the batch with one flush. While the socket will not take it, checks
-/// whether the subscriber has fallen past its bound; if so the session ends
-/// as a slow consumer rather than holding the room back.
+/// Writes `out` (`frames` frames) in one go and empties it. While the socket
+/// will not take it, checks whether the subscriber has fallen past its
+/// bound; if so the session ends as a slow consumer rather than holding the
+/// room back (the frames already started are finished first, so that the
+/// close frame that follows them is read as one).
 async fn write_batch(
-    sink: &mut Sink,
-    batch: &mut Vec<Message>,
+    writer: &mut Writer,
+    out: &mut Vec<u8>,
+    frames: u64,
     sub: &Subscription,
-    limits: &SessionLimits,
-    frames_delivered: &metrics::Counter,
+    sessions: &Sessions,
 ) -> Option<Ending> {
-    if batch.is_empty() {
+    if out.is_empty() {
         return None;
     }
-    let frames = batch.len() as u64;
-    let write = async {
-        for message in batch.drain(..) {
-            sink.feed(message).await?;
-        }
-        sink.flush().await?;
-        frames_delivered.increment(frames);
-        Ok::<(), WsError>(())
-    };
-    tokio::pin!(write);
-    // Most writes complete at once: only a blocked socket needs the lag timer.
-    if let Some(result) = futures_util::FutureExt::now_or_never(&mut write) {
-        return result.err().map(|_| Ending::Drop);
-    }
-    let mut lag_check = tokio::time::interval(LAG_CHECK_INTERVAL);
-    lag_check.tick().await;
-    loop {
-        tokio::select! {
-            result = &mut write => return result.err().map(|_| Ending::Drop),
-            _ = lag_check.tick() => {
-                if is_behind(sub, limits) {
-                    return Some(slow_consumer());
+    let mut written = 0;
+    let mut ending = {
+        let write = write_from(writer, out, &mut written);
+        tokio::pin!(write);
+        // Most writes complete at once: only a blocked socket needs the lag timer.
+        match futures_util::FutureExt::now_or_never(&mut write) {
+            Some(result) => result.err().map(|_| Ending::Drop),
+            None => {
+                let mut lag_check = tokio::time::interval(LAG_CHECK_INTERVAL);
+                lag_check.tick().await;
+                loop {
+                    tokio::select! {
+                        result = &mut write => break result.err().map(|_| Ending::Drop),
+                        _ = lag_check.tick() => {
+                            if is_behind(sub, &sessions.limits) {
+                                break Some(slow_consumer());
+                            }
+                        }
+                    }
                 }
             }
         }
+    };
+    match ending {
+        None => sessions.frames_delivered.increment(frames),
+        Some(Ending::Close(..)) => {
+            if write_within(writer, &out[written..], CLOSE_GRACE)
+                .await
+                .is_err()
+            {
+                ending = Some(Ending::Drop);
+            }
+        }
+        Some(Ending::Drop) => {}
     }
+    // An idle session keeps no buffer from a burst.
+    if out.capacity() > RETAINED_BUFFER_BYTES {
+        *out = Vec::new();
+    } else {
+        out.clear();
+    }
+    ending
 }
 
-async fn send_within(sink: &mut Sink, message: Message, limit: Duration) -> Result<(), ()> {
-    match tokio::time::timeout(limit, sink.send(message)).await {
+/// Writes `bytes` from `*written` on, counting what the socket took.
+async fn write_from(writer: &mut Writer, bytes: &[u8], written: &mut usize) -> io::Result<()> {
+    while *written < bytes.len() {
+        match writer.write(&bytes[*written..]).await? {
+            0 => return Err(io::ErrorKind::WriteZero.into()),
+            n => *written += n,
+        }
+    }
+    writer.flush().await
+}
+
+/// A control frame's bytes, encoded by tungstenite.
+fn encode(frame: Frame) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(frame.len());
+    frame
+        .format(&mut bytes)
+        .expect("writing to a Vec cannot fail");
+    bytes
+}
+
+async fn write_close(writer: &mut Writer, code: CloseCode, reason: &str) -> Result<(), ()> {
+    let close = encode(Frame::close(Some(CloseFrame {
+        code,
+        reason: reason.into(),
+    })));
+    write_within(writer, &close, CLOSE_GRACE).await
+}
+
+async fn write_within(writer: &mut Writer, bytes: &[u8], limit: Duration) -> Result<(), ()> {
+    let write = async {
+        writer.write_all(bytes).await?;
+        writer.flush().await
+    };
+    match tokio::time::timeout(limit, write).await {
         Ok(Ok(())) => Ok(()),
         _ => Err(()),
     }
