@@ -412,14 +412,15 @@ macro_rules! impl_sql_store {
                              publisher_name, token_id, created_at) ",
                         );
                         insert.push_values(chunk, |mut row, (event, data_json, token)| {
-                            row.push_bind(event.channel_id.clone())
-                                .push_bind(event.id.clone())
-                                .push_bind(event.event_type.clone())
-                                .push_bind(data_json.to_string())
-                                .push_bind(event.meta.clone())
-                                .push_bind(event.publisher_id.clone())
-                                .push_bind(event.publisher_name.clone())
-                                .push_bind(token.map(str::to_owned))
+                            // Borrowed, not copied: the rows outlive the statement.
+                            row.push_bind(event.channel_id.as_str())
+                                .push_bind(event.id.as_str())
+                                .push_bind(event.event_type.as_deref())
+                                .push_bind(*data_json)
+                                .push_bind(&event.meta)
+                                .push_bind(event.publisher_id.as_str())
+                                .push_bind(event.publisher_name.as_deref())
+                                .push_bind(*token)
                                 .push_bind(now);
                         });
                         insert.build().execute(&mut *tx).await?;
