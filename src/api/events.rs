@@ -6,12 +6,16 @@ use poem::Request;
 use poem_openapi::{
     ApiResponse, Object, OpenApi, Union,
     param::{Path, Query},
-    payload::Json,
 };
-use serde::{Deserialize, Deserializer, de::Error as _};
+use serde::{Deserialize, Deserializer, Serialize, de::Error as _};
 use serde_json::Value;
 
-use super::{ApiTags, Deleted, json::JsonBody, presented_token, problem::ApiError};
+use super::{
+    ApiTags, Deleted,
+    json::{JsonBody, SerdeJson},
+    presented_token,
+    problem::ApiError,
+};
 use crate::{
     hub::Hub,
     model::{Event, EventQuery, NewEvent, parse_rfc3339, parse_type_list},
@@ -64,13 +68,13 @@ impl<'de> Deserialize<'de> for PublishBody {
 }
 
 /// A published batch.
-#[derive(Debug, Object)]
+#[derive(Debug, Object, Serialize)]
 pub struct EventList {
     pub events: Vec<Event>,
 }
 
 /// One page of events.
-#[derive(Debug, Object)]
+#[derive(Debug, Object, Serialize)]
 pub struct EventPage {
     pub events: Vec<Event>,
     /// Pass as `cursor` to continue after the last event of this page.
@@ -82,10 +86,10 @@ pub struct EventPage {
 pub enum Published {
     /// The event, stored.
     #[oai(status = 201)]
-    Single(Json<Box<Event>>),
+    Single(SerdeJson<Box<Event>>),
     /// The batch, stored, in order.
     #[oai(status = 201)]
-    Batch(Json<EventList>),
+    Batch(SerdeJson<EventList>),
 }
 
 pub struct EventsApi {
@@ -116,10 +120,10 @@ impl EventsApi {
             .publish(&channel_id, presented_token(req).as_deref(), events)
             .await?;
         Ok(match (single, stored.pop()) {
-            (true, Some(event)) => Published::Single(Json(Box::new(event))),
+            (true, Some(event)) => Published::Single(SerdeJson(Box::new(event))),
             (_, last) => {
                 stored.extend(last);
-                Published::Batch(Json(EventList { events: stored }))
+                Published::Batch(SerdeJson(EventList { events: stored }))
             }
         })
     }
@@ -143,7 +147,7 @@ impl EventsApi {
         limit: Query<Option<u32>>,
         /// Seconds (0–60) to wait for an event when none is there yet.
         wait: Query<Option<u32>>,
-    ) -> Result<Json<EventPage>, ApiError> {
+    ) -> Result<SerdeJson<EventPage>, ApiError> {
         if let Some(cursor) = cursor.0.as_deref()
             && cursor.parse::<ulid::Ulid>().is_err()
         {
@@ -173,7 +177,7 @@ impl EventsApi {
                 wait,
             )
             .await?;
-        Ok(Json(EventPage {
+        Ok(SerdeJson(EventPage {
             events: page.items,
             cursor: page.cursor,
             has_more: page.has_more,
@@ -187,12 +191,12 @@ impl EventsApi {
         req: &Request,
         channel_id: Path<String>,
         event_id: Path<String>,
-    ) -> Result<Json<Event>, ApiError> {
+    ) -> Result<SerdeJson<Event>, ApiError> {
         let event = self
             .hub
             .get_event(&channel_id, presented_token(req).as_deref(), &event_id)
             .await?;
-        Ok(Json(event))
+        Ok(SerdeJson(event))
     }
 
     /// Delete an event: admin, or the publish token that published it.
