@@ -3,12 +3,14 @@
 # cpu-clock at 499 Hz; no hardware counters on this VM).
 #
 #   bench/profile.sh publish     SQLite, 64 clients, single-event publishes
-#   bench/profile.sh fanout10k   10 000 subscribers, one channel, 1 000 events/s
+#   bench/profile.sh fanout10k   10 000 subscribers, one channel, 100 events/s (the first workload)
 #   bench/profile.sh NAME report-only   only rebuild the summary from the recorded data
 #
 # Runs bench/run.sh (head quick, one scenario; PROFILE_AT=at=<commit> for
-# another commit) in the background, waits until the measured phase has begun, records the server for $PROFILE_SECONDS
-# (default 5), then prints the top symbols to bench/results/profile-<name>.txt.
+# another commit, PROFILE_AT=quick for the working tree) in the background,
+# waits until the measured phase has begun, records the server for
+# $PROFILE_SECONDS (default 5), then prints the top symbols to
+# bench/results/profile-<name>.txt.
 # Needs a previous `bench/run.sh` (the binaries) and `perf`.
 set -euo pipefail
 
