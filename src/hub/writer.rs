@@ -71,15 +71,20 @@ impl EventWriter {
             (committed, tokio::spawn(fan_out(rooms, groups)))
         });
         let (committed, fanout_task) = fanout.unzip();
+        let writer = run(
+            store.clone(),
+            committed,
+            webhooks_queued,
+            requests,
+            max_group_events,
+        );
+        let writer_done = if store.clustered() {
+            tokio::spawn(writer)
+        } else {
+            run_on_own_thread(writer)
+        };
         let task = tokio::spawn(async move {
-            run(
-                store,
-                committed,
-                webhooks_queued,
-                requests,
-                max_group_events,
-            )
-            .await;
+            let _ = writer_done.await;
             if let Some(fanout_task) = fanout_task {
                 let _ = fanout_task.await;
             }
@@ -129,6 +134,32 @@ async fn run(
         )
         .await;
     }
+}
+
+/// Runs the SQLite writer on a thread of its own. On the shared runtime each
+/// of a commit's round trips to sqlx-sqlite's worker thread waited for a
+/// runtime worker busy parsing request bodies or writing responses, and
+/// commits are the one serial step of publishing (100-event batches: about
+/// 150 000 events/s shared, 200 000 on its own thread). sqlx-sqlite talks to
+/// its worker through channels, so nothing ties it to a runtime. PostgreSQL
+/// connections are sockets registered with one runtime's reactor; that writer
+/// stays on the main runtime (on its own thread it measured no faster).
+fn run_on_own_thread(writer: impl Future<Output = ()> + Send + 'static) -> JoinHandle<()> {
+    let (stopped, done) = oneshot::channel();
+    std::thread::Builder::new()
+        .name("channelhub-writer".into())
+        .spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime for the event writer")
+                .block_on(writer);
+            let _ = stopped.send(());
+        })
+        .expect("a thread for the event writer");
+    tokio::spawn(async move {
+        let _ = done.await;
+    })
 }
 
 /// How many of the pending requests fit in one transaction (at least one).
