@@ -76,13 +76,17 @@ bench_bin=$CARGO_TARGET_DIR/release/channelhub-bench
 sockudo_args=()
 if [[ " ${targets[*]} " == *" sockudo "* && " ${scenarios[*]} " == *" fanout "* ]]; then
     sockudo_bin=$cache/sockudo/bin/sockudo
-    if [[ ! -x $sockudo_bin ]] && ! command -v protoc >/dev/null; then
+    if [[ ! -x $sockudo_bin ]] && ! command -v protoc >/dev/null && command -v apt-get >/dev/null; then
         # metrics-exporter-tcp (a sockudo dependency) runs protoc in its build script.
-        notes+=("sockudo not benchmarked: its build needs protoc (apt-get install protobuf-compiler)")
+        echo "== installing protoc (protobuf-compiler) for the sockudo build"
+        (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq protobuf-compiler >/dev/null) || true
+    fi
+    if [[ ! -x $sockudo_bin ]] && ! command -v protoc >/dev/null; then
+        notes+=("sockudo not benchmarked: its build needs protoc (apt-get install protobuf-compiler), which could not be installed")
     elif [[ ! -x $sockudo_bin ]]; then
         echo "== installing sockudo (once; log in $cache/sockudo-install.log)"
         mkdir -p "$cache"
-        if ! CARGO_TARGET_DIR=$CARGO_TARGET_DIR/sockudo-build timeout 1800 \
+        if ! CARGO_TARGET_DIR=$CARGO_TARGET_DIR/sockudo-build timeout 5400 \
             cargo install sockudo --locked --root "$cache/sockudo" >"$cache/sockudo-install.log" 2>&1; then
             notes+=("sockudo not benchmarked: cargo install failed: $(grep -m1 -E '^error' "$cache/sockudo-install.log" || tail -n1 "$cache/sockudo-install.log")")
         fi

@@ -1,5 +1,5 @@
-//! The event writer: one task that group-commits publishes, and one that fans
-//! the committed events out.
+//! The event writer: one task that group-commits publishes (on a thread of
+//! its own with SQLite), and one that fans the committed events out.
 //!
 //! Every publish on this node goes through one queue. The writer takes
 //! whatever has queued up (up to a bound), appends it all in one transaction
