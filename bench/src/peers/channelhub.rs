@@ -10,21 +10,18 @@ use std::{
 };
 
 use anyhow::{Context, Result, bail};
-use futures_util::{FutureExt, StreamExt};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
-use tokio_tungstenite::{WebSocketStream, tungstenite::Message};
+use tokio_tungstenite::WebSocketStream;
 
-use super::{Peer, Subscriber};
+use super::{Peer, Subscriber, TextFrame, read_event_frames};
 use crate::{
     net,
     procs::{Database, Db, Managed},
 };
 
 const ADMIN: &str = "ADMIN";
-/// Most frames one `recv` takes without waiting.
-const DRAIN_FRAMES: usize = 256;
 
 /// A running channelhub server and an HTTP client for it.
 pub struct ChannelHub {
@@ -177,29 +174,7 @@ pub struct HubSubscriber(WebSocketStream<TcpStream>);
 
 impl Subscriber for HubSubscriber {
     async fn recv<F: FnMut(&[u8]) + Send>(&mut self, on_event: &mut F) -> Result<bool> {
-        // Waits for one frame, then takes the frames already read as well.
-        let mut taken = 0;
-        loop {
-            let next = if taken == 0 {
-                self.0.next().await
-            } else if taken < DRAIN_FRAMES {
-                match self.0.next().now_or_never() {
-                    Some(next) => next,
-                    None => return Ok(true),
-                }
-            } else {
-                return Ok(true);
-            };
-            match next {
-                Some(Ok(Message::Text(text))) => {
-                    on_event(text.as_bytes());
-                    taken += 1;
-                }
-                Some(Ok(Message::Close(_))) | None => return Ok(false),
-                Some(Ok(_)) => continue, // pings are answered by tungstenite
-                Some(Err(err)) => return Err(err.into()),
-            }
-        }
+        read_event_frames(&mut self.0, |_| TextFrame::Event, on_event).await
     }
 }
 

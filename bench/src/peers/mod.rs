@@ -10,6 +10,58 @@ pub mod sockudo;
 use std::{future::Future, net::Ipv4Addr};
 
 use anyhow::Result;
+use futures_util::{FutureExt, SinkExt, StreamExt};
+use tokio::net::TcpStream;
+use tokio_tungstenite::{WebSocketStream, tungstenite::Message};
+
+/// Most frames one `recv` takes without waiting.
+const DRAIN_FRAMES: usize = 256;
+
+/// What a text frame is to a protocol that sends one event per frame.
+pub enum TextFrame {
+    Event,
+    /// A protocol message to answer with this text (an application ping).
+    Answer(&'static str),
+    /// A protocol message to skip.
+    Other,
+}
+
+/// Waits for one text frame, then takes the frames already read as well (up
+/// to `DRAIN_FRAMES`), handing each event to `on_event`: per-frame waiting
+/// made the generator, not the servers, the bottleneck. `Ok(false)` when the
+/// server closed the connection.
+pub async fn read_event_frames<F: FnMut(&[u8]) + Send>(
+    ws: &mut WebSocketStream<TcpStream>,
+    classify: impl Fn(&[u8]) -> TextFrame,
+    on_event: &mut F,
+) -> Result<bool> {
+    let mut taken = 0;
+    loop {
+        let next = if taken == 0 {
+            ws.next().await
+        } else if taken < DRAIN_FRAMES {
+            match ws.next().now_or_never() {
+                Some(next) => next,
+                None => return Ok(true),
+            }
+        } else {
+            return Ok(true);
+        };
+        match next {
+            Some(Ok(Message::Text(text))) => match classify(text.as_bytes()) {
+                TextFrame::Event => {
+                    on_event(text.as_bytes());
+                    taken += 1;
+                }
+                TextFrame::Answer(answer) => ws.send(Message::text(answer)).await?,
+                TextFrame::Other => {}
+            },
+            Some(Ok(Message::Close(_))) | None => return Ok(false),
+            Some(Ok(_)) => continue, // WebSocket pings are answered by tungstenite
+            Some(Err(err)) => return Err(err.into()),
+        }
+    }
+}
 
 /// One live subscriber socket.
 pub trait Subscriber: Send + 'static {

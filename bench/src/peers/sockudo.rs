@@ -20,7 +20,7 @@ use sha2::Sha256;
 use tokio::net::TcpStream;
 use tokio_tungstenite::{WebSocketStream, tungstenite::Message};
 
-use super::{Peer, Subscriber};
+use super::{Peer, Subscriber, TextFrame, read_event_frames};
 use crate::{
     net,
     procs::{self, Managed},
@@ -124,30 +124,21 @@ impl SockudoSubscriber {
 
 impl Subscriber for SockudoSubscriber {
     async fn recv<F: FnMut(&[u8]) + Send>(&mut self, on_event: &mut F) -> Result<bool> {
-        loop {
-            match self.0.next().await {
-                Some(Ok(Message::Text(text))) => {
-                    let frame = text.as_bytes();
-                    if frame.starts_with(br#"{"event":"pusher:ping""#) {
-                        self.0
-                            .send(Message::text(r#"{"event":"pusher:pong","data":{}}"#))
-                            .await?;
-                        continue;
-                    }
-                    if frame
-                        .windows(8)
-                        .any(|w| w == b"\"pusher:" || w == b"pusher_i")
-                    {
-                        continue; // protocol messages, not events
-                    }
-                    on_event(frame);
-                    return Ok(true);
-                }
-                Some(Ok(Message::Close(_))) | None => return Ok(false),
-                Some(Ok(_)) => continue,
-                Some(Err(err)) => return Err(err.into()),
-            }
-        }
+        read_event_frames(&mut self.0, classify, on_event).await
+    }
+}
+
+/// Pusher protocol messages are not events; its pings need a pong.
+fn classify(frame: &[u8]) -> TextFrame {
+    if frame.starts_with(br#"{"event":"pusher:ping""#) {
+        TextFrame::Answer(r#"{"event":"pusher:pong","data":{}}"#)
+    } else if frame
+        .windows(8)
+        .any(|w| w == b"\"pusher:" || w == b"pusher_i")
+    {
+        TextFrame::Other
+    } else {
+        TextFrame::Event
     }
 }
 
