@@ -14,6 +14,7 @@ mod config;
 mod hub;
 mod live;
 mod model;
+mod notice;
 mod server;
 mod store;
 mod telemetry;

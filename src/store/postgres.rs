@@ -12,63 +12,75 @@ use sqlx::{
     postgres::{PgPool, PgPoolOptions},
 };
 
-use super::{EventIds, sql::impl_sql_store};
+use super::{
+    StoreError, StoreResult,
+    sql::{Backend, SqlStore},
+};
+use crate::{
+    model::Event,
+    notice::{AppendNotice, EVENTS_TOPIC},
+};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
-pub struct PostgresStore {
+pub struct PostgresBackend {
     pool: PgPool,
-    ids: EventIds,
 }
 
-impl PostgresStore {
-    const BACKEND: &'static str = "postgres";
-    const CLUSTERED: bool = true;
-    /// Locks the channel row (not the webhooks) until commit.
-    const LOCK_SUFFIX: &'static str = " FOR UPDATE OF c";
+pub type PostgresStore = SqlStore<PostgresBackend>;
 
+impl PostgresStore {
     /// Connects to `url` (`postgres://user@host/db`).
-    pub async fn connect(url: &str) -> Result<Self, super::StoreError> {
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(10))
             .connect(url)
             .await?;
         MIGRATOR.run(&pool).await?;
-        Ok(PostgresStore {
-            pool,
-            ids: EventIds::default(),
-        })
+        Ok(SqlStore::new(PostgresBackend { pool }))
+    }
+}
+
+async fn notify<'e, E: sqlx::PgExecutor<'e>>(
+    executor: E,
+    topic: &str,
+    payload: &str,
+) -> StoreResult<()> {
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(topic)
+        .bind(payload)
+        .execute(executor)
+        .await?;
+    Ok(())
+}
+
+impl Backend for PostgresBackend {
+    type Db = Postgres;
+    const NAME: &'static str = "postgres";
+    const CLUSTERED: bool = true;
+    /// Locks the channel row (not the webhooks) until commit.
+    const LOCK_SUFFIX: &'static str = " FOR UPDATE OF c";
+
+    fn pool(&self) -> &PgPool {
+        &self.pool
     }
 
-    async fn begin_write(&self) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+    async fn begin_write(&self) -> sqlx::Result<Transaction<'static, Postgres>> {
         self.pool.begin().await
     }
 
-    async fn notify<'e, E: sqlx::PgExecutor<'e>>(
-        &self,
-        executor: E,
-        topic: &str,
-        payload: &str,
-    ) -> Result<(), super::StoreError> {
-        sqlx::query("SELECT pg_notify($1, $2)")
-            .bind(topic)
-            .bind(payload)
-            .execute(executor)
-            .await?;
-        Ok(())
+    async fn notify(&self, topic: &str, payload: &str) -> StoreResult<()> {
+        notify(&self.pool, topic, payload).await
     }
 
     async fn announce_append(
         &self,
         tx: &mut Transaction<'static, Postgres>,
         after_id: Option<&str>,
-        events: &[&crate::model::Event],
-    ) -> Result<(), super::StoreError> {
-        let payload = crate::cluster::AppendNotice::encode(after_id, events);
-        self.notify(&mut **tx, crate::cluster::EVENTS_TOPIC, &payload)
-            .await
+        events: &[&Event],
+    ) -> StoreResult<()> {
+        let payload = AppendNotice::encode(after_id, events);
+        notify(&mut **tx, EVENTS_TOPIC, &payload).await
     }
 }
-
-impl_sql_store!(PostgresStore, sqlx::Postgres);

@@ -13,24 +13,23 @@ use sqlx::{
     },
 };
 
-use super::{EventIds, sql::impl_sql_store};
+use super::{
+    StoreError, StoreResult,
+    sql::{Backend, SqlStore},
+};
+use crate::model::Event;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 
-pub struct SqliteStore {
+pub struct SqliteBackend {
     pool: SqlitePool,
-    ids: EventIds,
 }
 
-impl SqliteStore {
-    const BACKEND: &'static str = "sqlite";
-    /// One process owns a SQLite database: nothing to announce.
-    const CLUSTERED: bool = false;
-    /// SQLite has one writer at a time, so the write transaction is the lock.
-    const LOCK_SUFFIX: &'static str = "";
+pub type SqliteStore = SqlStore<SqliteBackend>;
 
+impl SqliteStore {
     /// Opens (creating if needed) the database at `url`, e.g. `sqlite://channelhub.db`.
-    pub async fn connect(url: &str) -> Result<Self, super::StoreError> {
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -42,22 +41,27 @@ impl SqliteStore {
             .connect_with(options)
             .await?;
         MIGRATOR.run(&pool).await?;
-        Ok(SqliteStore {
-            pool,
-            ids: EventIds::default(),
-        })
+        Ok(SqlStore::new(SqliteBackend { pool }))
+    }
+}
+
+impl Backend for SqliteBackend {
+    type Db = Sqlite;
+    const NAME: &'static str = "sqlite";
+    /// One process owns a SQLite database: nothing to announce.
+    const CLUSTERED: bool = false;
+    /// SQLite has one writer at a time, so the write transaction is the lock.
+    const LOCK_SUFFIX: &'static str = "";
+
+    fn pool(&self) -> &SqlitePool {
+        &self.pool
     }
 
-    async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
+    async fn begin_write(&self) -> sqlx::Result<Transaction<'static, Sqlite>> {
         self.pool.begin_with("BEGIN IMMEDIATE").await
     }
 
-    async fn notify(
-        &self,
-        _pool: &SqlitePool,
-        _topic: &str,
-        _payload: &str,
-    ) -> Result<(), super::StoreError> {
+    async fn notify(&self, _topic: &str, _payload: &str) -> StoreResult<()> {
         Ok(())
     }
 
@@ -65,10 +69,8 @@ impl SqliteStore {
         &self,
         _tx: &mut Transaction<'static, Sqlite>,
         _after_id: Option<&str>,
-        _events: &[&crate::model::Event],
-    ) -> Result<(), super::StoreError> {
+        _events: &[&Event],
+    ) -> StoreResult<()> {
         Ok(())
     }
 }
-
-impl_sql_store!(SqliteStore, sqlx::Sqlite);

@@ -1,0 +1,210 @@
+//! Events: publishing them (authorization, limits, strict types, then the
+//! group-commit writer), reading them one by one or as a feed or replay,
+//! deleting them, and retention.
+
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use crate::{
+    auth::Principal,
+    model::{
+        Channel, Event, EventQuery, MAX_BATCH_EVENTS, MAX_EVENT_DATA_BYTES, NewEvent, Publisher,
+        TokenKind, now_millis,
+    },
+    store::AppendBatch,
+};
+
+use super::{Hub, HubError, HubResult, channel_not_found, writer::AppendError};
+
+/// The longest a publish may act on a cached channel, should a change
+/// notice from another node be lost.
+pub(super) const PUBLISH_VIEW_TTL: Duration = Duration::from_secs(1);
+const MAX_TYPE_CHARS: usize = 128;
+
+impl Hub {
+    /// The channel a publish goes to, from the short-lived cache if possible.
+    async fn channel_for_publish(&self, channel_id: &str) -> HubResult<Arc<Channel>> {
+        if let Some((channel, at)) = self.publish_view.get(channel_id)
+            && at.elapsed() < PUBLISH_VIEW_TTL
+        {
+            return Ok(channel);
+        }
+        let channel = Arc::new(
+            self.store
+                .get_channel(channel_id)
+                .await?
+                .ok_or_else(|| channel_not_found(channel_id))?,
+        );
+        self.publish_view
+            .insert(channel_id.to_owned(), (channel.clone(), Instant::now()));
+        Ok(channel)
+    }
+
+    /// Stores events and broadcasts them; returns them once durable.
+    pub async fn publish(
+        &self,
+        channel_id: &str,
+        presented: Option<&str>,
+        events: Vec<NewEvent>,
+    ) -> HubResult<Vec<Event>> {
+        let channel = self.channel_for_publish(channel_id).await?;
+        let principal = self.authenticate(presented).await?;
+        let (publisher, token_id) = match &principal {
+            Principal::Admin => (Publisher::admin(), None),
+            Principal::Token(token)
+                if token.kind == TokenKind::Publish && token.channel_id == channel_id =>
+            {
+                (
+                    Publisher {
+                        id: token
+                            .publisher_id
+                            .clone()
+                            .unwrap_or_else(|| token.id.clone()),
+                        name: token.name.clone(),
+                    },
+                    Some(token.id.clone()),
+                )
+            }
+            Principal::Token(_) => {
+                return Err(HubError::Forbidden(format!(
+                    "publishing needs a publish token of channel {channel_id:?} or the admin token"
+                )));
+            }
+            Principal::Anonymous => {
+                return Err(HubError::Unauthorized(
+                    "publishing needs a publish token or the admin token".into(),
+                ));
+            }
+        };
+        if events.is_empty() || events.len() > MAX_BATCH_EVENTS {
+            return Err(HubError::Invalid(format!(
+                "a batch holds 1 to {MAX_BATCH_EVENTS} events, not {}",
+                events.len()
+            )));
+        }
+        let rules = self.type_rules.rules_for(channel_id, &channel.config)?;
+        for (i, event) in events.iter().enumerate() {
+            let at = |msg: String| {
+                if events.len() > 1 {
+                    format!("events[{i}]: {msg}")
+                } else {
+                    msg
+                }
+            };
+            let size = event.data_json.len();
+            if size > MAX_EVENT_DATA_BYTES {
+                return Err(HubError::TooLarge(at(format!(
+                    "data is {size} bytes serialized; the limit is {MAX_EVENT_DATA_BYTES}"
+                ))));
+            }
+            if let Some(event_type) = &event.event_type
+                && (event_type.is_empty() || event_type.chars().count() > MAX_TYPE_CHARS)
+            {
+                return Err(HubError::Invalid(at(format!(
+                    "type must be 1 to {MAX_TYPE_CHARS} characters"
+                ))));
+            }
+            rules
+                .check(event.event_type.as_deref(), &event.data)
+                .map_err(|e| HubError::Invalid(at(e.0)))?;
+        }
+        let batch = AppendBatch {
+            channel_id: channel_id.to_owned(),
+            publisher,
+            token_id,
+            events,
+        };
+        self.writer.append(batch).await.map_err(|err| match err {
+            AppendError::ChannelNotFound => channel_not_found(channel_id),
+            AppendError::Storage(reason) => {
+                HubError::Unavailable(format!("the events were not stored: {reason}"))
+            }
+        })
+    }
+
+    pub async fn get_event(
+        &self,
+        channel_id: &str,
+        presented: Option<&str>,
+        event_id: &str,
+    ) -> HubResult<Event> {
+        self.open_for_reading(channel_id, presented).await?;
+        self.store
+            .get_event(channel_id, event_id)
+            .await?
+            .ok_or_else(|| HubError::NotFound(format!("event {event_id:?} does not exist")))
+    }
+
+    /// A channel and its newest events, newest first, for its feeds.
+    pub async fn feed(
+        &self,
+        channel_id: &str,
+        presented: Option<&str>,
+        limit: u32,
+    ) -> HubResult<(Channel, Vec<Event>)> {
+        let (channel, _) = self.open_for_reading(channel_id, presented).await?;
+        let events = self.store.latest_events(channel_id, limit).await?;
+        Ok((channel, events))
+    }
+
+    /// Stored events after `after` (of `types`, if any), oldest first: a page
+    /// of a replay. Access was checked when the session was opened.
+    pub async fn events_after(
+        &self,
+        channel_id: &str,
+        after: &str,
+        types: &[String],
+        limit: u32,
+    ) -> HubResult<Vec<Event>> {
+        let query = EventQuery {
+            after: Some(after.to_owned()),
+            types: types.to_vec(),
+            limit,
+            ..EventQuery::default()
+        };
+        Ok(self.store.list_events(channel_id, &query).await?)
+    }
+
+    /// Deletes an event: the admin, or the publish token that published it.
+    pub async fn delete_event(
+        &self,
+        channel_id: &str,
+        presented: Option<&str>,
+        event_id: &str,
+    ) -> HubResult<()> {
+        self.load_channel(channel_id).await?;
+        let principal = self.authenticate(presented).await?;
+        let not_found = || HubError::NotFound(format!("event {event_id:?} does not exist"));
+        let published_with = self
+            .store
+            .event_token(channel_id, event_id)
+            .await?
+            .ok_or_else(not_found)?;
+        match &principal {
+            Principal::Admin => {}
+            Principal::Token(token) if published_with.as_deref() == Some(token.id.as_str()) => {}
+            Principal::Token(_) => {
+                return Err(HubError::Forbidden(
+                    "only the admin or the publish token that published an event may delete it"
+                        .into(),
+                ));
+            }
+            Principal::Anonymous => {
+                return Err(HubError::Unauthorized(
+                    "deleting an event needs a token".into(),
+                ));
+            }
+        }
+        if !self.store.delete_event(channel_id, event_id).await? {
+            return Err(not_found());
+        }
+        Ok(())
+    }
+
+    /// Applies retention policies once; returns how many events were removed.
+    pub async fn apply_retention(&self) -> HubResult<u64> {
+        Ok(self.store.apply_retention(now_millis()).await?)
+    }
+}

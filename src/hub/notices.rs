@@ -1,0 +1,104 @@
+//! What the hub does with the notices nodes exchange: control notices close
+//! sockets and forget cached credentials and channels; append notices fan
+//! committed events out to this node's rooms, in commit order.
+
+use crate::{
+    live::rooms::CloseOrder,
+    model::EventQuery,
+    notice::{AppendNotice, CONTROL_TOPIC, ControlNotice},
+};
+
+use super::Hub;
+
+/// Events read per page when catching a room up.
+const CATCH_UP_PAGE: u32 = 500;
+
+impl Hub {
+    /// Applies a control notice here and tells the other nodes.
+    pub(super) async fn announce_control(&self, notice: ControlNotice) {
+        self.apply_control(&notice);
+        let payload = serde_json::to_string(&notice).expect("notices serialize");
+        if let Err(err) = self.store.announce(CONTROL_TOPIC, &payload).await {
+            tracing::warn!(error = %err, "could not announce a control notice to other nodes");
+        }
+    }
+
+    /// Closes the sockets and forgets the credentials a notice is about.
+    pub fn apply_control(&self, notice: &ControlNotice) {
+        match notice {
+            ControlNotice::ChannelChanged { channel_id } => {
+                self.publish_view.remove(channel_id);
+                self.type_rules.forget(channel_id);
+            }
+            ControlNotice::ChannelDeleted { channel_id } => {
+                self.publish_view.remove(channel_id);
+                self.type_rules.forget(channel_id);
+                self.rooms.close(channel_id, CloseOrder::ChannelDeleted);
+            }
+            ControlNotice::ChannelMadePrivate { channel_id } => {
+                self.rooms.close(channel_id, CloseOrder::ChannelMadePrivate);
+            }
+            ControlNotice::TokenRevoked {
+                channel_id,
+                token_id,
+            } => {
+                self.auth.forget(token_id);
+                self.rooms
+                    .close(channel_id, CloseOrder::TokenRevoked(token_id.clone()));
+            }
+        }
+    }
+
+    /// Fans out events announced on the cluster bus, reading them back from
+    /// the table when they did not fit in the notice.
+    pub async fn deliver_announced(&self, notice: AppendNotice) {
+        if !notice.events.is_empty() {
+            self.rooms.broadcast(&notice.channel_id, &notice.events);
+            return;
+        }
+        let mut after = notice.after_id;
+        loop {
+            let query = EventQuery {
+                after: after.clone(),
+                until: Some(notice.last_id.clone()),
+                limit: CATCH_UP_PAGE,
+                ..EventQuery::default()
+            };
+            match self.store.list_events(&notice.channel_id, &query).await {
+                Ok(events) if events.is_empty() => return,
+                Ok(events) => {
+                    self.rooms.broadcast(&notice.channel_id, &events);
+                    after = events.last().map(|e| e.id.clone());
+                }
+                Err(err) => {
+                    tracing::error!(error = %err, channel = %notice.channel_id, "could not read announced events");
+                    return;
+                }
+            }
+        }
+    }
+
+    /// After the bus was cut: delivers to every live room what it missed.
+    pub async fn catch_up_rooms(&self) {
+        for (channel_id, mut after) in self.rooms.catch_up_points() {
+            loop {
+                let query = EventQuery {
+                    after: after.clone(),
+                    limit: CATCH_UP_PAGE,
+                    ..EventQuery::default()
+                };
+                match self.store.list_events(&channel_id, &query).await {
+                    Ok(events) if events.is_empty() => break,
+                    Ok(events) => {
+                        self.rooms.broadcast(&channel_id, &events);
+                        after = events.last().map(|e| e.id.clone());
+                    }
+                    Err(err) => {
+                        tracing::error!(error = %err, channel = %channel_id, "catch-up failed");
+                        break;
+                    }
+                }
+            }
+        }
+    }
+}

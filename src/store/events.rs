@@ -1,0 +1,357 @@
+//! Events: appending them (ids in commit order, the webhook outbox and the
+//! cluster announcement in the same transaction), reading them back, and
+//! retention.
+
+use async_trait::async_trait;
+use sqlx::QueryBuilder;
+use ulid::Ulid;
+
+use super::{
+    StoreError, StoreResult,
+    sql::{INSERT_CHUNK, RowsAffected, from_json_text, sql_impl},
+};
+use crate::model::{Event, EventQuery, Millis, NewEvent, Publisher, format_millis};
+
+const EVENT_COLUMNS: &str =
+    "id, channel_id, type, data, meta, publisher_id, publisher_name, created_at";
+/// A channel's last event id and its active webhooks (one row each, or one
+/// row with no webhook); no row if there is no such channel. The backend's
+/// `LOCK_SUFFIX` makes it lock the channel row where the backend needs that.
+const LOCK_CHANNEL_WITH_HOOKS: &str = "SELECT c.last_event_id, w.id, w.event_types \
+     FROM channels c LEFT JOIN webhooks w ON w.channel_id = c.id \
+     AND w.state = 'active' AND w.expires_at > $2 WHERE c.id = $1 ORDER BY w.id";
+
+/// Events to append to one channel, all stamped with one publisher.
+#[derive(Debug, Clone)]
+pub struct AppendBatch {
+    pub channel_id: String,
+    pub publisher: Publisher,
+    /// The publish token used, so that it may later delete what it published.
+    pub token_id: Option<String>,
+    pub events: Vec<NewEvent>,
+}
+
+/// What an append stored.
+#[derive(Debug)]
+pub struct Appended {
+    /// Per batch, in order: its stored events, or `None` if its channel is gone.
+    pub events: Vec<Option<Vec<Event>>>,
+    /// Webhook deliveries queued in the same transaction.
+    pub webhook_jobs: usize,
+}
+
+#[async_trait]
+pub trait EventStore: Send + Sync + 'static {
+    /// Appends every batch in one transaction and returns the stored events, in
+    /// order, per batch, and queues a delivery for each active webhook whose
+    /// filter matches. When this returns `Ok`, all of it is durable.
+    async fn append_events(&self, batches: &[AppendBatch]) -> StoreResult<Appended>;
+    async fn get_event(&self, channel_id: &str, event_id: &str) -> StoreResult<Option<Event>>;
+    /// The publish token an event was published with, if any.
+    async fn event_token(
+        &self,
+        channel_id: &str,
+        event_id: &str,
+    ) -> StoreResult<Option<Option<String>>>;
+    /// Events matching `query`, oldest first, at most `query.limit`.
+    async fn list_events(&self, channel_id: &str, query: &EventQuery) -> StoreResult<Vec<Event>>;
+    /// The newest `limit` events, newest first.
+    async fn latest_events(&self, channel_id: &str, limit: u32) -> StoreResult<Vec<Event>>;
+    async fn delete_event(&self, channel_id: &str, event_id: &str) -> StoreResult<bool>;
+    /// Applies every channel's retention policy; returns how many events went.
+    async fn apply_retention(&self, now: Millis) -> StoreResult<u64>;
+}
+
+#[derive(sqlx::FromRow)]
+struct EventRow {
+    id: String,
+    channel_id: String,
+    #[sqlx(rename = "type")]
+    event_type: Option<String>,
+    data: String,
+    meta: Option<String>,
+    publisher_id: String,
+    publisher_name: Option<String>,
+    created_at: i64,
+}
+
+impl TryFrom<EventRow> for Event {
+    type Error = StoreError;
+
+    fn try_from(row: EventRow) -> StoreResult<Event> {
+        Ok(Event {
+            data: from_json_text(&row.data, "data")?,
+            id: row.id,
+            channel_id: row.channel_id,
+            event_type: row.event_type,
+            meta: row.meta,
+            publisher_id: row.publisher_id,
+            publisher_name: row.publisher_name,
+            created_at: format_millis(row.created_at),
+        })
+    }
+}
+
+sql_impl!(EventStore {
+    async fn append_events(&self, batches: &[AppendBatch]) -> StoreResult<Appended> {
+        let now = crate::model::now_millis();
+        let created_at = format_millis(now);
+        // Batches of one channel are appended together: one lock, one
+        // insert, one update and one announcement per channel per group.
+        let mut channels: Vec<(&str, Vec<usize>)> = Vec::new();
+        for (i, batch) in batches.iter().enumerate() {
+            match channels.iter_mut().find(|(id, _)| *id == batch.channel_id) {
+                Some((_, members)) => members.push(i),
+                None => channels.push((&batch.channel_id, vec![i])),
+            }
+        }
+        // Channel rows are locked in id order, the same on every node: two
+        // nodes appending to {a, b} and {b, a} would otherwise deadlock.
+        channels.sort_unstable_by(|x, y| x.0.cmp(y.0));
+        let mut results: Vec<Option<Vec<Event>>> = vec![None; batches.len()];
+        let mut webhook_jobs = 0;
+        let mut tx = self.backend().begin_write().await?;
+        for (channel_id, members) in channels {
+            // Locks the channel row until commit, so that ids are made in
+            // commit order; the same read finds its active webhooks.
+            let rows: Vec<(Option<String>, Option<String>, Option<String>)> =
+                sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                    "{LOCK_CHANNEL_WITH_HOOKS}{}",
+                    B::LOCK_SUFFIX
+                )))
+                    .bind(channel_id)
+                    .bind(now)
+                    .fetch_all(&mut *tx)
+                    .await?;
+            let Some((last, _, _)) = rows.first() else {
+                continue;
+            };
+            let last = last.clone();
+            let hooks = rows.into_iter().filter_map(|(_, id, types)| Some((id?, types)));
+            let mut floor = last.as_deref().and_then(|id| id.parse::<Ulid>().ok());
+            for &i in &members {
+                let batch = &batches[i];
+                let events = batch
+                    .events
+                    .iter()
+                    .map(|new| {
+                        let id = self.ids().next_after(floor);
+                        floor = Some(id);
+                        Event {
+                            id: id.to_string(),
+                            channel_id: channel_id.to_owned(),
+                            event_type: new.event_type.clone(),
+                            data: new.data.clone(),
+                            meta: new.meta.clone(),
+                            publisher_id: batch.publisher.id.clone(),
+                            publisher_name: batch.publisher.name.clone(),
+                            created_at: created_at.clone(),
+                        }
+                    })
+                    .collect();
+                results[i] = Some(events);
+            }
+            // Every event of this channel in this group, with its serialized
+            // data and its publish token.
+            let rows: Vec<(&Event, &str, Option<&str>)> = members
+                .iter()
+                .flat_map(|&i| {
+                    let batch = &batches[i];
+                    let token = batch.token_id.as_deref();
+                    results[i]
+                        .iter()
+                        .flatten()
+                        .zip(&batch.events)
+                        .map(move |(event, new)| (event, new.data_json.as_str(), token))
+                })
+                .collect();
+            for chunk in rows.chunks(INSERT_CHUNK) {
+                let mut insert = QueryBuilder::<B::Db>::new(
+                    "INSERT INTO events (channel_id, id, type, data, meta, publisher_id, \
+                     publisher_name, token_id, created_at) ",
+                );
+                insert.push_values(chunk, |mut row, (event, data_json, token)| {
+                    // Borrowed, not copied: the rows outlive the statement.
+                    row.push_bind(event.channel_id.as_str())
+                        .push_bind(event.id.as_str())
+                        .push_bind(event.event_type.as_deref())
+                        .push_bind(*data_json)
+                        .push_bind(event.meta.as_deref())
+                        .push_bind(event.publisher_id.as_str())
+                        .push_bind(event.publisher_name.as_deref())
+                        .push_bind(*token)
+                        .push_bind(now);
+                });
+                insert.build().execute(&mut *tx).await?;
+            }
+            sqlx::query(
+                "UPDATE channels SET event_count = event_count + $2, last_event_at = $3, \
+                 last_event_id = $4 WHERE id = $1",
+            )
+            .bind(channel_id)
+            .bind(rows.len() as i64)
+            .bind(now)
+            .bind(floor.map(|id| id.to_string()))
+            .execute(&mut *tx)
+            .await?;
+            let events: Vec<&Event> = rows.iter().map(|(event, _, _)| *event).collect();
+            // Other nodes (and this one's fan-out) learn of it at commit, in commit order.
+            self.backend().announce_append(&mut tx, last.as_deref(), &events).await?;
+
+            // The outbox: deliveries are queued in the events' own transaction.
+            let mut jobs: Vec<(String, &str)> = Vec::new();
+            for (hook_id, types) in hooks {
+                let types: Vec<String> = types
+                    .as_deref()
+                    .map(serde_json::from_str)
+                    .transpose()
+                    .map_err(|e| StoreError::Malformed(format!("webhook event_types: {e}")))?
+                    .unwrap_or_default();
+                for event in events.iter().filter(|e| e.matches_types(&types)) {
+                    jobs.push((hook_id.clone(), &event.id));
+                }
+            }
+            for chunk in jobs.chunks(INSERT_CHUNK) {
+                let mut insert = QueryBuilder::<B::Db>::new(
+                    "INSERT INTO webhook_jobs (webhook_id, event_id, attempts, next_attempt_at) ",
+                );
+                insert.push_values(chunk, |mut row, (hook_id, event_id)| {
+                    row.push_bind(hook_id.as_str())
+                        .push_bind(*event_id)
+                        .push_bind(0_i64)
+                        .push_bind(now);
+                });
+                insert.build().execute(&mut *tx).await?;
+            }
+            webhook_jobs += jobs.len();
+        }
+        tx.commit().await?;
+        Ok(Appended {
+            events: results,
+            webhook_jobs,
+        })
+    }
+
+    async fn get_event(&self, channel_id: &str, event_id: &str) -> StoreResult<Option<Event>> {
+        let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE channel_id = $1 AND id = $2");
+        sqlx::query_as::<_, EventRow>(sqlx::AssertSqlSafe(sql))
+            .bind(channel_id)
+            .bind(event_id)
+            .fetch_optional(self.pool())
+            .await?
+            .map(Event::try_from)
+            .transpose()
+    }
+
+    async fn event_token(
+        &self,
+        channel_id: &str,
+        event_id: &str,
+    ) -> StoreResult<Option<Option<String>>> {
+        Ok(sqlx::query_scalar("SELECT token_id FROM events WHERE channel_id = $1 AND id = $2")
+            .bind(channel_id)
+            .bind(event_id)
+            .fetch_optional(self.pool())
+            .await?)
+    }
+
+    async fn list_events(&self, channel_id: &str, query: &EventQuery) -> StoreResult<Vec<Event>> {
+        let mut sql = QueryBuilder::<B::Db>::new(format!("SELECT {EVENT_COLUMNS} FROM events WHERE channel_id = "));
+        sql.push_bind(channel_id.to_owned());
+        if let Some(after) = &query.after {
+            sql.push(" AND id > ").push_bind(after.clone());
+        }
+        if let Some(until) = &query.until {
+            sql.push(" AND id <= ").push_bind(until.clone());
+        }
+        if let Some(since) = query.since {
+            sql.push(" AND created_at >= ").push_bind(since);
+        }
+        if !query.types.is_empty() {
+            sql.push(" AND type IN (");
+            let mut list = sql.separated(", ");
+            for event_type in &query.types {
+                list.push_bind(event_type.clone());
+            }
+            sql.push(")");
+        }
+        sql.push(" ORDER BY id LIMIT ").push_bind(i64::from(query.limit));
+        let rows = sql
+            .build_query_as::<EventRow>()
+            .fetch_all(self.pool())
+            .await?;
+        rows.into_iter().map(Event::try_from).collect()
+    }
+
+    async fn latest_events(&self, channel_id: &str, limit: u32) -> StoreResult<Vec<Event>> {
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE channel_id = $1 ORDER BY id DESC LIMIT $2"
+        );
+        let rows = sqlx::query_as::<_, EventRow>(sqlx::AssertSqlSafe(sql))
+            .bind(channel_id)
+            .bind(i64::from(limit))
+            .fetch_all(self.pool())
+            .await?;
+        rows.into_iter().map(Event::try_from).collect()
+    }
+
+    async fn delete_event(&self, channel_id: &str, event_id: &str) -> StoreResult<bool> {
+        let mut tx = self.backend().begin_write().await?;
+        let deleted = sqlx::query("DELETE FROM events WHERE channel_id = $1 AND id = $2")
+            .bind(channel_id)
+            .bind(event_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        sqlx::query("UPDATE channels SET event_count = event_count - $2 WHERE id = $1")
+            .bind(channel_id)
+            .bind(deleted as i64)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(deleted > 0)
+    }
+
+    async fn apply_retention(&self, now: Millis) -> StoreResult<u64> {
+        let policies: Vec<(String, Option<i64>, Option<i64>)> = sqlx::query_as(
+            "SELECT id, max_age_seconds, max_events FROM channels \
+             WHERE max_age_seconds IS NOT NULL OR max_events IS NOT NULL",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        let mut total = 0;
+        for (channel_id, max_age_seconds, max_events) in policies {
+            let mut tx = self.backend().begin_write().await?;
+            let mut deleted = 0;
+            if let Some(max_age) = max_age_seconds {
+                deleted += sqlx::query("DELETE FROM events WHERE channel_id = $1 AND created_at < $2")
+                    .bind(channel_id.as_str())
+                    .bind(now.saturating_sub(max_age.saturating_mul(1000)))
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+            }
+            if let Some(max_events) = max_events {
+                deleted += sqlx::query(
+                    "DELETE FROM events WHERE channel_id = $1 AND id <= (SELECT id FROM events \
+                     WHERE channel_id = $1 ORDER BY id DESC LIMIT 1 OFFSET $2)",
+                )
+                .bind(channel_id.as_str())
+                .bind(max_events)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            }
+            if deleted > 0 {
+                sqlx::query("UPDATE channels SET event_count = event_count - $2 WHERE id = $1")
+                    .bind(channel_id.as_str())
+                    .bind(deleted as i64)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            total += deleted;
+        }
+        Ok(total)
+    }
+});
