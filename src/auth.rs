@@ -9,6 +9,14 @@
 //! recent successful verifications as a SHA-256 digest of the secret: a
 //! reconnect storm of thousands of sockets costs thousands of cheap digest
 //! comparisons, not minutes of CPU. Revoking a token evicts it at once.
+//!
+//! argon2 must not become a lever against a token's holder. A string that is
+//! not shaped like a credential, or names an unknown token, is refused before
+//! any hashing. A holder whose secret is cached never waits for argon2: the
+//! cache is checked before the per-id queue and refreshed on use (with a
+//! cheap re-read of the token every [`RECHECK_AFTER`], so a revocation this
+//! node missed still ends within that bound). The per-id queue itself is
+//! bounded: past [`MAX_WAITING_PER_ID`] callers, the rest are refused at once.
 
 use std::{
     collections::HashMap,
@@ -28,7 +36,7 @@ use subtle::ConstantTimeEq;
 use tokio::sync::Semaphore;
 
 use crate::{
-    model::{TokenRecord, now_millis},
+    model::{TokenKind, TokenRecord, now_millis},
     store::{Store, StoreError},
 };
 
@@ -36,8 +44,17 @@ const TOKEN_PREFIX: &str = "chs";
 const ADMIN_PREFIX: &str = "cha";
 /// Settings key of the generated admin token's hash.
 const ADMIN_HASH_SETTING: &str = "admin_token_hash";
-/// How long a successful verification is trusted without argon2.
+/// How long a successful verification is trusted without argon2, counted
+/// from its last use.
 const VERIFIED_TTL: Duration = Duration::from_secs(300);
+/// How often a cached channel token is re-read from the store (no hashing),
+/// so that a revocation or expiry this node never heard of still takes effect.
+pub const RECHECK_AFTER: Duration = Duration::from_secs(30);
+/// Callers that may queue for one token id's argon2 check; the rest are
+/// refused without hashing.
+const MAX_WAITING_PER_ID: usize = 8;
+/// Length of the random part of a token: 32 bytes, base64url without padding.
+const SECRET_CHARS: usize = 43;
 /// How long a failed secret is refused without argon2.
 const FAILED_TTL: Duration = Duration::from_secs(10);
 const CACHE_ENTRIES: usize = 50_000;
@@ -90,7 +107,10 @@ enum AdminCredential {
 struct Verified {
     digest: [u8; 32],
     record: Option<Arc<TokenRecord>>,
+    /// Last use.
     at: Instant,
+    /// When the record was last read from the store.
+    read_at: Instant,
 }
 
 pub struct Auth {
@@ -128,15 +148,32 @@ fn argon2_verify(secret: &str, phc: &str) -> bool {
     })
 }
 
-/// Splits `chs_<id>_<secret>` into its id and secret.
-fn parse_channel_token(presented: &str) -> Option<(&str, &str)> {
-    let mut parts = presented.splitn(3, '_');
-    match (parts.next(), parts.next(), parts.next()) {
-        (Some(TOKEN_PREFIX), Some(id), Some(secret)) if !id.is_empty() && !secret.is_empty() => {
-            Some((id, secret))
-        }
-        _ => None,
+/// Whether `secret` could be a secret this server minted.
+fn secret_shaped(secret: &str) -> bool {
+    secret.len() == SECRET_CHARS
+        && secret
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// What a presented bearer string claims to be, judged by its shape alone.
+#[derive(Debug, PartialEq, Eq)]
+enum Presented<'a> {
+    /// `chs_<ulid>_<secret>`.
+    Channel { id: &'a str, secret: &'a str },
+    /// Anything else, to be compared with the admin token.
+    Admin,
+}
+
+/// Sorts a bearer string by its shape; `None` when it cannot be a credential.
+fn classify(presented: &str) -> Option<Presented<'_>> {
+    if let Some(rest) = presented.strip_prefix("chs_") {
+        let (id, secret) = rest.split_at_checked(26)?;
+        let secret = secret.strip_prefix('_')?;
+        return (id.parse::<ulid::Ulid>().is_ok() && secret_shaped(secret))
+            .then_some(Presented::Channel { id, secret });
     }
+    Some(Presented::Admin)
 }
 
 impl Auth {
@@ -205,6 +242,7 @@ impl Auth {
 
     async fn verify(&self, secret: &str, phc: &str) -> bool {
         let _slot = self.hashing_slots.acquire().await.expect("never closed");
+        metrics::counter!(crate::telemetry::TOKEN_HASH_CHECKS).increment(1);
         let (secret, phc) = (secret.to_owned(), phc.to_owned());
         tokio::task::spawn_blocking(move || argon2_verify(&secret, &phc))
             .await
@@ -222,16 +260,59 @@ impl Auth {
         let Some(presented) = presented.filter(|p| !p.is_empty()) else {
             return Ok(Principal::Anonymous);
         };
-        match parse_channel_token(presented) {
-            Some((id, secret)) => self.authenticate_channel_token(id, secret).await,
-            None => self.authenticate_admin(presented).await,
+        match classify(presented).ok_or(AuthError::Invalid)? {
+            Presented::Channel { id, secret } => self.authenticate_channel_token(id, secret).await,
+            Presented::Admin => self.authenticate_admin(presented).await,
         }
+    }
+
+    /// The caller on a route where no credential is needed (reading a public
+    /// channel): a credential is checked only where it is cheap and could
+    /// matter later (a subscribe token of this channel keeps its reader on
+    /// the channel should it become private; the admin, when configured or
+    /// cached). Anything else is ignored without hashing: anonymous.
+    pub async fn identify_reader(&self, presented: Option<&str>, channel_id: &str) -> Principal {
+        let Some(presented) = presented.filter(|p| !p.is_empty()) else {
+            return Principal::Anonymous;
+        };
+        let principal = match classify(presented) {
+            None => return Principal::Anonymous,
+            Some(Presented::Channel { id, secret }) => {
+                let worth_checking = match self.cached(id, &digest(secret)) {
+                    Some(Check::Valid(_)) => true,
+                    Some(Check::Invalid) => false,
+                    None => matches!(
+                        self.store.get_token(id).await,
+                        Ok(Some(record)) if record.kind == TokenKind::Subscribe
+                            && record.channel_id == channel_id
+                    ),
+                };
+                if !worth_checking {
+                    return Principal::Anonymous;
+                }
+                self.authenticate_channel_token(id, secret).await
+            }
+            Some(Presented::Admin) => match &self.admin {
+                AdminCredential::Configured(_) => self.authenticate_admin(presented).await,
+                AdminCredential::Hashed(_) => match self.cached(ADMIN_PREFIX, &digest(presented)) {
+                    Some(Check::Valid(_)) => Ok(Principal::Admin),
+                    _ => return Principal::Anonymous,
+                },
+            },
+        };
+        principal.unwrap_or(Principal::Anonymous)
     }
 
     async fn authenticate_admin(&self, presented: &str) -> Result<Principal, AuthError> {
         let presented_digest = digest(presented);
         let valid = match &self.admin {
             AdminCredential::Configured(expected) => bool::from(expected.ct_eq(&presented_digest)),
+            // A generated admin token has one shape; anything else is refused unhashed.
+            AdminCredential::Hashed(_)
+                if !presented.strip_prefix("cha_").is_some_and(secret_shaped) =>
+            {
+                false
+            }
             AdminCredential::Hashed(phc) => {
                 let check = self
                     .verify_cached(ADMIN_PREFIX, presented_digest, || async {
@@ -275,6 +356,34 @@ impl Auth {
         }
     }
 
+    /// Re-reads a cached channel token that has not been read for
+    /// [`RECHECK_AFTER`]: a revocation this node missed ends here.
+    async fn recheck(&self, id: &str) -> Result<(), AuthError> {
+        let Some(hit) = self.verified.get(id) else {
+            return Ok(());
+        };
+        if hit.record.is_none() || hit.read_at.elapsed() < RECHECK_AFTER {
+            return Ok(());
+        }
+        match self.store.get_token(id).await? {
+            Some(record) => {
+                self.verified.insert(
+                    id.to_owned(),
+                    Verified {
+                        record: Some(Arc::new(record)),
+                        read_at: Instant::now(),
+                        ..hit
+                    },
+                );
+                Ok(())
+            }
+            None => {
+                self.verified.remove(id);
+                Err(AuthError::Invalid)
+            }
+        }
+    }
+
     /// Runs `slow_check` unless the cache already knows the answer for this
     /// exact secret; remembers what it finds.
     async fn verify_cached<F, Fut>(
@@ -288,11 +397,20 @@ impl Auth {
         Fut: Future<Output = Result<Check, AuthError>>,
     {
         if let Some(known) = self.cached(id, &secret_digest) {
+            if matches!(known, Check::Valid(_)) {
+                self.recheck(id).await?;
+                return Ok(self.cached(id, &secret_digest).unwrap_or(Check::Invalid));
+            }
             return Ok(known);
         }
         let lock = {
             let mut in_flight = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
-            in_flight.entry(id.to_owned()).or_default().clone()
+            let lock = in_flight.entry(id.to_owned()).or_default();
+            // The map's handle, plus one per caller waiting or checking.
+            if Arc::strong_count(lock) > MAX_WAITING_PER_ID {
+                return Ok(Check::Invalid);
+            }
+            lock.clone()
         };
         let result = async {
             let _turn = lock.lock().await;
@@ -307,6 +425,7 @@ impl Auth {
                         digest: secret_digest,
                         record: record.clone(),
                         at: Instant::now(),
+                        read_at: Instant::now(),
                     },
                 ),
                 Check::Invalid => self
@@ -324,12 +443,22 @@ impl Auth {
         result
     }
 
+    /// What the caches know of this secret. A hit refreshes its entry, so a
+    /// holder in use never falls back to argon2.
     fn cached(&self, id: &str, secret_digest: &[u8; 32]) -> Option<Check> {
         if let Some(hit) = self.verified.get(id)
             && hit.at.elapsed() < VERIFIED_TTL
             && bool::from(hit.digest.ct_eq(secret_digest))
         {
-            return Some(Check::Valid(hit.record));
+            let record = hit.record.clone();
+            self.verified.insert(
+                id.to_owned(),
+                Verified {
+                    at: Instant::now(),
+                    ..hit
+                },
+            );
+            return Some(Check::Valid(record));
         }
         match self.failed.get(&(id.to_owned(), *secret_digest)) {
             Some(at) if at.elapsed() < FAILED_TTL => Some(Check::Invalid),
@@ -351,15 +480,39 @@ mod tests {
     use super::*;
 
     #[test]
-    fn token_format_parses() {
+    fn credentials_are_sorted_by_shape() {
+        let id = ulid::Ulid::generate().to_string();
+        let secret = random_secret();
+        let token = format!("chs_{id}_{secret}");
         assert_eq!(
-            parse_channel_token("chs_ID_se_cr-et"),
-            Some(("ID", "se_cr-et"))
+            classify(&token),
+            Some(Presented::Channel {
+                id: &id,
+                secret: &secret
+            })
         );
-        assert_eq!(parse_channel_token("chs__secret"), None);
-        assert_eq!(parse_channel_token("chs_id_"), None);
-        assert_eq!(parse_channel_token("cha_secret"), None);
-        assert_eq!(parse_channel_token("plain"), None);
+        // Secrets may hold `_` and `-`.
+        let odd = "a_b-".repeat(10) + "xyz";
+        assert_eq!(
+            classify(&format!("chs_{id}_{odd}")),
+            Some(Presented::Channel {
+                id: &id,
+                secret: &odd
+            })
+        );
+        for malformed in [
+            format!("chs_{id}_"),
+            format!("chs_{id}_{}", &secret[1..]),
+            format!("chs_{id}_{secret}x"),
+            format!("chs_not-a-ulid-at-all-000000_{secret}"),
+            format!("chs__{secret}"),
+            format!("chs_{id}_{}!", &secret[1..]),
+        ] {
+            assert_eq!(classify(&malformed), None, "{malformed}");
+        }
+        assert_eq!(classify("cha_anything"), Some(Presented::Admin));
+        assert!(secret_shaped(&secret));
+        assert!(!secret_shaped("short"));
     }
 
     #[test]

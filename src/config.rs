@@ -16,9 +16,9 @@ pub struct ServeConfig {
     #[arg(long, env = "DATABASE_URL", default_value = "sqlite://channelhub.db")]
     pub database_url: String,
 
-    /// Admin token. When unset, the first start generates one, prints it once
-    /// and keeps only its hash.
-    #[arg(long, env = "CHANNELHUB_ADMIN_TOKEN", hide_env_values = true)]
+    /// Admin token (at least 16 characters). When unset, the first start
+    /// generates one, prints it once and keeps only its hash.
+    #[arg(long, env = "CHANNELHUB_ADMIN_TOKEN", hide_env_values = true, value_parser = parse_admin_token)]
     pub admin_token: Option<String>,
 
     /// Seconds between WebSocket pings; a peer that misses two is dropped.
@@ -80,6 +80,22 @@ pub struct ServeConfig {
 }
 
 /// Seconds, fractions allowed (`0.5`), so tests can run with short intervals.
+/// Shortest admin token accepted: a guessable one would open every channel.
+const MIN_ADMIN_TOKEN_CHARS: usize = 16;
+
+fn parse_admin_token(text: &str) -> Result<String, String> {
+    if text.chars().count() < MIN_ADMIN_TOKEN_CHARS {
+        return Err(format!(
+            "the admin token must be at least {MIN_ADMIN_TOKEN_CHARS} characters"
+        ));
+    }
+    // `chs_…` is the shape of channel tokens: such an admin token would never match.
+    if text.starts_with("chs_") {
+        return Err("the admin token must not start with chs_".into());
+    }
+    Ok(text.to_owned())
+}
+
 fn parse_seconds(text: &str) -> Result<Duration, String> {
     let seconds: f64 = text
         .parse()
@@ -101,5 +117,15 @@ mod tests {
         assert!(parse_seconds("0").is_err());
         assert!(parse_seconds("-1").is_err());
         assert!(parse_seconds("soon").is_err());
+    }
+
+    #[test]
+    fn admin_tokens_are_long_and_not_channel_shaped() {
+        assert!(parse_admin_token("short").is_err());
+        assert!(parse_admin_token("chs_0123456789abcdef").is_err());
+        assert_eq!(
+            parse_admin_token("a-long-enough-admin-token").as_deref(),
+            Ok("a-long-enough-admin-token")
+        );
     }
 }

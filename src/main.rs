@@ -21,6 +21,7 @@ mod telemetry;
 mod webhooks;
 
 use clap::{Parser, Subcommand};
+use std::io::IsTerminal;
 use tracing_subscriber::{EnvFilter, fmt};
 
 /// Self-hosted real-time event channels: publish JSON events, receive them
@@ -48,7 +49,11 @@ enum Command {
 
 fn init_logging(json: bool) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // Colour codes only for a person at a terminal, never into files or journald.
+    let builder = fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
     if json {
         builder.json().init();
     } else {

@@ -302,6 +302,9 @@ pub enum WebhookState {
     Active,
     /// Failed for longer than the disable bound; re-register the URL to resume.
     Disabled,
+    /// The registrant's access ended: its token was revoked or expired, or
+    /// (anonymous registrations) the channel was made private.
+    Revoked,
 }
 
 impl WebhookState {
@@ -309,6 +312,7 @@ impl WebhookState {
         match self {
             WebhookState::Active => "active",
             WebhookState::Disabled => "disabled",
+            WebhookState::Revoked => "revoked",
         }
     }
 
@@ -316,6 +320,7 @@ impl WebhookState {
         match text {
             "active" => Some(WebhookState::Active),
             "disabled" => Some(WebhookState::Disabled),
+            "revoked" => Some(WebhookState::Revoked),
             _ => None,
         }
     }
@@ -336,6 +341,8 @@ pub struct WebhookRecord {
     pub last_error: Option<String>,
     pub failing_since: Option<Millis>,
     pub last_success_at: Option<Millis>,
+    /// Who registered it: `admin`, `token:<id>` or `anonymous:<address>`.
+    pub registered_by: String,
 }
 
 /// A webhook as listed: never the secret.
@@ -354,6 +361,9 @@ pub struct Webhook {
     /// When the current run of failures began.
     pub failing_since: Option<String>,
     pub last_success_at: Option<String>,
+    /// Who registered it: `admin`, `token:<token id>` or
+    /// `anonymous:<client address>`. Only they (or the admin) may change it.
+    pub registered_by: String,
 }
 
 impl From<&WebhookRecord> for Webhook {
@@ -369,6 +379,7 @@ impl From<&WebhookRecord> for Webhook {
             last_error: w.last_error.clone(),
             failing_since: w.failing_since.map(format_millis),
             last_success_at: w.last_success_at.map(format_millis),
+            registered_by: w.registered_by.clone(),
         }
     }
 }

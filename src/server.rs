@@ -193,6 +193,12 @@ async fn run_retention(hub: Arc<Hub>, every: Duration) {
             Ok(removed) => tracing::info!(removed, "retention removed events"),
             Err(err) => tracing::warn!(error = %err, "retention sweep failed"),
         }
+        // Tokens expire without a notice: their webhooks stop here.
+        match hub.revoke_unauthorized_webhooks().await {
+            Ok(0) => {}
+            Ok(revoked) => tracing::info!(revoked, "webhooks stopped: their access ended"),
+            Err(err) => tracing::warn!(error = %err, "webhook access sweep failed"),
+        }
     }
 }
 

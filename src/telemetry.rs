@@ -16,6 +16,7 @@ pub const FRAMES_DELIVERED: &str = "channelhub_frames_delivered_total";
 pub const SLOW_CONSUMER_CLOSES: &str = "channelhub_slow_consumer_disconnects_total";
 pub const WEBHOOK_ATTEMPTS: &str = "channelhub_webhook_attempts_total";
 pub const REQUEST_SECONDS: &str = "channelhub_http_request_duration_seconds";
+pub const TOKEN_HASH_CHECKS: &str = "channelhub_token_hash_checks_total";
 
 /// Installs the process-wide recorder; `/metrics` renders from the handle.
 pub fn install() -> PrometheusHandle {
@@ -50,6 +51,10 @@ pub fn install() -> PrometheusHandle {
     );
     describe_counter!(WEBHOOK_ATTEMPTS, "Webhook delivery attempts by outcome");
     describe_histogram!(REQUEST_SECONDS, "HTTP request latency by method and status");
+    describe_counter!(
+        TOKEN_HASH_CHECKS,
+        "argon2 verifications of presented credentials (cache misses)"
+    );
     handle
 }
 

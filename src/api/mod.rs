@@ -76,6 +76,14 @@ pub fn presented_token(req: &Request) -> Option<String> {
     header.or_else(|| req.params::<TokenParam>().ok().and_then(|p| p.token))
 }
 
+/// The address a request came from, as the server saw it (no port).
+pub fn client_address(req: &Request) -> String {
+    match req.remote_addr().as_socket_addr() {
+        Some(addr) => addr.ip().to_string(),
+        None => req.remote_addr().to_string(),
+    }
+}
+
 /// Stored events after `after` for a session to replay first; a bad id is a 400.
 pub fn replay_after(
     hub: &Arc<Hub>,

@@ -6,7 +6,9 @@ use poem::Request;
 use poem_openapi::{ApiResponse, Object, OpenApi, param::Path, payload::Json};
 use serde::Deserialize;
 
-use super::{ApiTags, Deleted, caller, json::JsonBody, presented_token, problem::ApiError};
+use super::{
+    ApiTags, Deleted, caller, client_address, json::JsonBody, presented_token, problem::ApiError,
+};
 use crate::{
     hub::{
         Hub,
@@ -74,7 +76,12 @@ impl WebhooksApi {
             created,
         } = self
             .hub
-            .register_webhook(&channel_id, presented_token(req).as_deref(), request)
+            .register_webhook(
+                &channel_id,
+                presented_token(req).as_deref(),
+                &client_address(req),
+                request,
+            )
             .await?;
         Ok(match (created, secret) {
             (true, Some(secret)) => Registration::Created(Json(CreatedWebhook { webhook, secret })),

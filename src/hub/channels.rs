@@ -123,6 +123,7 @@ impl Hub {
                 channel_id: channel_id.to_owned(),
             })
             .await;
+            self.revoke_unauthorized_webhooks().await?;
         }
         updated.subscribers = self.subscriber_count(channel_id).await?;
         Ok(updated)

@@ -174,15 +174,10 @@ impl Hub {
     ) -> HubResult<(Channel, Principal)> {
         let channel = self.load_channel(channel_id).await?;
         if channel.is_public {
-            // No credential is needed; a valid one is still remembered, so the
-            // socket keeps access if the channel is later made private.
-            let principal = match presented {
-                Some(_) => self
-                    .authenticate(presented)
-                    .await
-                    .unwrap_or(Principal::Anonymous),
-                None => Principal::Anonymous,
-            };
+            // No credential is needed. One that could keep this reader on the
+            // channel should it become private is remembered; others are
+            // ignored without being checked.
+            let principal = self.auth.identify_reader(presented, channel_id).await;
             return Ok((channel, principal));
         }
         let principal = self.authenticate(presented).await?;

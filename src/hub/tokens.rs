@@ -108,6 +108,7 @@ impl Hub {
             token_id: token_id.to_owned(),
         })
         .await;
+        self.revoke_unauthorized_webhooks().await?;
         Ok(())
     }
 }

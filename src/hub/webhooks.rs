@@ -36,14 +36,22 @@ pub struct Registered {
 
 impl Hub {
     /// Registers a URL on a channel, or refreshes the channel's webhook for it.
-    /// Anyone may on a public channel; a subscribe token or admin on a private one.
+    /// Anyone may on a public channel; a subscribe token or admin on a private
+    /// one. Only the registrant (or the admin) may refresh a webhook; the
+    /// registrant is the token, or for anonymous callers their address.
     pub async fn register_webhook(
         &self,
         channel_id: &str,
         presented: Option<&str>,
+        client_address: &str,
         request: WebhookRequest,
     ) -> HubResult<Registered> {
-        self.open_for_reading(channel_id, presented).await?;
+        let (_, principal) = self.open_for_reading(channel_id, presented).await?;
+        let registered_by = match &principal {
+            Principal::Admin => "admin".to_owned(),
+            Principal::Token(token) => format!("token:{}", token.id),
+            Principal::Anonymous => format!("anonymous:{client_address}"),
+        };
         if request.url.chars().count() > MAX_URL_CHARS {
             return Err(HubError::Invalid(format!(
                 "url is at most {MAX_URL_CHARS} characters"
@@ -78,6 +86,7 @@ impl Hub {
             last_error: None,
             failing_since: None,
             last_success_at: None,
+            registered_by,
         };
         match self
             .store
@@ -94,6 +103,9 @@ impl Hub {
                 secret: None,
                 created: false,
             }),
+            Ok(Registration::Taken) => Err(HubError::Conflict(format!(
+                "channel {channel_id:?} has a webhook for this URL registered by someone else"
+            ))),
             Ok(Registration::LimitReached) => Err(HubError::Conflict(format!(
                 "channel {channel_id:?} has {MAX_WEBHOOKS_PER_CHANNEL} webhooks, the most it may have"
             ))),
@@ -141,6 +153,18 @@ impl Hub {
         } else {
             Err(webhook_not_found(webhook_id))
         }
+    }
+}
+
+impl Hub {
+    /// Stops the webhooks whose registrant lost access (see
+    /// [`crate::store::WebhookStore::revoke_unauthorized_webhooks`]); run after
+    /// every access change and periodically, for tokens that expire.
+    pub async fn revoke_unauthorized_webhooks(&self) -> HubResult<u64> {
+        Ok(self
+            .store
+            .revoke_unauthorized_webhooks(now_millis())
+            .await?)
     }
 }
 

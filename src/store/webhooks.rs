@@ -11,7 +11,25 @@ use super::{
 use crate::model::{DeliveryAttempt, Millis, WebhookRecord, WebhookState, format_millis};
 
 const WEBHOOK_COLUMNS: &str = "id, channel_id, url, event_types, secret, created_at, \
-     expires_at, state, last_error, failing_since, last_success_at";
+     expires_at, state, last_error, failing_since, last_success_at, registered_by";
+/// Marks `revoked` every webhook whose registrant no longer has access: an
+/// anonymous one on a private channel, or one whose token is gone ($1 = now).
+const REVOKE_UNAUTHORIZED: &str = "UPDATE webhooks SET state = 'revoked', last_error = \
+     CASE WHEN registered_by LIKE 'anonymous:%' \
+     THEN 'access ended: the channel was made private' \
+     ELSE 'access ended: the registering token was revoked or expired' END \
+     WHERE state <> 'revoked' AND ( \
+     (registered_by LIKE 'anonymous:%' AND channel_id IN \
+       (SELECT id FROM channels WHERE is_public = $2)) \
+     OR (registered_by LIKE 'token:%' AND NOT EXISTS (SELECT 1 FROM tokens t \
+       WHERE 'token:' || t.id = webhooks.registered_by \
+       AND (t.expires_at IS NULL OR t.expires_at > $1))))";
+/// Removes one webhook ($1) with its queue and its log.
+const DELETE_ONE_WEBHOOK: [&str; 3] = [
+    "DELETE FROM webhook_jobs WHERE webhook_id = $1",
+    "DELETE FROM webhook_attempts WHERE webhook_id = $1",
+    "DELETE FROM webhooks WHERE id = $1",
+];
 /// Attempts kept per webhook.
 const KEPT_ATTEMPTS: i64 = 100;
 /// The oldest queued job of each webhook, with when it can next be
@@ -30,6 +48,8 @@ pub enum Registration {
     Refreshed(WebhookRecord),
     /// The channel has as many webhooks as it may.
     LimitReached,
+    /// The channel has this URL from another registrant.
+    Taken,
 }
 
 /// A queued delivery: the oldest one of its webhook.
@@ -65,8 +85,9 @@ pub enum JobNext {
 #[async_trait]
 pub trait WebhookStore: Send + Sync + 'static {
     /// Adds `webhook` unless its channel has its URL already (then refreshes
-    /// that one) or has `max_per_channel` webhooks. [`StoreError::NotFound`]
-    /// when the channel does not exist.
+    /// that one, if `webhook.registered_by` registered it or is the admin) or
+    /// has `max_per_channel` webhooks. [`StoreError::NotFound`] when the
+    /// channel does not exist.
     async fn register_webhook(
         &self,
         webhook: &WebhookRecord,
@@ -100,6 +121,10 @@ pub trait WebhookStore: Send + Sync + 'static {
     async fn drop_job(&self, job_id: i64) -> StoreResult<()>;
     /// Removes webhooks whose TTL has passed; returns how many.
     async fn delete_expired_webhooks(&self, now: Millis) -> StoreResult<u64>;
+    /// Stops (state `revoked`, queue dropped) every webhook whose registrant
+    /// lost access: its token was revoked or expired, or it registered
+    /// anonymously and the channel is private now. Returns how many.
+    async fn revoke_unauthorized_webhooks(&self, now: Millis) -> StoreResult<u64>;
 }
 
 #[derive(sqlx::FromRow)]
@@ -115,6 +140,7 @@ struct WebhookRow {
     last_error: Option<String>,
     failing_since: Option<i64>,
     last_success_at: Option<i64>,
+    registered_by: String,
 }
 
 impl TryFrom<WebhookRow> for WebhookRecord {
@@ -137,6 +163,7 @@ impl TryFrom<WebhookRow> for WebhookRecord {
             last_error: row.last_error,
             failing_since: row.failing_since,
             last_success_at: row.last_success_at,
+            registered_by: row.registered_by,
         })
     }
 }
@@ -159,12 +186,29 @@ sql_impl!(WebhookStore {
         if channel_exists.is_none() {
             return Err(StoreError::NotFound);
         }
-        let existing: Option<String> =
-            sqlx::query_scalar("SELECT id FROM webhooks WHERE channel_id = $1 AND url = $2")
-                .bind(webhook.channel_id.as_str())
-                .bind(webhook.url.as_str())
-                .fetch_optional(&mut *tx)
-                .await?;
+        let existing: Option<(String, String, i64)> = sqlx::query_as(
+            "SELECT id, registered_by, expires_at FROM webhooks WHERE channel_id = $1 AND url = $2",
+        )
+        .bind(webhook.channel_id.as_str())
+        .bind(webhook.url.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let existing = match existing {
+            Some((id, owner, _)) if owner == webhook.registered_by || webhook.registered_by == "admin" => {
+                Some(id)
+            }
+            // Another registrant's webhook: theirs to change, unless its TTL is over.
+            Some((_, _, expires_at)) if expires_at > webhook.created_at => {
+                return Ok(Registration::Taken);
+            }
+            Some((id, _, _)) => {
+                for sql in DELETE_ONE_WEBHOOK {
+                    sqlx::query(sql).bind(id.as_str()).execute(&mut *tx).await?;
+                }
+                None
+            }
+            None => None,
+        };
         let registration = match existing {
             Some(id) => {
                 sqlx::query(
@@ -196,7 +240,7 @@ sql_impl!(WebhookStore {
                 }
                 let sql = format!(
                     "INSERT INTO webhooks ({WEBHOOK_COLUMNS}) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
                 );
                 sqlx::query(sqlx::AssertSqlSafe(sql))
                     .bind(webhook.id.as_str())
@@ -210,6 +254,7 @@ sql_impl!(WebhookStore {
                     .bind(webhook.last_error.as_deref())
                     .bind(webhook.failing_since)
                     .bind(webhook.last_success_at)
+                    .bind(webhook.registered_by.as_str())
                     .execute(&mut *tx)
                     .await
                     .map_err(classify)?;
@@ -252,11 +297,7 @@ sql_impl!(WebhookStore {
         if owned.is_none() {
             return Ok(false);
         }
-        for sql in [
-            "DELETE FROM webhook_jobs WHERE webhook_id = $1",
-            "DELETE FROM webhook_attempts WHERE webhook_id = $1",
-            "DELETE FROM webhooks WHERE id = $1",
-        ] {
+        for sql in DELETE_ONE_WEBHOOK {
             sqlx::query(sql).bind(webhook_id).execute(&mut *tx).await?;
         }
         tx.commit().await?;
@@ -447,5 +488,25 @@ sql_impl!(WebhookStore {
             .rows_affected();
         tx.commit().await?;
         Ok(removed)
+    }
+
+    async fn revoke_unauthorized_webhooks(&self, now: Millis) -> StoreResult<u64> {
+        let mut tx = self.backend().begin_write().await?;
+        let revoked = sqlx::query(REVOKE_UNAUTHORIZED)
+            .bind(now)
+            .bind(false)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if revoked > 0 {
+            sqlx::query(
+                "DELETE FROM webhook_jobs WHERE webhook_id IN \
+                 (SELECT id FROM webhooks WHERE state = 'revoked')",
+            )
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(revoked)
     }
 });

@@ -66,6 +66,8 @@ impl Worker {
             }))
             // A redirect could lead to an address the guard never saw.
             .redirect(reqwest::redirect::Policy::none())
+            // A proxy from HTTP(S)_PROXY would resolve targets itself, past the guard.
+            .no_proxy()
             .user_agent(concat!("channelhub/", env!("CARGO_PKG_VERSION")))
             .build()
             .expect("the webhook HTTP client builds");

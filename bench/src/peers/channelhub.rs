@@ -21,7 +21,7 @@ use crate::{
     procs::{Database, Db, Managed},
 };
 
-const ADMIN: &str = "ADMIN";
+const ADMIN: &str = "bench-admin-token-0001";
 
 /// A running channelhub server and an HTTP client for it.
 pub struct ChannelHub {
