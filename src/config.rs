@@ -70,6 +70,11 @@ pub struct ServeConfig {
     #[arg(long, env = "CHANNELHUB_RETENTION_INTERVAL", default_value = "60", value_parser = parse_seconds)]
     pub retention_interval: Duration,
 
+    /// Seconds a publish's `Idempotency-Key` is remembered: a repeat within
+    /// this window stores nothing and answers the first result.
+    #[arg(long, env = "CHANNELHUB_IDEMPOTENCY_WINDOW", default_value = "86400", value_parser = parse_seconds)]
+    pub idempotency_window: Duration,
+
     /// Seconds to wait for connections to finish on shutdown.
     #[arg(long, env = "CHANNELHUB_SHUTDOWN_GRACE", default_value = "10", value_parser = parse_seconds)]
     pub shutdown_grace: Duration,

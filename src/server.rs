@@ -73,13 +73,10 @@ pub async fn serve(config: ServeConfig) -> Result<(), Box<dyn std::error::Error>
         stop_webhooks.clone(),
     );
     let clustered = store.clustered();
-    let hub = Arc::new(Hub::new(
-        store,
-        auth,
-        rooms,
-        writer,
-        config.allow_private_webhooks,
-    ));
+    let hub = Arc::new(
+        Hub::new(store, auth, rooms, writer, config.allow_private_webhooks)
+            .with_idempotency_window(config.idempotency_window),
+    );
     let live_runtime = LiveRuntime::start()?;
     let sessions = Sessions::new(
         SessionLimits {

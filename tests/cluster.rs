@@ -400,3 +400,30 @@ async fn publishers_on_many_channels_across_nodes_never_conflict() {
     }
     assert_eq!(total, 3 * 4 * 25);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_idempotency_key_on_two_nodes_stores_once() {
+    let Some((a, b, _c)) = three_nodes(&[]).await else {
+        return;
+    };
+    a.create_channel(json!({"id": "orders"})).await;
+    let body = json!({"type": "order", "data": {"sku": 42}});
+    let attempts = (0..12).map(|i| {
+        let node = if i % 2 == 0 { &a } else { &b };
+        node.http
+            .post(node.url("/channels/orders/events"))
+            .bearer_auth(ADMIN)
+            .header("Idempotency-Key", "order-42")
+            .json(&body)
+            .send()
+    });
+    let mut ids = HashSet::new();
+    for response in join_all(attempts).await {
+        let response = response.unwrap();
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let event: Value = response.json().await.unwrap();
+        ids.insert(event["id"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(ids.len(), 1, "both nodes answer with the one stored event");
+    assert_eq!(a.all_events("orders").await.len(), 1);
+}

@@ -5,7 +5,7 @@ use std::{sync::Arc, time::Duration};
 use poem::Request;
 use poem_openapi::{
     ApiResponse, Object, OpenApi, Union,
-    param::{Path, Query},
+    param::{Header, Path, Query},
 };
 use serde::{Deserialize, Deserializer, Serialize, de::Error as _};
 use serde_json::Value;
@@ -17,7 +17,7 @@ use super::{
     problem::ApiError,
 };
 use crate::{
-    hub::Hub,
+    hub::{self, Hub, Publication},
     model::{Event, EventQuery, NewEvent, parse_rfc3339, parse_type_list},
 };
 
@@ -82,14 +82,22 @@ pub struct EventPage {
     pub has_more: bool,
 }
 
+/// `Idempotent-Replayed: true` marks the answer to a repeated `Idempotency-Key`.
 #[derive(ApiResponse)]
 pub enum Published {
-    /// The event, stored.
+    /// The event, stored (or, marked `Idempotent-Replayed`, stored by an
+    /// earlier request with the same `Idempotency-Key`).
     #[oai(status = 201)]
-    Single(SerdeJson<Box<Event>>),
-    /// The batch, stored, in order.
+    Single(
+        SerdeJson<Box<Event>>,
+        #[oai(header = "Idempotent-Replayed")] Option<String>,
+    ),
+    /// The batch, stored, in order (or replayed, as for one event).
     #[oai(status = 201)]
-    Batch(SerdeJson<EventList>),
+    Batch(
+        SerdeJson<EventList>,
+        #[oai(header = "Idempotent-Replayed")] Option<String>,
+    ),
 }
 
 pub struct EventsApi {
@@ -109,21 +117,35 @@ impl EventsApi {
         &self,
         req: &Request,
         channel_id: Path<String>,
+        /// Makes retries safe: a repeat of this key on this channel within the
+        /// key window (24 h) stores nothing and answers what the first request
+        /// stored; reusing it for a different request is a 422.
+        #[oai(name = "Idempotency-Key")]
+        idempotency_key: Header<Option<String>>,
         body: JsonBody<PublishBody>,
     ) -> Result<Published, ApiError> {
         let (events, single) = match body.0 {
             PublishBody::Single(event) => (vec![into_new(event)], true),
             PublishBody::Batch(batch) => (batch.events.into_iter().map(into_new).collect(), false),
         };
-        let mut stored = self
+        let publication = Publication {
+            events,
+            batch: !single,
+            idempotency_key: idempotency_key.0,
+        };
+        let hub::Published {
+            events: mut stored,
+            replayed,
+        } = self
             .hub
-            .publish(&channel_id, presented_token(req).as_deref(), events)
+            .publish(&channel_id, presented_token(req).as_deref(), publication)
             .await?;
+        let replayed = replayed.then(|| "true".to_owned());
         Ok(match (single, stored.pop()) {
-            (true, Some(event)) => Published::Single(SerdeJson(Box::new(event))),
+            (true, Some(event)) => Published::Single(SerdeJson(Box::new(event)), replayed),
             (_, last) => {
                 stored.extend(last);
-                Published::Batch(SerdeJson(EventList { events: stored }))
+                Published::Batch(SerdeJson(EventList { events: stored }), replayed)
             }
         })
     }

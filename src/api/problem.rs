@@ -147,6 +147,7 @@ impl From<HubError> for ApiError {
             HubError::Invalid(_) => StatusCode::BAD_REQUEST,
             HubError::Conflict(_) => StatusCode::CONFLICT,
             HubError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            HubError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             HubError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         };
         let api_error = ApiError::new(status, err.to_string());

@@ -7,13 +7,16 @@ use std::{
     time::{Duration, Instant},
 };
 
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use sha2::{Digest, Sha256};
+
 use crate::{
     auth::Principal,
     model::{
         Channel, Event, EventQuery, MAX_BATCH_EVENTS, MAX_EVENT_DATA_BYTES, NewEvent, Publisher,
         TokenKind, now_millis,
     },
-    store::AppendBatch,
+    store::{AppendBatch, IdempotencyKey, IdempotentResult},
 };
 
 use super::{Hub, HubError, HubResult, channel_not_found, writer::AppendError};
@@ -22,6 +25,67 @@ use super::{Hub, HubError, HubResult, channel_not_found, writer::AppendError};
 /// notice from another node be lost.
 pub(super) const PUBLISH_VIEW_TTL: Duration = Duration::from_secs(1);
 const MAX_TYPE_CHARS: usize = 128;
+
+/// Longest `Idempotency-Key` accepted.
+const MAX_IDEMPOTENCY_KEY_CHARS: usize = 255;
+
+/// A publish request, as the hub needs it.
+pub struct Publication {
+    pub events: Vec<NewEvent>,
+    /// Sent as `{"events": [...]}` rather than one event.
+    pub batch: bool,
+    /// The request's `Idempotency-Key`.
+    pub idempotency_key: Option<String>,
+}
+
+/// What a publish answers.
+pub struct Published {
+    pub events: Vec<Event>,
+    /// The answer of an earlier request with the same idempotency key.
+    pub replayed: bool,
+}
+
+fn validate_idempotency_key(key: &str) -> HubResult<()> {
+    if key.is_empty()
+        || key.len() > MAX_IDEMPOTENCY_KEY_CHARS
+        || !key.bytes().all(|b| b.is_ascii_graphic())
+    {
+        return Err(HubError::Invalid(format!(
+            "Idempotency-Key is 1 to {MAX_IDEMPOTENCY_KEY_CHARS} visible ASCII characters"
+        )));
+    }
+    Ok(())
+}
+
+/// What identifies a publish request, so that a key reused for a different
+/// one is caught: its form, its publisher and its events.
+fn fingerprint(
+    batch: bool,
+    publisher: &Publisher,
+    token_id: Option<&str>,
+    events: &[NewEvent],
+) -> String {
+    let events: Vec<_> = events
+        .iter()
+        .map(|e| (&e.event_type, &e.data_json, &e.meta))
+        .collect();
+    let text = serde_json::to_string(&(batch, &publisher.id, token_id, events))
+        .expect("plain data serializes");
+    URL_SAFE_NO_PAD.encode(Sha256::digest(text.as_bytes()))
+}
+
+/// The answer to a repeat of a key: what the key stored, if the request is the same.
+fn replay(first: IdempotentResult, fingerprint: &str) -> HubResult<Published> {
+    if first.fingerprint != fingerprint {
+        return Err(HubError::Unprocessable(
+            "this Idempotency-Key was used for a different request on this channel".into(),
+        ));
+    }
+    Ok(Published {
+        events: first.events,
+        replayed: true,
+    })
+}
 
 impl Hub {
     /// The channel a publish goes to, from the short-lived cache if possible.
@@ -42,13 +106,19 @@ impl Hub {
         Ok(channel)
     }
 
-    /// Stores events and broadcasts them; returns them once durable.
+    /// Stores events and broadcasts them; returns them once durable. A
+    /// repeat of an idempotency key answers what the key stored, storing nothing.
     pub async fn publish(
         &self,
         channel_id: &str,
         presented: Option<&str>,
-        events: Vec<NewEvent>,
-    ) -> HubResult<Vec<Event>> {
+        publication: Publication,
+    ) -> HubResult<Published> {
+        let Publication {
+            events,
+            batch,
+            idempotency_key,
+        } = publication;
         let channel = self.channel_for_publish(channel_id).await?;
         let principal = self.authenticate(presented).await?;
         let (publisher, token_id) = match &principal {
@@ -110,18 +180,56 @@ impl Hub {
                 .check(event.event_type.as_deref(), &event.data)
                 .map_err(|e| HubError::Invalid(at(e.0)))?;
         }
-        let batch = AppendBatch {
+        let idempotency = match idempotency_key {
+            None => None,
+            Some(key) => {
+                validate_idempotency_key(&key)?;
+                let fingerprint = fingerprint(batch, &publisher, token_id.as_deref(), &events);
+                let expired_before = now_millis() - self.idempotency_window.as_millis() as i64;
+                if let Some(first) = self
+                    .store
+                    .idempotent_result(channel_id, &key, expired_before)
+                    .await?
+                {
+                    return replay(first, &fingerprint);
+                }
+                Some(IdempotencyKey {
+                    key,
+                    fingerprint,
+                    expired_before,
+                })
+            }
+        };
+        let append = AppendBatch {
             channel_id: channel_id.to_owned(),
             publisher,
             token_id,
             events,
+            idempotency,
         };
-        self.writer.append(batch).await.map_err(|err| match err {
-            AppendError::ChannelNotFound => channel_not_found(channel_id),
-            AppendError::Storage(reason) => {
-                HubError::Unavailable(format!("the events were not stored: {reason}"))
+        let idempotency = append.idempotency.clone();
+        match self.writer.append(append).await {
+            Ok(events) => Ok(Published {
+                events,
+                replayed: false,
+            }),
+            Err(AppendError::ChannelNotFound) => Err(channel_not_found(channel_id)),
+            Err(AppendError::Storage(reason)) => Err(HubError::Unavailable(format!(
+                "the events were not stored: {reason}"
+            ))),
+            // Another request with this key committed first (on any node).
+            Err(AppendError::KeyUsed) => {
+                let key = idempotency.expect("only keyed batches are refused as repeats");
+                let first = self
+                    .store
+                    .idempotent_result(channel_id, &key.key, key.expired_before)
+                    .await?
+                    .ok_or_else(|| {
+                        HubError::Unavailable("the first use of this key vanished".into())
+                    })?;
+                replay(first, &key.fingerprint)
             }
-        })
+        }
     }
 
     pub async fn get_event(
@@ -203,8 +311,13 @@ impl Hub {
         Ok(())
     }
 
-    /// Applies retention policies once; returns how many events were removed.
+    /// Applies retention policies once, and forgets idempotency keys past
+    /// their window; returns how many events were removed.
     pub async fn apply_retention(&self) -> HubResult<u64> {
-        Ok(self.store.apply_retention(now_millis()).await?)
+        let now = now_millis();
+        self.store
+            .delete_idempotency_keys(now - self.idempotency_window.as_millis() as i64)
+            .await?;
+        Ok(self.store.apply_retention(now).await?)
     }
 }

@@ -16,7 +16,10 @@ mod tokens;
 pub mod webhooks;
 pub mod writer;
 
-use std::{sync::Arc, time::Instant as StdInstant};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant as StdInstant},
+};
 
 use crate::{
     auth::{Auth, AuthError, Principal},
@@ -27,6 +30,7 @@ use crate::{
 use schema::TypeRulesCache;
 use writer::EventWriter;
 
+pub use events::{Publication, Published};
 pub use tokens::TokenRequest;
 
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +49,10 @@ pub enum HubError {
     Conflict(String),
     #[error("{0}")]
     TooLarge(String),
+    /// Well-formed, but in conflict with what was asked before (a reused
+    /// idempotency key).
+    #[error("{0}")]
+    Unprocessable(String),
     /// The database failed; nothing was changed.
     #[error("{0}")]
     Unavailable(String),
@@ -98,7 +106,12 @@ pub struct Hub {
     /// Channels as publishes see them, kept briefly so that a publish costs
     /// no query; dropped on every change, on every node.
     publish_view: quick_cache::sync::Cache<String, (Arc<Channel>, StdInstant)>,
+    /// How long a publish's `Idempotency-Key` is remembered.
+    idempotency_window: Duration,
 }
+
+/// How long idempotency keys are remembered unless configured.
+pub const DEFAULT_IDEMPOTENCY_WINDOW: Duration = Duration::from_secs(24 * 3600);
 
 impl Hub {
     pub fn new(
@@ -117,7 +130,14 @@ impl Hub {
             allow_private_webhooks,
             node_id: ulid::Ulid::generate().to_string(),
             publish_view: quick_cache::sync::Cache::new(10_000),
+            idempotency_window: DEFAULT_IDEMPOTENCY_WINDOW,
         }
+    }
+
+    /// Remembers idempotency keys for `window` instead of the default 24 h.
+    pub fn with_idempotency_window(mut self, window: Duration) -> Hub {
+        self.idempotency_window = window;
+        self
     }
 
     pub fn rooms(&self) -> &Arc<Rooms> {

@@ -19,7 +19,7 @@ use tokio::{
 use crate::{
     live::rooms::Rooms,
     model::{Event, MAX_BATCH_EVENTS},
-    store::{AppendBatch, Store},
+    store::{AppendBatch, BatchOutcome, Store},
 };
 
 /// Most publish requests committed in one transaction.
@@ -37,6 +37,9 @@ type Committed = Vec<(String, Vec<Event>)>;
 pub enum AppendError {
     #[error("channel not found")]
     ChannelNotFound,
+    /// The batch's idempotency key was used already; nothing was stored.
+    #[error("idempotency key already used")]
+    KeyUsed,
     /// The transaction failed; nothing of it was stored.
     #[error("could not store the events: {0}")]
     Storage(String),
@@ -193,21 +196,29 @@ async fn commit_group(
         group.into_iter().map(|r| (r.batch, r.reply)).unzip();
     match store.append_events(&batches).await {
         Ok(appended) => {
-            let stored: usize = appended.events.iter().flatten().map(Vec::len).sum();
+            let stored: usize = appended
+                .outcomes
+                .iter()
+                .map(|outcome| match outcome {
+                    BatchOutcome::Stored(events) => events.len(),
+                    _ => 0,
+                })
+                .sum();
             metrics::counter!(crate::telemetry::EVENTS_PUBLISHED).increment(stored as u64);
             if appended.webhook_jobs > 0 {
                 webhooks_queued.notify_one();
             }
             let mut per_channel: Committed = Vec::new();
-            for ((batch, reply), result) in batches.iter().zip(replies).zip(appended.events) {
-                let answer = match result {
-                    Some(events) => {
+            for ((batch, reply), outcome) in batches.iter().zip(replies).zip(appended.outcomes) {
+                let answer = match outcome {
+                    BatchOutcome::Stored(events) => {
                         if committed.is_some() {
                             merge_into(&mut per_channel, &batch.channel_id, &events);
                         }
                         Ok(events)
                     }
-                    None => Err(AppendError::ChannelNotFound),
+                    BatchOutcome::ChannelGone => Err(AppendError::ChannelNotFound),
+                    BatchOutcome::KeyUsed => Err(AppendError::KeyUsed),
                 };
                 let _ = reply.send(answer);
             }

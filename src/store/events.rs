@@ -8,7 +8,7 @@ use ulid::Ulid;
 
 use super::{
     StoreError, StoreResult,
-    sql::{INSERT_CHUNK, RowsAffected, from_json_text, sql_impl},
+    sql::{INSERT_CHUNK, RowsAffected, from_json_text, sql_impl, to_json_text},
 };
 use crate::model::{Event, EventQuery, Millis, NewEvent, Publisher, format_millis};
 
@@ -29,15 +29,47 @@ pub struct AppendBatch {
     /// The publish token used, so that it may later delete what it published.
     pub token_id: Option<String>,
     pub events: Vec<NewEvent>,
+    /// Store the batch only if this key is new on its channel.
+    pub idempotency: Option<IdempotencyKey>,
+}
+
+/// A publish request's `Idempotency-Key`, and what identifies the request.
+#[derive(Debug, Clone)]
+pub struct IdempotencyKey {
+    pub key: String,
+    /// A digest of the publisher and the events; a reuse of the key for a
+    /// different request is told apart by it.
+    pub fingerprint: String,
+    /// Keys older than this (ms) are forgotten: the key may be used afresh.
+    pub expired_before: Millis,
+}
+
+/// What became of one batch of an append.
+#[derive(Debug, Clone)]
+pub enum BatchOutcome {
+    Stored(Vec<Event>),
+    /// Its channel does not exist.
+    ChannelGone,
+    /// Its idempotency key was used already: nothing was stored; see
+    /// [`EventStore::idempotent_result`].
+    KeyUsed,
 }
 
 /// What an append stored.
 #[derive(Debug)]
 pub struct Appended {
-    /// Per batch, in order: its stored events, or `None` if its channel is gone.
-    pub events: Vec<Option<Vec<Event>>>,
+    /// Per batch, in order.
+    pub outcomes: Vec<BatchOutcome>,
     /// Webhook deliveries queued in the same transaction.
     pub webhook_jobs: usize,
+}
+
+/// What a used idempotency key recorded.
+#[derive(Debug, Clone)]
+pub struct IdempotentResult {
+    pub fingerprint: String,
+    /// The events stored the first time.
+    pub events: Vec<Event>,
 }
 
 #[async_trait]
@@ -60,6 +92,15 @@ pub trait EventStore: Send + Sync + 'static {
     async fn delete_event(&self, channel_id: &str, event_id: &str) -> StoreResult<bool>;
     /// Applies every channel's retention policy; returns how many events went.
     async fn apply_retention(&self, now: Millis) -> StoreResult<u64>;
+    /// What a publish with this key stored, if the key was used since `fresh_after`.
+    async fn idempotent_result(
+        &self,
+        channel_id: &str,
+        key: &str,
+        fresh_after: Millis,
+    ) -> StoreResult<Option<IdempotentResult>>;
+    /// Forgets idempotency keys recorded before `before`; returns how many.
+    async fn delete_idempotency_keys(&self, before: Millis) -> StoreResult<u64>;
 }
 
 #[derive(sqlx::FromRow)]
@@ -109,6 +150,7 @@ sql_impl!(EventStore {
         // nodes appending to {a, b} and {b, a} would otherwise deadlock.
         channels.sort_unstable_by(|x, y| x.0.cmp(y.0));
         let mut results: Vec<Option<Vec<Event>>> = vec![None; batches.len()];
+        let mut key_used = vec![false; batches.len()];
         let mut webhook_jobs = 0;
         let mut tx = self.backend().begin_write().await?;
         for (channel_id, members) in channels {
@@ -131,7 +173,13 @@ sql_impl!(EventStore {
             let mut floor = last.as_deref().and_then(|id| id.parse::<Ulid>().ok());
             for &i in &members {
                 let batch = &batches[i];
-                let events = batch
+                if let Some(idempotency) = &batch.idempotency
+                    && !claim_key(&mut tx, channel_id, idempotency, now).await?
+                {
+                    key_used[i] = true;
+                    continue;
+                }
+                let events: Vec<Event> = batch
                     .events
                     .iter()
                     .map(|new| {
@@ -149,6 +197,9 @@ sql_impl!(EventStore {
                         }
                     })
                     .collect();
+                if let Some(idempotency) = &batch.idempotency {
+                    record_key_result(&mut tx, channel_id, &idempotency.key, &events).await?;
+                }
                 results[i] = Some(events);
             }
             // Every event of this channel in this group, with its serialized
@@ -165,6 +216,10 @@ sql_impl!(EventStore {
                         .map(move |(event, new)| (event, new.data_json.as_str(), token))
                 })
                 .collect();
+            if rows.is_empty() {
+                // Every batch of this channel was a repeat: nothing to store.
+                continue;
+            }
             for chunk in rows.chunks(INSERT_CHUNK) {
                 let mut insert = QueryBuilder::<B::Db>::new(
                     "INSERT INTO events (channel_id, id, type, data, meta, publisher_id, \
@@ -226,8 +281,17 @@ sql_impl!(EventStore {
             webhook_jobs += jobs.len();
         }
         tx.commit().await?;
+        let outcomes = results
+            .into_iter()
+            .zip(key_used)
+            .map(|(stored, key_used)| match (stored, key_used) {
+                (Some(events), _) => BatchOutcome::Stored(events),
+                (None, true) => BatchOutcome::KeyUsed,
+                (None, false) => BatchOutcome::ChannelGone,
+            })
+            .collect();
         Ok(Appended {
-            events: results,
+            outcomes,
             webhook_jobs,
         })
     }
@@ -354,4 +418,97 @@ sql_impl!(EventStore {
         }
         Ok(total)
     }
+
+    async fn idempotent_result(
+        &self,
+        channel_id: &str,
+        key: &str,
+        fresh_after: Millis,
+    ) -> StoreResult<Option<IdempotentResult>> {
+        let row: Option<(String, Option<String>)> = sqlx::query_as(
+            "SELECT fingerprint, response FROM idempotency_keys \
+             WHERE channel_id = $1 AND key = $2 AND created_at >= $3",
+        )
+        .bind(channel_id)
+        .bind(key)
+        .bind(fresh_after)
+        .fetch_optional(self.pool())
+        .await?;
+        let Some((fingerprint, response)) = row else {
+            return Ok(None);
+        };
+        let response = response.ok_or_else(|| {
+            StoreError::Malformed(format!("idempotency key {key:?} has no result"))
+        })?;
+        Ok(Some(IdempotentResult {
+            fingerprint,
+            events: from_json_text(&response, "response")?,
+        }))
+    }
+
+    async fn delete_idempotency_keys(&self, before: Millis) -> StoreResult<u64> {
+        Ok(sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
+            .bind(before)
+            .execute(self.pool())
+            .await?
+            .rows_affected())
+    }
 });
+
+/// Records a batch's idempotency key in the appending transaction; false when
+/// the key is taken (by an earlier request, or by another node's transaction,
+/// which this one then waits for). An expired row of the key is replaced.
+async fn claim_key<DB>(
+    tx: &mut sqlx::Transaction<'static, DB>,
+    channel_id: &str,
+    idempotency: &IdempotencyKey,
+    now: Millis,
+) -> StoreResult<bool>
+where
+    DB: sqlx::Database<Arguments: sqlx::IntoArguments<DB>, QueryResult: RowsAffected>,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    sqlx::query(
+        "DELETE FROM idempotency_keys WHERE channel_id = $1 AND key = $2 AND created_at < $3",
+    )
+    .bind(channel_id)
+    .bind(idempotency.key.as_str())
+    .bind(idempotency.expired_before)
+    .execute(&mut **tx)
+    .await?;
+    let claimed = sqlx::query(
+        "INSERT INTO idempotency_keys (channel_id, key, fingerprint, created_at) \
+         VALUES ($1, $2, $3, $4) ON CONFLICT (channel_id, key) DO NOTHING",
+    )
+    .bind(channel_id)
+    .bind(idempotency.key.as_str())
+    .bind(idempotency.fingerprint.as_str())
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(claimed.rows_affected() == 1)
+}
+
+/// Keeps the events a keyed batch stored, as the answer for its repeats.
+async fn record_key_result<DB>(
+    tx: &mut sqlx::Transaction<'static, DB>,
+    channel_id: &str,
+    key: &str,
+    events: &[Event],
+) -> StoreResult<()>
+where
+    DB: sqlx::Database<Arguments: sqlx::IntoArguments<DB>>,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    sqlx::query("UPDATE idempotency_keys SET response = $3 WHERE channel_id = $1 AND key = $2")
+        .bind(channel_id)
+        .bind(key)
+        .bind(to_json_text(&events))
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}

@@ -23,7 +23,7 @@ use std::sync::Arc;
 use ulid::{Generator, Ulid};
 
 pub use channels::ChannelStore;
-pub use events::{AppendBatch, EventStore};
+pub use events::{AppendBatch, BatchOutcome, EventStore, IdempotencyKey, IdempotentResult};
 pub use node::NodeStore;
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
