@@ -20,6 +20,7 @@ on_both_backends!(
     concurrent_repeats_store_once,
     keys_expire_after_their_window,
     a_publisher_cut_off_by_a_crash_retries_without_duplicates,
+    a_poll_from_an_evicted_cursor_reports_the_gap,
 );
 
 /// Publishes as admin with an idempotency key; status, replay header, body.
@@ -240,4 +241,75 @@ async fn a_publisher_cut_off_by_a_crash_retries_without_duplicates(backend: Back
     let distinct: BTreeSet<u64> = stored.iter().copied().collect();
     assert_eq!(stored.len(), PUBLISHERS * EACH, "each entry stored once");
     assert_eq!(distinct, (0..(PUBLISHERS * EACH) as u64).collect());
+}
+
+/// A poll page as a consumer sees it.
+async fn poll_after(server: &TestServer, channel: &str, cursor: &str) -> (StatusCode, Value) {
+    server
+        .call(
+            reqwest::Method::GET,
+            &format!("/channels/{channel}/events?cursor={cursor}&limit=1000"),
+            Some(ADMIN),
+            None,
+        )
+        .await
+}
+
+async fn a_poll_from_an_evicted_cursor_reports_the_gap(backend: Backend) {
+    let server = TestServer::start_with(backend, &["--retention-interval", "0.2"]).await;
+    server
+        .create_channel(json!({"id": "ticker", "retention": {"max_events": 5}}))
+        .await;
+    let mut ids = Vec::new();
+    for i in 0..20 {
+        let event = server.publish("ticker", json!({"data": i})).await;
+        ids.push(event["id"].as_str().unwrap().to_owned());
+    }
+    common::eventually("retention keeps the newest 5", || async {
+        server.all_events("ticker").await.len() == 5
+    })
+    .await;
+
+    // Resuming from the first event: 14 events are gone, and the page says so.
+    let (status, page) = poll_after(&server, "ticker", &ids[0]).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(page["gap"]["removed_through"], ids[14], "{page}");
+    let got: Vec<&str> = page["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        got,
+        ids[15..].iter().map(String::as_str).collect::<Vec<_>>()
+    );
+
+    // The newest removed event is a clean resume point; so is a held one.
+    for clean in [&ids[14], &ids[16]] {
+        let (status, page) = poll_after(&server, "ticker", clean).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        assert_eq!(page["gap"], Value::Null, "{page}");
+    }
+    // A lower-case cursor is the same id.
+    let (_, page) = poll_after(&server, "ticker", &ids[0].to_lowercase()).await;
+    assert_eq!(page["gap"]["removed_through"], ids[14]);
+
+    // A cursor that was never an event of this channel is refused.
+    let never = ulid::Ulid::generate().to_string();
+    let (status, problem) = poll_after(&server, "ticker", &never).await;
+    common::assert_problem(status, &problem, StatusCode::NOT_FOUND);
+
+    // Deleting an event opens a gap for whoever resumes before it.
+    let (status, _) = server
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/channels/ticker/events/{}", ids[17]),
+            Some(ADMIN),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, page) = poll_after(&server, "ticker", &ids[16]).await;
+    assert_eq!(page["gap"]["removed_through"], ids[17], "{page}");
 }

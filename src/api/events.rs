@@ -80,6 +80,18 @@ pub struct EventPage {
     /// Pass as `cursor` to continue after the last event of this page.
     pub cursor: Option<String>,
     pub has_more: bool,
+    /// Set when events after the request's `cursor` were removed (retention
+    /// or deletion) before they could be read: this page continues after a
+    /// gap. Null when nothing was missed.
+    pub gap: Option<GapNotice>,
+}
+
+/// Events a consumer can no longer read: every event after its resume point
+/// up to and including `removed_through` was removed.
+#[derive(Debug, Clone, Object, Serialize)]
+pub struct GapNotice {
+    /// The newest removed event id.
+    pub removed_through: String,
 }
 
 /// `Idempotent-Replayed: true` marks the answer to a repeated `Idempotency-Key`.
@@ -170,11 +182,15 @@ impl EventsApi {
         /// Seconds (0–60) to wait for an event when none is there yet.
         wait: Query<Option<u32>>,
     ) -> Result<SerdeJson<EventPage>, ApiError> {
-        if let Some(cursor) = cursor.0.as_deref()
-            && cursor.parse::<ulid::Ulid>().is_err()
-        {
-            return Err(ApiError::bad_request(format!("invalid cursor {cursor:?}")));
-        }
+        // Ids compare as text: a cursor is taken in its canonical (upper-case) form.
+        let cursor = match cursor.0.as_deref() {
+            None => None,
+            Some(text) => Some(
+                text.parse::<ulid::Ulid>()
+                    .map_err(|_| ApiError::bad_request(format!("invalid cursor {text:?}")))?
+                    .to_string(),
+            ),
+        };
         let since = match since.0.as_deref() {
             None => None,
             Some(text) => Some(parse_rfc3339(text).ok_or_else(|| {
@@ -182,14 +198,14 @@ impl EventsApi {
             })?),
         };
         let query = EventQuery {
-            after: cursor.0,
+            after: cursor,
             until: None,
             since,
             types: parse_type_list(event_type.0.as_deref()),
             limit: 0,
         };
         let wait = Duration::from_secs(u64::from(wait.0.unwrap_or(0)));
-        let page = self
+        let (page, gap) = self
             .hub
             .poll(
                 &channel_id,
@@ -203,6 +219,9 @@ impl EventsApi {
             events: page.items,
             cursor: page.cursor,
             has_more: page.has_more,
+            gap: gap.map(|gap| GapNotice {
+                removed_through: gap.removed_through,
+            }),
         }))
     }
 

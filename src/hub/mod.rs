@@ -31,6 +31,7 @@ use schema::TypeRulesCache;
 use writer::EventWriter;
 
 pub use events::{Publication, Published};
+pub use poll::Gap;
 pub use tokens::TokenRequest;
 
 #[derive(Debug, thiserror::Error)]

@@ -7,7 +7,7 @@ use tokio::time::Instant;
 
 use crate::model::{Event, EventQuery};
 
-use super::{Hub, HubError, HubResult, Page, page_limit};
+use super::{Hub, HubError, HubResult, Page, channel_not_found, page_limit};
 
 /// The longest a long-poll may wait.
 const MAX_POLL_WAIT: Duration = Duration::from_secs(60);
@@ -22,9 +22,13 @@ impl Hub {
         mut query: EventQuery,
         limit: Option<u32>,
         wait: Duration,
-    ) -> HubResult<Page<Event>> {
+    ) -> HubResult<(Page<Event>, Option<Gap>)> {
         self.open_for_reading(channel_id, presented).await?;
         let limit = page_limit(limit)?;
+        let gap = match &query.after {
+            Some(after) => self.check_resume(channel_id, after).await?,
+            None => None,
+        };
         if wait > MAX_POLL_WAIT {
             return Err(HubError::Invalid("wait is at most 60 seconds".into()));
         }
@@ -46,10 +50,41 @@ impl Hub {
         let has_more = events.len() > limit as usize;
         events.truncate(limit as usize);
         let cursor = events.last().map(|e| e.id.clone()).or(query.after);
-        Ok(Page {
-            items: events,
-            cursor,
-            has_more,
-        })
+        Ok((
+            Page {
+                items: events,
+                cursor,
+                has_more,
+            },
+            gap,
+        ))
     }
+
+    /// Checks a consumer's resume point (the last event id it saw): a gap
+    /// when events after it were removed (retention, deletion) before it read
+    /// them; 404 when it was never an event of this channel.
+    pub async fn check_resume(&self, channel_id: &str, after: &str) -> HubResult<Option<Gap>> {
+        let point = self
+            .store
+            .resume_point(channel_id, after)
+            .await?
+            .ok_or_else(|| channel_not_found(channel_id))?;
+        let removed = point.removed_through;
+        let was_removed = removed.as_deref().is_some_and(|removed| after <= removed);
+        if !point.held && !was_removed {
+            return Err(HubError::NotFound(format!(
+                "{after:?} is not an event of channel {channel_id:?}: resume from an id it sent"
+            )));
+        }
+        Ok(removed
+            .filter(|removed| removed.as_str() > after)
+            .map(|removed_through| Gap { removed_through }))
+    }
+}
+
+/// Events after a consumer's resume point that were removed before it read
+/// them: everything up to `removed_through` is gone.
+#[derive(Debug, Clone)]
+pub struct Gap {
+    pub removed_through: String,
 }

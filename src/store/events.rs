@@ -21,6 +21,12 @@ const LOCK_CHANNEL_WITH_HOOKS: &str = "SELECT c.last_event_id, w.id, w.event_typ
      FROM channels c LEFT JOIN webhooks w ON w.channel_id = c.id \
      AND w.state = 'active' AND w.expires_at > $2 WHERE c.id = $1 ORDER BY w.id";
 
+/// Counts `$2` events removed from channel `$1` and remembers that events up
+/// to `$3` are gone (the newest removed id only grows).
+const NOTE_REMOVED: &str = "UPDATE channels SET event_count = event_count - $2, \
+     removed_through = CASE WHEN removed_through IS NULL OR removed_through < $3 \
+     THEN $3 ELSE removed_through END WHERE id = $1";
+
 /// Events to append to one channel, all stamped with one publisher.
 #[derive(Debug, Clone)]
 pub struct AppendBatch {
@@ -101,6 +107,19 @@ pub trait EventStore: Send + Sync + 'static {
     ) -> StoreResult<Option<IdempotentResult>>;
     /// Forgets idempotency keys recorded before `before`; returns how many.
     async fn delete_idempotency_keys(&self, before: Millis) -> StoreResult<u64>;
+    /// What the channel knows of a resume point (an event id a consumer last
+    /// saw); `None` when the channel does not exist.
+    async fn resume_point(&self, channel_id: &str, after: &str)
+    -> StoreResult<Option<ResumePoint>>;
+}
+
+/// A resume point as the channel sees it.
+#[derive(Debug, Clone)]
+pub struct ResumePoint {
+    /// The event is still stored.
+    pub held: bool,
+    /// The newest event id ever removed from the channel.
+    pub removed_through: Option<String>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -367,11 +386,14 @@ sql_impl!(EventStore {
             .execute(&mut *tx)
             .await?
             .rows_affected();
-        sqlx::query("UPDATE channels SET event_count = event_count - $2 WHERE id = $1")
-            .bind(channel_id)
-            .bind(deleted as i64)
-            .execute(&mut *tx)
-            .await?;
+        if deleted > 0 {
+            sqlx::query(NOTE_REMOVED)
+                .bind(channel_id)
+                .bind(deleted as i64)
+                .bind(event_id)
+                .execute(&mut *tx)
+                .await?;
+        }
         tx.commit().await?;
         Ok(deleted > 0)
     }
@@ -386,37 +408,63 @@ sql_impl!(EventStore {
         let mut total = 0;
         for (channel_id, max_age_seconds, max_events) in policies {
             let mut tx = self.backend().begin_write().await?;
-            let mut deleted = 0;
+            // Retention removes a prefix: everything up to the newest event
+            // either rule removes, so that "removed through" is exact.
+            let mut cut: Option<String> = None;
             if let Some(max_age) = max_age_seconds {
-                deleted += sqlx::query("DELETE FROM events WHERE channel_id = $1 AND created_at < $2")
-                    .bind(channel_id.as_str())
-                    .bind(now.saturating_sub(max_age.saturating_mul(1000)))
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
+                cut = sqlx::query_scalar(
+                    "SELECT MAX(id) FROM events WHERE channel_id = $1 AND created_at < $2",
+                )
+                .bind(channel_id.as_str())
+                .bind(now.saturating_sub(max_age.saturating_mul(1000)))
+                .fetch_one(&mut *tx)
+                .await?;
             }
             if let Some(max_events) = max_events {
-                deleted += sqlx::query(
-                    "DELETE FROM events WHERE channel_id = $1 AND id <= (SELECT id FROM events \
-                     WHERE channel_id = $1 ORDER BY id DESC LIMIT 1 OFFSET $2)",
+                let by_count: Option<String> = sqlx::query_scalar(
+                    "SELECT id FROM events WHERE channel_id = $1 ORDER BY id DESC LIMIT 1 OFFSET $2",
                 )
                 .bind(channel_id.as_str())
                 .bind(max_events)
+                .fetch_optional(&mut *tx)
+                .await?;
+                cut = cut.max(by_count);
+            }
+            let Some(cut) = cut else {
+                tx.rollback().await?;
+                continue;
+            };
+            let deleted = sqlx::query("DELETE FROM events WHERE channel_id = $1 AND id <= $2")
+                .bind(channel_id.as_str())
+                .bind(cut.as_str())
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
-            }
-            if deleted > 0 {
-                sqlx::query("UPDATE channels SET event_count = event_count - $2 WHERE id = $1")
-                    .bind(channel_id.as_str())
-                    .bind(deleted as i64)
-                    .execute(&mut *tx)
-                    .await?;
-            }
+            sqlx::query(NOTE_REMOVED)
+                .bind(channel_id.as_str())
+                .bind(deleted as i64)
+                .bind(cut.as_str())
+                .execute(&mut *tx)
+                .await?;
             tx.commit().await?;
             total += deleted;
         }
         Ok(total)
+    }
+
+    async fn resume_point(&self, channel_id: &str, after: &str) -> StoreResult<Option<ResumePoint>> {
+        let row: Option<(Option<String>, bool)> = sqlx::query_as(
+            "SELECT c.removed_through, EXISTS (SELECT 1 FROM events e \
+             WHERE e.channel_id = c.id AND e.id = $2) FROM channels c WHERE c.id = $1",
+        )
+        .bind(channel_id)
+        .bind(after)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.map(|(removed_through, held)| ResumePoint {
+            held,
+            removed_through,
+        }))
     }
 
     async fn idempotent_result(
