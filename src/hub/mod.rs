@@ -31,7 +31,6 @@ use schema::TypeRulesCache;
 use writer::EventWriter;
 
 pub use events::{Publication, Published};
-pub use poll::Gap;
 pub use tokens::TokenRequest;
 
 #[derive(Debug, thiserror::Error)]
