@@ -8,6 +8,10 @@
 //! them to the rooms in commit order. So a 201 always means durable, live
 //! delivery order is commit order, and the next commit never waits for the
 //! previous one's fan-out to thousands of sockets.
+//!
+//! A group whose transaction fails for any reason but an unavailable
+//! database is committed again one publish at a time, so that a publish whose
+//! content the database refuses fails alone and never takes the others down.
 
 use std::sync::Arc;
 
@@ -19,7 +23,7 @@ use tokio::{
 use crate::{
     live::rooms::Rooms,
     model::{Event, MAX_BATCH_EVENTS},
-    store::{AppendBatch, Store},
+    store::{AppendBatch, Appended, Store, StoreError},
 };
 
 /// Most publish requests committed in one transaction.
@@ -192,37 +196,84 @@ async fn commit_group(
     let (batches, replies): (Vec<AppendBatch>, Vec<_>) =
         group.into_iter().map(|r| (r.batch, r.reply)).unzip();
     match store.append_events(&batches).await {
-        Ok(appended) => {
-            let stored: usize = appended.events.iter().flatten().map(Vec::len).sum();
-            metrics::counter!(crate::telemetry::EVENTS_PUBLISHED).increment(stored as u64);
-            if appended.webhook_jobs > 0 {
-                webhooks_queued.notify_one();
-            }
-            let mut per_channel: Committed = Vec::new();
-            for ((batch, reply), result) in batches.iter().zip(replies).zip(appended.events) {
-                let answer = match result {
-                    Some(events) => {
-                        if committed.is_some() {
-                            merge_into(&mut per_channel, &batch.channel_id, &events);
-                        }
-                        Ok(events)
+        Ok(appended) => answer(committed, webhooks_queued, &batches, replies, appended).await,
+        // One publish's content may have failed the whole transaction: commit
+        // each alone, so that only the publish at fault fails.
+        Err(err) if batches.len() > 1 && !is_unavailable(&err) => {
+            tracing::warn!(error = %err, publishes = batches.len(), "group commit failed; committing each publish alone");
+            for (batch, reply) in batches.into_iter().zip(replies) {
+                let one = std::slice::from_ref(&batch);
+                match store.append_events(one).await {
+                    Ok(appended) => {
+                        answer(committed, webhooks_queued, one, vec![reply], appended).await
                     }
-                    None => Err(AppendError::ChannelNotFound),
-                };
-                let _ = reply.send(answer);
-            }
-            if let Some(committed) = committed {
-                // Waits only when fan-out is far behind: backpressure, not loss.
-                let _ = committed.send(per_channel).await;
+                    Err(err) => fail(vec![reply], &err),
+                }
             }
         }
-        Err(err) => {
-            tracing::error!(error = %err, publishes = replies.len(), "append failed");
-            let reason = err.to_string();
-            for reply in replies {
-                let _ = reply.send(Err(AppendError::Storage(reason.clone())));
+        Err(err) => fail(replies, &err),
+    }
+}
+
+/// Whether a failed append says the database is unreachable or overloaded
+/// (then retrying each publish alone would only fail again, slower), rather
+/// than that something in the group was refused.
+fn is_unavailable(err: &StoreError) -> bool {
+    match err {
+        StoreError::Database(sqlx::Error::Database(db)) => db.code().is_some_and(|code| {
+            ["08", "53", "57"]
+                .iter()
+                .any(|class| code.starts_with(class))
+        }),
+        StoreError::Database(
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed,
+        ) => true,
+        _ => false,
+    }
+}
+
+fn fail(replies: Vec<oneshot::Sender<Result<Vec<Event>, AppendError>>>, err: &StoreError) {
+    tracing::error!(error = %err, publishes = replies.len(), "append failed");
+    let reason = err.to_string();
+    for reply in replies {
+        let _ = reply.send(Err(AppendError::Storage(reason.clone())));
+    }
+}
+
+/// Answers each publisher of a committed group and hands its events to fan-out.
+async fn answer(
+    committed: Option<&mpsc::Sender<Committed>>,
+    webhooks_queued: &Notify,
+    batches: &[AppendBatch],
+    replies: Vec<oneshot::Sender<Result<Vec<Event>, AppendError>>>,
+    appended: Appended,
+) {
+    let stored: usize = appended.events.iter().flatten().map(Vec::len).sum();
+    metrics::counter!(crate::telemetry::EVENTS_PUBLISHED).increment(stored as u64);
+    if appended.webhook_jobs > 0 {
+        webhooks_queued.notify_one();
+    }
+    let mut per_channel: Committed = Vec::new();
+    for ((batch, reply), result) in batches.iter().zip(replies).zip(appended.events) {
+        let answer = match result {
+            Some(events) => {
+                if committed.is_some() {
+                    merge_into(&mut per_channel, &batch.channel_id, &events);
+                }
+                Ok(events)
             }
-        }
+            None => Err(AppendError::ChannelNotFound),
+        };
+        let _ = reply.send(answer);
+    }
+    if let Some(committed) = committed {
+        // Waits only when fan-out is far behind: backpressure, not loss.
+        let _ = committed.send(per_channel).await;
     }
 }
 
