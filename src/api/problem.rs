@@ -52,6 +52,19 @@ impl ApiError {
         self
     }
 
+    pub fn with_header_value(mut self, name: HeaderName, value: HeaderValue) -> ApiError {
+        self.headers.push((name, value));
+        self
+    }
+
+    /// A header whose value is made at run time; dropped if it is not a valid value.
+    pub fn with_header_string(self, name: &'static str, value: String) -> ApiError {
+        match HeaderValue::from_str(&value) {
+            Ok(value) => self.with_header_value(HeaderName::from_static(name), value),
+            Err(_) => self,
+        }
+    }
+
     pub fn bad_request(detail: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, detail)
     }
@@ -114,6 +127,12 @@ impl ApiResponse for ApiError {
             (404, "No such channel, token or event"),
             (409, "Conflict with the current state"),
             (413, "Body or event data too large"),
+            (
+                429,
+                "A per-client limit was reached (rate or connections); retry after \
+                 `Retry-After` seconds. Rate refusals carry `RateLimit` and \
+                 `RateLimit-Policy` headers",
+            ),
             (503, "Database unavailable; nothing was changed"),
         ];
         MetaResponses {
