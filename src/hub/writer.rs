@@ -15,6 +15,8 @@
 
 use std::sync::Arc;
 
+use futures_util::future::BoxFuture;
+
 use tokio::{
     sync::{Notify, mpsc, oneshot},
     task::JoinHandle,
@@ -23,7 +25,7 @@ use tokio::{
 use crate::{
     live::rooms::Rooms,
     model::{Event, MAX_BATCH_EVENTS},
-    store::{AppendBatch, Appended, Store, StoreError},
+    store::{AppendBatch, Appended, Store, StoreError, StoreResult},
 };
 
 /// Most publish requests committed in one transaction.
@@ -187,15 +189,27 @@ async fn fan_out(rooms: Arc<Rooms>, mut groups: mpsc::Receiver<Committed>) {
     }
 }
 
-async fn commit_group(
-    store: &dyn Store,
+/// What committing needs of the store: one transactional append. A seam,
+/// so that the isolation of a failing publish can be tested.
+trait Append: Send + Sync {
+    fn append<'a>(&'a self, batches: &'a [AppendBatch]) -> BoxFuture<'a, StoreResult<Appended>>;
+}
+
+impl Append for dyn Store {
+    fn append<'a>(&'a self, batches: &'a [AppendBatch]) -> BoxFuture<'a, StoreResult<Appended>> {
+        self.append_events(batches)
+    }
+}
+
+async fn commit_group<S: Append + ?Sized>(
+    store: &S,
     committed: Option<&mpsc::Sender<Committed>>,
     webhooks_queued: &Notify,
     group: Vec<AppendRequest>,
 ) {
     let (batches, replies): (Vec<AppendBatch>, Vec<_>) =
         group.into_iter().map(|r| (r.batch, r.reply)).unzip();
-    match store.append_events(&batches).await {
+    match store.append(&batches).await {
         Ok(appended) => answer(committed, webhooks_queued, &batches, replies, appended).await,
         // One publish's content may have failed the whole transaction: commit
         // each alone, so that only the publish at fault fails.
@@ -203,7 +217,7 @@ async fn commit_group(
             tracing::warn!(error = %err, publishes = batches.len(), "group commit failed; committing each publish alone");
             for (batch, reply) in batches.into_iter().zip(replies) {
                 let one = std::slice::from_ref(&batch);
-                match store.append_events(one).await {
+                match store.append(one).await {
                     Ok(appended) => {
                         answer(committed, webhooks_queued, one, vec![reply], appended).await
                     }
@@ -283,5 +297,98 @@ fn merge_into(per_channel: &mut Committed, channel_id: &str, events: &[Event]) {
     match per_channel.iter_mut().find(|(id, _)| id == channel_id) {
         Some((_, list)) => list.extend_from_slice(events),
         None => per_channel.push((channel_id.to_owned(), events.to_vec())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+    use crate::model::{NewEvent, Publisher};
+
+    /// A store whose transactions fail when they hold a batch for `bad`.
+    struct RefusesChannel {
+        bad: &'static str,
+        unavailable: bool,
+        transactions: AtomicUsize,
+    }
+
+    impl Append for RefusesChannel {
+        fn append<'a>(
+            &'a self,
+            batches: &'a [AppendBatch],
+        ) -> BoxFuture<'a, StoreResult<Appended>> {
+            Box::pin(self.append_now(batches))
+        }
+    }
+
+    impl RefusesChannel {
+        async fn append_now(&self, batches: &[AppendBatch]) -> StoreResult<Appended> {
+            self.transactions.fetch_add(1, Ordering::SeqCst);
+            if batches.iter().any(|b| b.channel_id == self.bad) {
+                return Err(StoreError::Database(if self.unavailable {
+                    sqlx::Error::PoolTimedOut
+                } else {
+                    sqlx::Error::RowNotFound
+                }));
+            }
+            Ok(Appended {
+                events: batches.iter().map(|_| Some(Vec::new())).collect(),
+                webhook_jobs: 0,
+            })
+        }
+    }
+
+    type Answer = oneshot::Receiver<Result<Vec<Event>, AppendError>>;
+
+    fn group(channels: &[&str]) -> (Vec<AppendRequest>, Vec<Answer>) {
+        channels
+            .iter()
+            .map(|channel| {
+                let (reply, answer) = oneshot::channel();
+                let batch = AppendBatch {
+                    channel_id: (*channel).to_owned(),
+                    publisher: Publisher::admin(),
+                    token_id: None,
+                    events: vec![NewEvent::new(None, serde_json::json!(1), None)],
+                };
+                (AppendRequest { batch, reply }, answer)
+            })
+            .unzip()
+    }
+
+    async fn outcomes(answers: Vec<Answer>) -> Vec<bool> {
+        let mut ok = Vec::new();
+        for answer in answers {
+            ok.push(answer.await.expect("answered").is_ok());
+        }
+        ok
+    }
+
+    #[tokio::test]
+    async fn a_publish_the_database_refuses_fails_alone() {
+        let store = RefusesChannel {
+            bad: "bad",
+            unavailable: false,
+            transactions: AtomicUsize::new(0),
+        };
+        let (requests, answers) = group(&["a", "bad", "b"]);
+        commit_group(&store, None, &Notify::new(), requests).await;
+        assert_eq!(outcomes(answers).await, [true, false, true]);
+        assert_eq!(store.transactions.load(Ordering::SeqCst), 1 + 3);
+    }
+
+    #[tokio::test]
+    async fn an_unavailable_database_fails_the_group_at_once() {
+        let store = RefusesChannel {
+            bad: "bad",
+            unavailable: true,
+            transactions: AtomicUsize::new(0),
+        };
+        let (requests, answers) = group(&["a", "bad", "b"]);
+        commit_group(&store, None, &Notify::new(), requests).await;
+        assert_eq!(outcomes(answers).await, [false, false, false]);
+        assert_eq!(store.transactions.load(Ordering::SeqCst), 1);
     }
 }
