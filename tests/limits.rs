@@ -225,11 +225,43 @@ async fn connections_per_address_are_capped(backend: Backend) {
     })
     .await;
 
+    // An SSE stream holds a slot while it is open, and gives it back.
+    drop(_second);
+    let stream = eventually_open_stream(&server).await;
+    let _third = server.ws("/channels/room/ws").await;
+    let (status, _) = ws_attempt(&server, "/channels/room/ws").await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    drop(stream);
+    eventually("the stream's slot is given back", || async {
+        ws_attempt(&server, "/channels/room/ws").await.0 == StatusCode::SWITCHING_PROTOCOLS
+    })
+    .await;
+
     let metrics = server.metrics_text().await;
     assert!(
         metrics.contains("channelhub_limit_refusals_total{limit=\"connections_per_ip\"}"),
         "{metrics}"
     );
+}
+
+/// Opens an SSE stream once a slot is free (sockets closed just before may
+/// still hold theirs for a moment).
+async fn eventually_open_stream(server: &TestServer) -> reqwest::Response {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let response = server
+            .send(Method::GET, "/channels/room/stream", None, None)
+            .await;
+        if response.status() == StatusCode::OK {
+            return response;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no SSE slot within 30 s: {}",
+            response.status()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 async fn a_publisher_over_its_rate_is_refused_and_nothing_is_stored(backend: Backend) {
@@ -481,4 +513,24 @@ async fn headers_sent_byte_by_byte_are_cut_off_at_the_deadline() {
     // Whole requests are served as before.
     let (status, _) = server.call(Method::GET, "/channels", None, None).await;
     assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_silent_connection_is_closed_after_the_idle_timeout() {
+    let server = TestServer::start_with(
+        Backend::Sqlite,
+        &["--idle-timeout", "0.5", "--header-timeout", "60"],
+    )
+    .await;
+    let mut stream = tokio::net::TcpStream::connect(&server.addr).await.unwrap();
+    let mut buf = [0u8; 64];
+    let read = tokio::time::timeout(Duration::from_secs(30), stream.read(&mut buf))
+        .await
+        .expect("the silent connection was still open after 30 s");
+    assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+    let metrics = server.metrics_text().await;
+    assert!(
+        metrics.contains("channelhub_limit_refusals_total{limit=\"idle_timeout\"}"),
+        "{metrics}"
+    );
 }
