@@ -8,7 +8,7 @@ use poem::{
 };
 use poem_openapi::{
     ApiResponse, Object,
-    registry::{MetaMediaType, MetaResponse, MetaResponses, Registry},
+    registry::{MetaHeader, MetaMediaType, MetaResponse, MetaResponses, Registry},
     types::Type,
 };
 use serde::Serialize;
@@ -146,7 +146,11 @@ impl ApiResponse for ApiError {
                         content_type: PROBLEM_CONTENT_TYPE,
                         schema: Problem::schema_ref(),
                     }],
-                    headers: vec![],
+                    headers: if status == 429 {
+                        limit_headers()
+                    } else {
+                        vec![]
+                    },
                 })
                 .collect(),
         }
@@ -155,6 +159,34 @@ impl ApiResponse for ApiError {
     fn register(registry: &mut Registry) {
         Problem::register(registry);
     }
+}
+
+/// The headers a 429 carries (`RateLimit*` only on rate refusals).
+fn limit_headers() -> Vec<MetaHeader> {
+    [
+        ("Retry-After", "Seconds to wait before retrying", true),
+        (
+            "RateLimit-Policy",
+            "IETF httpapi rate-limit draft: the bucket's quota and window, e.g. \
+             `\"publish\";q=2000;w=2`",
+            false,
+        ),
+        (
+            "RateLimit",
+            "IETF httpapi rate-limit draft: what remains and seconds until more, e.g. \
+             `\"publish\";r=0;t=1`",
+            false,
+        ),
+    ]
+    .into_iter()
+    .map(|(name, description, required)| MetaHeader {
+        name: name.to_owned(),
+        description: Some(description.to_owned()),
+        required,
+        deprecated: false,
+        schema: String::schema_ref(),
+    })
+    .collect()
 }
 
 impl From<HubError> for ApiError {
