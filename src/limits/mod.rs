@@ -224,52 +224,44 @@ impl Limits {
             Some(self.take_slot(client)?)
         };
 
-        let response = if route == Route::WebSocket {
+        let mut response = if route == Route::WebSocket {
             let closed = req.extensions().get::<ConnectionClosed>().cloned();
-            let deadline = self.settings.handshake_timeout;
-            let response = match tokio::time::timeout(deadline, next.call(req)).await {
-                Ok(response) => response?.into_response(),
-                Err(_) => {
-                    count_refusal(LimitKind::HandshakeTimeout);
-                    return Err(ApiError::new(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        format!(
-                            "the WebSocket handshake did not complete within {} s",
-                            deadline.as_secs_f64()
-                        ),
-                    )
-                    .with_header(header::RETRY_AFTER, "5")
-                    .into());
-                }
-            };
-            // The session outlives the response: hold the slot until its socket closes.
-            if let (Some(slot), Some(closed), StatusCode::SWITCHING_PROTOCOLS) =
-                (slot, closed, response.status())
-            {
-                tokio::spawn(async move {
-                    closed.0.cancelled().await;
-                    drop(slot);
-                });
+            let response = self.handshake(next, req).await?;
+            if let (Some(slot), Some(closed)) = (slot, closed) {
+                slot.hold_until_closed(&response, closed);
             }
             response
         } else {
             let mut response = next.call(req).await?.into_response();
-            if let (Some(slot), Route::Stream, true) = (slot, route, response.status().is_success())
-            {
-                // Held as long as the stream's body is being sent.
-                let body = response.take_body().into_bytes_stream().map(move |chunk| {
-                    let _held = &slot;
-                    chunk
-                });
-                response.set_body(Body::from_bytes_stream(body));
+            if let (Some(slot), Route::Stream) = (slot, route) {
+                slot.hold_while_streaming(&mut response);
             }
             response
         };
-        let mut response = response;
         if let Some((bucket, remaining)) = rate_state {
             bucket_headers(bucket, remaining, &mut response);
         }
         Ok(response)
+    }
+
+    /// Runs a WebSocket upgrade request within `--handshake-timeout`.
+    async fn handshake<E: Endpoint>(&self, next: E, req: Request) -> poem::Result<Response> {
+        let deadline = self.settings.handshake_timeout;
+        match tokio::time::timeout(deadline, next.call(req)).await {
+            Ok(response) => Ok(response?.into_response()),
+            Err(_) => {
+                count_refusal(LimitKind::HandshakeTimeout);
+                Err(ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!(
+                        "the WebSocket handshake did not complete within {} s",
+                        deadline.as_secs_f64()
+                    ),
+                )
+                .with_header(header::RETRY_AFTER, "5")
+                .into())
+            }
+        }
     }
 
     /// Counts the request against its bucket: by token id for channel
@@ -374,6 +366,31 @@ fn bucket_headers(bucket: &Bucket, remaining: u32, response: &mut Response) {
 struct ConnectionSlot {
     limits: Arc<Limits>,
     key: IpAddr,
+}
+
+impl ConnectionSlot {
+    /// A session outlives its 101 response: the slot is held until the
+    /// socket closes.
+    fn hold_until_closed(self, response: &Response, closed: ConnectionClosed) {
+        if response.status() == StatusCode::SWITCHING_PROTOCOLS {
+            tokio::spawn(async move {
+                closed.0.cancelled().await;
+                drop(self);
+            });
+        }
+    }
+
+    /// A stream is held as long as its body is being sent.
+    fn hold_while_streaming(self, response: &mut Response) {
+        if !response.status().is_success() {
+            return;
+        }
+        let body = response.take_body().into_bytes_stream().map(move |chunk| {
+            let _held = &self;
+            chunk
+        });
+        response.set_body(Body::from_bytes_stream(body));
+    }
 }
 
 impl Drop for ConnectionSlot {
