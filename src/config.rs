@@ -4,6 +4,7 @@
 use std::{net::SocketAddr, time::Duration};
 
 use clap::Args;
+use ipnet::IpNet;
 
 /// Settings of `channelhub serve`.
 #[derive(Debug, Clone, Args)]
@@ -79,6 +80,88 @@ pub struct ServeConfig {
     #[arg(long, env = "CHANNELHUB_SHUTDOWN_GRACE", default_value = "10", value_parser = parse_seconds)]
     pub shutdown_grace: Duration,
 
+    /// Most concurrent WebSocket, SSE and long-poll connections per client
+    /// address (an IPv6 /64 counts as one address); past it, 429. 0: no cap.
+    #[arg(
+        long,
+        env = "CHANNELHUB_MAX_CONNECTIONS_PER_IP",
+        default_value_t = 1000
+    )]
+    pub max_connections_per_ip: usize,
+
+    /// CIDRs of reverse proxies whose `Forwarded` / `X-Forwarded-For` headers
+    /// name the client address (comma-separated). Without it those headers
+    /// are ignored.
+    #[arg(long, env = "CHANNELHUB_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<IpNet>,
+
+    /// Apply per-client limits to loopback clients (127.0.0.0/8, ::1) too. Off
+    /// by default: local tools, benchmarks and a local proxy without
+    /// `--trusted-proxies` would otherwise share one address's limits.
+    #[arg(long, env = "CHANNELHUB_LIMIT_LOOPBACK")]
+    pub limit_loopback: bool,
+
+    /// Apply rate limits to the admin token too (exempt by default).
+    #[arg(long, env = "CHANNELHUB_RATE_LIMIT_ADMIN")]
+    pub rate_limit_admin: bool,
+
+    /// Publish requests per second per publish token (or per address without
+    /// one); 0 turns the limit off.
+    #[arg(long, env = "CHANNELHUB_PUBLISH_RATE", default_value_t = 1000.0, value_parser = parse_rate)]
+    pub publish_rate: f64,
+
+    /// Publish requests a token may make at once above its rate.
+    #[arg(long, env = "CHANNELHUB_PUBLISH_BURST", default_value_t = 2000)]
+    pub publish_burst: u32,
+
+    /// WebSocket and SSE connects per second per token or address; 0: off.
+    #[arg(long, env = "CHANNELHUB_CONNECT_RATE", default_value_t = 20.0, value_parser = parse_rate)]
+    pub connect_rate: f64,
+
+    /// WebSocket and SSE connects allowed at once above the rate.
+    #[arg(long, env = "CHANNELHUB_CONNECT_BURST", default_value_t = 200)]
+    pub connect_burst: u32,
+
+    /// Long-polls (`wait` > 0) per second per token or address; 0: off.
+    #[arg(long, env = "CHANNELHUB_LONG_POLL_RATE", default_value_t = 20.0, value_parser = parse_rate)]
+    pub long_poll_rate: f64,
+
+    /// Long-polls allowed at once above the rate.
+    #[arg(long, env = "CHANNELHUB_LONG_POLL_BURST", default_value_t = 100)]
+    pub long_poll_burst: u32,
+
+    /// Webhook registrations per second per token or address; 0: off.
+    #[arg(long, env = "CHANNELHUB_WEBHOOK_RATE", default_value_t = 0.1, value_parser = parse_rate)]
+    pub webhook_rate: f64,
+
+    /// Webhook registrations allowed at once above the rate.
+    #[arg(long, env = "CHANNELHUB_WEBHOOK_BURST", default_value_t = 10)]
+    pub webhook_burst: u32,
+
+    /// Allow webhook registration without a credential on public channels
+    /// (`--allow-anonymous-webhooks false` requires a subscribe or admin token).
+    #[arg(
+        long,
+        env = "CHANNELHUB_ALLOW_ANONYMOUS_WEBHOOKS",
+        default_value_t = true,
+        action = clap::ArgAction::Set
+    )]
+    pub allow_anonymous_webhooks: bool,
+
+    /// Seconds a client has to send a request's headers (also how long an
+    /// idle HTTP/1 keep-alive connection is kept).
+    #[arg(long, env = "CHANNELHUB_HEADER_TIMEOUT", default_value = "10", value_parser = parse_seconds)]
+    pub header_timeout: Duration,
+
+    /// Seconds a connection may stay silent (no byte either way) before it is
+    /// closed; requests in progress may finish.
+    #[arg(long, env = "CHANNELHUB_IDLE_TIMEOUT", default_value = "120", value_parser = parse_seconds)]
+    pub idle_timeout: Duration,
+
+    /// Seconds a WebSocket upgrade request may take to be answered.
+    #[arg(long, env = "CHANNELHUB_HANDSHAKE_TIMEOUT", default_value = "10", value_parser = parse_seconds)]
+    pub handshake_timeout: Duration,
+
     /// Log as JSON lines instead of text.
     #[arg(long, env = "CHANNELHUB_LOG_JSON")]
     pub log_json: bool,
@@ -109,6 +192,16 @@ fn parse_seconds(text: &str) -> Result<Duration, String> {
         return Err(format!("{text:?} must be a positive number of seconds"));
     }
     Ok(Duration::from_secs_f64(seconds))
+}
+
+/// A rate per second: 0 (off) or positive, fractions allowed (`0.1` = 6 a minute).
+fn parse_rate(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(rate) if rate.is_finite() && rate >= 0.0 => Ok(rate),
+        _ => Err(format!(
+            "{text:?} must be a number of requests per second, 0 or more"
+        )),
+    }
 }
 
 #[cfg(test)]

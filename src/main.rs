@@ -12,6 +12,7 @@ mod client;
 mod cluster;
 mod config;
 mod hub;
+mod limits;
 mod live;
 mod model;
 mod notice;
@@ -42,7 +43,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the server (the default with no subcommand).
-    Serve(config::ServeConfig),
+    Serve(Box<config::ServeConfig>),
     #[command(flatten)]
     Client(client::ClientCommand),
 }
@@ -65,12 +66,14 @@ fn init_logging(json: bool) {
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let connection = cli.connection;
-    let command = cli.command.unwrap_or(Command::Serve(cli.serve));
+    let command = cli
+        .command
+        .unwrap_or_else(|| Command::Serve(Box::new(cli.serve)));
     match command {
         Command::Client(command) => client::run(connection, command).await,
         Command::Serve(config) => {
             init_logging(config.log_json);
-            match server::serve(config).await {
+            match server::serve(*config).await {
                 Ok(()) => std::process::ExitCode::SUCCESS,
                 Err(err) => {
                     eprintln!("channelhub: {err}");

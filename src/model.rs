@@ -50,6 +50,43 @@ impl std::fmt::Display for Invalid {
     }
 }
 
+/// Text both databases can store. PostgreSQL's TEXT refuses NUL (U+0000),
+/// so both backends refuse it here, before the database sees it. JSON values
+/// (event `data`, channel `meta` and `config`) are stored as serialized JSON,
+/// where NUL is written `\u0000`, so they may hold it and get it back.
+pub fn check_storable(field: &str, text: &str) -> Result<(), Invalid> {
+    if text.contains('\0') {
+        return Err(Invalid(format!(
+            "{field} contains a NUL character (U+0000), which cannot be stored"
+        )));
+    }
+    Ok(())
+}
+
+/// [`check_storable`] for an optional field.
+pub fn check_storable_opt(field: &str, text: Option<&str>) -> Result<(), Invalid> {
+    text.map_or(Ok(()), |text| check_storable(field, text))
+}
+
+/// [`check_storable`] for every item of a list field.
+pub fn check_storable_all(field: &str, items: Option<&[String]>) -> Result<(), Invalid> {
+    items
+        .unwrap_or_default()
+        .iter()
+        .try_for_each(|item| check_storable(field, item))
+}
+
+/// The raw path and query of a request URI decode to storable text: the only
+/// way to write NUL in a URI is `%00` (a raw NUL byte is not allowed there).
+pub fn check_storable_uri(path_and_query: &str) -> Result<(), Invalid> {
+    if path_and_query.contains("%00") {
+        return Err(Invalid(
+            "the path or query contains a NUL character (%00), which cannot be stored".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// Channel ids: 3–64 of `a-z`, `0-9`, `-`, starting and ending with a letter or digit.
 pub fn validate_channel_id(id: &str) -> Result<(), Invalid> {
     let bytes = id.as_bytes();
@@ -425,6 +462,15 @@ pub fn parse_type_list(raw: Option<&str>) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn nul_is_not_storable_text() {
+        assert!(super::check_storable("type", "a\0b").is_err());
+        assert!(super::check_storable("type", "a\\0b").is_ok());
+        assert!(super::check_storable_all("tags", Some(&["ok".into(), "\0".into()])).is_err());
+        assert!(super::check_storable_uri("/channels/nul%00/events").is_err());
+        assert!(super::check_storable_uri("/channels/x/events?type=%2500").is_ok());
+    }
+
     use super::*;
 
     #[test]

@@ -4,10 +4,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use poem::{
-    EndpointExt, Route, get,
-    listener::{Acceptor, Listener, TcpListener},
-};
+use poem::{EndpointExt, Route, get};
 
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -23,6 +20,12 @@ use crate::{
     cluster,
     config::ServeConfig,
     hub::{Hub, writer::EventWriter},
+    limits::{
+        LimitSettings, Limits,
+        client::TrustedProxies,
+        http::{ConnectionSettings, serve as serve_http},
+        rates::Rate,
+    },
     live::{
         LiveRuntime,
         rooms::Rooms,
@@ -102,10 +105,14 @@ pub async fn serve(config: ServeConfig) -> Result<(), Box<dyn std::error::Error>
     };
 
     let service = api::service(hub.clone(), sessions.clone());
+    let limits = Limits::new(limit_settings(&config), hub.clone());
     let app = Route::new()
         .at("/api/v1/openapi.json", service.spec_endpoint())
         .nest("/docs", service.swagger_ui())
-        .nest("/api/v1", service)
+        .nest(
+            "/api/v1",
+            service.around(move |next, req| limits.clone().guard(next, req)),
+        )
         .at("/", get(api::system::console))
         .at("/healthz", get(api::system::healthz))
         .at("/readyz", get(api::system::readyz))
@@ -118,32 +125,32 @@ pub async fn serve(config: ServeConfig) -> Result<(), Box<dyn std::error::Error>
         .catch_all_error(|err| async move { problem::render(err) })
         .around(telemetry::observe);
 
-    let acceptor = TcpListener::bind(config.listen).into_acceptor().await?;
-    let local = acceptor
-        .local_addr()
-        .first()
-        .and_then(|addr| addr.as_socket_addr().copied())
-        .ok_or("the listener has no address")?;
+    let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    let local = listener.local_addr()?;
     println!("channelhub listening on http://{local}");
     tracing::info!(%local, "listening");
 
     let closing = sessions.clone();
     let grace = config.shutdown_grace;
     let (closed_tx, closed_rx) = tokio::sync::oneshot::channel();
-    poem::Server::new_with_acceptor(acceptor)
-        .run_with_graceful_shutdown(
-            app,
-            async move {
-                shutdown_signal().await;
-                tracing::info!("shutting down");
-                tokio::spawn(async move {
-                    closing.shut_down(grace).await;
-                    let _ = closed_tx.send(());
-                });
-            },
-            Some(grace),
-        )
-        .await?;
+    serve_http(
+        listener,
+        app.boxed(),
+        ConnectionSettings {
+            header_timeout: config.header_timeout,
+            idle_timeout: config.idle_timeout,
+        },
+        async move {
+            shutdown_signal().await;
+            tracing::info!("shutting down");
+            tokio::spawn(async move {
+                closing.shut_down(grace).await;
+                let _ = closed_tx.send(());
+            });
+        },
+        grace,
+    )
+    .await?;
     let _ = closed_rx.await;
     // Deliveries in flight are not recorded and will be retried after a restart.
     stop_webhooks.cancel();
@@ -162,6 +169,22 @@ pub async fn serve(config: ServeConfig) -> Result<(), Box<dyn std::error::Error>
     drop(live_runtime);
     tracing::info!("stopped");
     Ok(())
+}
+
+fn limit_settings(config: &ServeConfig) -> LimitSettings {
+    let rate = |per_second, burst| Rate { per_second, burst };
+    LimitSettings {
+        trusted_proxies: TrustedProxies(config.trusted_proxies.clone()),
+        limit_loopback: config.limit_loopback,
+        limit_admin: config.rate_limit_admin,
+        max_connections_per_ip: config.max_connections_per_ip,
+        publish: rate(config.publish_rate, config.publish_burst),
+        connect: rate(config.connect_rate, config.connect_burst),
+        long_poll: rate(config.long_poll_rate, config.long_poll_burst),
+        webhook: rate(config.webhook_rate, config.webhook_burst),
+        allow_anonymous_webhooks: config.allow_anonymous_webhooks,
+        handshake_timeout: config.handshake_timeout,
+    }
 }
 
 /// How often this node tells the others how many subscribers it holds.

@@ -15,6 +15,7 @@ pub const EVENTS_PUBLISHED: &str = "channelhub_events_published_total";
 pub const FRAMES_DELIVERED: &str = "channelhub_frames_delivered_total";
 pub const SLOW_CONSUMER_CLOSES: &str = "channelhub_slow_consumer_disconnects_total";
 pub const WEBHOOK_ATTEMPTS: &str = "channelhub_webhook_attempts_total";
+pub const LIMIT_REFUSALS: &str = "channelhub_limit_refusals_total";
 pub const REQUEST_SECONDS: &str = "channelhub_http_request_duration_seconds";
 pub const TOKEN_HASH_CHECKS: &str = "channelhub_token_hash_checks_total";
 
@@ -50,6 +51,10 @@ pub fn install() -> PrometheusHandle {
         "Subscribers closed for falling behind (1008)"
     );
     describe_counter!(WEBHOOK_ATTEMPTS, "Webhook delivery attempts by outcome");
+    describe_counter!(
+        LIMIT_REFUSALS,
+        "Requests and connections refused or closed by a per-client limit, by limit"
+    );
     describe_histogram!(REQUEST_SECONDS, "HTTP request latency by method and status");
     describe_counter!(
         TOKEN_HASH_CHECKS,

@@ -12,11 +12,17 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::{
-    ApiTags, Created, Deleted, caller, json::JsonBody, presented_token, problem::ApiError,
+    ApiTags, Created, Deleted, caller,
+    json::{JsonBody, StorableText},
+    presented_token,
+    problem::ApiError,
 };
 use crate::{
     hub::Hub,
-    model::{Channel, ChannelConfig, ChannelPatch, NewChannel, Retention},
+    model::{
+        Channel, ChannelConfig, ChannelPatch, Invalid, NewChannel, Retention, check_storable,
+        check_storable_all, check_storable_opt,
+    },
 };
 
 /// A new channel. Only `id` is required.
@@ -48,6 +54,23 @@ pub struct UpdateChannel {
     pub meta: Option<Value>,
     pub config: Option<ChannelConfig>,
     pub retention: Option<Retention>,
+}
+
+impl StorableText for CreateChannel {
+    fn check_text(&self) -> Result<(), Invalid> {
+        check_storable("id", &self.id)?;
+        check_storable_opt("name", self.name.as_deref())?;
+        check_storable_opt("description", self.description.as_deref())?;
+        check_storable_all("tags", self.tags.as_deref())
+    }
+}
+
+impl StorableText for UpdateChannel {
+    fn check_text(&self) -> Result<(), Invalid> {
+        check_storable_opt("name", self.name.as_deref())?;
+        check_storable_opt("description", self.description.as_deref())?;
+        check_storable_all("tags", self.tags.as_deref())
+    }
 }
 
 /// One page of channels.

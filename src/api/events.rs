@@ -12,13 +12,15 @@ use serde_json::Value;
 
 use super::{
     ApiTags, Deleted,
-    json::{JsonBody, SerdeJson},
+    json::{JsonBody, SerdeJson, StorableText},
     presented_token,
     problem::ApiError,
 };
 use crate::{
     hub::{self, Hub, Publication},
-    model::{Event, EventQuery, NewEvent, parse_rfc3339, parse_type_list},
+    model::{
+        Event, EventQuery, Invalid, NewEvent, check_storable_opt, parse_rfc3339, parse_type_list,
+    },
 };
 
 /// One event to publish.
@@ -64,6 +66,22 @@ impl<'de> Deserialize<'de> for PublishBody {
             serde_json::from_value(value).map(PublishBody::Single)
         }
         .map_err(D::Error::custom)
+    }
+}
+
+impl StorableText for EventInput {
+    fn check_text(&self) -> Result<(), Invalid> {
+        check_storable_opt("type", self.event_type.as_deref())?;
+        check_storable_opt("meta", self.meta.as_deref())
+    }
+}
+
+impl StorableText for PublishBody {
+    fn check_text(&self) -> Result<(), Invalid> {
+        match self {
+            PublishBody::Single(event) => event.check_text(),
+            PublishBody::Batch(batch) => batch.events.iter().try_for_each(|e| e.check_text()),
+        }
     }
 }
 

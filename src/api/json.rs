@@ -16,6 +16,14 @@ use poem_openapi::{
 use serde::{Serialize, de::DeserializeOwned};
 
 use super::problem::ApiError;
+use crate::model::Invalid;
+
+/// A request body names its text fields, so that text the databases cannot
+/// store (see [`crate::model::check_storable`]) is refused with a 400 before
+/// the request goes any further.
+pub trait StorableText {
+    fn check_text(&self) -> Result<(), Invalid>;
+}
 
 /// The largest request body, set once for the app.
 #[derive(Debug, Clone, Copy)]
@@ -23,7 +31,7 @@ pub struct BodyLimit(pub usize);
 
 pub struct JsonBody<T>(pub T);
 
-impl<'a, T: Type + DeserializeOwned + Send> ApiExtractor<'a> for JsonBody<T> {
+impl<'a, T: Type + DeserializeOwned + StorableText + Send> ApiExtractor<'a> for JsonBody<T> {
     const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::RequestObject];
     type ParamType = ();
     type ParamRawType = ();
@@ -63,8 +71,11 @@ impl<'a, T: Type + DeserializeOwned + Send> ApiExtractor<'a> for JsonBody<T> {
         if bytes.is_empty() {
             return Err(ApiError::bad_request("the request needs a JSON body").into());
         }
-        let value = serde_json::from_slice(&bytes)
+        let value: T = serde_json::from_slice(&bytes)
             .map_err(|err| ApiError::bad_request(format!("invalid JSON body: {err}")))?;
+        value
+            .check_text()
+            .map_err(|err| ApiError::bad_request(err.0))?;
         Ok(JsonBody(value))
     }
 }

@@ -76,8 +76,12 @@ pub fn presented_token(req: &Request) -> Option<String> {
     header.or_else(|| req.params::<TokenParam>().ok().and_then(|p| p.token))
 }
 
-/// The address a request came from, as the server saw it (no port).
+/// The address a request came from: as the limits resolved it (trusted
+/// proxies' forwarded address), else the TCP peer (no port).
 pub fn client_address(req: &Request) -> String {
+    if let Some(crate::limits::ClientAddress(ip)) = req.extensions().get() {
+        return ip.to_string();
+    }
     match req.remote_addr().as_socket_addr() {
         Some(addr) => addr.ip().to_string(),
         None => req.remote_addr().to_string(),

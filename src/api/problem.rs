@@ -8,7 +8,7 @@ use poem::{
 };
 use poem_openapi::{
     ApiResponse, Object,
-    registry::{MetaMediaType, MetaResponse, MetaResponses, Registry},
+    registry::{MetaHeader, MetaMediaType, MetaResponse, MetaResponses, Registry},
     types::Type,
 };
 use serde::Serialize;
@@ -50,6 +50,19 @@ impl ApiError {
     pub fn with_header(mut self, name: HeaderName, value: &'static str) -> ApiError {
         self.headers.push((name, HeaderValue::from_static(value)));
         self
+    }
+
+    pub fn with_header_value(mut self, name: HeaderName, value: HeaderValue) -> ApiError {
+        self.headers.push((name, value));
+        self
+    }
+
+    /// A header whose value is made at run time; dropped if it is not a valid value.
+    pub fn with_header_string(self, name: &'static str, value: String) -> ApiError {
+        match HeaderValue::from_str(&value) {
+            Ok(value) => self.with_header_value(HeaderName::from_static(name), value),
+            Err(_) => self,
+        }
     }
 
     pub fn bad_request(detail: impl Into<String>) -> ApiError {
@@ -114,6 +127,12 @@ impl ApiResponse for ApiError {
             (404, "No such channel, token or event"),
             (409, "Conflict with the current state"),
             (413, "Body or event data too large"),
+            (
+                429,
+                "A per-client limit was reached (rate or connections); retry after \
+                 `Retry-After` seconds. Rate refusals carry `RateLimit` and \
+                 `RateLimit-Policy` headers",
+            ),
             (503, "Database unavailable; nothing was changed"),
         ];
         MetaResponses {
@@ -127,7 +146,11 @@ impl ApiResponse for ApiError {
                         content_type: PROBLEM_CONTENT_TYPE,
                         schema: Problem::schema_ref(),
                     }],
-                    headers: vec![],
+                    headers: if status == 429 {
+                        limit_headers()
+                    } else {
+                        vec![]
+                    },
                 })
                 .collect(),
         }
@@ -136,6 +159,34 @@ impl ApiResponse for ApiError {
     fn register(registry: &mut Registry) {
         Problem::register(registry);
     }
+}
+
+/// The headers a 429 carries (`RateLimit*` only on rate refusals).
+fn limit_headers() -> Vec<MetaHeader> {
+    [
+        ("Retry-After", "Seconds to wait before retrying", true),
+        (
+            "RateLimit-Policy",
+            "IETF httpapi rate-limit draft: the bucket's quota and window, e.g. \
+             `\"publish\";q=2000;w=2`",
+            false,
+        ),
+        (
+            "RateLimit",
+            "IETF httpapi rate-limit draft: what remains and seconds until more, e.g. \
+             `\"publish\";r=0;t=1`",
+            false,
+        ),
+    ]
+    .into_iter()
+    .map(|(name, description, required)| MetaHeader {
+        name: name.to_owned(),
+        description: Some(description.to_owned()),
+        required,
+        deprecated: false,
+        schema: String::schema_ref(),
+    })
+    .collect()
 }
 
 impl From<HubError> for ApiError {

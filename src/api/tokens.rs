@@ -6,10 +6,14 @@ use poem::Request;
 use poem_openapi::{Object, OpenApi, param::Path, payload::Json};
 use serde::Deserialize;
 
-use super::{ApiTags, Created, Deleted, caller, json::JsonBody, problem::ApiError};
+use super::{
+    ApiTags, Created, Deleted, caller,
+    json::{JsonBody, StorableText},
+    problem::ApiError,
+};
 use crate::{
     hub::{Hub, TokenRequest},
-    model::{TokenInfo, TokenKind},
+    model::{Invalid, TokenInfo, TokenKind, check_storable_opt},
 };
 
 /// A token to create.
@@ -23,6 +27,13 @@ pub struct CreateToken {
     pub publisher_id: Option<String>,
     /// Omit for a token that never expires.
     pub expires_in_seconds: Option<i64>,
+}
+
+impl StorableText for CreateToken {
+    fn check_text(&self) -> Result<(), Invalid> {
+        check_storable_opt("name", self.name.as_deref())?;
+        check_storable_opt("publisher_id", self.publisher_id.as_deref())
+    }
 }
 
 /// A created token. `token` is the secret: it is shown this once and only a

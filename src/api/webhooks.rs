@@ -7,14 +7,17 @@ use poem_openapi::{ApiResponse, Object, OpenApi, param::Path, payload::Json};
 use serde::Deserialize;
 
 use super::{
-    ApiTags, Deleted, caller, client_address, json::JsonBody, presented_token, problem::ApiError,
+    ApiTags, Deleted, caller, client_address,
+    json::{JsonBody, StorableText},
+    presented_token,
+    problem::ApiError,
 };
 use crate::{
     hub::{
         Hub,
         webhooks::{Registered, WebhookRequest},
     },
-    model::{DeliveryAttempt, Webhook},
+    model::{DeliveryAttempt, Invalid, Webhook, check_storable, check_storable_all},
 };
 
 /// A URL to receive the channel's events.
@@ -27,6 +30,13 @@ pub struct RegisterWebhook {
     pub event_types: Option<Vec<String>>,
     /// Lifetime in seconds (default 3 days); re-register to extend it.
     pub ttl_seconds: Option<u64>,
+}
+
+impl StorableText for RegisterWebhook {
+    fn check_text(&self) -> Result<(), Invalid> {
+        check_storable("url", &self.url)?;
+        check_storable_all("event_types", self.event_types.as_deref())
+    }
 }
 
 /// A webhook with its signing secret (`whsec_…`), shown this once.

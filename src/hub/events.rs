@@ -217,6 +217,9 @@ impl Hub {
             Err(AppendError::Storage(reason)) => Err(HubError::Unavailable(format!(
                 "the events were not stored: {reason}"
             ))),
+            Err(AppendError::Refused(reason)) => Err(HubError::Invalid(format!(
+                "the events were not stored: {reason}"
+            ))),
             // Another request with this key committed first (on any node).
             Err(AppendError::KeyUsed) => {
                 let key = idempotency.expect("only keyed batches are refused as repeats");

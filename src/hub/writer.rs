@@ -8,8 +8,14 @@
 //! them to the rooms in commit order. So a 201 always means durable, live
 //! delivery order is commit order, and the next commit never waits for the
 //! previous one's fan-out to thousands of sockets.
+//!
+//! A group whose transaction fails for any reason but an unavailable
+//! database is committed again one publish at a time, so that a publish whose
+//! content the database refuses fails alone and never takes the others down.
 
 use std::sync::Arc;
+
+use futures_util::future::BoxFuture;
 
 use tokio::{
     sync::{Notify, mpsc, oneshot},
@@ -19,7 +25,7 @@ use tokio::{
 use crate::{
     live::rooms::Rooms,
     model::{Event, MAX_BATCH_EVENTS},
-    store::{AppendBatch, BatchOutcome, Store},
+    store::{AppendBatch, Appended, BatchOutcome, Store, StoreError, StoreResult},
 };
 
 /// Most publish requests committed in one transaction.
@@ -37,6 +43,9 @@ type Committed = Vec<(String, Vec<Event>)>;
 pub enum AppendError {
     #[error("channel not found")]
     ChannelNotFound,
+    /// The database refused this batch's content (not its availability).
+    #[error("the database refused the events: {0}")]
+    Refused(String),
     /// The batch's idempotency key was used already; nothing was stored.
     #[error("idempotency key already used")]
     KeyUsed,
@@ -186,54 +195,120 @@ async fn fan_out(rooms: Arc<Rooms>, mut groups: mpsc::Receiver<Committed>) {
     }
 }
 
-async fn commit_group(
-    store: &dyn Store,
+/// What committing needs of the store: one transactional append. A seam,
+/// so that the isolation of a failing publish can be tested.
+trait Append: Send + Sync {
+    fn append<'a>(&'a self, batches: &'a [AppendBatch]) -> BoxFuture<'a, StoreResult<Appended>>;
+}
+
+impl Append for dyn Store {
+    fn append<'a>(&'a self, batches: &'a [AppendBatch]) -> BoxFuture<'a, StoreResult<Appended>> {
+        self.append_events(batches)
+    }
+}
+
+async fn commit_group<S: Append + ?Sized>(
+    store: &S,
     committed: Option<&mpsc::Sender<Committed>>,
     webhooks_queued: &Notify,
     group: Vec<AppendRequest>,
 ) {
     let (batches, replies): (Vec<AppendBatch>, Vec<_>) =
         group.into_iter().map(|r| (r.batch, r.reply)).unzip();
-    match store.append_events(&batches).await {
-        Ok(appended) => {
-            let stored: usize = appended
-                .outcomes
-                .iter()
-                .map(|outcome| match outcome {
-                    BatchOutcome::Stored(events) => events.len(),
-                    _ => 0,
-                })
-                .sum();
-            metrics::counter!(crate::telemetry::EVENTS_PUBLISHED).increment(stored as u64);
-            if appended.webhook_jobs > 0 {
-                webhooks_queued.notify_one();
-            }
-            let mut per_channel: Committed = Vec::new();
-            for ((batch, reply), outcome) in batches.iter().zip(replies).zip(appended.outcomes) {
-                let answer = match outcome {
-                    BatchOutcome::Stored(events) => {
-                        if committed.is_some() {
-                            merge_into(&mut per_channel, &batch.channel_id, &events);
-                        }
-                        Ok(events)
+    match store.append(&batches).await {
+        Ok(appended) => answer(committed, webhooks_queued, &batches, replies, appended).await,
+        // One publish's content may have failed the whole transaction: commit
+        // each alone, so that only the publish at fault fails.
+        Err(err) if batches.len() > 1 && !is_unavailable(&err) => {
+            tracing::warn!(error = %err, publishes = batches.len(), "group commit failed; committing each publish alone");
+            for (batch, reply) in batches.into_iter().zip(replies) {
+                let one = std::slice::from_ref(&batch);
+                match store.append(one).await {
+                    Ok(appended) => {
+                        answer(committed, webhooks_queued, one, vec![reply], appended).await
                     }
-                    BatchOutcome::ChannelGone => Err(AppendError::ChannelNotFound),
-                    BatchOutcome::KeyUsed => Err(AppendError::KeyUsed),
-                };
-                let _ = reply.send(answer);
-            }
-            if let Some(committed) = committed {
-                // Waits only when fan-out is far behind: backpressure, not loss.
-                let _ = committed.send(per_channel).await;
+                    Err(err) => fail(vec![reply], &err),
+                }
             }
         }
-        Err(err) => {
-            tracing::error!(error = %err, publishes = replies.len(), "append failed");
-            let reason = err.to_string();
-            for reply in replies {
-                let _ = reply.send(Err(AppendError::Storage(reason.clone())));
+        Err(err) => fail(replies, &err),
+    }
+}
+
+/// Whether a failed append says the database is unreachable or overloaded
+/// (then retrying each publish alone would only fail again, slower), rather
+/// than that something in the group was refused.
+fn is_unavailable(err: &StoreError) -> bool {
+    match err {
+        StoreError::Database(sqlx::Error::Database(db)) => db.code().is_some_and(|code| {
+            ["08", "53", "57"]
+                .iter()
+                .any(|class| code.starts_with(class))
+        }),
+        StoreError::Database(
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed,
+        ) => true,
+        _ => false,
+    }
+}
+
+/// Answers publishers whose append failed: refused for their content, or
+/// not stored because the database is unavailable.
+fn fail(replies: Vec<oneshot::Sender<Result<Vec<Event>, AppendError>>>, err: &StoreError) {
+    tracing::error!(error = %err, publishes = replies.len(), "append failed");
+    let reason = err.to_string();
+    for reply in replies {
+        let failure = if is_unavailable(err) {
+            AppendError::Storage(reason.clone())
+        } else {
+            AppendError::Refused(reason.clone())
+        };
+        let _ = reply.send(Err(failure));
+    }
+}
+
+/// Answers each publisher of a committed group and hands its events to fan-out.
+async fn answer(
+    committed: Option<&mpsc::Sender<Committed>>,
+    webhooks_queued: &Notify,
+    batches: &[AppendBatch],
+    replies: Vec<oneshot::Sender<Result<Vec<Event>, AppendError>>>,
+    appended: Appended,
+) {
+    let stored: usize = appended
+        .outcomes
+        .iter()
+        .map(|outcome| match outcome {
+            BatchOutcome::Stored(events) => events.len(),
+            _ => 0,
+        })
+        .sum();
+    metrics::counter!(crate::telemetry::EVENTS_PUBLISHED).increment(stored as u64);
+    if appended.webhook_jobs > 0 {
+        webhooks_queued.notify_one();
+    }
+    let mut per_channel: Committed = Vec::new();
+    for ((batch, reply), outcome) in batches.iter().zip(replies).zip(appended.outcomes) {
+        let answer = match outcome {
+            BatchOutcome::Stored(events) => {
+                if committed.is_some() {
+                    merge_into(&mut per_channel, &batch.channel_id, &events);
+                }
+                Ok(events)
             }
-        }
+            BatchOutcome::ChannelGone => Err(AppendError::ChannelNotFound),
+            BatchOutcome::KeyUsed => Err(AppendError::KeyUsed),
+        };
+        let _ = reply.send(answer);
+    }
+    if let Some(committed) = committed {
+        // Waits only when fan-out is far behind: backpressure, not loss.
+        let _ = committed.send(per_channel).await;
     }
 }
 
@@ -243,5 +318,102 @@ fn merge_into(per_channel: &mut Committed, channel_id: &str, events: &[Event]) {
     match per_channel.iter_mut().find(|(id, _)| id == channel_id) {
         Some((_, list)) => list.extend_from_slice(events),
         None => per_channel.push((channel_id.to_owned(), events.to_vec())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+    use crate::model::{NewEvent, Publisher};
+
+    /// A store whose transactions fail when they hold a batch for `bad`.
+    struct RefusesChannel {
+        bad: &'static str,
+        unavailable: bool,
+        transactions: AtomicUsize,
+    }
+
+    impl Append for RefusesChannel {
+        fn append<'a>(
+            &'a self,
+            batches: &'a [AppendBatch],
+        ) -> BoxFuture<'a, StoreResult<Appended>> {
+            Box::pin(self.append_now(batches))
+        }
+    }
+
+    impl RefusesChannel {
+        async fn append_now(&self, batches: &[AppendBatch]) -> StoreResult<Appended> {
+            self.transactions.fetch_add(1, Ordering::SeqCst);
+            if batches.iter().any(|b| b.channel_id == self.bad) {
+                return Err(StoreError::Database(if self.unavailable {
+                    sqlx::Error::PoolTimedOut
+                } else {
+                    sqlx::Error::RowNotFound
+                }));
+            }
+            Ok(Appended {
+                outcomes: batches
+                    .iter()
+                    .map(|_| BatchOutcome::Stored(Vec::new()))
+                    .collect(),
+                webhook_jobs: 0,
+            })
+        }
+    }
+
+    type Answer = oneshot::Receiver<Result<Vec<Event>, AppendError>>;
+
+    fn group(channels: &[&str]) -> (Vec<AppendRequest>, Vec<Answer>) {
+        channels
+            .iter()
+            .map(|channel| {
+                let (reply, answer) = oneshot::channel();
+                let batch = AppendBatch {
+                    channel_id: (*channel).to_owned(),
+                    publisher: Publisher::admin(),
+                    token_id: None,
+                    events: vec![NewEvent::new(None, serde_json::json!(1), None)],
+                    idempotency: None,
+                };
+                (AppendRequest { batch, reply }, answer)
+            })
+            .unzip()
+    }
+
+    async fn outcomes(answers: Vec<Answer>) -> Vec<bool> {
+        let mut ok = Vec::new();
+        for answer in answers {
+            ok.push(answer.await.expect("answered").is_ok());
+        }
+        ok
+    }
+
+    #[tokio::test]
+    async fn a_publish_the_database_refuses_fails_alone() {
+        let store = RefusesChannel {
+            bad: "bad",
+            unavailable: false,
+            transactions: AtomicUsize::new(0),
+        };
+        let (requests, answers) = group(&["a", "bad", "b"]);
+        commit_group(&store, None, &Notify::new(), requests).await;
+        assert_eq!(outcomes(answers).await, [true, false, true]);
+        assert_eq!(store.transactions.load(Ordering::SeqCst), 1 + 3);
+    }
+
+    #[tokio::test]
+    async fn an_unavailable_database_fails_the_group_at_once() {
+        let store = RefusesChannel {
+            bad: "bad",
+            unavailable: true,
+            transactions: AtomicUsize::new(0),
+        };
+        let (requests, answers) = group(&["a", "bad", "b"]);
+        commit_group(&store, None, &Notify::new(), requests).await;
+        assert_eq!(outcomes(answers).await, [false, false, false]);
+        assert_eq!(store.transactions.load(Ordering::SeqCst), 1);
     }
 }

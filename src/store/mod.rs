@@ -23,7 +23,9 @@ use std::sync::Arc;
 use ulid::{Generator, Ulid};
 
 pub use channels::ChannelStore;
-pub use events::{AppendBatch, BatchOutcome, EventStore, IdempotencyKey, IdempotentResult};
+pub use events::{
+    AppendBatch, Appended, BatchOutcome, EventStore, IdempotencyKey, IdempotentResult,
+};
 pub use node::NodeStore;
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;

@@ -504,3 +504,17 @@ pub fn assert_problem(status: StatusCode, body: &Value, expected: StatusCode) {
         assert!(body[field].is_string(), "problem without {field}: {body}");
     }
 }
+
+impl TestServer {
+    /// The `/metrics` page as text.
+    pub async fn metrics_text(&self) -> String {
+        self.http
+            .get(format!("http://{}/metrics", self.addr))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("metrics body")
+    }
+}

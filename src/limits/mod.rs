@@ -1,0 +1,471 @@
+//! Per-client limits at the edge of the HTTP API: what one client may make
+//! the server spend.
+//!
+//! Owns: the client address (with `--trusted-proxies`), text in the URI that
+//! the databases cannot store (`%00`, refused with 400), rate limits per
+//! credential or address (`governor` token buckets), the cap on concurrent
+//! WebSocket, SSE and long-poll connections per address, the WebSocket
+//! handshake deadline, the switch for anonymous webhook registration, the
+//! refusal responses (429 problem+json with `Retry-After` and the IETF
+//! `RateLimit` / `RateLimit-Policy` headers) and their metrics; and, in
+//! [`http`], the connection loop with the header and idle deadlines.
+//!
+//! Must not: decide who may read or write a channel (the hub does; a
+//! credential is only looked at to find the key it is counted against and
+//! whether it is the admin's), touch the store, or own sockets beyond the
+//! HTTP connection itself (`live` owns sessions).
+
+pub mod client;
+pub mod http;
+pub mod rates;
+
+use std::{
+    collections::HashMap,
+    net::IpAddr,
+    sync::{Arc, Mutex, PoisonError},
+    time::Duration,
+};
+
+use futures_util::StreamExt;
+use poem::{
+    Body, Endpoint, IntoResponse, Request, Response,
+    http::{HeaderValue, Method, StatusCode, header},
+};
+
+use self::{
+    client::{TrustedProxies, limit_key},
+    http::ConnectionClosed,
+    rates::{Bucket, Rate, RateKey, Verdict, seconds_up},
+};
+use crate::{
+    api::{presented_token, problem::ApiError},
+    auth::Principal,
+    hub::Hub,
+    model::check_storable_uri,
+    telemetry,
+};
+
+/// Every limit's setting (from `ServeConfig`).
+#[derive(Debug, Clone)]
+pub struct LimitSettings {
+    pub trusted_proxies: TrustedProxies,
+    /// Apply per-client limits to loopback clients too.
+    pub limit_loopback: bool,
+    /// Apply rate limits to the admin token too.
+    pub limit_admin: bool,
+    /// Concurrent WebSocket, SSE and long-poll connections per address (0: no cap).
+    pub max_connections_per_ip: usize,
+    pub publish: Rate,
+    pub connect: Rate,
+    pub long_poll: Rate,
+    pub webhook: Rate,
+    pub allow_anonymous_webhooks: bool,
+    pub handshake_timeout: Duration,
+}
+
+/// Which limit refused something: the `limit` label of
+/// `channelhub_limit_refusals_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimitKind {
+    PublishRate,
+    ConnectRate,
+    LongPollRate,
+    WebhookRate,
+    ConnectionsPerIp,
+    AnonymousWebhooks,
+    HandshakeTimeout,
+    HeaderTimeout,
+    IdleTimeout,
+}
+
+impl LimitKind {
+    pub fn label(self) -> &'static str {
+        match self {
+            LimitKind::PublishRate => "publish_rate",
+            LimitKind::ConnectRate => "connect_rate",
+            LimitKind::LongPollRate => "long_poll_rate",
+            LimitKind::WebhookRate => "webhook_rate",
+            LimitKind::ConnectionsPerIp => "connections_per_ip",
+            LimitKind::AnonymousWebhooks => "anonymous_webhooks",
+            LimitKind::HandshakeTimeout => "handshake_timeout",
+            LimitKind::HeaderTimeout => "header_timeout",
+            LimitKind::IdleTimeout => "idle_timeout",
+        }
+    }
+}
+
+pub fn count_refusal(kind: LimitKind) {
+    metrics::counter!(telemetry::LIMIT_REFUSALS, "limit" => kind.label()).increment(1);
+}
+
+/// The requests that limits apply to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route {
+    Publish,
+    WebSocket,
+    Stream,
+    LongPoll,
+    RegisterWebhook,
+}
+
+/// Finds the route from the path under `/api/v1`: `/channels/{id}/{leaf}`.
+fn route_of(req: &Request) -> Option<Route> {
+    let path = req.uri().path();
+    let rest = path
+        .strip_prefix("/api/v1/channels/")
+        .or_else(|| path.strip_prefix("/channels/"))?;
+    let (_, leaf) = rest.split_once('/')?;
+    let long_poll = || {
+        req.uri()
+            .query()
+            .unwrap_or_default()
+            .split('&')
+            .filter_map(|pair| pair.strip_prefix("wait="))
+            .any(|wait| wait.parse::<u32>().map_or(true, |w| w > 0))
+    };
+    match (req.method(), leaf) {
+        (&Method::POST, "events") => Some(Route::Publish),
+        (&Method::GET, "events") if long_poll() => Some(Route::LongPoll),
+        (&Method::GET, "ws") => Some(Route::WebSocket),
+        (&Method::GET, "stream") => Some(Route::Stream),
+        (&Method::POST, "webhooks") => Some(Route::RegisterWebhook),
+        _ => None,
+    }
+}
+
+/// The limits, shared by every request.
+/// The client's address as the limits judged it (behind `--trusted-proxies`,
+/// the forwarded one), for handlers that record who asked.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddress(pub IpAddr);
+
+pub struct Limits {
+    settings: LimitSettings,
+    hub: Arc<Hub>,
+    publish: Bucket,
+    connect: Bucket,
+    long_poll: Bucket,
+    webhook: Bucket,
+    /// Open WebSocket, SSE and long-poll connections per address key.
+    open: Mutex<HashMap<IpAddr, usize>>,
+}
+
+/// How often buckets of clients that went quiet are forgotten.
+const FORGET_IDLE_EVERY: Duration = Duration::from_secs(60);
+
+impl Limits {
+    pub fn new(settings: LimitSettings, hub: Arc<Hub>) -> Arc<Limits> {
+        let limits = Arc::new(Limits {
+            publish: Bucket::new("publish", settings.publish),
+            connect: Bucket::new("connect", settings.connect),
+            long_poll: Bucket::new("long-poll", settings.long_poll),
+            webhook: Bucket::new("webhook", settings.webhook),
+            settings,
+            hub,
+            open: Mutex::new(HashMap::new()),
+        });
+        let weak = Arc::downgrade(&limits);
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(FORGET_IDLE_EVERY);
+            loop {
+                ticks.tick().await;
+                let Some(limits) = weak.upgrade() else { return };
+                for bucket in limits.buckets() {
+                    bucket.forget_idle();
+                }
+            }
+        });
+        limits
+    }
+
+    fn buckets(&self) -> [&Bucket; 4] {
+        [&self.publish, &self.connect, &self.long_poll, &self.webhook]
+    }
+
+    /// The middleware: wraps the `/api/v1` endpoint.
+    pub async fn guard<E: Endpoint>(
+        self: Arc<Self>,
+        next: E,
+        mut req: Request,
+    ) -> poem::Result<Response> {
+        if let Some(uri) = req.uri().path_and_query() {
+            check_storable_uri(uri.as_str()).map_err(|err| ApiError::bad_request(err.0))?;
+        }
+        let Some(route) = route_of(&req) else {
+            return next.call(req).await.map(IntoResponse::into_response);
+        };
+        let peer = req
+            .remote_addr()
+            .as_socket_addr()
+            .map(|addr| addr.ip())
+            .unwrap_or(IpAddr::from([0, 0, 0, 0]));
+        let client = self.settings.trusted_proxies.client(peer, req.headers());
+        // Handlers that record who asked (webhook registrants) see the same address.
+        req.extensions_mut().insert(ClientAddress(client));
+        let exempt_address = client.is_loopback() && !self.settings.limit_loopback;
+        let token = presented_token(&req);
+
+        if route == Route::RegisterWebhook && !self.settings.allow_anonymous_webhooks {
+            let principal = self.hub.authenticate(token.as_deref()).await;
+            if matches!(principal, Ok(Principal::Anonymous) | Err(_)) {
+                count_refusal(LimitKind::AnonymousWebhooks);
+                return Err(ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "anonymous webhook registration is turned off on this server: present \
+                     a subscribe token of the channel or the admin token",
+                )
+                .with_header(header::WWW_AUTHENTICATE, "Bearer")
+                .into());
+            }
+        }
+
+        let rate_state = if exempt_address {
+            None
+        } else {
+            self.check_rate(route, client, token.as_deref()).await?
+        };
+
+        let slot = if exempt_address || route == Route::Publish || route == Route::RegisterWebhook {
+            None
+        } else {
+            Some(self.take_slot(client)?)
+        };
+
+        let mut response = if route == Route::WebSocket {
+            let closed = req.extensions().get::<ConnectionClosed>().cloned();
+            let response = self.handshake(next, req).await?;
+            if let (Some(slot), Some(closed)) = (slot, closed) {
+                slot.hold_until_closed(&response, closed);
+            }
+            response
+        } else {
+            let mut response = next.call(req).await?.into_response();
+            if let (Some(slot), Route::Stream) = (slot, route) {
+                slot.hold_while_streaming(&mut response);
+            }
+            response
+        };
+        if let Some((bucket, remaining)) = rate_state {
+            bucket_headers(bucket, remaining, &mut response);
+        }
+        Ok(response)
+    }
+
+    /// Runs a WebSocket upgrade request within `--handshake-timeout`.
+    async fn handshake<E: Endpoint>(&self, next: E, req: Request) -> poem::Result<Response> {
+        let deadline = self.settings.handshake_timeout;
+        match tokio::time::timeout(deadline, next.call(req)).await {
+            Ok(response) => Ok(response?.into_response()),
+            Err(_) => {
+                count_refusal(LimitKind::HandshakeTimeout);
+                Err(ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!(
+                        "the WebSocket handshake did not complete within {} s",
+                        deadline.as_secs_f64()
+                    ),
+                )
+                .with_header(header::RETRY_AFTER, "5")
+                .into())
+            }
+        }
+    }
+
+    /// Counts the request against its bucket: by token id for channel
+    /// tokens, by address otherwise; the admin is exempt unless
+    /// `--rate-limit-admin`.
+    async fn check_rate(
+        &self,
+        route: Route,
+        client: IpAddr,
+        token: Option<&str>,
+    ) -> Result<Option<(&Bucket, u32)>, ApiError> {
+        let (bucket, kind) = match route {
+            Route::Publish => (&self.publish, LimitKind::PublishRate),
+            Route::WebSocket | Route::Stream => (&self.connect, LimitKind::ConnectRate),
+            Route::LongPoll => (&self.long_poll, LimitKind::LongPollRate),
+            Route::RegisterWebhook => (&self.webhook, LimitKind::WebhookRate),
+        };
+        let key = match token.map(|token| (token, channel_token_id(token))) {
+            Some((_, Some(id))) => RateKey::Token(id.to_owned()),
+            // Not a channel token: the admin's (verified, so a forged one is not
+            // exempt; the check is cached), or garbage counted against its address.
+            Some((token, None))
+                if !self.settings.limit_admin
+                    && matches!(
+                        self.hub.authenticate(Some(token)).await,
+                        Ok(Principal::Admin)
+                    ) =>
+            {
+                return Ok(None);
+            }
+            _ => RateKey::Address(limit_key(client)),
+        };
+        match bucket.check(&key) {
+            Verdict::Allowed { remaining } => Ok(remaining.map(|r| (bucket, r))),
+            Verdict::Refused { retry_after } => {
+                count_refusal(kind);
+                let mut refusal = too_many(format!(
+                    "too many {} requests from this client; retry in {} s",
+                    bucket.name,
+                    seconds_up(retry_after)
+                ))
+                .with_header_value(header::RETRY_AFTER, seconds_up(retry_after).into());
+                if let Some(policy) = bucket.policy_header() {
+                    refusal = refusal
+                        .with_header_string("ratelimit-policy", policy)
+                        .with_header_string("ratelimit", bucket.state_header(0, retry_after));
+                }
+                Err(refusal)
+            }
+        }
+    }
+
+    fn take_slot(self: &Arc<Self>, client: IpAddr) -> Result<ConnectionSlot, ApiError> {
+        let key = limit_key(client);
+        let max = self.settings.max_connections_per_ip;
+        let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+        let count = open.entry(key).or_insert(0);
+        if max > 0 && *count >= max {
+            drop(open);
+            count_refusal(LimitKind::ConnectionsPerIp);
+            return Err(too_many(format!(
+                "this client address holds its maximum of {max} open WebSocket, SSE and \
+                 long-poll connections; close one and retry"
+            ))
+            .with_header(header::RETRY_AFTER, "5"));
+        }
+        *count += 1;
+        Ok(ConnectionSlot {
+            limits: self.clone(),
+            key,
+        })
+    }
+}
+
+/// `chs_<id>_<secret>` → `id`, unverified: only used as a rate key, so a
+/// forged id costs its presenter that id's bucket and nothing else.
+fn channel_token_id(token: &str) -> Option<&str> {
+    let mut parts = token.splitn(3, '_');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some("chs"), Some(id), Some(secret)) if !id.is_empty() && !secret.is_empty() => Some(id),
+        _ => None,
+    }
+}
+
+fn too_many(detail: String) -> ApiError {
+    ApiError::new(StatusCode::TOO_MANY_REQUESTS, detail)
+}
+
+fn bucket_headers(bucket: &Bucket, remaining: u32, response: &mut Response) {
+    let Some(policy) = bucket.policy_header() else {
+        return;
+    };
+    let state = bucket.state_header(remaining, Duration::ZERO);
+    for (name, value) in [("ratelimit-policy", policy), ("ratelimit", state)] {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            response.headers_mut().insert(name, value);
+        }
+    }
+}
+
+/// One open connection counted against an address; released when dropped.
+struct ConnectionSlot {
+    limits: Arc<Limits>,
+    key: IpAddr,
+}
+
+impl ConnectionSlot {
+    /// A session outlives its 101 response: the slot is held until the
+    /// socket closes.
+    fn hold_until_closed(self, response: &Response, closed: ConnectionClosed) {
+        if response.status() == StatusCode::SWITCHING_PROTOCOLS {
+            tokio::spawn(async move {
+                closed.0.cancelled().await;
+                drop(self);
+            });
+        }
+    }
+
+    /// A stream is held as long as its body is being sent.
+    fn hold_while_streaming(self, response: &mut Response) {
+        if !response.status().is_success() {
+            return;
+        }
+        let body = response.take_body().into_bytes_stream().map(move |chunk| {
+            let _held = &self;
+            chunk
+        });
+        response.set_body(Body::from_bytes_stream(body));
+    }
+}
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        let mut open = self
+            .limits
+            .open
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(count) = open.get_mut(&self.key) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&self.key);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn route(method: Method, uri: &str) -> Option<Route> {
+        route_of(
+            &Request::builder()
+                .method(method)
+                .uri(uri.parse().unwrap())
+                .finish(),
+        )
+    }
+
+    #[test]
+    fn routes_are_recognised() {
+        assert_eq!(
+            route(Method::POST, "/api/v1/channels/a-b/events"),
+            Some(Route::Publish)
+        );
+        assert_eq!(route(Method::GET, "/api/v1/channels/a-b/events"), None);
+        assert_eq!(
+            route(Method::GET, "/api/v1/channels/a-b/events?wait=0"),
+            None
+        );
+        assert_eq!(
+            route(Method::GET, "/api/v1/channels/a-b/events?limit=5&wait=30"),
+            Some(Route::LongPoll)
+        );
+        assert_eq!(
+            route(Method::GET, "/api/v1/channels/a-b/ws?types=x"),
+            Some(Route::WebSocket)
+        );
+        assert_eq!(
+            route(Method::GET, "/api/v1/channels/a-b/stream"),
+            Some(Route::Stream)
+        );
+        assert_eq!(
+            route(Method::POST, "/api/v1/channels/a-b/webhooks"),
+            Some(Route::RegisterWebhook)
+        );
+        assert_eq!(route(Method::GET, "/api/v1/channels/a-b/events/01H"), None);
+    }
+
+    #[test]
+    fn token_ids_are_read_without_verifying() {
+        assert_eq!(
+            channel_token_id("chs_abc_secret_with_underscores"),
+            Some("abc")
+        );
+        assert_eq!(channel_token_id("chs__secret"), None);
+        assert_eq!(channel_token_id("cha_secret"), None);
+    }
+}
