@@ -5,7 +5,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{ADMIN, Backend, Deadline, TestServer, Ws, eventually, next_text, read_until_close};
+use common::{
+    ADMIN, Backend, Deadline, TestServer, Ws, eventually, next_text, read_until_close, within,
+};
 use futures_util::{SinkExt, StreamExt};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -387,7 +389,13 @@ async fn connection_limit_answers_503(backend: Backend) {
     server.create_channel(json!({"id": "tiny"})).await;
     let first = server.ws("/channels/tiny/ws").await;
     let _second = server.ws("/channels/tiny/ws").await;
-    match tokio_tungstenite::connect_async(server.ws_url("/channels/tiny/ws")).await {
+    let third = within(
+        Duration::from_secs(20),
+        "an answer to the third upgrade",
+        tokio_tungstenite::connect_async(server.ws_url("/channels/tiny/ws")),
+    )
+    .await;
+    match third {
         Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
             assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
             assert!(response.headers().contains_key("retry-after"));

@@ -157,6 +157,9 @@ pub struct TestServer {
 
 pub type Ws = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
 
+/// How long a WebSocket upgrade may take.
+const WS_CONNECT: Duration = Duration::from_secs(20);
+
 impl TestServer {
     pub async fn start(backend: Backend) -> TestServer {
         Self::start_with(backend, &[]).await
@@ -346,7 +349,13 @@ impl TestServer {
                 .headers_mut()
                 .insert("authorization", format!("Bearer {token}").parse().unwrap());
         }
-        let (socket, response) = connect_async(request).await.expect("ws connect");
+        let (socket, response) = within(
+            WS_CONNECT,
+            format!("the upgrade of {path}"),
+            connect_async(request),
+        )
+        .await
+        .expect("ws connect");
         assert_eq!(response.status(), StatusCode::SWITCHING_PROTOCOLS);
         socket
     }
@@ -357,17 +366,26 @@ impl TestServer {
         let socket = tokio::net::TcpSocket::new_v4().unwrap();
         socket.set_recv_buffer_size(8 * 1024).unwrap();
         let stream = socket.connect(self.addr.parse().unwrap()).await.unwrap();
-        let (socket, response) =
-            tokio_tungstenite::client_async(self.ws_url(path), MaybeTlsStream::Plain(stream))
-                .await
-                .expect("ws connect");
+        let (socket, response) = within(
+            WS_CONNECT,
+            format!("the upgrade of {path}"),
+            tokio_tungstenite::client_async(self.ws_url(path), MaybeTlsStream::Plain(stream)),
+        )
+        .await
+        .expect("ws connect");
         assert_eq!(response.status(), StatusCode::SWITCHING_PROTOCOLS);
         socket
     }
 
     /// The HTTP status a WebSocket connect attempt is refused with.
     pub async fn ws_refused(&self, path: &str) -> (StatusCode, Option<String>, Value) {
-        match connect_async(self.ws_url(path)).await {
+        match within(
+            WS_CONNECT,
+            format!("the answer to the upgrade of {path}"),
+            connect_async(self.ws_url(path)),
+        )
+        .await
+        {
             Ok(_) => panic!("the upgrade to {path} was accepted"),
             Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
                 let content_type = response
@@ -516,7 +534,12 @@ where
     Fut: std::future::Future<Output = bool>,
 {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while !check().await {
+    // A check that never finishes (a request to a server that hangs) counts
+    // against the same deadline.
+    while !tokio::time::timeout_at(deadline, check())
+        .await
+        .unwrap_or_else(|_| panic!("timed out waiting for: {what} (the last check hung)"))
+    {
         assert!(
             tokio::time::Instant::now() < deadline,
             "timed out waiting for: {what}"
