@@ -123,7 +123,7 @@ async fn concurrent_publishers_on_every_node_are_seen_once_in_one_order_everywhe
                 .within(
                     || {
                         format!(
-                            "node {n}'s poll never answered ({} of {total} seen)",
+                            "the poller on node {n} saw only {} of {total} events (a poll was still waiting)",
                             seen.len()
                         )
                     },

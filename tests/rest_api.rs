@@ -764,7 +764,12 @@ async fn cursor_paging_is_exactly_once_under_concurrent_publishing(backend: Back
             });
             let (status, page) = deadline
                 .within(
-                    || format!("a poll never answered ({} of {expected} seen)", seen.len()),
+                    || {
+                        format!(
+                            "the cursor follower saw only {} of {expected} events (a poll was still waiting)",
+                            seen.len()
+                        )
+                    },
                     server.call(Method::GET, &path, None, None),
                 )
                 .await;

@@ -360,9 +360,10 @@ async fn database_text(backend: Backend, url: &str) -> Vec<String> {
 }
 
 /// README, "Graceful shutdown": SIGTERM lets in-flight requests finish (a
-/// long-poll in progress gets its 200) and drains queued publishes: every
-/// publish answered 201 is in the store after a restart, and none is
-/// answered with an error.
+/// long-poll in progress gets its 200; publishes in flight get their 201)
+/// and drains queued publishes: every publish answered 201 is in the store
+/// after a restart, none is answered with an error status, and requests fail
+/// only once the signal was sent (refused by the closed listener).
 async fn shutdown_lets_in_flight_requests_and_queued_publishes_finish(backend: Backend) {
     let mut server = TestServer::start_with(backend, &["--shutdown-grace", "10"]).await;
     server.create_channel(json!({"id": "draining"})).await;
@@ -379,34 +380,47 @@ async fn shutdown_lets_in_flight_requests_and_queued_publishes_finish(backend: B
             (status, response.json::<Value>().await.unwrap())
         })
     };
-    let publishes: Vec<_> = (0..40)
-        .map(|i| {
+    let signalled: std::sync::Arc<std::sync::OnceLock<std::time::Instant>> = Default::default();
+    // Four publishers publish one event after another, through the signal,
+    // until the server refuses them.
+    let publishers: Vec<_> = (0..4)
+        .map(|p| {
             let http = server.http.clone();
             let url = server.url("/channels/draining/events");
+            let signalled = signalled.clone();
             tokio::spawn(async move {
-                let response = http
-                    .post(url)
-                    .bearer_auth(ADMIN)
-                    .json(&json!({"data": i}))
-                    .send()
-                    .await;
-                match response {
-                    Ok(response) => {
-                        let status = response.status();
-                        let body: Value = response.json().await.unwrap_or(Value::Null);
-                        Some((status, body))
-                    }
-                    // Not accepted before the listener closed: never in flight.
-                    Err(err) => {
-                        assert!(err.is_connect() || err.is_request(), "{err}");
-                        None
+                let mut acknowledged = Vec::new();
+                for i in 0.. {
+                    let response = http
+                        .post(&url)
+                        .bearer_auth(ADMIN)
+                        .json(&json!({"data": {"p": p, "i": i}}))
+                        .send()
+                        .await;
+                    let answered = std::time::Instant::now();
+                    match response {
+                        Ok(response) => {
+                            let status = response.status();
+                            let body: Value = response.json().await.unwrap_or(Value::Null);
+                            assert_eq!(status, StatusCode::CREATED, "{body}");
+                            acknowledged.push((body["id"].as_str().unwrap().to_owned(), answered));
+                        }
+                        Err(err) => {
+                            assert!(
+                                signalled.get().is_some(),
+                                "a publish failed before the shutdown: {err}"
+                            );
+                            return acknowledged;
+                        }
                     }
                 }
+                unreachable!()
             })
         })
         .collect();
-    // The long-poll is surely waiting; the publishes are on their way.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The long-poll is surely waiting; the publishers are going.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    signalled.set(std::time::Instant::now()).unwrap();
     sigterm(server.pid());
     let (status, page) = within(Duration::from_secs(15), "the long-poll's answer", long_poll)
         .await
@@ -414,16 +428,22 @@ async fn shutdown_lets_in_flight_requests_and_queued_publishes_finish(backend: B
     assert_eq!(status, StatusCode::OK, "{page}");
     assert!(page["events"].is_array(), "{page}");
     let mut acknowledged = Vec::new();
-    for publish in publishes {
-        if let Some((status, body)) = within(Duration::from_secs(15), "a publish's answer", publish)
+    for publisher in publishers {
+        acknowledged.extend(
+            within(
+                Duration::from_secs(15),
+                "the publishers to be refused",
+                publisher,
+            )
             .await
-            .unwrap()
-        {
-            assert_eq!(status, StatusCode::CREATED, "{body}");
-            acknowledged.push(body["id"].as_str().unwrap().to_owned());
-        }
+            .unwrap(),
+        );
     }
-    assert!(!acknowledged.is_empty(), "no publish was in flight");
+    let signal = *signalled.get().unwrap();
+    assert!(
+        acknowledged.iter().any(|(_, at)| *at > signal),
+        "no publish in flight at the signal was answered after it"
+    );
     let exit = tokio::task::spawn_blocking(move || {
         let status = server.stop();
         (status, server)
@@ -437,6 +457,7 @@ async fn shutdown_lets_in_flight_requests_and_queued_publishes_finish(backend: B
         .iter()
         .map(|e| e["id"].as_str().unwrap().to_owned())
         .collect();
+    let mut acknowledged: Vec<String> = acknowledged.into_iter().map(|(id, _)| id).collect();
     acknowledged.sort();
     assert_eq!(
         stored, acknowledged,
