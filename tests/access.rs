@@ -254,18 +254,7 @@ async fn a_webhook_stops_when_its_token_expires(backend: Backend) {
 
 /// `channelhub_token_hash_checks_total` as `/metrics` shows it (0 before the first).
 async fn hash_checks(server: &TestServer) -> u64 {
-    let text = server
-        .http
-        .get(format!("http://{}/metrics", server.addr))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find_map(|line| line.strip_prefix("channelhub_token_hash_checks_total "))
-        .map_or(0, |n| n.trim().parse().unwrap())
+    server.metric("channelhub_token_hash_checks_total").await as u64
 }
 
 async fn credentials_are_hashed_only_where_they_matter(backend: Backend) {

@@ -10,13 +10,46 @@ use std::{
     time::Duration,
 };
 
-use common::{ADMIN, Backend, TestServer};
+use common::{ADMIN, Backend, TestServer, eventually};
 use serde_json::{Value, json};
 
+/// The settings of `channelhub serve`, read from `src/config.rs` (the clap
+/// struct): each field's flag and its `env` fallback.
+fn settings_in_source() -> Vec<(String, String)> {
+    let source = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/config.rs"))
+        .expect("read src/config.rs");
+    let start = source
+        .find("pub struct ServeConfig {")
+        .expect("ServeConfig in src/config.rs");
+    let body = &source[start..];
+    let body = &body[..body.find("\n}").expect("the end of ServeConfig")];
+    let mut settings = Vec::new();
+    let mut env = None;
+    for line in body.lines().skip(1) {
+        let line = line.trim();
+        if let Some(rest) = line.split("env = \"").nth(1) {
+            env = Some(rest[..rest.find('"').unwrap()].to_owned());
+        }
+        if let Some(field) = line.strip_prefix("pub ") {
+            let name = &field[..field.find(':').expect("a field")];
+            let env = env
+                .take()
+                .unwrap_or_else(|| panic!("{name} has no env fallback in src/config.rs"));
+            settings.push((format!("--{}", name.replace('_', "-")), env));
+        }
+    }
+    settings
+}
+
 /// SPEC §7: every setting is a `serve` flag with an environment fallback, and
-/// `channelhub --help` lists them all.
+/// `channelhub --help` lists them all (each with its own variable).
 #[test]
 fn help_lists_every_setting() {
+    let settings = settings_in_source();
+    assert!(
+        settings.len() >= 16,
+        "the README documents 16 settings; src/config.rs gave {settings:?}"
+    );
     for args in [&["--help"][..], &["serve", "--help"][..]] {
         let output = Command::new(env!("CARGO_BIN_EXE_channelhub"))
             .args(args)
@@ -24,20 +57,26 @@ fn help_lists_every_setting() {
             .unwrap();
         assert!(output.status.success());
         let help = String::from_utf8(output.stdout).unwrap();
-        for (flag, env) in [
-            ("--listen", "CHANNELHUB_LISTEN"),
-            ("--database-url", "DATABASE_URL"),
-            ("--admin-token", "CHANNELHUB_ADMIN_TOKEN"),
-            ("--ping-interval", "CHANNELHUB_PING_INTERVAL"),
-            (
-                "--allow-private-webhooks",
-                "CHANNELHUB_ALLOW_PRIVATE_WEBHOOKS",
-            ),
-            ("--max-connections", "CHANNELHUB_MAX_CONNECTIONS"),
-        ] {
+        for (flag, env) in &settings {
+            // The option's block: its `--flag` line and the description after it.
+            let lines: Vec<&str> = help.lines().collect();
+            let at = lines
+                .iter()
+                .position(|l| {
+                    let l = l.trim_start();
+                    l == flag || l.starts_with(&format!("{flag} "))
+                })
+                .unwrap_or_else(|| panic!("{args:?} lacks {flag}:\n{help}"));
+            let block: String = lines[at..]
+                .iter()
+                .take_while(|l| l.trim_start().starts_with("--") == (*l == &lines[at]))
+                .copied()
+                .collect::<Vec<_>>()
+                .join("\n");
             assert!(
-                help.contains(flag) && help.contains(env),
-                "{args:?} lacks {flag} / {env}:\n{help}"
+                block.contains(&format!("[env: {env}="))
+                    || block.contains(&format!("[env: {env}]")),
+                "{args:?}: {flag} does not name {env}:\n{block}"
             );
         }
     }
@@ -47,6 +86,7 @@ on_both_backends!(
     manages_channels_tokens_and_webhooks,
     publishes_single_events_and_stdin_batches,
     tail_follows_across_a_server_restart,
+    tail_filters_by_types,
 );
 
 fn cli(server: &TestServer, token: &str, args: &[&str], stdin: Option<&str>) -> Output {
@@ -68,7 +108,21 @@ fn cli(server: &TestServer, token: &str, args: &[&str], stdin: Option<&str>) -> 
             .unwrap();
     }
     drop(child.stdin.take());
-    child.wait_with_output().expect("client output")
+    // At most 60 s: a client that hangs fails the test (and is killed).
+    let pid = child.id();
+    let (done, output) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(child.wait_with_output().expect("client output"));
+    });
+    match output.recv_timeout(Duration::from_secs(60)) {
+        Ok(output) => output,
+        Err(_) => {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+            panic!("`channelhub {}` did not finish within 60 s", args.join(" "));
+        }
+    }
 }
 
 fn ok_json_lines(output: &Output) -> Vec<Value> {
@@ -262,26 +316,10 @@ async fn tail_follows_across_a_server_restart(backend: Backend) {
                 .to_owned(),
         );
     }
-    let mut tail = Command::new(env!("CARGO_BIN_EXE_channelhub"))
-        .args(["--json", "tail", "-f", "tailed", "-n", "2"])
-        .env("CHANNELHUB_URL", format!("http://{}", server.addr))
-        .env("CHANNELHUB_TOKEN", ADMIN)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let (lines, printed) = mpsc::channel::<String>();
-    let stdout = tail.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { return };
-            if lines.send(line).is_err() {
-                return;
-            }
-        }
-    });
+    let tail = Tail::start(&server, &["--json", "tail", "-f", "tailed", "-n", "2"]);
     let next_id = || {
-        let line = printed
+        let line = tail
+            .lines
             .recv_timeout(Duration::from_secs(20))
             .expect("tail printed an event");
         serde_json::from_str::<Value>(&line).unwrap()["id"]
@@ -322,10 +360,125 @@ async fn tail_follows_across_a_server_restart(backend: Backend) {
     }
     let resumed: Vec<String> = (0..3).map(|_| next_id()).collect();
     assert_eq!(resumed, published[5..8], "nothing missed, nothing repeated");
-    assert!(
-        printed.recv_timeout(Duration::from_millis(500)).is_err(),
-        "no duplicate afterwards"
+    // No duplicate afterwards: the next line printed is the next event published.
+    let last = server.publish("tailed", json!({"data": 8})).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(next_id(), last, "no duplicate after resuming");
+}
+
+/// A `tail` process whose stdout lines arrive on a channel; killed when dropped.
+struct Tail {
+    child: std::process::Child,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Tail {
+    fn start(server: &TestServer, args: &[&str]) -> Tail {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_channelhub"))
+            .args(args)
+            .env("CHANNELHUB_URL", format!("http://{}", server.addr))
+            .env("CHANNELHUB_TOKEN", ADMIN)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let (sender, lines) = mpsc::channel::<String>();
+        let stdout = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { return };
+                if sender.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        Tail { child, lines }
+    }
+
+    /// The next printed event's `(type, data)`, within 20 s.
+    fn next(&self) -> (Value, Value) {
+        let line = self
+            .lines
+            .recv_timeout(Duration::from_secs(20))
+            .expect("tail printed an event within 20 s");
+        let event: Value = serde_json::from_str(&line).unwrap();
+        (event["type"].clone(), event["data"].clone())
+    }
+}
+
+impl Drop for Tail {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `channelhub tail [-f] <channel> --types a,b` (README, SPEC §8): only those
+/// types, from the store and live.
+async fn tail_filters_by_types(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    server.create_channel(json!({"id": "typed-tail"})).await;
+    for (n, event_type) in [json!("a"), json!("b"), Value::Null, json!("c"), json!("a")]
+        .into_iter()
+        .enumerate()
+    {
+        server
+            .publish("typed-tail", json!({"type": event_type, "data": n}))
+            .await;
+    }
+    // Without -f: the newest matching events, oldest first, then exit.
+    let output = cli(
+        &server,
+        ADMIN,
+        &["--json", "tail", "typed-tail", "--types", "a,c", "-n", "10"],
+        None,
     );
-    let _ = tail.kill();
-    let _ = tail.wait();
+    let printed: Vec<(Value, Value)> = ok_json_lines(&output)
+        .iter()
+        .map(|e| (e["type"].clone(), e["data"].clone()))
+        .collect();
+    assert_eq!(
+        printed,
+        [
+            (json!("a"), json!(0)),
+            (json!("c"), json!(3)),
+            (json!("a"), json!(4))
+        ]
+    );
+
+    let tail = Tail::start(
+        &server,
+        &[
+            "--json",
+            "tail",
+            "-f",
+            "typed-tail",
+            "--types",
+            "b",
+            "-n",
+            "5",
+        ],
+    );
+    assert_eq!(tail.next(), (json!("b"), json!(1)));
+    // Live: only type b comes through; each b is the next line printed.
+    eventually("tail is connected", || async {
+        server
+            .call(reqwest::Method::GET, "/channels/typed-tail", None, None)
+            .await
+            .1["subscribers"]
+            == 1
+    })
+    .await;
+    for (n, event_type) in [json!("a"), json!("b"), Value::Null, json!("c"), json!("b")]
+        .into_iter()
+        .enumerate()
+    {
+        server
+            .publish("typed-tail", json!({"type": event_type, "data": 10 + n}))
+            .await;
+    }
+    assert_eq!(tail.next(), (json!("b"), json!(11)));
+    assert_eq!(tail.next(), (json!("b"), json!(14)));
 }

@@ -237,7 +237,7 @@ async fn connections_per_address_are_capped(backend: Backend) {
     })
     .await;
 
-    let metrics = server.metrics_text().await;
+    let metrics = server.metrics().await;
     assert!(
         metrics.contains("channelhub_limit_refusals_total{limit=\"connections_per_ip\"}"),
         "{metrics}"
@@ -528,7 +528,7 @@ async fn a_silent_connection_is_closed_after_the_idle_timeout() {
         .await
         .expect("the silent connection was still open after 30 s");
     assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
-    let metrics = server.metrics_text().await;
+    let metrics = server.metrics().await;
     assert!(
         metrics.contains("channelhub_limit_refusals_total{limit=\"idle_timeout\"}"),
         "{metrics}"

@@ -5,7 +5,7 @@ mod common;
 
 use std::{collections::HashSet, time::Duration};
 
-use common::{ADMIN, Backend, TestServer, assert_problem, eventually};
+use common::{ADMIN, Backend, Deadline, TestServer, assert_problem, eventually};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -22,6 +22,8 @@ on_both_backends!(
     events_survive_restart_and_crash,
     retention_removes_old_events,
     errors_are_problem_documents,
+    only_the_publishing_token_deletes_its_events,
+    documented_length_limits,
 );
 
 async fn channels_lifecycle(backend: Backend) {
@@ -187,7 +189,12 @@ async fn channel_listing_pages_and_privacy(backend: Backend) {
     }
     let mut seen = Vec::new();
     let mut cursor: Option<String> = None;
-    loop {
+    for page_number in 1.. {
+        // 7 channels, 3 a page: a listing that never ends is a failure, not a hang.
+        assert!(
+            page_number <= 3,
+            "more than 3 pages for 7 channels: {seen:?}"
+        );
         let path = match &cursor {
             Some(c) => format!("/channels?limit=3&cursor={c}"),
             None => "/channels?limit=3".into(),
@@ -743,12 +750,29 @@ async fn cursor_paging_is_exactly_once_under_concurrent_publishing(backend: Back
     let poller = async {
         let mut seen: Vec<String> = Vec::new();
         let mut cursor: Option<String> = None;
+        let deadline = Deadline::after(Duration::from_secs(60));
         while seen.len() < expected {
             let path = match &cursor {
                 Some(c) => format!("/channels/busy/events?limit=37&wait=5&cursor={c}"),
                 None => "/channels/busy/events?limit=37&wait=5".to_owned(),
             };
-            let (status, page) = server.call(Method::GET, &path, None, None).await;
+            deadline.check(|| {
+                format!(
+                    "the cursor follower saw only {} of {expected} events (last cursor {cursor:?})",
+                    seen.len()
+                )
+            });
+            let (status, page) = deadline
+                .within(
+                    || {
+                        format!(
+                            "the cursor follower saw only {} of {expected} events (a poll was still waiting)",
+                            seen.len()
+                        )
+                    },
+                    server.call(Method::GET, &path, None, None),
+                )
+                .await;
             assert_eq!(status, StatusCode::OK, "{page}");
             for event in page["events"].as_array().unwrap() {
                 seen.push(event["id"].as_str().unwrap().to_owned());
@@ -953,13 +977,167 @@ async fn errors_are_problem_documents(backend: Backend) {
             request = request.body(body);
         }
         let response = request.send().await.unwrap();
-        assert_eq!(response.status(), expected, "{method} {path}");
+        let status = response.status();
         assert_eq!(
             response.headers()["content-type"],
             "application/problem+json",
-            "{method} {path}"
+            "{method} {path}: {status}"
         );
         let problem: Value = response.json().await.unwrap();
-        assert_problem(expected, &problem, expected);
+        assert_problem(status, &problem, expected);
     }
+}
+
+/// README: deleting an event is allowed to the admin and to the publish token
+/// that published it, "not to other tokens with the same `publisher_id`".
+async fn only_the_publishing_token_deletes_its_events(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    server.create_channel(json!({"id": "shared-id"})).await;
+    let (first, _) = server
+        .create_token("shared-id", "publish", json!({"publisher_id": "agent-1"}))
+        .await;
+    let (second, _) = server
+        .create_token("shared-id", "publish", json!({"publisher_id": "agent-1"}))
+        .await;
+    let (reader, _) = server
+        .create_token("shared-id", "subscribe", json!({}))
+        .await;
+    let publish = |token: String| {
+        let server = &server;
+        async move {
+            let (status, event) = server
+                .call(
+                    Method::POST,
+                    "/channels/shared-id/events",
+                    Some(&token),
+                    Some(json!({"data": "x"})),
+                )
+                .await;
+            assert_eq!(status, StatusCode::CREATED, "{event}");
+            assert_eq!(event["publisher_id"], "agent-1");
+            format!(
+                "/channels/shared-id/events/{}",
+                event["id"].as_str().unwrap()
+            )
+        }
+    };
+    let by_first = publish(first.clone()).await;
+    let by_second = publish(second.clone()).await;
+    for (path, token, expected) in [
+        (&by_first, &second, StatusCode::FORBIDDEN),
+        (&by_first, &reader, StatusCode::FORBIDDEN),
+        (&by_second, &first, StatusCode::FORBIDDEN),
+    ] {
+        let (status, body) = server.call(Method::DELETE, path, Some(token), None).await;
+        assert_problem(status, &body, expected);
+    }
+    // Refused deletions deleted nothing.
+    assert_eq!(server.all_events("shared-id").await.len(), 2);
+    for (path, token) in [(&by_first, &first), (&by_second, &second)] {
+        let (status, body) = server.call(Method::DELETE, path, Some(token), None).await;
+        assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+        let (status, body) = server.call(Method::GET, path, Some(ADMIN), None).await;
+        assert_problem(status, &body, StatusCode::NOT_FOUND);
+    }
+    assert!(server.all_events("shared-id").await.is_empty());
+}
+
+/// README, "Limits beyond the contract": names ≤ 200 characters, descriptions
+/// ≤ 2000, at most 32 tags of ≤ 64 characters, `meta` a JSON object ≤ 16 KiB,
+/// event types ≤ 128 characters. At the limit is accepted (counted in
+/// characters, not bytes), one past it is a 400 problem, and nothing is stored.
+async fn documented_length_limits(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let create = |body: Value| {
+        let server = &server;
+        async move {
+            server
+                .call(Method::POST, "/channels", Some(ADMIN), Some(body))
+                .await
+        }
+    };
+    // Two-byte characters: a byte count would refuse these.
+    let chars = |n: usize| "é".repeat(n);
+    let tags = |n: usize| (0..n).map(|i| format!("t{i}")).collect::<Vec<_>>();
+    // `{"k":"…"}` is 8 bytes around its string.
+    let meta = |bytes: usize| json!({"k": "m".repeat(bytes - 8)});
+    let cases = [
+        ("name", json!(chars(200)), json!(chars(201))),
+        ("description", json!(chars(2000)), json!(chars(2001))),
+        ("tags", json!(tags(32)), json!(tags(33))),
+        ("tags", json!([chars(64)]), json!([chars(65)])),
+        ("meta", meta(16 * 1024), meta(16 * 1024 + 1)),
+    ];
+    for (n, (field, at_limit, past_limit)) in cases.into_iter().enumerate() {
+        let id = format!("limit-{n}");
+        let (status, body) = create(json!({"id": id, field: past_limit})).await;
+        assert_problem(status, &body, StatusCode::BAD_REQUEST);
+        let (status, body) = create(json!({"id": id, field: at_limit.clone()})).await;
+        assert_eq!(status, StatusCode::CREATED, "{field} at the limit: {body}");
+        assert_eq!(body[field], at_limit);
+        // The same limits on PATCH.
+        let (status, body) = server
+            .call(
+                Method::PATCH,
+                &format!("/channels/{id}"),
+                Some(ADMIN),
+                Some(json!({field: past_limit})),
+            )
+            .await;
+        assert_problem(status, &body, StatusCode::BAD_REQUEST);
+        let (_, stored) = server
+            .call(Method::GET, &format!("/channels/{id}"), Some(ADMIN), None)
+            .await;
+        assert_eq!(stored[field], at_limit, "a refused PATCH changed nothing");
+    }
+    let (status, body) = create(json!({"id": "meta-array", "meta": ["not", "an", "object"]})).await;
+    assert_problem(status, &body, StatusCode::BAD_REQUEST);
+    let (status, body) = create(json!({"id": "tag-empty", "tags": [""]})).await;
+    assert_problem(status, &body, StatusCode::BAD_REQUEST);
+
+    // Token names share the 200-character name limit.
+    server.create_channel(json!({"id": "typed-limits"})).await;
+    let (status, body) = server
+        .call(
+            Method::POST,
+            "/channels/typed-limits/tokens",
+            Some(ADMIN),
+            Some(json!({"kind": "publish", "name": chars(201)})),
+        )
+        .await;
+    assert_problem(status, &body, StatusCode::BAD_REQUEST);
+    server
+        .create_token("typed-limits", "publish", json!({"name": chars(200)}))
+        .await;
+
+    // Event types: 128 characters.
+    let publish = |event_type: String| {
+        let server = &server;
+        async move {
+            server
+                .call(
+                    Method::POST,
+                    "/channels/typed-limits/events",
+                    Some(ADMIN),
+                    Some(json!({"type": event_type, "data": 1})),
+                )
+                .await
+        }
+    };
+    let (status, body) = publish(chars(129)).await;
+    assert_problem(status, &body, StatusCode::BAD_REQUEST);
+    let (status, body) = publish(chars(128)).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, body) = server
+        .call(
+            Method::POST,
+            "/channels/typed-limits/events",
+            Some(ADMIN),
+            Some(json!({"events": [{"type": "ok", "data": 1}, {"type": chars(129), "data": 2}]})),
+        )
+        .await;
+    assert_problem(status, &body, StatusCode::BAD_REQUEST);
+    let stored = server.all_events("typed-limits").await;
+    assert_eq!(stored.len(), 1, "a refused batch stores none of its events");
+    assert_eq!(stored[0]["type"], chars(128));
 }

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{ADMIN, Backend, TestServer, next_text};
+use common::{ADMIN, Backend, Deadline, TestServer, next_text, within};
 use eventsource_stream::{Event as SseEvent, Eventsource};
 use futures_util::{Stream, StreamExt};
 use reqwest::{Method, StatusCode};
@@ -19,6 +19,8 @@ on_both_backends!(
     sse_resumes_with_last_event_id,
     sse_refusals,
     feeds_parse_as_feeds,
+    sse_ends_on_delete_revoke_and_privacy,
+    sse_ends_a_slow_stream_which_then_resumes,
 );
 
 fn id_of(json: &str) -> String {
@@ -309,5 +311,209 @@ async fn feeds_parse_as_feeds(backend: Backend) {
                 .status(),
             StatusCode::OK
         );
+    }
+}
+
+/// The stream ends (no further message) within 10 s.
+async fn sse_ends<S>(stream: &mut S, what: &str)
+where
+    S: Stream<Item = Result<SseEvent, eventsource_stream::EventStreamError<reqwest::Error>>>
+        + Unpin,
+{
+    let end = within(
+        Duration::from_secs(10),
+        format!("the SSE stream to end ({what})"),
+        stream.next(),
+    )
+    .await;
+    match end {
+        None | Some(Err(_)) => {}
+        Some(Ok(message)) => panic!("{what}: a message instead of the end: {message:?}"),
+    }
+}
+
+/// README: SSE has the same access rules as the WebSocket: deleting the
+/// channel, revoking the token and making the channel private end the streams
+/// that no longer hold a valid token, and only those.
+async fn sse_ends_on_delete_revoke_and_privacy(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    server.create_channel(json!({"id": "doomed"})).await;
+    let mut doomed = sse(&server, "/channels/doomed/stream", None).await;
+    let (status, _) = server
+        .call(Method::DELETE, "/channels/doomed", Some(ADMIN), None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    sse_ends(&mut doomed, "channel deleted").await;
+
+    server
+        .create_channel(json!({"id": "guarded", "is_public": false}))
+        .await;
+    let (kept, _) = server.create_token("guarded", "subscribe", json!({})).await;
+    let (lost, lost_info) = server.create_token("guarded", "subscribe", json!({})).await;
+    let mut keeps = sse(
+        &server,
+        &format!("/channels/guarded/stream?token={kept}"),
+        None,
+    )
+    .await;
+    let mut loses = sse(
+        &server,
+        &format!("/channels/guarded/stream?token={lost}"),
+        None,
+    )
+    .await;
+    let (status, _) = server
+        .call(
+            Method::DELETE,
+            &format!(
+                "/channels/guarded/tokens/{}",
+                lost_info["id"].as_str().unwrap()
+            ),
+            Some(ADMIN),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    sse_ends(&mut loses, "token revoked").await;
+    let body = server
+        .publish_raw("guarded", json!({"data": "still here"}))
+        .await;
+    assert_eq!(next_sse(&mut keeps).await.data, body);
+
+    server.create_channel(json!({"id": "going-private"})).await;
+    let (member, _) = server
+        .create_token("going-private", "subscribe", json!({}))
+        .await;
+    let mut anonymous = sse(&server, "/channels/going-private/stream", None).await;
+    let mut with_token = sse(
+        &server,
+        &format!("/channels/going-private/stream?token={member}"),
+        None,
+    )
+    .await;
+    let (status, _) = server
+        .call(
+            Method::PATCH,
+            "/channels/going-private",
+            Some(ADMIN),
+            Some(json!({"is_public": false})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    sse_ends(&mut anonymous, "channel made private").await;
+    let body = server
+        .publish_raw("going-private", json!({"data": "members only"}))
+        .await;
+    assert_eq!(next_sse(&mut with_token).await.data, body);
+}
+
+/// README: "A client too slow for the queue has its stream ended and simply
+/// resumes." A raw HTTP/1.0 client with a small receive buffer stops reading
+/// while 960 events of 16 KiB are published against a 16-frame queue, then
+/// reads on: its stream ends early; what it got is a gap-free prefix of the
+/// channel, and resuming with `Last-Event-ID` brings exactly the rest.
+async fn sse_ends_a_slow_stream_which_then_resumes(backend: Backend) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = TestServer::start_with(backend, &["--subscriber-queue-frames", "16"]).await;
+    server.create_channel(json!({"id": "slow-sse"})).await;
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(8 * 1024).unwrap();
+    let mut stream = socket.connect(server.addr.parse().unwrap()).await.unwrap();
+    stream
+        .write_all(
+            format!(
+                "GET /api/v1/channels/slow-sse/stream HTTP/1.0\r\nHost: {}\r\nAccept: text/event-stream\r\n\r\n",
+                server.addr
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+    // The response head: the session has joined the room.
+    let mut raw = Vec::new();
+    let mut buffer = vec![0u8; 64 * 1024];
+    let head_deadline = Deadline::after(Duration::from_secs(10));
+    while !raw.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = head_deadline
+            .within(
+                || "the SSE response head".to_owned(),
+                stream.read(&mut buffer),
+            )
+            .await
+            .unwrap();
+        assert!(n > 0, "the connection closed before the response head");
+        raw.extend_from_slice(&buffer[..n]);
+    }
+    // 15 MB: far more than the 16-frame queue, the session's buffer and
+    // the socket buffers can hold for a client that reads nothing.
+    const EVENTS: usize = 960;
+    let payload = "e".repeat(16 * 1024);
+    for batch in 0..EVENTS / 8 {
+        let events: Vec<Value> = (0..8)
+            .map(|i| json!({"data": {"n": batch * 8 + i, "pad": payload}}))
+            .collect();
+        server.publish("slow-sse", json!({"events": events})).await;
+    }
+    // Now read on, up to the end of the stream.
+    let deadline = Deadline::after(Duration::from_secs(60));
+    loop {
+        let n = deadline
+            .within(
+                || {
+                    format!(
+                        "the slow SSE stream was never ended ({} bytes read; all {EVENTS} events are about 16 MB)",
+                        raw.len()
+                    )
+                },
+                stream.read(&mut buffer),
+            )
+            .await
+            .expect("read the SSE stream");
+        if n == 0 {
+            break;
+        }
+        raw.extend_from_slice(&buffer[..n]);
+    }
+    let head_end = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    let head = String::from_utf8_lossy(&raw[..head_end]).to_string();
+    assert!(head.contains(" 200 "), "{head}");
+    let body = bytes::Bytes::copy_from_slice(&raw[head_end..]);
+    let received: Vec<SseEvent> = futures_util::stream::iter([Ok::<_, std::io::Error>(body)])
+        .eventsource()
+        .filter_map(|m| async move { m.ok() })
+        .collect()
+        .await;
+    let stored: Vec<String> = server
+        .all_events("slow-sse")
+        .await
+        .iter()
+        .map(|e| e.to_string())
+        .collect();
+    assert_eq!(stored.len(), EVENTS);
+    assert!(
+        received.len() < EVENTS,
+        "the slow stream was not ended: it got all {EVENTS} events"
+    );
+    assert!(
+        !received.is_empty(),
+        "the stream delivered nothing before ending"
+    );
+    let got: Vec<&str> = received.iter().map(|m| m.data.as_str()).collect();
+    assert_eq!(
+        got,
+        stored[..received.len()],
+        "what arrived is the channel's first events, in order"
+    );
+
+    let last_id = &received.last().unwrap().id;
+    let mut resumed = sse(&server, "/channels/slow-sse/stream", Some(last_id)).await;
+    for (i, expected) in stored[received.len()..].iter().enumerate() {
+        let message = within(
+            Duration::from_secs(10),
+            format!("resumed event {} of {}", received.len() + i, EVENTS),
+            next_sse(&mut resumed),
+        )
+        .await;
+        assert_eq!(&message.data, expected);
     }
 }

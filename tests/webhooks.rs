@@ -28,6 +28,9 @@ on_both_backends!(
     slow_receiver_does_not_delay_a_fast_one,
     failing_webhook_is_disabled,
     expired_webhooks_stop_and_are_removed,
+    slow_targets_time_out,
+    redirects_are_failures_and_not_followed,
+    private_targets_are_refused_at_delivery_time,
 );
 
 const FAST_RETRIES: &[&str] = &[
@@ -318,7 +321,7 @@ async fn deliveries_are_signed_and_filtered(backend: Backend) {
     let all = Receiver::start(Behaviour::default()).await;
     let only_a = Receiver::start(Behaviour::default()).await;
     let (_, hook_all) = register(&server, "signed", None, json!({"url": all.url})).await;
-    let (_, _) = register(
+    let (_, hook_a) = register(
         &server,
         "signed",
         None,
@@ -380,10 +383,22 @@ async fn deliveries_are_signed_and_filtered(backend: Backend) {
         assert_eq!(received.headers["content-type"], "application/json");
         verify_signature(received, secret, &public_key);
     }
-    // A wrong secret does not verify.
-    let mut tampered = all.received()[0].clone();
-    tampered.body.push(' ');
-    assert!(std::panic::catch_unwind(|| verify_signature(&tampered, secret, &public_key)).is_err());
+    // Each webhook's deliveries are signed with its own secret: the server
+    // signed the filtered webhook's copy of the same event with the other
+    // secret, so the first webhook's secret must not verify it.
+    let secret_a = hook_a["secret"].as_str().unwrap();
+    assert_ne!(secret_a, secret, "every webhook gets a secret of its own");
+    let copy_for_a = &only_a.received()[0];
+    assert_eq!(
+        copy_for_a.headers["webhook-id"],
+        all.received()[0].headers["webhook-id"]
+    );
+    verify_signature(copy_for_a, secret_a, &public_key);
+    let wrong_key = std::panic::catch_unwind(|| verify_signature(copy_for_a, secret, &public_key));
+    assert!(
+        wrong_key.is_err(),
+        "the filtered webhook's delivery was signed with the other webhook's secret"
+    );
 
     let attempts = logged_attempts(&server, "signed", &hook_all, 3).await;
     assert!(
@@ -476,25 +491,147 @@ async fn failing_receiver_gets_everything_in_order(backend: Backend) {
 
 async fn retry_after_is_honoured(backend: Backend) {
     let server = TestServer::start_with(backend, FAST_RETRIES).await;
-    server.create_channel(json!({"id": "busy-target"})).await;
+    // README: "a `Retry-After` (seconds) on a 429 or 503 is honoured".
+    let check = |status: u16| {
+        let server = &server;
+        async move {
+            let channel = format!("busy-target-{status}");
+            server.create_channel(json!({"id": channel})).await;
+            let receiver = Receiver::start(Behaviour {
+                retry_after_first: Some(1),
+                retry_after_status: Some(status),
+                ..Behaviour::default()
+            })
+            .await;
+            register(server, &channel, None, json!({"url": receiver.url})).await;
+            server.publish(&channel, json!({"data": 1})).await;
+            eventually("the event is delivered after the pause", || async {
+                receiver.delivered().len() == 1
+            })
+            .await;
+            let received = receiver.received();
+            assert_eq!(received[0].answered, status);
+            let pause = received[1].at - received[0].at;
+            // The backoff alone would be under 0.1 s.
+            assert!(
+                pause >= Duration::from_millis(950),
+                "{status}: retried after {pause:?}"
+            );
+        }
+    };
+    tokio::join!(check(429), check(503));
+}
+
+/// An attempt that outlives `--webhook-timeout` is logged as `timeout`, and
+/// retried.
+async fn slow_targets_time_out(backend: Backend) {
+    let mut args = FAST_RETRIES.to_vec();
+    args.extend(["--webhook-timeout", "0.3"]);
+    let server = TestServer::start_with(backend, &args).await;
+    server.create_channel(json!({"id": "sluggish"})).await;
     let receiver = Receiver::start(Behaviour {
-        retry_after_first: Some(1),
+        delay: Duration::from_secs(2),
         ..Behaviour::default()
     })
     .await;
-    register(&server, "busy-target", None, json!({"url": receiver.url})).await;
-    server.publish("busy-target", json!({"data": 1})).await;
-    eventually("the event is delivered after the pause", || async {
-        receiver.delivered().len() == 1
+    register(&server, "sluggish", None, json!({"url": receiver.url})).await;
+    let event = server.publish_raw("sluggish", json!({"data": 1})).await;
+    let id = hook_id(&server, "sluggish").await;
+    eventually("an attempt is logged as a timeout", || async {
+        deliveries(&server, "sluggish", &id)
+            .await
+            .iter()
+            .any(|a| a["outcome"] == "timeout")
     })
     .await;
-    let received = receiver.received();
-    assert_eq!(received[0].answered, 429);
-    let pause = received[1].at - received[0].at;
-    // The backoff alone would be under 0.1 s.
+    let log = deliveries(&server, "sluggish", &id).await;
+    let timed_out = log.iter().find(|a| a["outcome"] == "timeout").unwrap();
+    assert_eq!(timed_out["status"], Value::Null, "{timed_out}");
     assert!(
-        pause >= Duration::from_millis(950),
-        "retried after {pause:?}"
+        timed_out["duration_ms"].as_i64().unwrap() < 1500,
+        "cut at the timeout, not after the receiver's 2 s: {timed_out}"
+    );
+    assert!(
+        server
+            .metric("channelhub_webhook_attempts_total{outcome=\"timeout\"}")
+            .await
+            >= 1.0
+    );
+    // A receiver that answers in time again gets the event.
+    receiver.set_behaviour(Behaviour::default());
+    eventually("the timed-out event is retried and delivered", || async {
+        receiver.delivered().contains(&event)
+    })
+    .await;
+}
+
+/// README: "Redirects are not followed (a 3xx is a failure)".
+async fn redirects_are_failures_and_not_followed(backend: Backend) {
+    let server = TestServer::start_with(backend, FAST_RETRIES).await;
+    server.create_channel(json!({"id": "moved"})).await;
+    let elsewhere = Receiver::start(Behaviour::default()).await;
+    let receiver = Receiver::start(Behaviour {
+        answer_status: Some(302),
+        location: Some(elsewhere.url.clone()),
+        ..Behaviour::default()
+    })
+    .await;
+    register(&server, "moved", None, json!({"url": receiver.url})).await;
+    server.publish("moved", json!({"data": 1})).await;
+    let id = hook_id(&server, "moved").await;
+    eventually("two failed attempts are logged", || async {
+        deliveries(&server, "moved", &id).await.len() >= 2
+    })
+    .await;
+    let log = deliveries(&server, "moved", &id).await;
+    assert!(
+        log.iter()
+            .all(|a| a["outcome"] == "http_error" && a["status"] == 302),
+        "{log:?}"
+    );
+    // Had the first attempt followed the redirect, `elsewhere` would have been
+    // called before it was logged.
+    assert_eq!(elsewhere.started(), 0, "the redirect was followed");
+    let hooks = webhooks_of(&server, "moved").await;
+    assert!(
+        hooks[0]["last_error"].as_str().unwrap().contains("302"),
+        "{}",
+        hooks[0]
+    );
+    assert!(hooks[0]["failing_since"].is_string(), "{}", hooks[0]);
+}
+
+/// A target that was allowed at registration is refused at delivery time
+/// once the server runs without `--allow-private-webhooks`: the guard runs
+/// on every delivery, and logs `refused`.
+async fn private_targets_are_refused_at_delivery_time(backend: Backend) {
+    let mut server = TestServer::start_with(backend, FAST_RETRIES).await;
+    server.create_channel(json!({"id": "guarded-late"})).await;
+    let receiver = Receiver::start(Behaviour::default()).await;
+    let (status, hook) =
+        register(&server, "guarded-late", None, json!({"url": receiver.url})).await;
+    assert_eq!(status, StatusCode::CREATED, "{hook}");
+    assert!(server.stop().success());
+    server.restart_with(&["--webhook-retry-base", "0.05", "--webhook-retry-max", "0.5"]);
+    server.publish("guarded-late", json!({"data": 1})).await;
+    let id = hook["id"].as_str().unwrap();
+    eventually("two refused attempts are logged", || async {
+        deliveries(&server, "guarded-late", id).await.len() >= 2
+    })
+    .await;
+    let log = deliveries(&server, "guarded-late", id).await;
+    assert!(
+        log.iter()
+            .all(|a| a["outcome"] == "refused" && a["status"] == Value::Null),
+        "{log:?}"
+    );
+    // Refused before connecting: the receiver never saw a request.
+    assert_eq!(receiver.started(), 0);
+    assert!(
+        server
+            .metric("channelhub_webhook_attempts_total{outcome=\"refused\"}")
+            .await
+            >= 2.0
     );
 }
 
@@ -623,16 +760,78 @@ async fn failing_webhook_is_disabled(backend: Backend) {
     );
     assert!(hook["failing_since"].is_string());
 
-    // A disabled webhook gets nothing more.
-    let attempts = receiver.received().len();
-    server.publish("broken", json!({"data": 2})).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(receiver.received().len(), attempts);
-
-    // Registering the URL again brings it back.
+    // A disabled webhook gets nothing more, and its queue was dropped: the
+    // events behind the failing head (2, 3) and one published while it is
+    // disabled (4) are never delivered. Proved by what the server does next,
+    // not by a quiet pause: once the receiver answers 200 and the URL is
+    // registered again, deliveries are in order per webhook, so the first
+    // thing delivered must be event 5, published after re-activation.
+    let id = hook_id(&server, "broken").await;
+    let _queued = [
+        server.publish_raw("broken", json!({"data": 2})).await,
+        server.publish_raw("broken", json!({"data": 3})).await,
+    ];
+    let attempts_when_disabled = deliveries(&server, "broken", &id).await.len();
+    let while_disabled = server
+        .publish_raw("broken", json!({"data": "while disabled"}))
+        .await;
+    receiver.set_behaviour(Behaviour::default());
     let (status, again) = register(&server, "broken", None, json!({"url": receiver.url})).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(again["state"], "active");
+    let after = server
+        .publish_raw("broken", json!({"data": "after re-activation"}))
+        .await;
+    eventually(
+        "the event published after re-activation is delivered",
+        || async { !receiver.delivered().is_empty() },
+    )
+    .await;
+    assert_eq!(
+        receiver.delivered(),
+        vec![after.clone()],
+        "nothing queued before or during the disabled state is delivered"
+    );
+    assert!(!receiver.delivered().contains(&while_disabled));
+    eventually("the delivery is logged", || async {
+        deliveries(&server, "broken", &id).await.len() > attempts_when_disabled
+    })
+    .await;
+    let log = deliveries(&server, "broken", &id).await;
+    assert_eq!(
+        log.len(),
+        attempts_when_disabled + 1,
+        "one attempt since the webhook was disabled: {log:?}"
+    );
+    // Newest first.
+    assert_eq!(
+        (&log[0]["event_id"], &log[0]["outcome"]),
+        (
+            &serde_json::from_str::<Value>(&after).unwrap()["id"],
+            &json!("success")
+        )
+    );
+}
+
+async fn hook_id(server: &TestServer, channel: &str) -> String {
+    webhooks_of(server, channel).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// The webhook's delivery log now.
+async fn deliveries(server: &TestServer, channel: &str, id: &str) -> Vec<Value> {
+    let (status, log) = server
+        .call(
+            Method::GET,
+            &format!("/channels/{channel}/webhooks/{id}/deliveries"),
+            Some(ADMIN),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{log}");
+    log.as_array().unwrap().clone()
 }
 
 async fn expired_webhooks_stop_and_are_removed(backend: Backend) {

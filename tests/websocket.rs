@@ -5,7 +5,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{ADMIN, Backend, TestServer, Ws, eventually, next_text, read_until_close};
+use common::{
+    ADMIN, Backend, Deadline, TestServer, Ws, eventually, next_text, read_until_close, within,
+};
 use futures_util::{SinkExt, StreamExt};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -29,6 +31,8 @@ on_both_backends!(
     client_pings_are_answered_and_its_close_is_echoed,
     subscriber_count_is_live,
     thousand_subscribers_all_receive_every_event,
+    subscriber_queue_frames_bounds_the_lag_and_silent_peers_are_dropped,
+    subscriber_queue_bytes_bounds_the_lag,
 );
 
 async fn refusals_come_in_contract_order(backend: Backend) {
@@ -217,10 +221,14 @@ async fn slow_consumer_is_closed_while_others_get_everything(backend: Backend) {
     // still reaches the close frame queued behind what was already sent.
     let slow_reader = tokio::spawn(async move {
         let mut texts = 0;
+        let deadline = Deadline::after(Duration::from_secs(90));
         loop {
-            match tokio::time::timeout(Duration::from_secs(30), slow.next())
+            match deadline
+                .within(
+                    || format!("no close frame for the slow client after {texts} events"),
+                    slow.next(),
+                )
                 .await
-                .expect("a frame or a close")
             {
                 Some(Ok(Message::Text(_))) => texts += 1,
                 Some(Ok(Message::Close(frame))) => return (frame, texts),
@@ -253,6 +261,15 @@ async fn slow_consumer_is_closed_while_others_get_everything(backend: Backend) {
     assert!(
         delivered < BATCHES * 100,
         "the slow subscriber did not get everything"
+    );
+    // README (Observability): the close is counted.
+    assert_eq!(
+        server
+            .metric("channelhub_slow_consumer_disconnects_total")
+            .await,
+        1.0,
+        "{}",
+        server.metrics().await
     );
 }
 
@@ -372,7 +389,13 @@ async fn connection_limit_answers_503(backend: Backend) {
     server.create_channel(json!({"id": "tiny"})).await;
     let first = server.ws("/channels/tiny/ws").await;
     let _second = server.ws("/channels/tiny/ws").await;
-    match tokio_tungstenite::connect_async(server.ws_url("/channels/tiny/ws")).await {
+    let third = within(
+        Duration::from_secs(20),
+        "an answer to the third upgrade",
+        tokio_tungstenite::connect_async(server.ws_url("/channels/tiny/ws")),
+    )
+    .await;
+    match third {
         Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
             assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
             assert!(response.headers().contains_key("retry-after"));
@@ -398,8 +421,15 @@ async fn silent_peers_are_dropped_after_two_pings(backend: Backend) {
     let mut lively = server.ws("/channels/pings/ws").await;
     let lively_reader = tokio::spawn(async move {
         let mut pings = 0;
+        let deadline = Deadline::after(Duration::from_secs(20));
         loop {
-            match lively.next().await {
+            let frame = deadline
+                .within(
+                    || format!("the lively client got {pings} pings and never the event"),
+                    lively.next(),
+                )
+                .await;
+            match frame {
                 Some(Ok(Message::Ping(_))) => pings += 1,
                 Some(Ok(Message::Text(text))) => return (pings, text.to_string()),
                 other => panic!("the lively client lost its socket: {other:?}"),
@@ -414,12 +444,23 @@ async fn silent_peers_are_dropped_after_two_pings(backend: Backend) {
     assert!(pings >= 2, "pings arrive every interval ({pings})");
     assert_eq!(text, body, "a peer that answers pings stays connected");
 
-    // The silent one was dropped: after the pings it had, the stream ends without an event.
+    // The silent one was dropped: after the pings it had, the stream ends
+    // without an event. Pings alone must not keep it reading: by 0.3 s a ping,
+    // two unanswered ones end it well within 5 s of the publish.
     let mut frames = Vec::new();
+    let deadline = Deadline::after(Duration::from_secs(5));
     loop {
-        match tokio::time::timeout(Duration::from_secs(5), silent.next())
+        match deadline
+            .within(
+                || {
+                    format!(
+                        "the silent peer was not dropped: still open after {} pings",
+                        frames.len()
+                    )
+                },
+                silent.next(),
+            )
             .await
-            .expect("the silent peer was dropped")
         {
             Some(Ok(Message::Ping(_))) => frames.push("ping"),
             Some(Ok(Message::Text(_))) => panic!("a dropped peer got an event"),
@@ -519,4 +560,96 @@ async fn thousand_subscribers_all_receive_every_event(backend: Backend) {
     for reader in readers {
         assert_eq!(reader.await.unwrap(), published);
     }
+}
+
+/// Publishes batches of 8 events of 4 KiB until the server counts `closes`
+/// slow-consumer disconnects, at most `max_events`; returns how many it published.
+async fn publish_until_slow_closes(
+    server: &TestServer,
+    channel: &str,
+    closes: f64,
+    max_events: usize,
+) -> usize {
+    let payload = "s".repeat(4 * 1024);
+    let mut published = 0;
+    while server
+        .metric("channelhub_slow_consumer_disconnects_total")
+        .await
+        < closes
+    {
+        assert!(
+            published < max_events,
+            "{published} events of 4 KiB and still fewer than {closes} slow-consumer closes: {}",
+            server.metrics().await
+        );
+        let events: Vec<Value> = (0..8)
+            .map(|i| json!({"data": {"n": published + i, "pad": payload}}))
+            .collect();
+        server.publish(channel, json!({"events": events})).await;
+        published += 8;
+    }
+    published
+}
+
+/// `--subscriber-queue-frames` (README, Configuration): with a bound of 16
+/// frames, subscribers that stop reading are closed with 1008 long before
+/// the default (1024 frames, 8 MiB) would; the slow-consumer metric counts
+/// them; one that reads nothing at all is dropped 10 s after its close frame
+/// was queued (README, "Slow subscribers"). (That a reader who keeps up is
+/// not slowed is `slow_consumer_is_closed_while_others_get_everything`.)
+async fn subscriber_queue_frames_bounds_the_lag_and_silent_peers_are_dropped(backend: Backend) {
+    let server = TestServer::start_with(backend, &["--subscriber-queue-frames", "16"]).await;
+    server.create_channel(json!({"id": "bounded"})).await;
+    let mut late_reader = server.ws_small_buffer("/channels/bounded/ws").await;
+    let silent = server.ws_small_buffer("/channels/bounded/ws").await;
+    // 1000 events of 4 KiB stay under the default bounds (1024 frames, 8 MiB).
+    let published = publish_until_slow_closes(&server, "bounded", 2.0, 1000).await;
+    let closed_at = tokio::time::Instant::now();
+
+    let (code, reason, texts) = read_until_close(&mut late_reader).await;
+    assert_eq!(code, Some(CloseCode::Policy), "{reason}");
+    assert!(reason.contains("slow"), "{reason}");
+    assert!(texts < published, "{texts} of {published}");
+    drop(late_reader);
+
+    // The silent one never reads its close frame: dropped after 10 s more.
+    eventually("only the silent subscriber is left", || async {
+        server.metric("channelhub_websocket_connections").await == 1.0
+    })
+    .await;
+    assert!(
+        closed_at.elapsed() < Duration::from_secs(8),
+        "the check above ran too late to tell"
+    );
+    let dropped = Deadline::after(Duration::from_secs(30));
+    loop {
+        let open = server.metric("channelhub_websocket_connections").await;
+        if open == 0.0 {
+            break;
+        }
+        dropped.check(|| format!("the silent slow subscriber was never dropped ({open} open)"));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let waited = closed_at.elapsed();
+    // Both stalled subscribers were closed within moments of each other,
+    // before `closed_at`: allow for that, but not for an immediate drop.
+    assert!(
+        waited >= Duration::from_secs(7),
+        "dropped {waited:?} after the close, before its 10 s to read it"
+    );
+    drop(silent);
+}
+
+/// `--subscriber-queue-bytes`: with 64 KiB, a subscriber that stops reading
+/// is closed with 1008 although it lags by far fewer than the default 1024
+/// frames.
+async fn subscriber_queue_bytes_bounds_the_lag(backend: Backend) {
+    let server = TestServer::start_with(backend, &["--subscriber-queue-bytes", "65536"]).await;
+    server.create_channel(json!({"id": "byte-bound"})).await;
+    let mut stalled = server.ws_small_buffer("/channels/byte-bound/ws").await;
+    // Under 1024 frames in all: only the byte bound can close it.
+    let published = publish_until_slow_closes(&server, "byte-bound", 1.0, 1000).await;
+    let (code, reason, texts) = read_until_close(&mut stalled).await;
+    assert_eq!(code, Some(CloseCode::Policy), "{reason}");
+    assert!(texts < published, "{texts} of {published}");
 }

@@ -33,6 +33,12 @@ pub struct Behaviour {
     /// Answer the first request with 429 and this `Retry-After`.
     pub retry_after_first: Option<u64>,
     pub delay: Duration,
+    /// The status `retry_after_first` answers with (429 when unset).
+    pub retry_after_status: Option<u16>,
+    /// Answer every request with this status (after the cases above).
+    pub answer_status: Option<u16>,
+    /// A `Location` header on every answer (for 3xx answers).
+    pub location: Option<String>,
 }
 
 #[derive(Default)]
@@ -56,18 +62,26 @@ async fn receive(
     body: String,
     state: Data<&Arc<Mutex<ReceiverState>>>,
 ) -> Response {
-    let (answer, delay, retry_after) = {
+    let (answer, delay, retry_after, location) = {
         let mut state = state.lock().unwrap();
         state.started += 1;
         let n = state.received.len();
         let b = &state.behaviour;
-        if b.retry_after_first.is_some() && n == 0 {
-            (PoemStatus::TOO_MANY_REQUESTS, b.delay, b.retry_after_first)
+        let (answer, delay, retry_after) = if b.retry_after_first.is_some() && n == 0 {
+            let status = b
+                .retry_after_status
+                .map_or(PoemStatus::TOO_MANY_REQUESTS, |s| {
+                    PoemStatus::from_u16(s).unwrap()
+                });
+            (status, b.delay, b.retry_after_first)
         } else if b.always_fail || n < b.fail_first {
             (PoemStatus::INTERNAL_SERVER_ERROR, b.delay, None)
+        } else if let Some(status) = b.answer_status {
+            (PoemStatus::from_u16(status).unwrap(), b.delay, None)
         } else {
             (PoemStatus::OK, b.delay, None)
-        }
+        };
+        (answer, delay, retry_after, b.location.clone())
     };
     tokio::time::sleep(delay).await;
     state.lock().unwrap().received.push(Received {
@@ -79,6 +93,9 @@ async fn receive(
     let mut response = Response::builder().status(answer);
     if let Some(seconds) = retry_after {
         response = response.header("retry-after", seconds.to_string());
+    }
+    if let Some(location) = location {
+        response = response.header("location", location);
     }
     response.finish()
 }
@@ -107,6 +124,11 @@ impl Receiver {
             state,
             task,
         }
+    }
+
+    /// Answers from now on as `behaviour` says.
+    pub fn set_behaviour(&self, behaviour: Behaviour) {
+        self.state.lock().unwrap().behaviour = behaviour;
     }
 
     /// Requests that have arrived, including ones still being answered.
