@@ -148,6 +148,15 @@ pub struct ServeConfig {
     )]
     pub allow_anonymous_webhooks: bool,
 
+    /// Live anonymous webhooks one client address may hold, on all channels
+    /// together (0: no bound); past it, 429.
+    #[arg(
+        long,
+        env = "CHANNELHUB_MAX_ANONYMOUS_WEBHOOKS_PER_IP",
+        default_value_t = 20
+    )]
+    pub max_anonymous_webhooks_per_ip: usize,
+
     /// Seconds a client has to send a request's headers (also how long an
     /// idle HTTP/1 keep-alive connection is kept).
     #[arg(long, env = "CHANNELHUB_HEADER_TIMEOUT", default_value = "10", value_parser = parse_seconds)]

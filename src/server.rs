@@ -78,7 +78,8 @@ pub async fn serve(config: ServeConfig) -> Result<(), Box<dyn std::error::Error>
     let clustered = store.clustered();
     let hub = Arc::new(
         Hub::new(store, auth, rooms, writer, config.allow_private_webhooks)
-            .with_idempotency_window(config.idempotency_window),
+            .with_idempotency_window(config.idempotency_window)
+            .with_max_anonymous_webhooks(config.max_anonymous_webhooks_per_ip),
     );
     let live_runtime = LiveRuntime::start()?;
     let sessions = Sessions::new(

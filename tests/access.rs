@@ -23,6 +23,7 @@ on_both_backends!(
     a_webhook_stops_when_its_token_expires,
     credentials_are_hashed_only_where_they_matter,
     going_private_closes_every_listener_without_access,
+    anonymous_webhooks_are_capped_per_address,
 );
 
 async fn register(
@@ -421,4 +422,81 @@ async fn going_private_closes_every_listener_without_access(backend: Backend) {
         .expect("the member's stream is open")
         .expect("a well-formed SSE message");
     assert_eq!(message.data, secret);
+}
+
+async fn anonymous_webhooks_are_capped_per_address(backend: Backend) {
+    let server = TestServer::start_with(
+        backend,
+        &[
+            "--allow-private-webhooks",
+            "--max-anonymous-webhooks-per-ip",
+            "2",
+        ],
+    )
+    .await;
+    server.create_channel(json!({"id": "feed-one"})).await;
+    server.create_channel(json!({"id": "feed-two"})).await;
+    let (reader, _) = server
+        .create_token("feed-two", "subscribe", json!({}))
+        .await;
+    for (channel, url) in [
+        ("feed-one", "http://127.0.0.1:9/a"),
+        ("feed-two", "http://127.0.0.1:9/b"),
+    ] {
+        let (status, hook) = register(&server, channel, None, json!({"url": url})).await;
+        assert_eq!(status, StatusCode::CREATED, "{hook}");
+    }
+    let response = server
+        .send(
+            Method::POST,
+            "/channels/feed-one/webhooks",
+            None,
+            Some(json!({"url": "http://127.0.0.1:9/c"})),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(response.headers().contains_key("retry-after"));
+    let problem: Value = response.json().await.unwrap();
+    common::assert_problem(
+        StatusCode::TOO_MANY_REQUESTS,
+        &problem,
+        StatusCode::TOO_MANY_REQUESTS,
+    );
+    assert_eq!(
+        server
+            .metric("channelhub_limit_refusals_total{limit=\"anonymous_webhooks_per_ip\"}")
+            .await,
+        1.0
+    );
+
+    // Refreshing one it holds, and registering with a token, still work.
+    let (status, _) = register(
+        &server,
+        "feed-one",
+        None,
+        json!({"url": "http://127.0.0.1:9/a"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = register(
+        &server,
+        "feed-two",
+        Some(&reader),
+        json!({"url": "http://127.0.0.1:9/c"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (_, list) = server
+        .call(
+            Method::GET,
+            "/channels/feed-one/webhooks",
+            Some(ADMIN),
+            None,
+        )
+        .await;
+    assert_eq!(
+        list.as_array().unwrap().len(),
+        1,
+        "the refused one was not stored"
+    );
 }

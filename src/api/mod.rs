@@ -76,10 +76,15 @@ pub fn presented_token(req: &Request) -> Option<String> {
     header.or_else(|| req.params::<TokenParam>().ok().and_then(|p| p.token))
 }
 
+/// The client's address as the limits judged it (behind `--trusted-proxies`,
+/// the forwarded one), left in the request for handlers that record who asked.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddress(pub std::net::IpAddr);
+
 /// The address a request came from: as the limits resolved it (trusted
 /// proxies' forwarded address), else the TCP peer (no port).
 pub fn client_address(req: &Request) -> String {
-    if let Some(crate::limits::ClientAddress(ip)) = req.extensions().get() {
+    if let Some(ClientAddress(ip)) = req.extensions().get() {
         return ip.to_string();
     }
     match req.remote_addr().as_socket_addr() {

@@ -199,13 +199,19 @@ impl From<HubError> for ApiError {
             HubError::Conflict(_) => StatusCode::CONFLICT,
             HubError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             HubError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            HubError::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
             HubError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         };
         let api_error = ApiError::new(status, err.to_string());
-        if status == StatusCode::UNAUTHORIZED {
-            api_error.with_header(poem::http::header::WWW_AUTHENTICATE, "Bearer")
-        } else {
-            api_error
+        match status {
+            StatusCode::UNAUTHORIZED => {
+                api_error.with_header(poem::http::header::WWW_AUTHENTICATE, "Bearer")
+            }
+            // A held resource frees up as it expires; a minute is a fair wait.
+            StatusCode::TOO_MANY_REQUESTS => {
+                api_error.with_header(poem::http::header::RETRY_AFTER, "60")
+            }
+            _ => api_error,
         }
     }
 }

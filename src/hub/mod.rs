@@ -49,6 +49,9 @@ pub enum HubError {
     Conflict(String),
     #[error("{0}")]
     TooLarge(String),
+    /// The caller holds as much of something as it may.
+    #[error("{0}")]
+    TooMany(String),
     /// Well-formed, but in conflict with what was asked before (a reused
     /// idempotency key).
     #[error("{0}")]
@@ -108,7 +111,12 @@ pub struct Hub {
     publish_view: quick_cache::sync::Cache<String, (Arc<Channel>, StdInstant)>,
     /// How long a publish's `Idempotency-Key` is remembered.
     idempotency_window: Duration,
+    /// Live anonymous webhooks one client address may hold (0: no bound).
+    max_anonymous_webhooks: usize,
 }
+
+/// Anonymous webhooks one address may hold unless configured.
+pub const DEFAULT_MAX_ANONYMOUS_WEBHOOKS: usize = 20;
 
 /// How long idempotency keys are remembered unless configured.
 pub const DEFAULT_IDEMPOTENCY_WINDOW: Duration = Duration::from_secs(24 * 3600);
@@ -131,7 +139,14 @@ impl Hub {
             node_id: ulid::Ulid::generate().to_string(),
             publish_view: quick_cache::sync::Cache::new(10_000),
             idempotency_window: DEFAULT_IDEMPOTENCY_WINDOW,
+            max_anonymous_webhooks: DEFAULT_MAX_ANONYMOUS_WEBHOOKS,
         }
+    }
+
+    /// Bounds the live anonymous webhooks one address may hold (0: no bound).
+    pub fn with_max_anonymous_webhooks(mut self, max: usize) -> Hub {
+        self.max_anonymous_webhooks = max;
+        self
     }
 
     /// Remembers idempotency keys for `window` instead of the default 24 h.

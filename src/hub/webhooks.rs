@@ -88,9 +88,14 @@ impl Hub {
             last_success_at: None,
             registered_by,
         };
+        // Anonymous registrants are bounded per address: each webhook makes
+        // this server POST to a URL of a stranger's choosing.
+        let per_registrant = (matches!(principal, Principal::Anonymous)
+            && self.max_anonymous_webhooks > 0)
+            .then_some(self.max_anonymous_webhooks);
         match self
             .store
-            .register_webhook(&record, MAX_WEBHOOKS_PER_CHANNEL)
+            .register_webhook(&record, MAX_WEBHOOKS_PER_CHANNEL, per_registrant)
             .await
         {
             Ok(Registration::Created(created)) => Ok(Registered {
@@ -103,6 +108,18 @@ impl Hub {
                 secret: None,
                 created: false,
             }),
+            Ok(Registration::RegistrantLimitReached) => {
+                metrics::counter!(
+                    crate::telemetry::LIMIT_REFUSALS,
+                    "limit" => "anonymous_webhooks_per_ip"
+                )
+                .increment(1);
+                Err(HubError::TooMany(format!(
+                    "this address holds {} anonymous webhooks, the most it may; \
+                     let some expire or register with a token",
+                    self.max_anonymous_webhooks
+                )))
+            }
             Ok(Registration::Taken) => Err(HubError::Conflict(format!(
                 "channel {channel_id:?} has a webhook for this URL registered by someone else"
             ))),

@@ -134,11 +134,6 @@ fn route_of(req: &Request) -> Option<Route> {
 }
 
 /// The limits, shared by every request.
-/// The client's address as the limits judged it (behind `--trusted-proxies`,
-/// the forwarded one), for handlers that record who asked.
-#[derive(Debug, Clone, Copy)]
-pub struct ClientAddress(pub IpAddr);
-
 pub struct Limits {
     settings: LimitSettings,
     hub: Arc<Hub>,
@@ -201,7 +196,8 @@ impl Limits {
             .unwrap_or(IpAddr::from([0, 0, 0, 0]));
         let client = self.settings.trusted_proxies.client(peer, req.headers());
         // Handlers that record who asked (webhook registrants) see the same address.
-        req.extensions_mut().insert(ClientAddress(client));
+        req.extensions_mut()
+            .insert(crate::api::ClientAddress(client));
         let exempt_address = client.is_loopback() && !self.settings.limit_loopback;
         let token = presented_token(&req);
 

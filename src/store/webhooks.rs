@@ -50,6 +50,8 @@ pub enum Registration {
     LimitReached,
     /// The channel has this URL from another registrant.
     Taken,
+    /// The registrant has as many live webhooks (on all channels) as it may.
+    RegistrantLimitReached,
 }
 
 /// A queued delivery: the oldest one of its webhook.
@@ -88,10 +90,13 @@ pub trait WebhookStore: Send + Sync + 'static {
     /// that one, if `webhook.registered_by` registered it or is the admin) or
     /// has `max_per_channel` webhooks. [`StoreError::NotFound`] when the
     /// channel does not exist.
+    /// `max_per_registrant`, when given, bounds the live webhooks
+    /// `webhook.registered_by` may hold across all channels.
     async fn register_webhook(
         &self,
         webhook: &WebhookRecord,
         max_per_channel: usize,
+        max_per_registrant: Option<usize>,
     ) -> StoreResult<Registration>;
     async fn list_webhooks(&self, channel_id: &str) -> StoreResult<Vec<WebhookRecord>>;
     async fn get_webhook(&self, webhook_id: &str) -> StoreResult<Option<WebhookRecord>>;
@@ -177,6 +182,7 @@ sql_impl!(WebhookStore {
         &self,
         webhook: &WebhookRecord,
         max_per_channel: usize,
+        max_per_registrant: Option<usize>,
     ) -> StoreResult<Registration> {
         let mut tx = self.backend().begin_write().await?;
         let channel_exists: Option<String> = sqlx::query_scalar("SELECT id FROM channels WHERE id = $1")
@@ -237,6 +243,18 @@ sql_impl!(WebhookStore {
                 .await?;
                 if live >= max_per_channel as i64 {
                     return Ok(Registration::LimitReached);
+                }
+                if let Some(max) = max_per_registrant {
+                    let held: i64 = sqlx::query_scalar(
+                        "SELECT COUNT(*) FROM webhooks WHERE registered_by = $1 AND expires_at > $2",
+                    )
+                    .bind(webhook.registered_by.as_str())
+                    .bind(webhook.created_at)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    if held >= max as i64 {
+                        return Ok(Registration::RegistrantLimitReached);
+                    }
                 }
                 let sql = format!(
                     "INSERT INTO webhooks ({WEBHOOK_COLUMNS}) \
