@@ -1,6 +1,7 @@
 //! `channelhub tail [-f]`: the latest stored events, then (with `-f`) live
 //! ones over WebSocket. A dropped connection is retried with backoff and
-//! resumed with `after=<last event id>`, so nothing is missed or repeated.
+//! resumed with `after=<last event id>`, so nothing is missed or repeated;
+//! if the server says events were removed meanwhile, a warning says so.
 
 use std::time::Duration;
 
@@ -123,6 +124,17 @@ async fn follow_once(
         match message {
             Ok(Message::Text(text)) => {
                 let event: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+                // Sent before the replay when events after our resume point
+                // were removed before we could read them: say so, go on.
+                if let Some(removed_through) = event["gap"]["removed_through"].as_str() {
+                    eprintln!(
+                        "channelhub: warning: events after {} up to {removed_through} were \
+                         removed (retention or deletion) before they could be read; \
+                         continuing after the gap",
+                        after.as_deref().unwrap_or("the start")
+                    );
+                    continue;
+                }
                 if let Some(id) = event["id"].as_str() {
                     *after = Some(id.to_owned());
                 }
