@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Backend, TestServer, eventually, next_text};
+use common::{Backend, TestServer, eventually, metric_value as metric, next_text};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -78,17 +78,6 @@ async fn docs_ui_is_served() {
     assert_eq!(response.status(), StatusCode::OK);
     let html = response.text().await.unwrap();
     assert!(html.contains("swagger"), "the docs page embeds Swagger UI");
-}
-
-/// The value of a metric line `name{labels} value` (labels as written).
-fn metric(text: &str, series: &str) -> Option<f64> {
-    text.lines().find_map(|line| {
-        line.strip_prefix(series)?
-            .strip_prefix(' ')?
-            .trim()
-            .parse()
-            .ok()
-    })
 }
 
 async fn metrics_count_what_happened(backend: Backend) {

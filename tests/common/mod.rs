@@ -504,3 +504,38 @@ pub fn assert_problem(status: StatusCode, body: &Value, expected: StatusCode) {
         assert!(body[field].is_string(), "problem without {field}: {body}");
     }
 }
+
+impl TestServer {
+    /// The server's `/metrics` text.
+    pub async fn metrics_text(&self) -> String {
+        self.http
+            .get(format!("http://{}/metrics", self.addr))
+            .send()
+            .await
+            .expect("GET /metrics")
+            .text()
+            .await
+            .expect("metrics body")
+    }
+
+    /// A channel's live WebSocket subscribers, as the server counts them.
+    pub async fn subscribers(&self, channel: &str) -> u64 {
+        let (status, channel) = self
+            .call(Method::GET, &format!("/channels/{channel}"), None, None)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{channel}");
+        channel["subscribers"].as_u64().expect("subscribers")
+    }
+}
+
+/// The value of one series (name with its labels, as printed) in a
+/// Prometheus text scrape.
+pub fn metric_value(text: &str, series: &str) -> Option<f64> {
+    text.lines().find_map(|line| {
+        line.strip_prefix(series)?
+            .strip_prefix(' ')?
+            .trim()
+            .parse()
+            .ok()
+    })
+}
