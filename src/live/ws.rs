@@ -411,8 +411,8 @@ async fn run_session(
                 }
             }
             _ = replies.ready.notified() => {
-                if write_within(&mut writer, &replies.take(), limits.write_timeout).await.is_err() {
-                    break Ending::Drop;
+                if let Err(failed) = write_within(&mut writer, &replies.take(), limits.write_timeout).await {
+                    break failed.ending();
                 }
             }
             frame = incoming.next() => match frame {
@@ -437,8 +437,8 @@ async fn run_session(
                 }
                 unanswered_pings += 1;
                 let ping = encode(Frame::ping(Vec::new()));
-                if write_within(&mut writer, &ping, limits.write_timeout).await.is_err() {
-                    break Ending::Drop;
+                if let Err(failed) = write_within(&mut writer, &ping, limits.write_timeout).await {
+                    break failed.ending();
                 }
             }
             _ = &mut shutting_down => break going_away(),
@@ -482,18 +482,23 @@ enum Slow {
     WriteTimeout,
 }
 
+impl Slow {
+    /// Counts one such disconnect.
+    fn count(self) {
+        let label = match self {
+            Slow::Queue => telemetry::SLOW_REASON_QUEUE,
+            Slow::WriteTimeout => telemetry::SLOW_REASON_WRITE_TIMEOUT,
+        };
+        metrics::counter!(telemetry::SLOW_CONSUMER_CLOSES, "reason" => label).increment(1);
+    }
+}
+
 fn slow_consumer(slow: Slow) -> Ending {
-    let (label, reason) = match slow {
-        Slow::Queue => (
-            telemetry::SLOW_REASON_QUEUE,
-            "slow consumer: too far behind, reconnect and catch up",
-        ),
-        Slow::WriteTimeout => (
-            telemetry::SLOW_REASON_WRITE_TIMEOUT,
-            "slow consumer: not reading, reconnect and catch up",
-        ),
+    slow.count();
+    let reason = match slow {
+        Slow::Queue => "slow consumer: too far behind, reconnect and catch up",
+        Slow::WriteTimeout => "slow consumer: not reading, reconnect and catch up",
     };
-    metrics::counter!(telemetry::SLOW_CONSUMER_CLOSES, "reason" => label).increment(1);
     Ending::Close(CloseCode::Policy, reason)
 }
 
@@ -733,7 +738,11 @@ fn poll_write_some(
 
 /// Finishes a frame that a slow-consumer ending cut short, so that the close
 /// frame after it is read as one; frames not started are dropped.
-async fn finish_frame(writer: &mut Writer, staged: &mut Staged, limit: Duration) -> Result<(), ()> {
+async fn finish_frame(
+    writer: &mut Writer,
+    staged: &mut Staged,
+    limit: Duration,
+) -> Result<(), Unwritten> {
     staged.keep_partial();
     let result = match staged.frames.first() {
         Some(rest) => write_within(writer, rest, limit).await,
@@ -757,7 +766,7 @@ async fn write_close(
     code: CloseCode,
     reason: &str,
     limit: Duration,
-) -> Result<(), ()> {
+) -> Result<(), Unwritten> {
     let close = encode(Frame::close(Some(CloseFrame {
         code,
         reason: reason.into(),
@@ -765,14 +774,34 @@ async fn write_close(
     write_within(writer, &close, limit).await
 }
 
-async fn write_within(writer: &mut Writer, bytes: &[u8], limit: Duration) -> Result<(), ()> {
+/// Why a write did not go through.
+#[derive(Debug)]
+enum Unwritten {
+    Failed,
+    TimedOut,
+}
+
+impl Unwritten {
+    /// How a session ends when a control frame cannot be written: the socket
+    /// is gone, or it took nothing for the write timeout (a slow consumer,
+    /// though the close frame cannot reach it either).
+    fn ending(self) -> Ending {
+        if let Unwritten::TimedOut = self {
+            Slow::WriteTimeout.count();
+        }
+        Ending::Drop
+    }
+}
+
+async fn write_within(writer: &mut Writer, bytes: &[u8], limit: Duration) -> Result<(), Unwritten> {
     let write = async {
         writer.write_all(bytes).await?;
         writer.flush().await
     };
     match tokio::time::timeout(limit, write).await {
         Ok(Ok(())) => Ok(()),
-        _ => Err(()),
+        Ok(Err(_)) => Err(Unwritten::Failed),
+        Err(_) => Err(Unwritten::TimedOut),
     }
 }
 
