@@ -8,8 +8,9 @@
 #   bench/run.sh head full                       benchmark the last commit, not the working tree
 #   bench/run.sh at=5609d60 quick publish         benchmark that commit
 #
-# Scenarios: fanout multinode connections publish catchup. Fan-out targets: channelhub nats sockudo.
-# (multinode: the fan-out workloads against 3 channelhub nodes sharing one PostgreSQL database.)
+# Scenarios: fanout multinode connections publish catchup stuck. Fan-out targets: channelhub nats sockudo.
+# (multinode: the fan-out workloads against 3 channelhub nodes sharing one PostgreSQL database;
+# stuck: subscribers that never read plus one reader, ~100 MB of 8 KB events, server RSS before/peak/after.)
 # Builds channelhub and the load generator in release mode under
 # CARGO_TARGET_DIR (default /work/bench-target), installs Sockudo once under
 # ~/.cache/channelhub-bench/sockudo, and writes results to bench/results/.
@@ -26,14 +27,14 @@ while (($#)); do
         quick | full) mode=$1 ;;
         head) head=1 ;;
         at=*) head=1 commit=${1#at=} ;;
-        fanout | multinode | connections | publish | catchup) scenarios+=("$1") ;;
+        fanout | multinode | connections | publish | catchup | stuck) scenarios+=("$1") ;;
         channelhub | nats | sockudo) targets+=("$1") ;;
         --) shift; extra=("$@"); break ;;
         *) echo "unknown argument: $1 (see the header of $0)" >&2; exit 2 ;;
     esac
     shift
 done
-((${#scenarios[@]})) || scenarios=(fanout multinode connections publish catchup)
+((${#scenarios[@]})) || scenarios=(fanout multinode connections publish catchup stuck)
 ((${#targets[@]})) || targets=(channelhub nats sockudo)
 join() { local IFS=,; echo "$*"; }
 

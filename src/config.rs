@@ -26,6 +26,12 @@ pub struct ServeConfig {
     #[arg(long, env = "CHANNELHUB_PING_INTERVAL", default_value = "30", value_parser = parse_seconds)]
     pub ping_interval: Duration,
 
+    /// Seconds a subscriber's socket may take no bytes while the server has
+    /// data for it; then it is closed as a slow consumer (1008) and dropped,
+    /// even when its channel is quiet. SSE streams end after as long a stall.
+    #[arg(long, env = "CHANNELHUB_WRITE_TIMEOUT", default_value = "30", value_parser = parse_seconds)]
+    pub write_timeout: Duration,
+
     /// Allow webhook targets on loopback, private and link-local addresses.
     #[arg(long, env = "CHANNELHUB_ALLOW_PRIVATE_WEBHOOKS")]
     pub allow_private_webhooks: bool,

@@ -85,6 +85,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), Box<dyn std::error::Error>
     let sessions = Sessions::new(
         SessionLimits {
             ping_interval: config.ping_interval,
+            write_timeout: config.write_timeout,
             queue_frames: config.subscriber_queue_frames,
             queue_bytes: config.subscriber_queue_bytes,
             max_connections: config.max_connections,

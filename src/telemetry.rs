@@ -14,6 +14,9 @@ pub const LIVE_CHANNELS: &str = "channelhub_live_channels";
 pub const EVENTS_PUBLISHED: &str = "channelhub_events_published_total";
 pub const FRAMES_DELIVERED: &str = "channelhub_frames_delivered_total";
 pub const SLOW_CONSUMER_CLOSES: &str = "channelhub_slow_consumer_disconnects_total";
+/// Values of [`SLOW_CONSUMER_CLOSES`]'s `reason` label.
+pub const SLOW_REASON_QUEUE: &str = "queue";
+pub const SLOW_REASON_WRITE_TIMEOUT: &str = "write_timeout";
 pub const WEBHOOK_ATTEMPTS: &str = "channelhub_webhook_attempts_total";
 pub const LIMIT_REFUSALS: &str = "channelhub_limit_refusals_total";
 pub const REQUEST_SECONDS: &str = "channelhub_http_request_duration_seconds";
@@ -48,7 +51,8 @@ pub fn install() -> PrometheusHandle {
     );
     describe_counter!(
         SLOW_CONSUMER_CLOSES,
-        "Subscribers closed for falling behind (1008)"
+        "Subscribers disconnected as slow consumers (WebSocket 1008; SSE stream ended), by reason: \
+         queue (fell past the queue bound) or write_timeout (took no bytes for --write-timeout)"
     );
     describe_counter!(WEBHOOK_ATTEMPTS, "Webhook delivery attempts by outcome");
     describe_counter!(

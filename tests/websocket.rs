@@ -265,7 +265,7 @@ async fn slow_consumer_is_closed_while_others_get_everything(backend: Backend) {
     // README (Observability): the close is counted.
     assert_eq!(
         server
-            .metric("channelhub_slow_consumer_disconnects_total")
+            .metric("channelhub_slow_consumer_disconnects_total{reason=\"queue\"}")
             .await,
         1.0,
         "{}",
@@ -573,7 +573,7 @@ async fn publish_until_slow_closes(
     let payload = "s".repeat(4 * 1024);
     let mut published = 0;
     while server
-        .metric("channelhub_slow_consumer_disconnects_total")
+        .metric("channelhub_slow_consumer_disconnects_total{reason=\"queue\"}")
         .await
         < closes
     {

@@ -1,5 +1,5 @@
-//! channelhub load generator: runs the fan-out, connections, publish and
-//! catch-up scenarios against channelhub, and the fan-out workload against
+//! channelhub load generator: runs the fan-out, connections, publish,
+//! catch-up and stuck-subscriber scenarios against channelhub, and the fan-out workload against
 //! NATS and Sockudo on the same machine, and against several channelhub
 //! nodes sharing one PostgreSQL database (multinode), then prints tables and
 //! writes JSON.
@@ -24,7 +24,7 @@ use clap::{Parser, ValueEnum};
 use peers::{Peer, channelhub::ChannelHub, cluster::HubCluster, nats::Nats, sockudo::Sockudo};
 use procs::Db;
 use report::Results;
-use scenarios::{catchup, connections, fanout, publish};
+use scenarios::{catchup, connections, fanout, publish, stuck};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Scenario {
@@ -34,6 +34,9 @@ enum Scenario {
     Connections,
     Publish,
     Catchup,
+    /// Subscribers that never read, one that reads, a burst of large events:
+    /// the server's RSS before, at its peak and after.
+    Stuck,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -66,7 +69,7 @@ struct Args {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "fanout,multinode,connections,publish,catchup"
+        default_value = "fanout,multinode,connections,publish,catchup,stuck"
     )]
     scenarios: Vec<Scenario>,
     /// Servers the fan-out workload runs against.
@@ -95,6 +98,19 @@ struct Args {
     /// Events in the catch-up channel [quick: 100000; full: 1000000].
     #[arg(long)]
     catchup_events: Option<u64>,
+    /// Non-reading subscribers of the stuck scenario, one server per count
+    /// [quick: 1000; full: 1000,5000,10000].
+    #[arg(long, value_delimiter = ',')]
+    stuck_subscribers: Option<Vec<usize>>,
+    /// Megabytes of event data the stuck scenario publishes [quick: 32; full: 100].
+    #[arg(long)]
+    stuck_megabytes: Option<u64>,
+    /// Bytes of each event's data in the stuck scenario.
+    #[arg(long, default_value_t = 8000)]
+    stuck_event_bytes: usize,
+    /// Extra flags for the server of the stuck scenario (e.g. "--write-timeout=5").
+    #[arg(long, allow_hyphen_values = true)]
+    stuck_server_arg: Vec<String>,
     /// Databases for the publish scenario.
     #[arg(long, value_delimiter = ',', default_value = "sqlite,postgres")]
     publish_dbs: Vec<DbArg>,
@@ -274,6 +290,42 @@ async fn run_all(args: &Args, work: &Path, fd_limit: usize, results: &mut Result
         match catchup::run(&hub, events, args.payload_bytes).await {
             Ok(o) => results.catchup.push(o),
             Err(err) => results.note(format!("catch-up failed: {err:#}")),
+        }
+    }
+
+    if args.scenarios.contains(&Scenario::Stuck) {
+        let counts = args.stuck_subscribers.clone().unwrap_or(if args.quick {
+            vec![1_000]
+        } else {
+            vec![1_000, 5_000, 10_000]
+        });
+        let megabytes = args
+            .stuck_megabytes
+            .unwrap_or(if args.quick { 32 } else { 100 });
+        for count in counts {
+            if let Err(err) = stuck::check_limit(count, fd_limit, FD_RESERVE) {
+                results.note(format!("stuck: skipped: {err:#}"));
+                continue;
+            }
+            let case = stuck::Case {
+                stuck: count,
+                event_bytes: args.stuck_event_bytes,
+                total_bytes: megabytes * 1_000_000,
+            };
+            println!(
+                "\n== stuck subscribers: {count} that never read, 1 reader, {megabytes} MB of {}-byte events",
+                case.event_bytes
+            );
+            // A fresh server per count: the levels of one run do not carry over.
+            let launch = hub_launch(Db::Sqlite, "stuck", args.stuck_server_arg.clone());
+            let outcome = match ChannelHub::start(launch).await {
+                Ok(hub) => stuck::run(&hub, &case).await,
+                Err(e) => Err(e),
+            };
+            match outcome {
+                Ok(o) => results.stuck.push(o),
+                Err(err) => results.note(format!("stuck with {count} failed: {err:#}")),
+            }
         }
     }
     Ok(())

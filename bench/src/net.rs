@@ -28,7 +28,20 @@ pub fn next_source() -> Ipv4Addr {
 
 /// A TCP connection to `target` from `source` (any free port).
 pub async fn connect_from(source: Ipv4Addr, target: SocketAddr) -> Result<TcpStream> {
+    connect_with(source, target, None).await
+}
+
+/// As [`connect_from`], with the socket's receive buffer (SO_RCVBUF) set
+/// before connecting, so the window it offers stays that small.
+async fn connect_with(
+    source: Ipv4Addr,
+    target: SocketAddr,
+    recv_buffer: Option<usize>,
+) -> Result<TcpStream> {
     let socket = TcpSocket::new_v4()?;
+    if let Some(bytes) = recv_buffer {
+        socket.set_recv_buffer_size(bytes as u32)?;
+    }
     socket
         .bind(SocketAddr::from((source, 0)))
         .with_context(|| format!("binding {source}"))?;
@@ -48,6 +61,26 @@ pub async fn websocket(
     path: &str,
 ) -> Result<WebSocketStream<TcpStream>> {
     let stream = connect_from(source, target).await?;
+    handshake(stream, target, path).await
+}
+
+/// A WebSocket client whose socket offers only `recv_buffer` bytes of
+/// receive window: a subscriber that can be made to stop reading.
+pub async fn websocket_with_recv_buffer(
+    source: Ipv4Addr,
+    target: SocketAddr,
+    path: &str,
+    recv_buffer: usize,
+) -> Result<WebSocketStream<TcpStream>> {
+    let stream = connect_with(source, target, Some(recv_buffer)).await?;
+    handshake(stream, target, path).await
+}
+
+async fn handshake(
+    stream: TcpStream,
+    target: SocketAddr,
+    path: &str,
+) -> Result<WebSocketStream<TcpStream>> {
     let config = WebSocketConfig::default()
         .read_buffer_size(4096)
         .write_buffer_size(0);

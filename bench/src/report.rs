@@ -5,7 +5,7 @@ use std::{path::Path, process::Command};
 
 use serde::Serialize;
 
-use crate::scenarios::{catchup, connections, fanout, publish};
+use crate::scenarios::{catchup, connections, fanout, publish, stuck};
 
 #[derive(Debug, Default, Serialize)]
 pub struct Machine {
@@ -85,6 +85,7 @@ pub struct Results {
     pub connections: Option<connections::Outcome>,
     pub publish: Vec<publish::Outcome>,
     pub catchup: Vec<catchup::Outcome>,
+    pub stuck: Vec<stuck::Outcome>,
     pub notes: Vec<String>,
 }
 
@@ -239,6 +240,49 @@ impl Results {
                 c.cpu_read.server_pct,
                 c.cpu_read.loadgen_pct
             );
+        }
+        if !self.stuck.is_empty() {
+            println!(
+                "\nStuck subscribers (server RSS in MiB; after = seconds after the last publish)"
+            );
+            println!(
+                "{:>7} {:>8} {:>8} {:>8} {:>8} {:>22} {:>12} {:>6} {:>6} {:>7} {:>5}",
+                "stuck",
+                "MB pub",
+                "idle",
+                "before",
+                "peak",
+                "after",
+                "reader",
+                "1008",
+                "other",
+                "dropped",
+                "open"
+            );
+            for s in &self.stuck {
+                let after: Vec<String> = s
+                    .rss_after_mb
+                    .iter()
+                    .map(|(t, mb)| format!("{mb:.0}@{t}s"))
+                    .collect();
+                println!(
+                    "{:>7} {:>8.0} {:>8.1} {:>8.1} {:>8.1} {:>22} {:>12} {:>6} {:>6} {:>7} {:>5}",
+                    s.connected,
+                    s.published_mb,
+                    s.rss_idle_mb,
+                    s.rss_before_mb,
+                    s.rss_peak_mb,
+                    after.join(" "),
+                    format!("{}/{}", s.reader_received, s.published_events),
+                    s.stuck_closed_1008,
+                    s.stuck_closed_other,
+                    s.stuck_dropped,
+                    s.stuck_still_open
+                );
+                for line in &s.slow_consumer_metrics {
+                    println!("          {line}");
+                }
+            }
         }
         if !self.notes.is_empty() {
             println!("\nNotes");

@@ -92,7 +92,7 @@ impl StreamApi {
         };
         Ok(EventStream(crate::live::sse::respond(
             subscription,
-            self.sessions.shutdown_signal(),
+            &self.sessions,
         )))
     }
 }

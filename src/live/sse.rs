@@ -4,8 +4,14 @@
 //! and `data:` (the event JSON). A reconnecting `EventSource` sends
 //! `Last-Event-ID`; the session first replays what the client missed from the
 //! store, then continues live, skipping what the replay already sent. A client
-//! too slow for the room's queue has its stream ended; it reconnects with
-//! `Last-Event-ID` and catches up from the store, so it loses nothing.
+//! too slow for the room's queue, or that takes nothing for the write timeout
+//! (the few messages buffered for the response stay unsent that long), has
+//! its stream ended; it reconnects with `Last-Event-ID` and catches up from
+//! the store, so it loses nothing.
+//!
+//! The connection itself belongs to the HTTP server: once the stream has
+//! ended, a socket that still takes no bytes is closed by the server's own
+//! timeouts, not here. What this module holds for it is released at once.
 
 use std::time::Duration;
 
@@ -20,10 +26,14 @@ use tokio_util::sync::CancellationToken;
 use super::{
     Replay,
     rooms::{Listener, RoomMessage},
+    ws::Sessions,
 };
+use crate::telemetry;
 
-/// Messages buffered between the session and the HTTP response.
-const BUFFERED: usize = 256;
+/// Messages buffered between the session and the HTTP response: each is a
+/// copy of its event, private to this subscriber, so few (the HTTP layer
+/// buffers more, as bytes, on its side).
+const BUFFERED: usize = 16;
 /// A comment line this often keeps proxies from closing a quiet stream.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
@@ -37,10 +47,14 @@ pub struct SseSubscription {
 }
 
 /// The streaming response; the session runs until the client leaves, loses
-/// access, falls too far behind, or the server shuts down.
-pub fn respond(subscription: SseSubscription, shutdown: CancellationToken) -> Response {
+/// access, falls too far behind, stops taking bytes, or the server shuts down.
+pub fn respond(subscription: SseSubscription, sessions: &Sessions) -> Response {
     let (messages, receiver) = mpsc::channel(BUFFERED);
-    tokio::spawn(run(subscription, messages, shutdown));
+    let outbox = Outbox {
+        messages,
+        write_timeout: sessions.write_timeout(),
+    };
+    tokio::spawn(run(subscription, outbox, sessions.shutdown_signal()));
     let stream = stream::unfold(receiver, |mut receiver| async move {
         receiver.recv().await.map(|message| (message, receiver))
     });
@@ -55,11 +69,32 @@ fn message(id: &str, event_type: Option<&str>, json: &str) -> SseEvent {
     }
 }
 
-async fn run(
-    mut sub: SseSubscription,
+/// The session's end of the response stream.
+struct Outbox {
     messages: mpsc::Sender<SseEvent>,
-    shutdown: CancellationToken,
-) {
+    write_timeout: Duration,
+}
+
+impl Outbox {
+    /// Hands a message to the response; `false` when the stream must end: the
+    /// client left, or took nothing for the write timeout (the buffer stayed
+    /// full), which counts as a slow consumer.
+    async fn send(&self, message: SseEvent) -> bool {
+        match tokio::time::timeout(self.write_timeout, self.messages.send(message)).await {
+            Ok(sent) => sent.is_ok(),
+            Err(_) => {
+                metrics::counter!(
+                    telemetry::SLOW_CONSUMER_CLOSES,
+                    "reason" => telemetry::SLOW_REASON_WRITE_TIMEOUT
+                )
+                .increment(1);
+                false
+            }
+        }
+    }
+}
+
+async fn run(mut sub: SseSubscription, outbox: Outbox, shutdown: CancellationToken) {
     let mut replayed_through = None;
     if let Some(mut replay) = sub.replay.take() {
         loop {
@@ -74,7 +109,7 @@ async fn run(
             for event in page {
                 let json = event.to_json_string();
                 let sse = message(&event.id, event.event_type.as_deref(), &json);
-                if messages.send(sse).await.is_err() {
+                if !outbox.send(sse).await {
                     return;
                 }
             }
@@ -84,7 +119,7 @@ async fn run(
     loop {
         let received = tokio::select! {
             _ = shutdown.cancelled() => return,
-            _ = messages.closed() => return,
+            _ = outbox.messages.closed() => return,
             received = sub.listener.receiver.recv() => received,
         };
         match received {
@@ -94,7 +129,7 @@ async fn run(
                     e.matches_types(&sub.types) && replayed.is_none_or(|r| e.id.as_str() > r)
                 }) {
                     let sse = message(&event.id, event.event_type.as_deref(), &event.json);
-                    if messages.send(sse).await.is_err() {
+                    if !outbox.send(sse).await {
                         return;
                     }
                 }
@@ -105,7 +140,15 @@ async fn run(
                 }
             }
             // Too far behind: end the stream; the client resumes with Last-Event-ID.
-            Err(RecvError::Lagged(_)) | Err(RecvError::Closed) => return,
+            Err(RecvError::Lagged(_)) => {
+                metrics::counter!(
+                    telemetry::SLOW_CONSUMER_CLOSES,
+                    "reason" => telemetry::SLOW_REASON_QUEUE
+                )
+                .increment(1);
+                return;
+            }
+            Err(RecvError::Closed) => return,
         }
     }
 }

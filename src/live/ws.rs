@@ -6,12 +6,19 @@
 //! The upgrade is done here rather than through poem's `WebSocket` wrapper,
 //! and tungstenite only reads: events reach the socket as the frames the room
 //! encoded once (server frames are unmasked, so every subscriber gets the same
-//! bytes), copied into one buffer and written with one call per wake-up.
-//! tungstenite's own answers (pongs, close replies) go out through the same
-//! writer. Authorization happened before `accept` is called; this module
-//! never reads the store.
+//! bytes). A wake-up stages references to those shared frames (a bounded
+//! number), never copies of them: small frames are gathered into the thread's
+//! scratch buffer only for the duration of one write call, large ones are
+//! written straight from the shared buffer. So a socket that does not read
+//! holds a few hundred bytes of its own beyond the shared ring, and one that
+//! takes no bytes for the write timeout is closed as a slow consumer even
+//! when its channel is quiet. tungstenite's own answers (pongs, close
+//! replies) go out through the same writer. Authorization happened before
+//! `accept` is called; this module never reads the store.
 
 use std::{
+    cell::RefCell,
+    future::poll_fn,
     io,
     pin::Pin,
     sync::{
@@ -22,7 +29,8 @@ use std::{
     time::Duration,
 };
 
-use futures_util::{SinkExt, StreamExt};
+use bytes::Bytes;
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use poem::{
     Request, Response, Upgraded,
     http::{StatusCode, header},
@@ -54,16 +62,23 @@ use crate::telemetry;
 
 /// Largest frame a client may send; a larger one closes the socket with 1009.
 pub const MAX_CLIENT_FRAME_BYTES: usize = 4 * 1024;
-/// Most frames written per flush, so one busy socket cannot hog its thread.
-const MAX_FRAMES_PER_FLUSH: u64 = 256;
-/// Most bytes copied into a socket's write buffer per flush: what a stuck
-/// socket can hold on to beyond the shared ring.
+/// Most frames staged per wake-up, so one busy socket cannot hog its thread.
+const MAX_FRAMES_PER_FLUSH: usize = 256;
+/// Most bytes staged per wake-up (plus the frame that crosses it). Staged
+/// frames are references, not copies, but a session that blocks keeps them
+/// alive after the ring has moved on: this bounds that.
 const MAX_BYTES_PER_FLUSH: usize = 256 * 1024;
+/// Small frames are copied into the thread's scratch buffer up to this many
+/// bytes per write call, so one syscall carries many of them.
+const COALESCE_BYTES: usize = 64 * 1024;
+/// A frame (or what is left of it) at least this large is written straight
+/// from the shared buffer: a copy would save no syscall.
+const DIRECT_WRITE_BYTES: usize = 16 * 1024;
 /// How often a blocked write checks whether its subscriber fell too far behind.
 const LAG_CHECK_INTERVAL: Duration = Duration::from_millis(50);
-/// A session's output buffer is kept for the next write up to this size; a
-/// larger one (after a burst) is freed.
-const RETAINED_BUFFER_BYTES: usize = 16 * 1024;
+/// A session keeps room for this many staged references while idle; a larger
+/// list (after a burst) is freed, so idle sessions stay small.
+const RETAINED_STAGED_FRAMES: usize = 16;
 /// Pongs and close answers waiting to be sent; a client that makes more
 /// without reading is dropped.
 const MAX_PENDING_REPLY_BYTES: usize = 64 * 1024;
@@ -74,6 +89,8 @@ const CLOSE_GRACE: Duration = Duration::from_secs(10);
 #[derive(Debug, Clone)]
 pub struct SessionLimits {
     pub ping_interval: Duration,
+    /// How long a socket may take no bytes while there is data for it.
+    pub write_timeout: Duration,
     pub queue_frames: usize,
     pub queue_bytes: u64,
     pub max_connections: usize,
@@ -141,6 +158,11 @@ impl Sessions {
     /// Cancelled when the server begins shutting down.
     pub fn shutdown_signal(&self) -> CancellationToken {
         self.shutdown.clone()
+    }
+
+    /// How long a subscriber's socket may take no bytes (SSE streams too).
+    pub fn write_timeout(&self) -> Duration {
+        self.limits.write_timeout
     }
 
     pub fn new(limits: SessionLimits, runtime: tokio::runtime::Handle) -> Arc<Sessions> {
@@ -330,30 +352,39 @@ async fn run_session(
     );
     ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut unanswered_pings = 0u32;
-    let mut out = Vec::new();
+    let mut staged = Staged::default();
+    // Every write to this socket, close frames included, gives up after this.
+    let close_grace = CLOSE_GRACE.min(limits.write_timeout);
 
     if let Some(mut replay) = sub.replay.take() {
-        loop {
+        let ending = 'replay: loop {
             let page = match replay.next_page().await {
-                Ok(page) if page.is_empty() => break,
+                Ok(page) if page.is_empty() => break None,
                 Ok(page) => page,
                 Err(error) => {
                     tracing::warn!(%error, "replay failed");
                     let reason = "could not read stored events; reconnect";
-                    let _ = write_close(&mut writer, CloseCode::Error, reason).await;
-                    return;
+                    break Some(Ending::Close(CloseCode::Error, reason));
                 }
             };
-            for event in &page {
-                out.extend_from_slice(&super::text_frame(event.to_json_string()).0);
-            }
-            let frames = page.len() as u64;
-            if let Some(ending) = write_batch(&mut writer, &mut out, frames, &sub, sessions).await {
-                if let Ending::Close(code, reason) = ending {
-                    let _ = write_close(&mut writer, code, reason).await;
+            // Encoded as they are written, a bounded batch at a time.
+            for (i, event) in page.iter().enumerate() {
+                staged.push(super::text_frame(event.to_json_string()).0);
+                if staged.is_full() || i + 1 == page.len() {
+                    let written = write_batch(&mut writer, &mut staged, &sub, sessions).await;
+                    if written.is_some() {
+                        break 'replay written;
+                    }
                 }
-                return;
             }
+        };
+        if let Some(ending) = ending {
+            drop(sub);
+            if let Ending::Close(code, reason) = ending {
+                let _ = finish_frame(&mut writer, &mut staged, close_grace).await;
+                let _ = write_close(&mut writer, code, reason, close_grace).await;
+            }
+            return;
         }
         sub.replayed_through = Some(replay.position().to_owned());
     }
@@ -366,14 +397,13 @@ async fn run_session(
             message = sub.listener.receiver.recv() => {
                 let first = match message {
                     Ok(first) => first,
-                    Err(RecvError::Lagged(_)) => break slow_consumer(),
+                    Err(RecvError::Lagged(_)) => break slow_consumer(Slow::Queue),
                     Err(RecvError::Closed) => break Ending::Close(CloseCode::Normal, "channel closed"),
                 };
-                let frames = match collect(&mut sub, first, &mut out, limits) {
-                    Collected::Frames(frames) => frames,
-                    Collected::End(ending) => break ending,
-                };
-                if let Some(ending) = write_batch(&mut writer, &mut out, frames, &sub, sessions).await {
+                if let Some(ending) = collect(&mut sub, first, &mut staged, limits) {
+                    break ending;
+                }
+                if let Some(ending) = write_batch(&mut writer, &mut staged, &sub, sessions).await {
                     break ending;
                 }
                 if shutdown.is_cancelled() {
@@ -381,8 +411,8 @@ async fn run_session(
                 }
             }
             _ = replies.ready.notified() => {
-                if write_within(&mut writer, &replies.take(), limits.ping_interval).await.is_err() {
-                    break Ending::Drop;
+                if let Err(failed) = write_within(&mut writer, &replies.take(), limits.write_timeout).await {
+                    break failed.ending();
                 }
             }
             frame = incoming.next() => match frame {
@@ -390,7 +420,7 @@ async fn run_session(
                 Some(Ok(Message::Close(_))) => {
                     // tungstenite has queued its answer: have it written out, then send it.
                     let _ = incoming.flush().await;
-                    let _ = write_within(&mut writer, &replies.take(), CLOSE_GRACE).await;
+                    let _ = write_within(&mut writer, &replies.take(), close_grace).await;
                     break Ending::Drop;
                 }
                 None => break Ending::Drop,
@@ -407,16 +437,25 @@ async fn run_session(
                 }
                 unanswered_pings += 1;
                 let ping = encode(Frame::ping(Vec::new()));
-                if write_within(&mut writer, &ping, limits.ping_interval).await.is_err() {
-                    break Ending::Drop;
+                if let Err(failed) = write_within(&mut writer, &ping, limits.write_timeout).await {
+                    break failed.ending();
                 }
             }
             _ = &mut shutting_down => break going_away(),
         }
     };
 
+    // Leave the room first: a session on its way out must not keep the
+    // room's ring from freeing what it has not read (a slow consumer's close
+    // can take `close_grace`).
+    drop(sub);
     if let Ending::Close(code, reason) = ending
-        && write_close(&mut writer, code, reason).await.is_ok()
+        && finish_frame(&mut writer, &mut staged, close_grace)
+            .await
+            .is_ok()
+        && write_close(&mut writer, code, reason, close_grace)
+            .await
+            .is_ok()
     {
         // Give the peer a moment to answer the close, as the protocol asks.
         let _ = tokio::time::timeout(CLOSE_GRACE, async {
@@ -434,63 +473,138 @@ fn going_away() -> Ending {
     Ending::Close(CloseCode::Away, "server shutting down")
 }
 
-fn slow_consumer() -> Ending {
-    metrics::counter!(telemetry::SLOW_CONSUMER_CLOSES).increment(1);
-    Ending::Close(
-        CloseCode::Policy,
-        "slow consumer: too far behind, reconnect and catch up",
-    )
+/// Why a subscriber is cut as too slow; each is counted apart.
+#[derive(Debug, Clone, Copy)]
+enum Slow {
+    /// It fell more than its queue bound behind the room.
+    Queue,
+    /// Its socket took no bytes for the write timeout.
+    WriteTimeout,
 }
 
-enum Collected {
-    /// This many frames were added to the output.
-    Frames(u64),
-    End(Ending),
+impl Slow {
+    /// Counts one such disconnect.
+    fn count(self) {
+        let label = match self {
+            Slow::Queue => telemetry::SLOW_REASON_QUEUE,
+            Slow::WriteTimeout => telemetry::SLOW_REASON_WRITE_TIMEOUT,
+        };
+        metrics::counter!(telemetry::SLOW_CONSUMER_CLOSES, "reason" => label).increment(1);
+    }
 }
 
-/// Copies the frames of `first` and of whatever else is already queued (up
-/// to a bound) into `out`, applying the type filter and any close orders.
+fn slow_consumer(slow: Slow) -> Ending {
+    slow.count();
+    let reason = match slow {
+        Slow::Queue => "slow consumer: too far behind, reconnect and catch up",
+        Slow::WriteTimeout => "slow consumer: not reading, reconnect and catch up",
+    };
+    Ending::Close(CloseCode::Policy, reason)
+}
+
+/// Frames waiting to be written: references to shared frames, never copies.
+#[derive(Default)]
+struct Staged {
+    frames: Vec<Bytes>,
+    /// Frames before this one have been written.
+    head: usize,
+    /// Bytes of `frames[head]` already written.
+    offset: usize,
+    /// Bytes of all of `frames`.
+    bytes: usize,
+}
+
+impl Staged {
+    fn push(&mut self, frame: Bytes) {
+        self.bytes += frame.len();
+        self.frames.push(frame);
+    }
+
+    /// Whether a wake-up has staged all it may.
+    fn is_full(&self) -> bool {
+        self.frames.len() >= MAX_FRAMES_PER_FLUSH || self.bytes >= MAX_BYTES_PER_FLUSH
+    }
+
+    fn is_done(&self) -> bool {
+        self.head == self.frames.len()
+    }
+
+    /// Marks `n` more bytes as written.
+    fn advance(&mut self, mut n: usize) {
+        while n > 0 {
+            let left = self.frames[self.head].len() - self.offset;
+            if n < left {
+                self.offset += n;
+                return;
+            }
+            n -= left;
+            self.head += 1;
+            self.offset = 0;
+        }
+    }
+
+    /// Keeps only the rest of a frame cut short, which must go out before a
+    /// close frame can; frames not started are dropped.
+    fn keep_partial(&mut self) {
+        let rest = (self.offset > 0).then(|| self.frames[self.head].slice(self.offset..));
+        self.clear();
+        if let Some(rest) = rest {
+            self.push(rest);
+        }
+    }
+
+    fn clear(&mut self) {
+        if self.frames.capacity() > RETAINED_STAGED_FRAMES {
+            self.frames = Vec::new();
+        } else {
+            self.frames.clear();
+        }
+        (self.head, self.offset, self.bytes) = (0, 0, 0);
+    }
+}
+
+/// Stages the frames of `first` and of whatever else is already queued (up
+/// to a bound), applying the type filter and any close orders.
 fn collect(
     sub: &mut Subscription,
     first: RoomMessage,
-    out: &mut Vec<u8>,
+    staged: &mut Staged,
     limits: &SessionLimits,
-) -> Collected {
+) -> Option<Ending> {
     let mut next = Some(first);
-    let mut frames = 0;
     while let Some(message) = next.take() {
         match message {
             RoomMessage::Events(live) => {
                 sub.taken = (live.end_frames, live.end_bytes);
                 if is_behind(sub, limits) {
-                    return Collected::End(slow_consumer());
+                    return Some(slow_consumer(Slow::Queue));
                 }
                 let replayed = sub.replayed_through.as_deref();
+                staged.frames.reserve(live.events.len());
                 for event in live.events.iter().filter(|e| {
                     e.matches_types(&sub.types) && replayed.is_none_or(|r| e.id.as_str() > r)
                 }) {
-                    out.extend_from_slice(&event.frame);
-                    frames += 1;
+                    staged.push(event.frame.clone());
                 }
             }
             RoomMessage::Close(order) => {
                 if let Some(ending) = applies_to(&order, sub) {
-                    return Collected::End(ending);
+                    return Some(ending);
                 }
             }
         }
-        if frames >= MAX_FRAMES_PER_FLUSH || out.len() >= MAX_BYTES_PER_FLUSH {
+        if staged.is_full() {
             break;
         }
         next = match sub.listener.receiver.try_recv() {
             Ok(message) => Some(message),
             Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) => {
-                return Collected::End(slow_consumer());
+                return Some(slow_consumer(Slow::Queue));
             }
             Err(_) => None,
         };
     }
-    Collected::Frames(frames)
+    None
 }
 
 /// Whether the room has published more than a queue's worth past what this
@@ -514,74 +628,128 @@ fn applies_to(order: &CloseOrder, sub: &Subscription) -> Option<Ending> {
     })
 }
 
-/// Writes `out` (`frames` frames) in one go and empties it. While the socket
-/// will not take it, checks whether the subscriber has fallen past its
-/// bound; if so the session ends as a slow consumer rather than holding the
-/// room back (the frames already started are finished first, so that the
-/// close frame that follows them is read as one).
+/// Writes the staged frames and empties the list. While the socket will not
+/// take them, checks whether the subscriber has fallen past its queue bound,
+/// and gives up once the socket has taken no byte for the write timeout:
+/// either way the session ends as a slow consumer rather than holding the
+/// room back. On such an ending the frames stay staged, so that the one cut
+/// short can be finished before the close frame.
 async fn write_batch(
     writer: &mut Writer,
-    out: &mut Vec<u8>,
-    frames: u64,
+    staged: &mut Staged,
     sub: &Subscription,
     sessions: &Sessions,
 ) -> Option<Ending> {
-    if out.is_empty() {
+    if staged.is_done() {
+        staged.clear();
         return None;
     }
-    let mut written = 0;
-    let mut ending = {
-        let write = write_from(writer, out, &mut written);
-        tokio::pin!(write);
-        // Most writes complete at once: only a blocked socket needs the lag timer.
-        match futures_util::FutureExt::now_or_never(&mut write) {
-            Some(result) => result.err().map(|_| Ending::Drop),
-            None => {
-                let mut lag_check = tokio::time::interval(LAG_CHECK_INTERVAL);
-                lag_check.tick().await;
-                loop {
-                    tokio::select! {
-                        result = &mut write => break result.err().map(|_| Ending::Drop),
-                        _ = lag_check.tick() => {
-                            if is_behind(sub, &sessions.limits) {
-                                break Some(slow_consumer());
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    };
-    match ending {
-        None => sessions.frames_delivered.increment(frames),
-        Some(Ending::Close(..)) => {
-            if write_within(writer, &out[written..], CLOSE_GRACE)
-                .await
-                .is_err()
-            {
-                ending = Some(Ending::Drop);
-            }
-        }
-        Some(Ending::Drop) => {}
-    }
-    // An idle session keeps no buffer from a burst.
-    if out.capacity() > RETAINED_BUFFER_BYTES {
-        *out = Vec::new();
-    } else {
-        out.clear();
+    let ending = write_staged(writer, staged, sub, &sessions.limits).await;
+    if ending.is_none() {
+        sessions
+            .frames_delivered
+            .increment(staged.frames.len() as u64);
+        staged.clear();
     }
     ending
 }
 
-/// Writes `bytes` from `*written` on, counting what the socket took.
-async fn write_from(writer: &mut Writer, bytes: &[u8], written: &mut usize) -> io::Result<()> {
-    while *written < bytes.len() {
-        match writer.write(&bytes[*written..]).await? {
-            0 => return Err(io::ErrorKind::WriteZero.into()),
-            n => *written += n,
+/// Writes what is staged, watching `sub`'s lag and the socket's progress.
+async fn write_staged(
+    writer: &mut Writer,
+    staged: &mut Staged,
+    sub: &Subscription,
+    limits: &SessionLimits,
+) -> Option<Ending> {
+    // Most writes complete at once: only a blocked socket needs the timers.
+    loop {
+        let written = poll_fn(|cx| poll_write_some(writer, cx, staged)).now_or_never();
+        match written {
+            None => break,
+            Some(Ok(0) | Err(_)) => return Some(Ending::Drop),
+            Some(Ok(n)) => {
+                staged.advance(n);
+                if staged.is_done() {
+                    return writer.flush().await.err().map(|_| Ending::Drop);
+                }
+            }
         }
     }
-    writer.flush().await
+    let write_timeout = limits.write_timeout;
+    let stalled = tokio::time::sleep(write_timeout);
+    tokio::pin!(stalled);
+    let mut lag_check = tokio::time::interval(LAG_CHECK_INTERVAL);
+    lag_check.tick().await;
+    loop {
+        tokio::select! {
+            biased;
+            written = poll_fn(|cx| poll_write_some(writer, cx, staged)) => match written {
+                Ok(0) | Err(_) => return Some(Ending::Drop),
+                Ok(n) => {
+                    staged.advance(n);
+                    if staged.is_done() {
+                        return writer.flush().await.err().map(|_| Ending::Drop);
+                    }
+                    stalled.as_mut().reset(tokio::time::Instant::now() + write_timeout);
+                }
+            },
+            _ = &mut stalled => return Some(slow_consumer(Slow::WriteTimeout)),
+            _ = lag_check.tick() => {
+                if is_behind(sub, limits) {
+                    return Some(slow_consumer(Slow::Queue));
+                }
+            }
+        }
+    }
+}
+thread_local! {
+    /// Where small frames are gathered for one write call. It holds them only
+    /// while that call runs: what the socket does not take is gathered again
+    /// from the shared frames next time, so a blocked session keeps no copy.
+    /// One per thread of the live runtime.
+    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// One write call: the rest of a large frame straight from its shared
+/// buffer, or as many small frames as fit in the scratch buffer. Pending
+/// means nothing was written.
+fn poll_write_some(
+    writer: &mut Writer,
+    cx: &mut Context<'_>,
+    staged: &Staged,
+) -> Poll<io::Result<usize>> {
+    let first = &staged.frames[staged.head][staged.offset..];
+    let rest = &staged.frames[staged.head + 1..];
+    if first.len() >= DIRECT_WRITE_BYTES || rest.is_empty() {
+        return Pin::new(writer).poll_write(cx, first);
+    }
+    SCRATCH.with_borrow_mut(|scratch| {
+        scratch.clear();
+        scratch.extend_from_slice(first);
+        for frame in rest {
+            if scratch.len() + frame.len() > COALESCE_BYTES {
+                break;
+            }
+            scratch.extend_from_slice(frame);
+        }
+        Pin::new(writer).poll_write(cx, scratch)
+    })
+}
+
+/// Finishes a frame that a slow-consumer ending cut short, so that the close
+/// frame after it is read as one; frames not started are dropped.
+async fn finish_frame(
+    writer: &mut Writer,
+    staged: &mut Staged,
+    limit: Duration,
+) -> Result<(), Unwritten> {
+    staged.keep_partial();
+    let result = match staged.frames.first() {
+        Some(rest) => write_within(writer, rest, limit).await,
+        None => Ok(()),
+    };
+    staged.clear();
+    result
 }
 
 /// A control frame's bytes, encoded by tungstenite.
@@ -593,21 +761,97 @@ fn encode(frame: Frame) -> Vec<u8> {
     bytes
 }
 
-async fn write_close(writer: &mut Writer, code: CloseCode, reason: &str) -> Result<(), ()> {
+async fn write_close(
+    writer: &mut Writer,
+    code: CloseCode,
+    reason: &str,
+    limit: Duration,
+) -> Result<(), Unwritten> {
     let close = encode(Frame::close(Some(CloseFrame {
         code,
         reason: reason.into(),
     })));
-    write_within(writer, &close, CLOSE_GRACE).await
+    write_within(writer, &close, limit).await
 }
 
-async fn write_within(writer: &mut Writer, bytes: &[u8], limit: Duration) -> Result<(), ()> {
+/// Why a write did not go through.
+#[derive(Debug)]
+enum Unwritten {
+    Failed,
+    TimedOut,
+}
+
+impl Unwritten {
+    /// How a session ends when a control frame cannot be written: the socket
+    /// is gone, or it took nothing for the write timeout (a slow consumer,
+    /// though the close frame cannot reach it either).
+    fn ending(self) -> Ending {
+        if let Unwritten::TimedOut = self {
+            Slow::WriteTimeout.count();
+        }
+        Ending::Drop
+    }
+}
+
+async fn write_within(writer: &mut Writer, bytes: &[u8], limit: Duration) -> Result<(), Unwritten> {
     let write = async {
         writer.write_all(bytes).await?;
         writer.flush().await
     };
     match tokio::time::timeout(limit, write).await {
         Ok(Ok(())) => Ok(()),
-        _ => Err(()),
+        Ok(Err(_)) => Err(Unwritten::Failed),
+        Err(_) => Err(Unwritten::TimedOut),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn staged(frames: &[&'static [u8]]) -> Staged {
+        let mut staged = Staged::default();
+        for frame in frames {
+            staged.push(Bytes::from_static(frame));
+        }
+        staged
+    }
+
+    #[test]
+    fn partial_writes_are_tracked_across_frames() {
+        let mut staged = staged(&[b"abc", b"de", b"fghi"]);
+        assert_eq!(staged.bytes, 9);
+        staged.advance(4);
+        assert_eq!((staged.head, staged.offset), (1, 1));
+        staged.advance(1);
+        assert_eq!((staged.head, staged.offset), (2, 0));
+        assert!(!staged.is_done());
+        staged.advance(4);
+        assert!(staged.is_done());
+    }
+
+    #[test]
+    fn a_close_keeps_only_the_rest_of_the_frame_cut_short() {
+        let mut cut = staged(&[b"abc", b"de", b"fghi"]);
+        cut.advance(4);
+        cut.keep_partial();
+        assert_eq!(cut.frames, vec![Bytes::from_static(b"e")]);
+        assert_eq!((cut.head, cut.offset, cut.bytes), (0, 0, 1));
+
+        let mut untouched = staged(&[b"abc", b"de"]);
+        untouched.advance(3);
+        untouched.keep_partial();
+        assert!(untouched.frames.is_empty(), "no frame was started");
+    }
+
+    #[test]
+    fn an_idle_session_frees_a_long_list() {
+        let mut staged = Staged::default();
+        for _ in 0..MAX_FRAMES_PER_FLUSH {
+            staged.push(Bytes::from_static(b"x"));
+        }
+        assert!(staged.is_full());
+        staged.clear();
+        assert_eq!(staged.frames.capacity(), 0);
     }
 }

@@ -754,6 +754,15 @@ impl TestServer {
             .expect("metrics text")
     }
 
+    /// A channel's live WebSocket subscribers, as the server counts them.
+    pub async fn subscribers(&self, channel: &str) -> u64 {
+        let (status, channel) = self
+            .call(Method::GET, &format!("/channels/{channel}"), None, None)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{channel}");
+        channel["subscribers"].as_u64().expect("subscribers")
+    }
+
     /// One metric's value now (0 when the series is not exported yet).
     pub async fn metric(&self, series: &str) -> f64 {
         metric_value(&self.metrics().await, series).unwrap_or(0.0)

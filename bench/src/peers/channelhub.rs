@@ -157,6 +157,19 @@ impl ChannelHub {
         Ok(())
     }
 
+    /// The server's `/metrics` text.
+    pub async fn metrics_text(&self) -> Result<String> {
+        let url = format!("http://{}/metrics", self.addr);
+        Ok(self
+            .http
+            .get(url)
+            .send()
+            .await?
+            .error_for_status()?
+            .text()
+            .await?)
+    }
+
     pub async fn poll(&self, channel: &str, cursor: Option<&str>, limit: u32) -> Result<Page> {
         let mut req = self
             .http

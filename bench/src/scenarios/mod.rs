@@ -4,3 +4,4 @@ pub mod catchup;
 pub mod connections;
 pub mod fanout;
 pub mod publish;
+pub mod stuck;
