@@ -1,0 +1,343 @@
+// Subscriptions that lose nothing: a WebSocket (or long-polling) session
+// that reconnects with backoff and resumes after the last event seen.
+//
+// The resume point is the id of the last event handed to `onEvent`. Event ids
+// increase within a channel, so anything at or below it is a duplicate (a
+// replay overlapping what the last socket already sent) and is dropped: the
+// server promises no duplicates on `after=`, this is the safety net.
+import { ChannelhubError } from './errors.js';
+import { backoffDelay, sleep, type Backoff } from './backoff.js';
+import type { Event, RestClient } from './rest.js';
+
+export type SubscribeMode = 'auto' | 'ws' | 'poll';
+
+/**
+ * Placeholder for the server's gap signal (a resume point older than what
+ * the channel still holds, so events were lost to retention). The server
+ * does not send one yet; when it does, `onGap` is called with what it says
+ * and the subscription goes on from the oldest event still held.
+ */
+export interface Gap {
+  /** The resume point that was too old. */
+  after: string;
+}
+
+export interface SubscribeOptions {
+  /** Only these event types (default: every event). */
+  types?: string[];
+  /** A subscribe token for a private channel (default: the client's token). */
+  token?: string;
+  /** Resume after this event id. Without it, the subscription starts at the channel's newest event. */
+  after?: string;
+  /** `auto` (default): WebSocket, long-polling when WebSockets cannot connect. */
+  mode?: SubscribeMode;
+  /** Called once per event, in order; the next waits for a returned promise. */
+  onEvent?: (event: Event) => void | Promise<void>;
+  /** Not called yet: see `Gap`. */
+  onGap?: (gap: Gap) => void;
+  /** Every disconnection or failure; `fatal` ones end the subscription. */
+  onError?: (error: Error, info: { fatal: boolean }) => void;
+  /** Each time a transport is up: after a connect, and after each reconnect. */
+  onOpen?: (transport: 'ws' | 'poll') => void;
+  signal?: AbortSignal;
+  backoff?: Backoff;
+  /** Seconds each long-poll waits for an event (default 30, the server allows 0–60). */
+  pollWait?: number;
+  /** In `auto` mode, how long to long-poll before trying a WebSocket again (ms, default 60 000). */
+  wsRetryAfterMs?: number;
+}
+
+export interface Subscription {
+  /** The id of the last event delivered: where a reconnect resumes. */
+  readonly lastEventId: string | undefined;
+  /** Ends the subscription; `done` then resolves. */
+  close(): void;
+  /** Resolves when closed by the caller; rejects with the error that ended it otherwise. */
+  readonly done: Promise<void>;
+}
+
+/** How a WebSocket session ended. */
+interface WsEnd {
+  opened: boolean;
+  code: number;
+  reason: string;
+}
+
+type Verdict = 'resume' | 'retry' | 'fatal';
+
+/**
+ * What a close means. The server tells these apart by reason text today
+ * (slow consumer and revoked token are both 1008); the 4000-range codes are
+ * the ones proposed to the server and are understood already.
+ */
+export function classifyClose(code: number, reason: string): Verdict {
+  if (code === 4000) return 'resume';
+  if (code === 4001 || code === 4002 || code === 4004) return 'fatal';
+  if (code === 1008) return /slow|behind/i.test(reason) ? 'resume' : 'fatal';
+  if (code === 1000 && /deleted/i.test(reason)) return 'fatal';
+  // Going away (1001), server error (1011), a dropped connection (1006), and
+  // anything unknown: reconnect; a channel that is gone fails the next handshake.
+  return 'retry';
+}
+
+export function subscribe(client: RestClient, channel: string, options: SubscribeOptions = {}): Subscription {
+  return new Session(client, channel, options).start();
+}
+
+class Session implements Subscription {
+  lastEventId: string | undefined;
+  done!: Promise<void>;
+  private readonly stop = new AbortController();
+  private readonly token: string | undefined;
+  private readonly typeList: string | undefined;
+  /** The channel had no event when we started: with no event seen yet, a resume reads it from the start. */
+  private startedEmpty = false;
+  /** Events are handed on one at a time, in arrival order. */
+  private delivery: Promise<void> = Promise.resolve();
+  private failure: Error | undefined;
+
+  constructor(
+    private readonly client: RestClient,
+    private readonly channel: string,
+    private readonly options: SubscribeOptions,
+  ) {
+    this.lastEventId = options.after;
+    this.token = options.token ?? client.token;
+    this.typeList = options.types?.length ? options.types.join(',') : undefined;
+    options.signal?.addEventListener('abort', () => this.close(), { once: true });
+    if (options.signal?.aborted) this.stop.abort();
+  }
+
+  start(): this {
+    this.done = this.run();
+    // A caller that uses callbacks only must not see an unhandled rejection.
+    this.done.catch(() => {});
+    return this;
+  }
+
+  close(): void {
+    this.stop.abort();
+  }
+
+  private get stopped(): boolean {
+    return this.stop.signal.aborted || this.failure !== undefined;
+  }
+
+  private async run(): Promise<void> {
+    const mode = this.options.mode ?? 'auto';
+    let useWs = mode !== 'poll';
+    let attempt = 0;
+    try {
+      if (this.lastEventId === undefined) await this.anchor();
+      while (!this.stopped) {
+        let verdict: Verdict;
+        if (useWs) {
+          if (this.lastEventId === undefined && this.startedEmpty) await this.catchUp();
+          const end = await this.runWs();
+          await this.delivery;
+          if (this.stopped) break;
+          if (end.opened) attempt = 0;
+          verdict = end.opened ? classifyClose(end.code, end.reason) : await this.handshakeFailed(mode);
+          if (verdict === 'fatal' && end.opened) {
+            this.fail(new ChannelhubError(closeProblem(end), { closeCode: end.code }));
+          } else if (!end.opened && verdict === 'resume') {
+            useWs = false; // auto mode: the server answers HTTP but WebSockets do not get through
+            continue;
+          } else {
+            this.report(new ChannelhubError(closeProblem(end), { closeCode: end.code }), false);
+          }
+        } else {
+          verdict = await this.runPoll(mode === 'auto');
+          if (verdict === 'resume') {
+            useWs = true;
+            attempt = 0;
+            continue;
+          }
+        }
+        if (this.stopped) break;
+        // A slow-consumer close resumes at once: the backlog is on the server.
+        await sleep(verdict === 'resume' ? 0 : backoffDelay(attempt++, this.options.backoff), this.stop.signal);
+      }
+    } catch (error) {
+      if (!this.stop.signal.aborted) this.fail(asError(error));
+    }
+    await this.delivery;
+    if (this.failure) throw this.failure;
+  }
+
+  /** No `after` given: start at the channel's newest event, so a reconnect before the first event has a resume point. */
+  private async anchor(): Promise<void> {
+    for (let attempt = 0; !this.stopped; attempt++) {
+      try {
+        const feed = await this.client.feed(this.channel, { token: this.token, signal: this.stop.signal });
+        this.lastEventId = feed.items[0]?._channelhub.id;
+        this.startedEmpty = this.lastEventId === undefined;
+        return;
+      } catch (error) {
+        if (isFinal(error)) throw error;
+        this.report(asError(error), false);
+        await sleep(backoffDelay(attempt, this.options.backoff), this.stop.signal);
+      }
+    }
+  }
+
+  /** Reads a channel that was empty at the start from its first event. */
+  private async catchUp(): Promise<void> {
+    let page;
+    do {
+      page = await this.client.pollEvents(this.channel, { cursor: this.lastEventId, type: this.typeList, limit: 1000 }, { token: this.token, signal: this.stop.signal });
+      for (const event of page.events) this.deliver(event);
+      await this.delivery;
+    } while (page.has_more && !this.stopped);
+  }
+
+  private runWs(): Promise<WsEnd> {
+    const WebSocketImpl = this.client.WebSocketImpl;
+    if (!WebSocketImpl) throw new TypeError('no WebSocket implementation: pass `WebSocket` (e.g. from the `ws` package) to the client, or use mode "poll"');
+    const url = this.client.wsUrl(this.channel, { types: this.typeList, token: this.token, after: this.lastEventId });
+    return new Promise((resolve) => {
+      const socket = new WebSocketImpl(url);
+      let opened = false;
+      const onAbort = () => socket.close(1000, 'client closed');
+      this.stop.signal.addEventListener('abort', onAbort, { once: true });
+      socket.onopen = () => {
+        opened = true;
+        this.options.onOpen?.('ws');
+      };
+      socket.onmessage = (message) => {
+        if (typeof message.data !== 'string') return;
+        this.deliver(JSON.parse(message.data) as Event);
+      };
+      socket.onclose = (close) => {
+        this.stop.signal.removeEventListener('abort', onAbort);
+        resolve({ opened, code: close.code, reason: close.reason });
+      };
+      // An error is always followed by a close, which decides what happens.
+      socket.onerror = () => {};
+    });
+  }
+
+  /**
+   * A WebSocket that never opened says nothing about why (browsers hide the
+   * HTTP answer). Ask over HTTP: a refusal there is final; a server that
+   * answers HTTP but not WebSockets means something in between blocks them.
+   */
+  private async handshakeFailed(mode: SubscribeMode): Promise<Verdict> {
+    try {
+      await this.client.getChannel(this.channel, { token: this.token, signal: this.stop.signal });
+    } catch (error) {
+      if (isFinal(error)) throw error;
+      return 'retry'; // the server is down or restarting
+    }
+    return mode === 'auto' ? 'resume' : 'retry';
+  }
+
+  /** Long-polls until an error (`retry`) or, when `tryWs`, until it is time to try a WebSocket again (`resume`). */
+  private async runPoll(tryWs: boolean): Promise<Verdict> {
+    const until = Date.now() + (this.options.wsRetryAfterMs ?? 60_000);
+    let announced = false;
+    while (!this.stopped) {
+      if (tryWs && Date.now() >= until) return 'resume';
+      try {
+        const page = await this.client.pollEvents(
+          this.channel,
+          { cursor: this.lastEventId, type: this.typeList, limit: 1000, wait: page_wait(this.options, announced) },
+          { token: this.token, signal: this.stop.signal },
+        );
+        if (!announced) {
+          announced = true;
+          this.options.onOpen?.('poll');
+        }
+        for (const event of page.events) this.deliver(event);
+        await this.delivery;
+      } catch (error) {
+        if (this.stop.signal.aborted) return 'retry';
+        if (isFinal(error)) throw error;
+        this.report(asError(error), false);
+        if (error instanceof ChannelhubError && error.retryAfter) await sleep(error.retryAfter * 1000, this.stop.signal);
+        return 'retry';
+      }
+    }
+    return 'retry';
+  }
+
+  private deliver(event: Event): void {
+    this.delivery = this.delivery.then(async () => {
+      if (this.stopped) return;
+      if (this.lastEventId !== undefined && event.id <= this.lastEventId) return;
+      this.lastEventId = event.id;
+      try {
+        await this.options.onEvent?.(event);
+      } catch (error) {
+        // The caller's handler failed: stop rather than skip the event silently.
+        this.fail(asError(error));
+      }
+    });
+  }
+
+  private report(error: Error, fatal: boolean): void {
+    this.options.onError?.(error, { fatal });
+  }
+
+  private fail(error: Error): void {
+    if (this.failure) return;
+    this.failure = error;
+    this.report(error, true);
+    this.stop.abort();
+  }
+}
+
+/** The first poll answers at once, so that a fallback is announced promptly. */
+function page_wait(options: SubscribeOptions, announced: boolean): number {
+  return announced ? (options.pollWait ?? 30) : 0;
+}
+
+/** Refusals that a retry cannot fix: bad request, no access, no such channel. */
+function isFinal(error: unknown): boolean {
+  return error instanceof ChannelhubError && [400, 401, 403, 404, 410].includes(error.status);
+}
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
+}
+
+function closeProblem(end: WsEnd) {
+  const detail = end.opened ? `WebSocket closed with ${end.code}${end.reason ? ` "${end.reason}"` : ''}` : 'WebSocket could not connect';
+  return { type: 'about:blank', title: end.reason || 'WebSocket closed', status: 0, detail };
+}
+
+/**
+ * The subscription as an async iterator. Events are buffered between the
+ * socket and the loop body; a fatal close ends the loop by throwing, and
+ * leaving the loop (`break`) closes the subscription.
+ */
+export async function* events(client: RestClient, channel: string, options: Omit<SubscribeOptions, 'onEvent'> = {}): AsyncGenerator<Event, void, undefined> {
+  const buffer: Event[] = [];
+  let wake: (() => void) | undefined;
+  const nudge = () => {
+    wake?.();
+    wake = undefined;
+  };
+  const subscription = subscribe(client, channel, {
+    ...options,
+    onEvent: (event) => {
+      buffer.push(event);
+      nudge();
+    },
+  });
+  let ended = false;
+  subscription.done.then(
+    () => { ended = true; nudge(); },
+    () => { ended = true; nudge(); },
+  );
+  try {
+    for (;;) {
+      while (buffer.length) yield buffer.shift()!;
+      if (ended) break;
+      await new Promise<void>((resolve) => (wake = resolve));
+    }
+    await subscription.done; // rethrows a fatal ending
+  } finally {
+    subscription.close();
+  }
+}
