@@ -127,6 +127,8 @@ class Session implements Subscription {
     const mode = this.options.mode ?? 'auto';
     let useWs = mode !== 'poll';
     let attempt = 0;
+    /** Handshakes in a row that failed while the server answered HTTP. */
+    let blocked = 0;
     try {
       if (this.lastEventId === undefined) await this.anchor();
       while (!this.stopped) {
@@ -136,21 +138,29 @@ class Session implements Subscription {
           const end = await this.runWs();
           await this.delivery;
           if (this.stopped) break;
-          if (end.opened) attempt = 0;
-          verdict = end.opened ? classifyClose(end.code, end.reason) : await this.handshakeFailed(mode);
-          if (verdict === 'fatal' && end.opened) {
-            this.fail(new ChannelhubError(closeProblem(end), { closeCode: end.code }));
-          } else if (!end.opened && verdict === 'resume') {
-            useWs = false; // auto mode: the server answers HTTP but WebSockets do not get through
-            continue;
+          const closed = new ChannelhubError(closeProblem(end), { closeCode: end.code });
+          if (end.opened) {
+            attempt = blocked = 0;
+            verdict = classifyClose(end.code, end.reason);
+            if (verdict === 'fatal') {
+              this.fail(closed);
+              break;
+            }
           } else {
-            this.report(new ChannelhubError(closeProblem(end), { closeCode: end.code }), false);
+            verdict = 'retry';
+            // Twice, so that a server coming back from a restart between the
+            // handshake and the probe does not switch us to polling.
+            if ((await this.answersHttp()) && ++blocked >= 2 && mode === 'auto') {
+              useWs = false;
+              continue;
+            }
           }
+          this.report(closed, false);
         } else {
           verdict = await this.runPoll(mode === 'auto');
           if (verdict === 'resume') {
             useWs = true;
-            attempt = 0;
+            attempt = blocked = 0;
             continue;
           }
         }
@@ -218,18 +228,19 @@ class Session implements Subscription {
   }
 
   /**
-   * A WebSocket that never opened says nothing about why (browsers hide the
-   * HTTP answer). Ask over HTTP: a refusal there is final; a server that
-   * answers HTTP but not WebSockets means something in between blocks them.
+   * After a WebSocket that never opened, which says nothing about why
+   * (browsers hide the HTTP answer): whether the server answers HTTP. A
+   * refusal there (401, 403, 404) ends the subscription; a server that answers
+   * HTTP but not WebSockets has something in between that blocks them.
    */
-  private async handshakeFailed(mode: SubscribeMode): Promise<Verdict> {
+  private async answersHttp(): Promise<boolean> {
     try {
       await this.client.getChannel(this.channel, { token: this.token, signal: this.stop.signal });
+      return true;
     } catch (error) {
       if (isFinal(error)) throw error;
-      return 'retry'; // the server is down or restarting
+      return false; // the server is down or restarting
     }
-    return mode === 'auto' ? 'resume' : 'retry';
   }
 
   /** Long-polls until an error (`retry`) or, when `tryWs`, until it is time to try a WebSocket again (`resume`). */
