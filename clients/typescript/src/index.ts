@@ -1,6 +1,6 @@
 // channelhub: the TypeScript client. Browser-safe (fetch, WebSocket and
 // WebCrypto only); Node ≥ 20 takes a WebSocket implementation such as `ws`.
-import { RestClient, type Event, type EventInput, type CallOptions } from './rest.js';
+import { RestClient, type Event, type EventInput, type CallOptions, type Operation } from './rest.js';
 import { publish, publishBatch, type PublishOptions } from './publish.js';
 import { subscribe, events, type SubscribeOptions, type Subscription } from './subscribe.js';
 
@@ -57,6 +57,6 @@ export const OPERATIONS = {
   'GET /channels/{channel_id}/webhooks': 'listWebhooks',
   'GET /channels/{channel_id}/webhooks/{webhook_id}/deliveries': 'listDeliveries',
   'DELETE /channels/{channel_id}/webhooks/{webhook_id}': 'deleteWebhook',
-} as const satisfies Record<import('./rest.js').Operation, keyof Channelhub>;
+} as const satisfies Record<Operation, keyof Channelhub>;
 
 export type { CallOptions };

@@ -317,38 +317,56 @@ function closeProblem(end: WsEnd) {
   return { type: 'about:blank', title: end.reason || 'WebSocket closed', status: 0, detail };
 }
 
+/** Events an iterator holds for a slow loop body before it stops taking more. */
+const ITERATOR_HIGH_WATER = 1000;
+
 /**
- * The subscription as an async iterator. Events are buffered between the
- * socket and the loop body; a fatal close ends the loop by throwing, and
- * leaving the loop (`break`) closes the subscription.
+ * The subscription as an async iterator. Events wait in a buffer between the
+ * socket and the loop body; past `ITERATOR_HIGH_WATER` the subscription waits
+ * for the loop (long-polling then stops asking; a WebSocket's frames queue
+ * in the delivery chain, since browsers' WebSockets cannot be paused). A
+ * fatal close ends the loop by throwing; leaving the loop closes the
+ * subscription.
  */
 export async function* events(client: RestClient, channel: string, options: Omit<SubscribeOptions, 'onEvent'> = {}): AsyncGenerator<Event, void, undefined> {
   const buffer: Event[] = [];
   let wake: (() => void) | undefined;
+  let drained: (() => void) | undefined;
   const nudge = () => {
     wake?.();
     wake = undefined;
+  };
+  const release = () => {
+    drained?.();
+    drained = undefined;
   };
   const subscription = subscribe(client, channel, {
     ...options,
     onEvent: (event) => {
       buffer.push(event);
       nudge();
+      if (buffer.length >= ITERATOR_HIGH_WATER) return new Promise<void>((resolve) => (drained = resolve));
     },
   });
   let ended = false;
-  subscription.done.then(
-    () => { ended = true; nudge(); },
-    () => { ended = true; nudge(); },
-  );
+  const end = () => {
+    ended = true;
+    nudge();
+  };
+  subscription.done.then(end, end);
   try {
     for (;;) {
-      while (buffer.length) yield buffer.shift()!;
+      while (buffer.length) {
+        const event = buffer.shift()!;
+        if (buffer.length < ITERATOR_HIGH_WATER / 2) release();
+        yield event;
+      }
       if (ended) break;
       await new Promise<void>((resolve) => (wake = resolve));
     }
     await subscription.done; // rethrows a fatal ending
   } finally {
     subscription.close();
+    release();
   }
 }

@@ -4,8 +4,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
-import { ChannelhubError, classifyClose, type Channelhub, type Event, type SubscribeOptions, type Subscription, type WebSocketConstructor } from 'channelhub';
-import { TestServer, channelId, waitFor, within } from './server.js';
+import { Channelhub, ChannelhubError, classifyClose, type Event, type SubscribeOptions, type Subscription, type WebSocketConstructor } from 'channelhub';
+import { ADMIN_TOKEN, TestServer, channelId, waitFor, within } from './server.js';
 
 const FAST = { initialMs: 20, maxMs: 300 };
 
@@ -225,4 +225,36 @@ test('channel deleted, token revoked and channel made private end the subscripti
   const missing = record(server.client(), channelId('missing'));
   const missingError = await within(10_000, 'an unknown channel ended the subscription', missing.subscription.done.then(() => undefined, (e: unknown) => e));
   assert.ok(missingError instanceof ChannelhubError && missingError.status === 404, `unknown channel: ${missingError}`);
+});
+
+test('a slow for-await loop holds the subscription back instead of buffering without bound', async () => {
+  const admin = server.client();
+  const id = channelId('iterslow');
+  await admin.createChannel({ id });
+  const published: Event[] = [];
+  for (let batch = 0; batch < 25; batch++) published.push(...(await admin.publishBatch(id, numbered(batch * 100, 100))));
+  let polls = 0;
+  const counting: typeof fetch = (input, init) => {
+    if (String(input).includes('/events')) polls++;
+    return fetch(input, init);
+  };
+  const client = new Channelhub({ url: server.url, token: ADMIN_TOKEN, fetch: counting });
+  const received: Event[] = [];
+  let pollsWhileBehind = -1;
+  await within(30_000, 'the loop saw every event', (async () => {
+    for await (const event of client.events(id, { mode: 'poll', after: published[0].id, pollWait: 1 })) {
+      received.push(event);
+      if (received.length === 100) {
+        // A slow body: given time, an unbounded buffer would fetch every page now.
+        await new Promise((r) => setTimeout(r, 300));
+        pollsWhileBehind = polls;
+      }
+      if (received.length === published.length - 1) break;
+    }
+  })());
+  assertExactly(received, published.slice(1));
+  // Unbounded, all three pages and the long-poll after them (4 requests)
+  // would have gone out during the pause; bounded, the buffer fills (1000
+  // events) within the first two pages and the next request waits.
+  assert.ok(pollsWhileBehind >= 1 && pollsWhileBehind <= 2, `${pollsWhileBehind} polls while the loop was behind`);
 });
