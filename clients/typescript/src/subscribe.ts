@@ -134,7 +134,10 @@ class Session implements Subscription {
       while (!this.stopped) {
         let verdict: Verdict;
         if (useWs) {
-          if (this.lastEventId === undefined && this.startedEmpty) await this.catchUp();
+          if (this.lastEventId === undefined && this.startedEmpty && !(await this.readStore())) {
+            await sleep(backoffDelay(attempt++, this.options.backoff), this.stop.signal);
+            continue;
+          }
           const end = await this.runWs();
           await this.delivery;
           if (this.stopped) break;
@@ -191,14 +194,28 @@ class Session implements Subscription {
     }
   }
 
-  /** Reads a channel that was empty at the start from its first event. */
-  private async catchUp(): Promise<void> {
-    let page;
-    do {
-      page = await this.client.pollEvents(this.channel, { cursor: this.lastEventId, type: this.typeList, limit: 1000 }, { token: this.token, signal: this.stop.signal });
-      for (const event of page.events) this.deliver(event);
-      await this.delivery;
-    } while (page.has_more && !this.stopped);
+  /**
+   * For a channel that was empty at the start, with no event seen yet: hands
+   * on the stored events (all published since the start) from the first,
+   * up to `before` when given. False after a failure that a reconnect can
+   * cure (it is reported); a refusal throws.
+   */
+  private async readStore(before?: string): Promise<boolean> {
+    try {
+      let page;
+      do {
+        page = await this.client.pollEvents(this.channel, { cursor: this.lastEventId, type: this.typeList, limit: 1000 }, { token: this.token, signal: this.stop.signal });
+        for (const event of page.events) {
+          if (before !== undefined && event.id >= before) return true;
+          await this.handOver(event);
+        }
+      } while (page.has_more && !this.stopped);
+      return true;
+    } catch (error) {
+      if (isFinal(error)) throw error;
+      if (!this.stop.signal.aborted) this.report(asError(error), false);
+      return false;
+    }
   }
 
   private runWs(): Promise<WsEnd> {
@@ -214,9 +231,21 @@ class Session implements Subscription {
         opened = true;
         this.options.onOpen?.('ws');
       };
+      /** Set when this socket's events can no longer be handed on without a gap. */
+      let discard = false;
       socket.onmessage = (message) => {
         if (typeof message.data !== 'string') return;
-        this.deliver(JSON.parse(message.data) as Event);
+        const event = JSON.parse(message.data) as Event;
+        this.enqueue(async () => {
+          // The first live event with no resume point (an empty channel at the
+          // start) may follow events published before this socket opened:
+          // those come from the store first.
+          if (!discard && this.lastEventId === undefined && this.startedEmpty && !(await this.readStore(event.id))) {
+            discard = true;
+            socket.close(); // the next connection catches up from the store
+          }
+          if (!discard) await this.handOver(event);
+        });
       };
       socket.onclose = (close) => {
         this.stop.signal.removeEventListener('abort', onAbort);
@@ -259,7 +288,7 @@ class Session implements Subscription {
           announced = true;
           this.options.onOpen?.('poll');
         }
-        for (const event of page.events) this.deliver(event);
+        for (const event of page.events) this.enqueue(() => this.handOver(event));
         await this.delivery;
       } catch (error) {
         if (this.stop.signal.aborted) return 'retry';
@@ -272,18 +301,24 @@ class Session implements Subscription {
     return 'retry';
   }
 
-  private deliver(event: Event): void {
-    this.delivery = this.delivery.then(async () => {
-      if (this.stopped) return;
-      if (this.lastEventId !== undefined && event.id <= this.lastEventId) return;
-      this.lastEventId = event.id;
-      try {
-        await this.options.onEvent?.(event);
-      } catch (error) {
-        // The caller's handler failed: stop rather than skip the event silently.
-        this.fail(asError(error));
-      }
-    });
+  /** Runs `step` after every step queued before it: events are handed on one at a time, in arrival order. */
+  private enqueue(step: () => Promise<void>): void {
+    this.delivery = this.delivery.then(() => (this.stopped ? undefined : step()));
+    // A failed step is thrown where `run` awaits the chain; until then it is not "unhandled".
+    this.delivery.catch(() => {});
+  }
+
+  /** Hands one event to `onEvent`, unless it is at or below the resume point (a duplicate). */
+  private async handOver(event: Event): Promise<void> {
+    if (this.stopped) return;
+    if (this.lastEventId !== undefined && event.id <= this.lastEventId) return;
+    this.lastEventId = event.id;
+    try {
+      await this.options.onEvent?.(event);
+    } catch (error) {
+      // The caller's handler failed: stop rather than skip the event silently.
+      this.fail(asError(error));
+    }
   }
 
   private report(error: Error, fatal: boolean): void {

@@ -1,7 +1,7 @@
 // Subscriptions against the real server: every event once and in order
 // across a restart, a forced disconnect mid-burst and a slow-consumer close;
 // long-polling; and the closes that end a subscription.
-import { test, before, after } from 'node:test';
+import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
 import { Channelhub, ChannelhubError, classifyClose, type Event, type SubscribeOptions, type Subscription, type WebSocketConstructor } from 'channelhub';
@@ -13,6 +13,11 @@ let server: TestServer;
 before(async () => {
   // A small queue bound, so that a paused reader trips it quickly.
   server = await TestServer.start(['--subscriber-queue-frames', '200', '--subscriber-queue-bytes', '262144']);
+});
+/** Every subscription a test opened: closed after it, even when it failed half-way. */
+const opened: Subscription[] = [];
+afterEach(async () => {
+  for (const subscription of opened.splice(0)) subscription.close();
 });
 after(async () => {
   await server?.close();
@@ -43,6 +48,7 @@ function record(client: Channelhub, channel: string, options: Omit<SubscribeOpti
     onError: (error, { fatal }) => { errors.push({ error, fatal }); },
     onOpen: (transport) => { opens.push(transport); },
   });
+  opened.push(subscription);
   return { events, errors, opens, subscription };
 }
 
@@ -257,4 +263,48 @@ test('a slow for-await loop holds the subscription back instead of buffering wit
   // would have gone out during the pause; bounded, the buffer fills (1000
   // events) within the first two pages and the next request waits.
   assert.ok(pollsWhileBehind >= 1 && pollsWhileBehind <= 2, `${pollsWhileBehind} polls while the loop was behind`);
+});
+
+test('without after, on an empty channel: events published before the socket opened, or while it was down, are not lost', async () => {
+  const admin = server.client();
+  const id = channelId('empty');
+  await admin.createChannel({ id });
+
+  // Events published after the client last read the store (the feed, then
+  // one page of the empty channel) and before its WebSocket opened reach it
+  // from the store, before the first live event.
+  const published: Event[] = [];
+  let raced = false;
+  const racing: typeof fetch = async (input, init) => {
+    const response = await fetch(input, init);
+    if (!raced && /\/events(\?|$)/.test(String(input))) {
+      raced = true;
+      published.push(...(await admin.publishBatch(id, numbered(0, 3))));
+    }
+    return response;
+  };
+  const client = new Channelhub({ url: server.url, token: ADMIN_TOKEN, fetch: racing, WebSocket: Tracked });
+  const sub = record(client, id, { backoff: { initialMs: 400, maxMs: 400 } });
+  await waitFor(10_000, 'the subscriber connected', () => sub.opens.length === 1);
+  assert.equal(published.length, 3, 'three events were published in the window');
+  published.push(await admin.publish(id, { type: 'n', data: 3 }));
+  await waitFor(10_000, 'the three stored events and the live one', () => sub.events.length >= 4);
+  assertExactly(sub.events, published);
+
+  // And with no event seen yet: a second subscriber whose socket is cut
+  // before anything was published reads what it missed from the store.
+  const other = channelId('empty2');
+  await admin.createChannel({ id: other });
+  const second = record(server.client({ WebSocket: Tracked }), other, { backoff: { initialMs: 400, maxMs: 400 } });
+  await waitFor(10_000, 'the second subscriber connected', () => second.opens.length === 1);
+  TrackedWebSocket.last().terminate();
+  const missed = await admin.publishBatch(other, numbered(0, 5)); // while it waits to reconnect
+  await waitFor(10_000, 'the events published while it was down', () => second.events.length >= 5);
+  missed.push(await admin.publish(other, { type: 'n', data: 5 }));
+  await waitFor(10_000, 'the live event after them', () => second.events.length >= 6);
+  assertExactly(second.events, missed);
+  assert.ok(second.opens.length >= 2, 'it reconnected');
+  sub.subscription.close();
+  second.subscription.close();
+  await Promise.all([sub.subscription.done, second.subscription.done]);
 });
