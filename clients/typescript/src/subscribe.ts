@@ -281,7 +281,7 @@ class Session implements Subscription {
       try {
         const page = await this.client.pollEvents(
           this.channel,
-          { cursor: this.lastEventId, type: this.typeList, limit: 1000, wait: page_wait(this.options, announced) },
+          { cursor: this.lastEventId, type: this.typeList, limit: 1000, wait: pollWait(this.options, announced) },
           { token: this.token, signal: this.stop.signal },
         );
         if (!announced) {
@@ -334,7 +334,7 @@ class Session implements Subscription {
 }
 
 /** The first poll answers at once, so that a fallback is announced promptly. */
-function page_wait(options: SubscribeOptions, announced: boolean): number {
+function pollWait(options: SubscribeOptions, announced: boolean): number {
   return announced ? (options.pollWait ?? 30) : 0;
 }
 
