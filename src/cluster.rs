@@ -59,6 +59,7 @@ async fn run(url: String, mut listener: PgListener, hub: Arc<Hub>, shutdown: Can
                 // sqlx reconnected and listens again: fill the gap from the table.
                 tracing::warn!("cluster bus connection lost and restored; catching up");
                 hub.catch_up_rooms().await;
+                hub.recheck_access().await;
             }
             Err(err) => {
                 tracing::warn!(error = %err, "cluster bus connection failed; reconnecting");
@@ -67,6 +68,7 @@ async fn run(url: String, mut listener: PgListener, hub: Arc<Hub>, shutdown: Can
                 };
                 listener = fresh;
                 hub.catch_up_rooms().await;
+                hub.recheck_access().await;
             }
         }
     }

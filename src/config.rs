@@ -77,6 +77,12 @@ pub struct ServeConfig {
     #[arg(long, env = "CHANNELHUB_RETENTION_INTERVAL", default_value = "60", value_parser = parse_seconds)]
     pub retention_interval: Duration,
 
+    /// Seconds between re-reads of every live channel's access (privacy,
+    /// tokens) from the database: the longest a listener keeps access this
+    /// node never heard was revoked.
+    #[arg(long, env = "CHANNELHUB_ACCESS_RECHECK_INTERVAL", default_value = "30", value_parser = parse_seconds)]
+    pub access_recheck_interval: Duration,
+
     /// Seconds a publish's `Idempotency-Key` is remembered: a repeat within
     /// this window stores nothing and answers the first result.
     #[arg(long, env = "CHANNELHUB_IDEMPOTENCY_WINDOW", default_value = "86400", value_parser = parse_seconds)]

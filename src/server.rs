@@ -94,6 +94,10 @@ pub async fn serve(config: ServeConfig) -> Result<(), Box<dyn std::error::Error>
     );
 
     let retention = tokio::spawn(run_retention(hub.clone(), config.retention_interval));
+    let access_recheck = tokio::spawn(run_access_recheck(
+        hub.clone(),
+        config.access_recheck_interval,
+    ));
     // With several nodes on one database: listen before serving, so nothing
     // committed from now on is missed, and share subscriber counts.
     let stop_cluster = CancellationToken::new();
@@ -163,6 +167,8 @@ pub async fn serve(config: ServeConfig) -> Result<(), Box<dyn std::error::Error>
     }
     retention.abort();
     let _ = retention.await;
+    access_recheck.abort();
+    let _ = access_recheck.await;
     // The app and the retention task held the last hub handles: the writer
     // now finishes what is queued and stops.
     if tokio::time::timeout(grace, writer_task).await.is_err() {
@@ -202,6 +208,18 @@ async fn report_presence(hub: Arc<Hub>, stop: CancellationToken) {
         if let Err(err) = hub.report_subscribers().await {
             tracing::warn!(error = %err, "could not report subscriber counts");
         }
+    }
+}
+
+/// Closes live listeners whose access ended without a notice reaching this
+/// node (an expired token, a notice lost while the bus was down).
+async fn run_access_recheck(hub: Arc<Hub>, every: Duration) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticks.tick().await;
+    loop {
+        ticks.tick().await;
+        hub.recheck_access().await;
     }
 }
 

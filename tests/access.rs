@@ -24,6 +24,8 @@ on_both_backends!(
     credentials_are_hashed_only_where_they_matter,
     going_private_closes_every_listener_without_access,
     anonymous_webhooks_are_capped_per_address,
+    expiring_tokens_end_their_sockets_and_streams,
+    a_revocation_this_node_never_heard_of_still_ends_its_sockets,
 );
 
 async fn register(
@@ -499,4 +501,80 @@ async fn anonymous_webhooks_are_capped_per_address(backend: Backend) {
         1,
         "the refused one was not stored"
     );
+}
+
+async fn expiring_tokens_end_their_sockets_and_streams(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    server
+        .create_channel(json!({"id": "short-lease", "is_public": false}))
+        .await;
+    let (reader, _) = server
+        .create_token("short-lease", "subscribe", json!({"expires_in_seconds": 2}))
+        .await;
+    let mut socket = server
+        .ws(&format!("/channels/short-lease/ws?token={reader}"))
+        .await;
+    let mut stream = sse_events(
+        &server,
+        &format!("/channels/short-lease/stream?token={reader}"),
+    )
+    .await;
+    let (code, reason, _) = read_until_close(&mut socket).await;
+    assert_eq!(code, Some(CloseCode::Policy), "{reason}");
+    assert!(reason.contains("expired"), "{reason}");
+    let next = tokio::time::timeout(Duration::from_secs(10), stream.next())
+        .await
+        .expect("the stream ends within 10 s of its token's expiry");
+    assert!(next.is_none(), "the stream went on: {next:?}");
+}
+
+/// Deletes a token behind the server's back, as a revocation whose notice
+/// this node never received would leave it.
+async fn delete_token_row(server: &TestServer, token_id: &str) {
+    use sqlx::Connection as _;
+    let sql = "DELETE FROM tokens WHERE id = $1";
+    if server.db.url.starts_with("sqlite:") {
+        let mut conn = sqlx::SqliteConnection::connect(&server.db.url)
+            .await
+            .unwrap();
+        sqlx::query(sql)
+            .bind(token_id)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    } else {
+        let mut conn = sqlx::PgConnection::connect(&server.db.url).await.unwrap();
+        sqlx::query(sql)
+            .bind(token_id)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+}
+
+async fn a_revocation_this_node_never_heard_of_still_ends_its_sockets(backend: Backend) {
+    let server = TestServer::start_with(backend, &["--access-recheck-interval", "0.5"]).await;
+    server
+        .create_channel(json!({"id": "quiet-vault", "is_public": false}))
+        .await;
+    let (kept, _) = server
+        .create_token("quiet-vault", "subscribe", json!({}))
+        .await;
+    let (lost, lost_info) = server
+        .create_token("quiet-vault", "subscribe", json!({}))
+        .await;
+    let mut kept_socket = server
+        .ws(&format!("/channels/quiet-vault/ws?token={kept}"))
+        .await;
+    let mut lost_socket = server
+        .ws(&format!("/channels/quiet-vault/ws?token={lost}"))
+        .await;
+    delete_token_row(&server, lost_info["id"].as_str().unwrap()).await;
+
+    let (code, reason, _) = read_until_close(&mut lost_socket).await;
+    assert_eq!(code, Some(CloseCode::Policy), "{reason}");
+    let body = server
+        .publish_raw("quiet-vault", json!({"data": "after"}))
+        .await;
+    assert_eq!(next_text(&mut kept_socket).await, body);
 }

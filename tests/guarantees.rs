@@ -10,7 +10,8 @@ use std::{
     time::Duration,
 };
 
-use common::{ADMIN, Backend, TestServer};
+use common::{ADMIN, Backend, TestServer, next_text};
+use eventsource_stream::Eventsource;
 use futures_util::future::join_all;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -21,6 +22,7 @@ on_both_backends!(
     keys_expire_after_their_window,
     a_publisher_cut_off_by_a_crash_retries_without_duplicates,
     a_poll_from_an_evicted_cursor_reports_the_gap,
+    live_resumes_from_an_evicted_id_announce_the_gap,
 );
 
 /// Publishes as admin with an idempotency key; status, replay header, body.
@@ -312,4 +314,87 @@ async fn a_poll_from_an_evicted_cursor_reports_the_gap(backend: Backend) {
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (_, page) = poll_after(&server, "ticker", &ids[16]).await;
     assert_eq!(page["gap"]["removed_through"], ids[17], "{page}");
+}
+
+/// Publishes 20 events on a channel keeping 5; returns their ids.
+async fn evicted_channel(server: &TestServer, channel: &str) -> Vec<String> {
+    server
+        .create_channel(json!({"id": channel, "retention": {"max_events": 5}}))
+        .await;
+    let mut ids = Vec::new();
+    for i in 0..20 {
+        let event = server.publish(channel, json!({"data": i})).await;
+        ids.push(event["id"].as_str().unwrap().to_owned());
+    }
+    common::eventually("retention keeps the newest 5", || async {
+        server.all_events(channel).await.len() == 5
+    })
+    .await;
+    ids
+}
+
+async fn live_resumes_from_an_evicted_id_announce_the_gap(backend: Backend) {
+    let server = TestServer::start_with(backend, &["--retention-interval", "0.2"]).await;
+    let ids = evicted_channel(&server, "quotes").await;
+
+    // WebSocket: a gap notice (no `id`) before the replay.
+    let mut socket = server
+        .ws(&format!("/channels/quotes/ws?after={}", ids[0]))
+        .await;
+    let notice: Value = serde_json::from_str(&next_text(&mut socket).await).unwrap();
+    assert_eq!(
+        notice,
+        json!({"gap": {"after": ids[0], "removed_through": ids[14]}})
+    );
+    for id in &ids[15..] {
+        let event: Value = serde_json::from_str(&next_text(&mut socket).await).unwrap();
+        assert_eq!(&event["id"], id);
+    }
+    // From a held id: the replay starts at once, no notice.
+    let mut clean = server
+        .ws(&format!("/channels/quotes/ws?after={}", ids[17]))
+        .await;
+    let first: Value = serde_json::from_str(&next_text(&mut clean).await).unwrap();
+    assert_eq!(first["id"], ids[18]);
+    // An id that never was an event of the channel is refused.
+    let never = ulid::Ulid::generate().to_string();
+    let (status, _, problem) = server
+        .ws_refused(&format!("/channels/quotes/ws?after={never}"))
+        .await;
+    common::assert_problem(status, &problem, StatusCode::NOT_FOUND);
+
+    // SSE: a distinct `gap` message, then the events.
+    let response = server
+        .http
+        .get(server.url("/channels/quotes/stream"))
+        .header("last-event-id", &ids[0])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let mut stream = Box::pin(response.bytes_stream().eventsource());
+    let gap = next_sse(&mut stream).await;
+    assert_eq!(gap.event, "gap");
+    let gap: Value = serde_json::from_str(&gap.data).unwrap();
+    assert_eq!(gap["gap"]["removed_through"], ids[14]);
+    assert_eq!(next_sse(&mut stream).await.id, ids[15]);
+}
+
+async fn next_sse<S>(stream: &mut S) -> eventsource_stream::Event
+where
+    S: futures_util::Stream<
+            Item = Result<
+                eventsource_stream::Event,
+                eventsource_stream::EventStreamError<reqwest::Error>,
+            >,
+        > + Unpin,
+{
+    common::within(
+        Duration::from_secs(10),
+        "an SSE message",
+        futures_util::StreamExt::next(stream),
+    )
+    .await
+    .expect("the stream is open")
+    .expect("a well-formed SSE message")
 }

@@ -25,7 +25,7 @@ use poem_openapi::{
 };
 use serde::Deserialize;
 
-use crate::{hub::Hub, live::ws::Sessions};
+use crate::{auth::Principal, hub::Hub, live::ws::Sessions};
 
 #[derive(Tags)]
 pub enum ApiTags {
@@ -93,8 +93,10 @@ pub fn client_address(req: &Request) -> String {
     }
 }
 
-/// Stored events after `after` for a session to replay first; a bad id is a 400.
-pub fn replay_after(
+/// Stored events after `after` for a session to replay first: a bad id is a
+/// 400, an id that was never an event of the channel a 404; events removed
+/// since `after` make the session announce a gap first.
+pub async fn replay_after(
     hub: &Arc<Hub>,
     channel_id: &str,
     after: Option<String>,
@@ -104,11 +106,14 @@ pub fn replay_after(
     let Some(after) = after else {
         return Ok(None);
     };
-    if after.parse::<ulid::Ulid>().is_err() {
-        return Err(problem::ApiError::bad_request(format!(
-            "after must be an event id, not {after:?}"
-        )));
-    }
+    // Ids compare as text: the canonical (upper-case) form.
+    let after = after
+        .parse::<ulid::Ulid>()
+        .map_err(|_| {
+            problem::ApiError::bad_request(format!("after must be an event id, not {after:?}"))
+        })?
+        .to_string();
+    let gap = hub.check_resume(channel_id, &after).await?;
     let (hub, channel_id, types) = (hub.clone(), channel_id.to_owned(), types.to_vec());
     // Sessions run on the live runtime; store reads stay on this one, which
     // owns the database connections.
@@ -122,11 +127,32 @@ pub fn replay_after(
         });
         Box::pin(async move { page.await.map_err(|e| e.to_string())? })
     });
-    Ok(Some(crate::live::Replay { after, fetch }))
+    Ok(Some(crate::live::Replay {
+        after,
+        fetch,
+        gap: gap.map(|gap| gap.removed_through),
+    }))
+}
+
+/// What keeps a live listener on its channel, from the principal it
+/// connected as (see `Hub::open_for_reading`).
+pub fn live_access(principal: &Principal) -> crate::live::rooms::Access {
+    let expires_at = match principal {
+        Principal::Token(token) => token.expires_at.map(|at| {
+            let left = at.saturating_sub(crate::model::now_millis()).max(0);
+            tokio::time::Instant::now() + std::time::Duration::from_millis(left as u64)
+        }),
+        _ => None,
+    };
+    crate::live::rooms::Access {
+        token_id: principal.token_id(),
+        anonymous: matches!(principal, Principal::Anonymous),
+        expires_at,
+    }
 }
 
 /// Who is calling, from the credential the request presents.
-pub async fn caller(hub: &Hub, req: &Request) -> Result<crate::auth::Principal, problem::ApiError> {
+pub async fn caller(hub: &Hub, req: &Request) -> Result<Principal, problem::ApiError> {
     Ok(hub.authenticate(presented_token(req).as_deref()).await?)
 }
 

@@ -10,9 +10,8 @@ use poem_openapi::{
     types::Type,
 };
 
-use super::{ApiTags, presented_token, problem::ApiError, replay_after};
+use super::{ApiTags, live_access, presented_token, problem::ApiError, replay_after};
 use crate::{
-    auth::Principal,
     hub::Hub,
     live::{sse::SseSubscription, ws::Sessions},
     model::{Event, parse_type_list},
@@ -82,12 +81,11 @@ impl StreamApi {
             .await?;
         let types = parse_type_list(types.0.as_deref());
         let resume_from = last_event_id.0.or(after.0).filter(|id| !id.is_empty());
-        let replay = replay_after(&self.hub, &channel_id, resume_from, &types)?;
+        let replay = replay_after(&self.hub, &channel_id, resume_from, &types).await?;
         let subscription = SseSubscription {
             listener: self.hub.rooms().watch(&channel_id),
             types,
-            token_id: principal.token_id(),
-            anonymous: matches!(principal, Principal::Anonymous),
+            access: live_access(&principal),
             replay,
         };
         Ok(EventStream(crate::live::sse::respond(

@@ -16,9 +16,8 @@ use poem_openapi::{
     registry::{MetaResponse, MetaResponses, Registry},
 };
 
-use super::{ApiTags, presented_token, problem::ApiError, replay_after};
+use super::{ApiTags, live_access, presented_token, problem::ApiError, replay_after};
 use crate::{
-    auth::Principal,
     hub::Hub,
     live::ws::{HandshakeError, Sessions, Subscription, wants_upgrade},
     model::parse_type_list,
@@ -108,7 +107,7 @@ impl LiveApi {
             return Err(HandshakeError::NotUpgrade.into());
         }
         let types = parse_type_list(types.0.as_deref());
-        let replay = replay_after(&self.hub, &channel_id, after.0, &types)?;
+        let replay = replay_after(&self.hub, &channel_id, after.0, &types).await?;
         let listener = self
             .hub
             .rooms()
@@ -117,8 +116,7 @@ impl LiveApi {
             taken: listener.room.published(),
             listener,
             types,
-            token_id: principal.token_id(),
-            anonymous: matches!(principal, Principal::Anonymous),
+            access: live_access(&principal),
             replay,
             replayed_through: None,
         };

@@ -2,9 +2,11 @@
 //! sockets and forget cached credentials and channels; append notices fan
 //! committed events out to this node's rooms, in commit order.
 
+use std::{collections::HashSet, sync::Arc};
+
 use crate::{
     live::rooms::CloseOrder,
-    model::EventQuery,
+    model::{EventQuery, TokenKind, now_millis},
     notice::{AppendNotice, CONTROL_TOPIC, ControlNotice},
 };
 
@@ -26,13 +28,9 @@ impl Hub {
     /// Closes the sockets and forgets the credentials a notice is about.
     pub fn apply_control(&self, notice: &ControlNotice) {
         match notice {
-            ControlNotice::ChannelChanged { channel_id } => {
-                self.publish_view.remove(channel_id);
-                self.type_rules.forget(channel_id);
-            }
+            ControlNotice::ChannelChanged { channel_id } => self.forget_channel(channel_id),
             ControlNotice::ChannelDeleted { channel_id } => {
-                self.publish_view.remove(channel_id);
-                self.type_rules.forget(channel_id);
+                self.forget_channel(channel_id);
                 self.rooms.close(channel_id, CloseOrder::ChannelDeleted);
             }
             ControlNotice::ChannelMadePrivate { channel_id } => {
@@ -100,5 +98,52 @@ impl Hub {
                 }
             }
         }
+    }
+
+    /// Reads access to every live room again from the database and closes
+    /// the listeners that lost it: covers control notices this node missed
+    /// (its LISTEN connection was down), and tokens that expired. Run after
+    /// a bus reconnect and every `--access-recheck-interval`.
+    pub async fn recheck_access(&self) {
+        let now = now_millis();
+        for channel_id in self.rooms.channel_ids() {
+            let channel = match self.store.get_channel(&channel_id).await {
+                Ok(channel) => channel,
+                Err(err) => {
+                    tracing::warn!(error = %err, channel = %channel_id, "access recheck failed");
+                    continue;
+                }
+            };
+            let Some(channel) = channel else {
+                self.forget_channel(&channel_id);
+                self.rooms.close(&channel_id, CloseOrder::ChannelDeleted);
+                continue;
+            };
+            let tokens = match self.store.list_tokens(&channel_id).await {
+                Ok(tokens) => tokens,
+                Err(err) => {
+                    tracing::warn!(error = %err, channel = %channel_id, "access recheck failed");
+                    continue;
+                }
+            };
+            let valid_tokens: HashSet<String> = tokens
+                .into_iter()
+                .filter(|t| t.kind == TokenKind::Subscribe && !t.is_expired(now))
+                .map(|t| t.id)
+                .collect();
+            self.rooms.close(
+                &channel_id,
+                CloseOrder::Recheck {
+                    public: channel.is_public,
+                    valid_tokens: Arc::new(valid_tokens),
+                },
+            );
+        }
+    }
+
+    /// Drops what this node caches about a channel.
+    fn forget_channel(&self, channel_id: &str) {
+        self.publish_view.remove(channel_id);
+        self.type_rules.forget(channel_id);
     }
 }

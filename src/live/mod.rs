@@ -94,6 +94,9 @@ pub struct Replay {
     /// The last event the client has.
     pub after: String,
     pub fetch: FetchAfter,
+    /// Events after `after` were removed (retention, deletion) up to this
+    /// id before the client read them: it is told before the replay.
+    pub gap: Option<String>,
 }
 
 impl Replay {
@@ -104,6 +107,18 @@ impl Replay {
             self.after = last.id.clone();
         }
         Ok(page)
+    }
+
+    /// The JSON a session sends before the replay when the client missed
+    /// removed events: no `id`, so no client takes it for an event.
+    pub fn gap_notice(&self) -> Option<String> {
+        let removed_through = self.gap.as_deref()?;
+        Some(
+            serde_json::json!({
+                "gap": {"after": self.after, "removed_through": removed_through}
+            })
+            .to_string(),
+        )
     }
 
     /// The last event replayed so far (or the client's own last event).

@@ -11,7 +11,7 @@
 //! Rooms know nothing of sockets or HTTP; sessions in `live::ws` read from them.
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     sync::{
         Arc, Mutex, RwLock,
         atomic::{AtomicU64, AtomicUsize, Ordering},
@@ -55,6 +55,19 @@ impl LiveEvent {
     }
 }
 
+/// What a live listener holds its place with, checked again whenever access
+/// to its channel changes.
+#[derive(Debug, Clone, Default)]
+pub struct Access {
+    /// The channel token it presented and that keeps it here, if any (a
+    /// subscribe token of this channel).
+    pub token_id: Option<String>,
+    /// It holds no credential that would keep it on a private channel.
+    pub anonymous: bool,
+    /// When its token expires: the session ends then.
+    pub expires_at: Option<tokio::time::Instant>,
+}
+
 /// Which listeners must be disconnected, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CloseOrder {
@@ -64,15 +77,29 @@ pub enum CloseOrder {
     TokenRevoked(String),
     /// The channel became private: listeners without a token lose access.
     ChannelMadePrivate,
+    /// Access as the database has it now (after this node may have missed
+    /// notices): listeners whose token is not among `valid_tokens` leave,
+    /// and, unless the channel is public, those without a token too.
+    Recheck {
+        public: bool,
+        valid_tokens: Arc<HashSet<String>>,
+    },
 }
 
 impl CloseOrder {
-    /// Whether a listener holding `token_id` (or none, if `anonymous`) must leave.
-    pub fn applies_to(&self, token_id: Option<&str>, anonymous: bool) -> bool {
+    /// Whether a listener with this access must leave.
+    pub fn applies_to(&self, access: &Access) -> bool {
+        let token = access.token_id.as_deref();
         match self {
             CloseOrder::ChannelDeleted => true,
-            CloseOrder::TokenRevoked(revoked) => token_id == Some(revoked.as_str()),
-            CloseOrder::ChannelMadePrivate => anonymous,
+            CloseOrder::TokenRevoked(revoked) => token == Some(revoked.as_str()),
+            CloseOrder::ChannelMadePrivate => access.anonymous,
+            CloseOrder::Recheck {
+                public,
+                valid_tokens,
+            } => {
+                token.is_some_and(|id| !valid_tokens.contains(id)) || (!public && access.anonymous)
+            }
         }
     }
 }
@@ -260,6 +287,12 @@ impl Rooms {
         if let Some(room) = self.room(channel_id) {
             let _ = room.sender.send(RoomMessage::Close(order));
         }
+    }
+
+    /// Every channel with a room on this node (subscribers, streams or polls).
+    pub fn channel_ids(&self) -> Vec<String> {
+        let rooms = self.rooms.read().unwrap_or_else(|e| e.into_inner());
+        rooms.keys().cloned().collect()
     }
 
     /// Rooms with subscribers, and the id after which each must catch up

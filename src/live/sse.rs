@@ -25,7 +25,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{
     Replay,
-    rooms::{Listener, RoomMessage},
+    rooms::{Access, Listener, RoomMessage},
     ws::Sessions,
 };
 use crate::telemetry;
@@ -36,13 +36,15 @@ use crate::telemetry;
 const BUFFERED: usize = 16;
 /// A comment line this often keeps proxies from closing a quiet stream.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
+/// Stands in for "never" where a stream has no expiry to wait for.
+const FAR_FUTURE: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// One SSE subscriber, authorized and joined to its room.
 pub struct SseSubscription {
     pub listener: Listener,
     pub types: Vec<String>,
-    pub token_id: Option<String>,
-    pub anonymous: bool,
+    /// What keeps it on the channel: losing that ends the stream.
+    pub access: Access,
     pub replay: Option<Replay>,
 }
 
@@ -97,6 +99,15 @@ impl Outbox {
 async fn run(mut sub: SseSubscription, outbox: Outbox, shutdown: CancellationToken) {
     let mut replayed_through = None;
     if let Some(mut replay) = sub.replay.take() {
+        // A distinct `gap` message before the replay tells a resuming client
+        // that events it never saw were removed.
+        if let Some(notice) = replay.gap_notice()
+            && !outbox
+                .send(SseEvent::message(notice).event_type("gap"))
+                .await
+        {
+            return;
+        }
         loop {
             let page = match replay.next_page().await {
                 Ok(page) if page.is_empty() => break,
@@ -116,9 +127,18 @@ async fn run(mut sub: SseSubscription, outbox: Outbox, shutdown: CancellationTok
         }
         replayed_through = Some(replay.position().to_owned());
     }
+    let expiry = tokio::time::sleep_until(
+        sub.access
+            .expires_at
+            .unwrap_or_else(|| tokio::time::Instant::now() + FAR_FUTURE),
+    );
+    tokio::pin!(expiry);
+    let expires = sub.access.expires_at.is_some();
     loop {
         let received = tokio::select! {
             _ = shutdown.cancelled() => return,
+            // A token that expires ends the stream then.
+            _ = &mut expiry, if expires => return,
             _ = outbox.messages.closed() => return,
             received = sub.listener.receiver.recv() => received,
         };
@@ -135,7 +155,7 @@ async fn run(mut sub: SseSubscription, outbox: Outbox, shutdown: CancellationTok
                 }
             }
             Ok(RoomMessage::Close(order)) => {
-                if order.applies_to(sub.token_id.as_deref(), sub.anonymous) {
+                if order.applies_to(&sub.access) {
                     return;
                 }
             }

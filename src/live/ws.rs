@@ -56,7 +56,7 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use super::{
     Replay,
-    rooms::{CloseOrder, Listener, RoomMessage},
+    rooms::{Access, CloseOrder, Listener, RoomMessage},
 };
 use crate::telemetry;
 
@@ -84,6 +84,8 @@ const RETAINED_STAGED_FRAMES: usize = 16;
 const MAX_PENDING_REPLY_BYTES: usize = 64 * 1024;
 /// How long a closing handshake may take before the socket is just dropped.
 const CLOSE_GRACE: Duration = Duration::from_secs(10);
+/// Stands in for "never" where a session has no expiry to wait for.
+const FAR_FUTURE: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// Limits every session shares.
 #[derive(Debug, Clone)]
@@ -113,10 +115,8 @@ pub struct Subscription {
     pub listener: Listener,
     /// Only these event types (empty: all).
     pub types: Vec<String>,
-    /// The token it connected with, if any: revoking it closes the socket.
-    pub token_id: Option<String>,
-    /// Whether it connected without any credential.
-    pub anonymous: bool,
+    /// What keeps it on the channel: losing that closes the socket.
+    pub access: Access,
     /// Frames and bytes of the room's stream taken so far (see `Room::published`).
     pub taken: (u64, u64),
     /// Stored events to send first (`?after=`).
@@ -357,9 +357,15 @@ async fn run_session(
     let close_grace = CLOSE_GRACE.min(limits.write_timeout);
 
     if let Some(mut replay) = sub.replay.take() {
+        if let Some(notice) = replay.gap_notice() {
+            staged.push(super::text_frame(notice).0);
+        }
         let ending = 'replay: loop {
             let page = match replay.next_page().await {
-                Ok(page) if page.is_empty() => break None,
+                Ok(page) if page.is_empty() => {
+                    // A gap notice with nothing after it still goes out.
+                    break write_batch(&mut writer, &mut staged, &sub, sessions).await;
+                }
                 Ok(page) => page,
                 Err(error) => {
                     tracing::warn!(%error, "replay failed");
@@ -389,6 +395,14 @@ async fn run_session(
         sub.replayed_through = Some(replay.position().to_owned());
     }
 
+    // A token that expires ends the session then, not at the next connect.
+    let expiry = tokio::time::sleep_until(
+        sub.access
+            .expires_at
+            .unwrap_or_else(|| tokio::time::Instant::now() + FAR_FUTURE),
+    );
+    tokio::pin!(expiry);
+    let expires = sub.access.expires_at.is_some();
     let ending = loop {
         // Room messages first: that is what almost every wake-up is for, and
         // the other branches are then not polled at all.
@@ -441,6 +455,7 @@ async fn run_session(
                     break failed.ending();
                 }
             }
+            _ = &mut expiry, if expires => break Ending::Close(CloseCode::Policy, "token expired"),
             _ = &mut shutting_down => break going_away(),
         }
     };
@@ -617,14 +632,14 @@ fn is_behind(sub: &Subscription, limits: &SessionLimits) -> bool {
 }
 
 fn applies_to(order: &CloseOrder, sub: &Subscription) -> Option<Ending> {
-    if !order.applies_to(sub.token_id.as_deref(), sub.anonymous) {
+    if !order.applies_to(&sub.access) {
         return None;
     }
     Some(match order {
         CloseOrder::ChannelDeleted => Ending::Close(CloseCode::Normal, "channel deleted"),
-        CloseOrder::TokenRevoked(_) | CloseOrder::ChannelMadePrivate => {
-            Ending::Close(CloseCode::Policy, "token revoked")
-        }
+        CloseOrder::TokenRevoked(_)
+        | CloseOrder::ChannelMadePrivate
+        | CloseOrder::Recheck { .. } => Ending::Close(CloseCode::Policy, "token revoked"),
     })
 }
 
