@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The channelhub benchmark, in one command.
 #
-#   bench/run.sh                  full run (about 15 minutes on 2 cores)
-#   bench/run.sh quick            small sizes, short runs (about 3 minutes)
+#   bench/run.sh                  full run (about 22 minutes on 2 cores; stuck adds ~7)
+#   bench/run.sh quick            small sizes, short runs (about 5 minutes; stuck adds ~2)
 #   bench/run.sh quick fanout nats channelhub   only these scenarios / fan-out targets
 #   bench/run.sh full -- --subscribers 5000      extra flags for the load generator
 #   bench/run.sh head full                       benchmark the last commit, not the working tree

@@ -246,7 +246,7 @@ impl Results {
                 "\nStuck subscribers (server RSS in MiB; after = seconds after the last publish)"
             );
             println!(
-                "{:>7} {:>8} {:>8} {:>8} {:>8} {:>22} {:>12} {:>6} {:>6} {:>7} {:>5}",
+                "{:>7} {:>8} {:>8} {:>8} {:>8} {:>22} {:>12} {:>9} {:>6} {:>6} {:>7} {:>5}",
                 "stuck",
                 "MB pub",
                 "idle",
@@ -254,6 +254,7 @@ impl Results {
                 "peak",
                 "after",
                 "reader",
+                "srv subs",
                 "1008",
                 "other",
                 "dropped",
@@ -266,7 +267,7 @@ impl Results {
                     .map(|(t, mb)| format!("{mb:.0}@{t}s"))
                     .collect();
                 println!(
-                    "{:>7} {:>8.0} {:>8.1} {:>8.1} {:>8.1} {:>22} {:>12} {:>6} {:>6} {:>7} {:>5}",
+                    "{:>7} {:>8.0} {:>8.1} {:>8.1} {:>8.1} {:>22} {:>12} {:>9} {:>6} {:>6} {:>7} {:>5}",
                     s.connected,
                     s.published_mb,
                     s.rss_idle_mb,
@@ -274,6 +275,7 @@ impl Results {
                     s.rss_peak_mb,
                     after.join(" "),
                     format!("{}/{}", s.reader_received, s.published_events),
+                    s.server_subscribers_after,
                     s.stuck_closed_1008,
                     s.stuck_closed_other,
                     s.stuck_dropped,

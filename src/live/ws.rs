@@ -10,7 +10,7 @@
 //! number), never copies of them: small frames are gathered into the thread's
 //! scratch buffer only for the duration of one write call, large ones are
 //! written straight from the shared buffer. So a socket that does not read
-//! holds a few hundred bytes of its own beyond the shared ring, and one that
+//! holds a few KiB of its own (references) beyond the shared ring, and one that
 //! takes no bytes for the write timeout is closed as a slow consumer even
 //! when its channel is quiet. tungstenite's own answers (pongs, close
 //! replies) go out through the same writer. Authorization happened before
@@ -63,10 +63,13 @@ use crate::telemetry;
 /// Largest frame a client may send; a larger one closes the socket with 1009.
 pub const MAX_CLIENT_FRAME_BYTES: usize = 4 * 1024;
 /// Most frames staged per wake-up, so one busy socket cannot hog its thread.
+/// Checked between ring entries (one commit each, ≤ 100 events), like the
+/// byte bound below.
 const MAX_FRAMES_PER_FLUSH: usize = 256;
-/// Most bytes staged per wake-up (plus the frame that crosses it). Staged
-/// frames are references, not copies, but a session that blocks keeps them
-/// alive after the ring has moved on: this bounds that.
+/// Most bytes staged per wake-up (plus the rest of the ring entry that
+/// crosses it). Staged frames are references, not copies, but a session
+/// that blocks keeps them alive after the ring has moved on (until its lag
+/// check cuts it): this bounds that.
 const MAX_BYTES_PER_FLUSH: usize = 256 * 1024;
 /// Small frames are copied into the thread's scratch buffer up to this many
 /// bytes per write call, so one syscall carries many of them.

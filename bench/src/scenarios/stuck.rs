@@ -78,7 +78,7 @@ pub struct Outcome {
     pub reader_received: u64,
     pub reader_complete: bool,
     /// Live subscribers the server still counted at the last after-point
-    /// (the reader is one of them).
+    /// (the reader is one of them): stuck sessions it has not let go of.
     pub server_subscribers_after: u64,
     /// How the stuck sockets ended, read out at the very end.
     pub stuck_closed_1008: usize,
