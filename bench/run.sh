@@ -12,13 +12,13 @@
 # (multinode: the fan-out workloads against 3 channelhub nodes sharing one PostgreSQL database;
 # stuck: subscribers that never read plus one reader, ~100 MB of 8 KB events, server RSS before/peak/after.)
 # Builds channelhub and the load generator in release mode under
-# CARGO_TARGET_DIR (default /work/bench-target), installs Sockudo once under
+# CARGO_TARGET_DIR (default target/bench inside the checkout, git-ignored), installs Sockudo once under
 # ~/.cache/channelhub-bench/sockudo, and writes results to bench/results/.
 set -euo pipefail
 
 bench_dir=$(cd "$(dirname "$0")" && pwd)
 repo=$(dirname "$bench_dir")
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/work/bench-target}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$repo/target/bench}
 cache=${BENCH_CACHE:-$HOME/.cache/channelhub-bench}
 
 mode=full head=0 commit=HEAD scenarios=() targets=() extra=() notes=()
