@@ -28,22 +28,6 @@ on_both_backends!(
     a_revocation_this_node_never_heard_of_still_ends_its_sockets,
 );
 
-async fn register(
-    server: &TestServer,
-    channel: &str,
-    token: Option<&str>,
-    body: Value,
-) -> (StatusCode, Value) {
-    server
-        .call(
-            Method::POST,
-            &format!("/channels/{channel}/webhooks"),
-            token,
-            Some(body),
-        )
-        .await
-}
-
 async fn webhook(server: &TestServer, channel: &str, id: &Value) -> Value {
     let (status, list) = server
         .call(
@@ -79,8 +63,9 @@ async fn a_stranger_cannot_take_over_a_webhook(backend: Backend) {
         .create_token("shared-feed", "subscribe", json!({}))
         .await;
     let url = "http://127.0.0.1:9/owned";
-    let (status, owned) =
-        register(&server, "shared-feed", Some(&reader), json!({"url": url})).await;
+    let (status, owned) = server
+        .register_webhook("shared-feed", Some(&reader), json!({"url": url}))
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{owned}");
     assert_eq!(
         owned["registered_by"],
@@ -88,13 +73,13 @@ async fn a_stranger_cannot_take_over_a_webhook(backend: Backend) {
     );
 
     // An anonymous caller tries to silence it and shorten its life.
-    let (status, problem) = register(
-        &server,
-        "shared-feed",
-        None,
-        json!({"url": url, "event_types": ["nothing"], "ttl_seconds": 1}),
-    )
-    .await;
+    let (status, problem) = server
+        .register_webhook(
+            "shared-feed",
+            None,
+            json!({"url": url, "event_types": ["nothing"], "ttl_seconds": 1}),
+        )
+        .await;
     common::assert_problem(status, &problem, StatusCode::CONFLICT);
     let unchanged = webhook(&server, "shared-feed", &owned["id"]).await;
     assert_eq!(unchanged["event_types"], Value::Null, "{unchanged}");
@@ -102,32 +87,32 @@ async fn a_stranger_cannot_take_over_a_webhook(backend: Backend) {
     assert_eq!(unchanged["registered_by"], owned["registered_by"]);
 
     // The owner and the admin may refresh it.
-    let (status, mine) = register(
-        &server,
-        "shared-feed",
-        Some(&reader),
-        json!({"url": url, "event_types": ["a"]}),
-    )
-    .await;
+    let (status, mine) = server
+        .register_webhook(
+            "shared-feed",
+            Some(&reader),
+            json!({"url": url, "event_types": ["a"]}),
+        )
+        .await;
     assert_eq!((status, &mine["id"]), (StatusCode::OK, &owned["id"]));
-    let (status, by_admin) = register(
-        &server,
-        "shared-feed",
-        Some(ADMIN),
-        json!({"url": url, "event_types": ["b"]}),
-    )
-    .await;
+    let (status, by_admin) = server
+        .register_webhook(
+            "shared-feed",
+            Some(ADMIN),
+            json!({"url": url, "event_types": ["b"]}),
+        )
+        .await;
     assert_eq!((status, &by_admin["id"]), (StatusCode::OK, &owned["id"]));
     assert_eq!(by_admin["registered_by"], owned["registered_by"]);
 
     // Anonymous registrations belong to the address they came from.
-    let (status, anonymous) = register(
-        &server,
-        "shared-feed",
-        None,
-        json!({"url": "http://127.0.0.1:9/other"}),
-    )
-    .await;
+    let (status, anonymous) = server
+        .register_webhook(
+            "shared-feed",
+            None,
+            json!({"url": "http://127.0.0.1:9/other"}),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{anonymous}");
     assert_eq!(anonymous["registered_by"], "anonymous:127.0.0.1");
 }
@@ -137,14 +122,12 @@ async fn anonymous_webhooks_stop_when_the_channel_goes_private(backend: Backend)
     server.create_channel(json!({"id": "going-dark"})).await;
     let stranger = Receiver::start(Behaviour::default()).await;
     let witness = Receiver::start(Behaviour::default()).await;
-    let (_, anonymous) = register(&server, "going-dark", None, json!({"url": stranger.url})).await;
-    let (_, admins) = register(
-        &server,
-        "going-dark",
-        Some(ADMIN),
-        json!({"url": witness.url}),
-    )
-    .await;
+    let (_, anonymous) = server
+        .register_webhook("going-dark", None, json!({"url": stranger.url}))
+        .await;
+    let (_, admins) = server
+        .register_webhook("going-dark", Some(ADMIN), json!({"url": witness.url}))
+        .await;
     server
         .publish("going-dark", json!({"data": "public"}))
         .await;
@@ -191,13 +174,13 @@ async fn a_webhook_stops_when_its_token_is_revoked(backend: Backend) {
         .create_channel(json!({"id": "vault", "is_public": false}))
         .await;
     let (reader, info) = server.create_token("vault", "subscribe", json!({})).await;
-    let (status, hook) = register(
-        &server,
-        "vault",
-        Some(&reader),
-        json!({"url": "http://127.0.0.1:9/vault"}),
-    )
-    .await;
+    let (status, hook) = server
+        .register_webhook(
+            "vault",
+            Some(&reader),
+            json!({"url": "http://127.0.0.1:9/vault"}),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{hook}");
     let (status, _) = server
         .call(
@@ -215,13 +198,13 @@ async fn a_webhook_stops_when_its_token_is_revoked(backend: Backend) {
         "{stopped}"
     );
     // Registering again needs access again.
-    let (status, problem) = register(
-        &server,
-        "vault",
-        Some(&reader),
-        json!({"url": "http://127.0.0.1:9/vault"}),
-    )
-    .await;
+    let (status, problem) = server
+        .register_webhook(
+            "vault",
+            Some(&reader),
+            json!({"url": "http://127.0.0.1:9/vault"}),
+        )
+        .await;
     common::assert_problem(status, &problem, StatusCode::UNAUTHORIZED);
 }
 
@@ -237,13 +220,13 @@ async fn a_webhook_stops_when_its_token_expires(backend: Backend) {
     let (reader, _) = server
         .create_token("lease", "subscribe", json!({"expires_in_seconds": 1}))
         .await;
-    let (status, hook) = register(
-        &server,
-        "lease",
-        Some(&reader),
-        json!({"url": "http://127.0.0.1:9/lease"}),
-    )
-    .await;
+    let (status, hook) = server
+        .register_webhook(
+            "lease",
+            Some(&reader),
+            json!({"url": "http://127.0.0.1:9/lease"}),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{hook}");
     assert_eq!(
         webhook(&server, "lease", &hook["id"]).await["state"],
@@ -445,7 +428,9 @@ async fn anonymous_webhooks_are_capped_per_address(backend: Backend) {
         ("feed-one", "http://127.0.0.1:9/a"),
         ("feed-two", "http://127.0.0.1:9/b"),
     ] {
-        let (status, hook) = register(&server, channel, None, json!({"url": url})).await;
+        let (status, hook) = server
+            .register_webhook(channel, None, json!({"url": url}))
+            .await;
         assert_eq!(status, StatusCode::CREATED, "{hook}");
     }
     let response = server
@@ -472,21 +457,17 @@ async fn anonymous_webhooks_are_capped_per_address(backend: Backend) {
     );
 
     // Refreshing one it holds, and registering with a token, still work.
-    let (status, _) = register(
-        &server,
-        "feed-one",
-        None,
-        json!({"url": "http://127.0.0.1:9/a"}),
-    )
-    .await;
+    let (status, _) = server
+        .register_webhook("feed-one", None, json!({"url": "http://127.0.0.1:9/a"}))
+        .await;
     assert_eq!(status, StatusCode::OK);
-    let (status, _) = register(
-        &server,
-        "feed-two",
-        Some(&reader),
-        json!({"url": "http://127.0.0.1:9/c"}),
-    )
-    .await;
+    let (status, _) = server
+        .register_webhook(
+            "feed-two",
+            Some(&reader),
+            json!({"url": "http://127.0.0.1:9/c"}),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED);
     let (_, list) = server
         .call(

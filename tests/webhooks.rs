@@ -41,22 +41,6 @@ const FAST_RETRIES: &[&str] = &[
     "0.5",
 ];
 
-async fn register(
-    server: &TestServer,
-    channel: &str,
-    token: Option<&str>,
-    body: Value,
-) -> (StatusCode, Value) {
-    server
-        .call(
-            Method::POST,
-            &format!("/channels/{channel}/webhooks"),
-            token,
-            Some(body),
-        )
-        .await
-}
-
 /// The webhook's logged attempts, once there are `count` of them (a receiver
 /// can see a delivery a moment before the server has logged it).
 async fn logged_attempts(
@@ -98,7 +82,9 @@ async fn registration_rules(backend: Backend) {
         .await;
     let url = "http://127.0.0.1:9/hook";
 
-    let (status, created) = register(&server, "public-feed", None, json!({"url": url})).await;
+    let (status, created) = server
+        .register_webhook("public-feed", None, json!({"url": url}))
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     assert!(created["secret"].as_str().unwrap().starts_with("whsec_"));
     assert_eq!(created["state"], "active");
@@ -106,13 +92,13 @@ async fn registration_rules(backend: Backend) {
     assert_eq!(created["url"], url);
 
     // Same URL again: same webhook, filter and TTL updated, secret not shown again.
-    let (status, again) = register(
-        &server,
-        "public-feed",
-        None,
-        json!({"url": url, "event_types": ["a"], "ttl_seconds": 60}),
-    )
-    .await;
+    let (status, again) = server
+        .register_webhook(
+            "public-feed",
+            None,
+            json!({"url": url, "event_types": ["a"], "ttl_seconds": 60}),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{again}");
     assert_eq!(again["id"], created["id"]);
     assert_eq!(again["event_types"], json!(["a"]));
@@ -128,25 +114,29 @@ async fn registration_rules(backend: Backend) {
         .create_token("private-feed", "publish", json!({}))
         .await;
     assert_eq!(
-        register(&server, "private-feed", None, json!({"url": url}))
+        server
+            .register_webhook("private-feed", None, json!({"url": url}))
             .await
             .0,
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(
-        register(&server, "private-feed", Some(&writer), json!({"url": url}))
+        server
+            .register_webhook("private-feed", Some(&writer), json!({"url": url}))
             .await
             .0,
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(
-        register(&server, "private-feed", Some(&reader), json!({"url": url}))
+        server
+            .register_webhook("private-feed", Some(&reader), json!({"url": url}))
             .await
             .0,
         StatusCode::CREATED
     );
     assert_eq!(
-        register(&server, "missing", None, json!({"url": url}))
+        server
+            .register_webhook("missing", None, json!({"url": url}))
             .await
             .0,
         StatusCode::NOT_FOUND
@@ -157,7 +147,9 @@ async fn registration_rules(backend: Backend) {
         json!({}),
         json!({"url": url, "ttl_seconds": 0}),
     ] {
-        let (status, problem) = register(&server, "public-feed", None, bad.clone()).await;
+        let (status, problem) = server
+            .register_webhook("public-feed", None, bad.clone())
+            .await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {problem}");
     }
 
@@ -226,31 +218,31 @@ async fn registration_rules(backend: Backend) {
     // At most 100 per channel, whoever registers (the admin here: anonymous
     // callers have a smaller bound of their own).
     for i in 0..100 {
-        let (status, _) = register(
-            &server,
-            "public-feed",
-            Some(ADMIN),
-            json!({"url": format!("http://127.0.0.1:9/hook/{i}")}),
-        )
-        .await;
+        let (status, _) = server
+            .register_webhook(
+                "public-feed",
+                Some(ADMIN),
+                json!({"url": format!("http://127.0.0.1:9/hook/{i}")}),
+            )
+            .await;
         assert_eq!(status, StatusCode::CREATED);
     }
-    let (status, problem) = register(
-        &server,
-        "public-feed",
-        Some(ADMIN),
-        json!({"url": "http://127.0.0.1:9/one-too-many"}),
-    )
-    .await;
+    let (status, problem) = server
+        .register_webhook(
+            "public-feed",
+            Some(ADMIN),
+            json!({"url": "http://127.0.0.1:9/one-too-many"}),
+        )
+        .await;
     assert_eq!(status, StatusCode::CONFLICT, "{problem}");
     // Re-registering an existing URL still works at the limit.
-    let (status, _) = register(
-        &server,
-        "public-feed",
-        Some(ADMIN),
-        json!({"url": "http://127.0.0.1:9/hook/7"}),
-    )
-    .await;
+    let (status, _) = server
+        .register_webhook(
+            "public-feed",
+            Some(ADMIN),
+            json!({"url": "http://127.0.0.1:9/hook/7"}),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
 }
 
@@ -265,7 +257,9 @@ async fn targets_on_private_addresses_are_refused(backend: Backend) {
         "http://localhost:8080/hook",
         "http://192.168.1.10/hook",
     ] {
-        let (status, problem) = register(&server, "guarded", None, json!({"url": url})).await;
+        let (status, problem) = server
+            .register_webhook("guarded", None, json!({"url": url}))
+            .await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{url}");
         assert!(
             problem["detail"]
@@ -321,14 +315,16 @@ async fn deliveries_are_signed_and_filtered(backend: Backend) {
     server.create_channel(json!({"id": "signed"})).await;
     let all = Receiver::start(Behaviour::default()).await;
     let only_a = Receiver::start(Behaviour::default()).await;
-    let (_, hook_all) = register(&server, "signed", None, json!({"url": all.url})).await;
-    let (_, hook_a) = register(
-        &server,
-        "signed",
-        None,
-        json!({"url": only_a.url, "event_types": ["a"]}),
-    )
-    .await;
+    let (_, hook_all) = server
+        .register_webhook("signed", None, json!({"url": all.url}))
+        .await;
+    let (_, hook_a) = server
+        .register_webhook(
+            "signed",
+            None,
+            json!({"url": only_a.url, "event_types": ["a"]}),
+        )
+        .await;
 
     let mut published = Vec::new();
     for body in [
@@ -417,7 +413,9 @@ async fn failing_receiver_gets_everything_in_order(backend: Backend) {
         ..Behaviour::default()
     })
     .await;
-    let (_, hook) = register(&server, "flaky", None, json!({"url": receiver.url})).await;
+    let (_, hook) = server
+        .register_webhook("flaky", None, json!({"url": receiver.url}))
+        .await;
     let mut published = Vec::new();
     for i in 0..6 {
         published.push(server.publish_raw("flaky", json!({"data": i})).await);
@@ -504,7 +502,9 @@ async fn retry_after_is_honoured(backend: Backend) {
                 ..Behaviour::default()
             })
             .await;
-            register(server, &channel, None, json!({"url": receiver.url})).await;
+            server
+                .register_webhook(&channel, None, json!({"url": receiver.url}))
+                .await;
             server.publish(&channel, json!({"data": 1})).await;
             eventually("the event is delivered after the pause", || async {
                 receiver.delivered().len() == 1
@@ -535,7 +535,9 @@ async fn slow_targets_time_out(backend: Backend) {
         ..Behaviour::default()
     })
     .await;
-    register(&server, "sluggish", None, json!({"url": receiver.url})).await;
+    server
+        .register_webhook("sluggish", None, json!({"url": receiver.url}))
+        .await;
     let event = server.publish_raw("sluggish", json!({"data": 1})).await;
     let id = hook_id(&server, "sluggish").await;
     eventually("an attempt is logged as a timeout", || async {
@@ -577,7 +579,9 @@ async fn redirects_are_failures_and_not_followed(backend: Backend) {
         ..Behaviour::default()
     })
     .await;
-    register(&server, "moved", None, json!({"url": receiver.url})).await;
+    server
+        .register_webhook("moved", None, json!({"url": receiver.url}))
+        .await;
     server.publish("moved", json!({"data": 1})).await;
     let id = hook_id(&server, "moved").await;
     eventually("two failed attempts are logged", || async {
@@ -609,8 +613,9 @@ async fn private_targets_are_refused_at_delivery_time(backend: Backend) {
     let mut server = TestServer::start_with(backend, FAST_RETRIES).await;
     server.create_channel(json!({"id": "guarded-late"})).await;
     let receiver = Receiver::start(Behaviour::default()).await;
-    let (status, hook) =
-        register(&server, "guarded-late", None, json!({"url": receiver.url})).await;
+    let (status, hook) = server
+        .register_webhook("guarded-late", None, json!({"url": receiver.url}))
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{hook}");
     assert!(server.stop().success());
     server.restart_with(&["--webhook-retry-base", "0.05", "--webhook-retry-max", "0.5"]);
@@ -646,7 +651,9 @@ async fn deliveries_survive_a_restart_while_the_receiver_is_down(backend: Backen
         .unwrap()
         .port();
     let url = format!("http://127.0.0.1:{port}/hook");
-    let (_, hook) = register(&server, "patient", None, json!({"url": url})).await;
+    let (_, hook) = server
+        .register_webhook("patient", None, json!({"url": url}))
+        .await;
     let mut published = Vec::new();
     for i in 0..5 {
         published.push(server.publish_raw("patient", json!({"data": i})).await);
@@ -689,7 +696,9 @@ async fn a_delivery_cut_by_a_graceful_stop_is_retried_after_restart(backend: Bac
         ..Behaviour::default()
     })
     .await;
-    register(&server, "interrupted", None, json!({"url": receiver.url})).await;
+    server
+        .register_webhook("interrupted", None, json!({"url": receiver.url}))
+        .await;
     let event = server
         .publish_raw("interrupted", json!({"data": "in flight"}))
         .await;
@@ -718,8 +727,12 @@ async fn slow_receiver_does_not_delay_a_fast_one(backend: Backend) {
     })
     .await;
     let fast = Receiver::start(Behaviour::default()).await;
-    register(&server, "mixed", None, json!({"url": slow.url})).await;
-    register(&server, "mixed", None, json!({"url": fast.url})).await;
+    server
+        .register_webhook("mixed", None, json!({"url": slow.url}))
+        .await;
+    server
+        .register_webhook("mixed", None, json!({"url": fast.url}))
+        .await;
     for i in 0..4 {
         server.publish("mixed", json!({"data": i})).await;
     }
@@ -747,7 +760,9 @@ async fn failing_webhook_is_disabled(backend: Backend) {
         ..Behaviour::default()
     })
     .await;
-    register(&server, "broken", None, json!({"url": receiver.url})).await;
+    server
+        .register_webhook("broken", None, json!({"url": receiver.url}))
+        .await;
     server.publish("broken", json!({"data": 1})).await;
     eventually(
         "the webhook is disabled after failing for over a second",
@@ -777,7 +792,9 @@ async fn failing_webhook_is_disabled(backend: Backend) {
         .publish_raw("broken", json!({"data": "while disabled"}))
         .await;
     receiver.set_behaviour(Behaviour::default());
-    let (status, again) = register(&server, "broken", None, json!({"url": receiver.url})).await;
+    let (status, again) = server
+        .register_webhook("broken", None, json!({"url": receiver.url}))
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(again["state"], "active");
     let after = server
@@ -839,13 +856,13 @@ async fn expired_webhooks_stop_and_are_removed(backend: Backend) {
     let server = TestServer::start_with(backend, FAST_RETRIES).await;
     server.create_channel(json!({"id": "fleeting"})).await;
     let receiver = Receiver::start(Behaviour::default()).await;
-    register(
-        &server,
-        "fleeting",
-        None,
-        json!({"url": receiver.url, "ttl_seconds": 1}),
-    )
-    .await;
+    server
+        .register_webhook(
+            "fleeting",
+            None,
+            json!({"url": receiver.url, "ttl_seconds": 1}),
+        )
+        .await;
     server.publish("fleeting", json!({"data": "in time"})).await;
     eventually("delivered while live", || async {
         receiver.delivered().len() == 1

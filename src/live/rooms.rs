@@ -68,6 +68,19 @@ pub struct Access {
     pub expires_at: Option<tokio::time::Instant>,
 }
 
+impl Access {
+    /// Resolves when the listener's token expires; never, without one.
+    pub fn expiry(&self) -> impl Future<Output = ()> + Send + 'static {
+        let at = self.expires_at;
+        async move {
+            match at {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        }
+    }
+}
+
 /// Which listeners must be disconnected, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CloseOrder {

@@ -36,8 +36,6 @@ use crate::telemetry;
 const BUFFERED: usize = 16;
 /// A comment line this often keeps proxies from closing a quiet stream.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
-/// Stands in for "never" where a stream has no expiry to wait for.
-const FAR_FUTURE: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// One SSE subscriber, authorized and joined to its room.
 pub struct SseSubscription {
@@ -127,18 +125,13 @@ async fn run(mut sub: SseSubscription, outbox: Outbox, shutdown: CancellationTok
         }
         replayed_through = Some(replay.position().to_owned());
     }
-    let expiry = tokio::time::sleep_until(
-        sub.access
-            .expires_at
-            .unwrap_or_else(|| tokio::time::Instant::now() + FAR_FUTURE),
-    );
+    let expiry = sub.access.expiry();
     tokio::pin!(expiry);
-    let expires = sub.access.expires_at.is_some();
     loop {
         let received = tokio::select! {
             _ = shutdown.cancelled() => return,
             // A token that expires ends the stream then.
-            _ = &mut expiry, if expires => return,
+            _ = &mut expiry => return,
             _ = outbox.messages.closed() => return,
             received = sub.listener.receiver.recv() => received,
         };

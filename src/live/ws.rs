@@ -87,8 +87,6 @@ const RETAINED_STAGED_FRAMES: usize = 16;
 const MAX_PENDING_REPLY_BYTES: usize = 64 * 1024;
 /// How long a closing handshake may take before the socket is just dropped.
 const CLOSE_GRACE: Duration = Duration::from_secs(10);
-/// Stands in for "never" where a session has no expiry to wait for.
-const FAR_FUTURE: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// Limits every session shares.
 #[derive(Debug, Clone)]
@@ -399,13 +397,8 @@ async fn run_session(
     }
 
     // A token that expires ends the session then, not at the next connect.
-    let expiry = tokio::time::sleep_until(
-        sub.access
-            .expires_at
-            .unwrap_or_else(|| tokio::time::Instant::now() + FAR_FUTURE),
-    );
+    let expiry = sub.access.expiry();
     tokio::pin!(expiry);
-    let expires = sub.access.expires_at.is_some();
     let ending = loop {
         // Room messages first: that is what almost every wake-up is for, and
         // the other branches are then not polled at all.
@@ -458,7 +451,7 @@ async fn run_session(
                     break failed.ending();
                 }
             }
-            _ = &mut expiry, if expires => break Ending::Close(CloseCode::Policy, "token expired"),
+            _ = &mut expiry => break Ending::Close(CloseCode::Policy, "token expired"),
             _ = &mut shutting_down => break going_away(),
         }
     };

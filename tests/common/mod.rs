@@ -277,6 +277,22 @@ impl TestServer {
         channel
     }
 
+    /// Registers a webhook on `channel` as `token` (anonymous with `None`).
+    pub async fn register_webhook(
+        &self,
+        channel: &str,
+        token: Option<&str>,
+        body: Value,
+    ) -> (StatusCode, Value) {
+        self.call(
+            Method::POST,
+            &format!("/channels/{channel}/webhooks"),
+            token,
+            Some(body),
+        )
+        .await
+    }
+
     /// Creates a token of `kind` (with extra fields) and returns its secret.
     pub async fn create_token(&self, channel: &str, kind: &str, extra: Value) -> (String, Value) {
         let mut body = json!({"kind": kind});
