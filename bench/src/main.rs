@@ -269,10 +269,11 @@ async fn run_all(args: &Args, work: &Path, fd_limit: usize, results: &mut Result
                     continue;
                 }
             };
-            for batch in [1, 100] {
-                match publish::run(&hub, batch, 64, seconds, args.payload_bytes).await {
+            for (batch, keyed) in [(1, false), (1, true), (100, false), (100, true)] {
+                match publish::run(&hub, batch, keyed, 64, seconds, args.payload_bytes).await {
                     Ok(o) => {
-                        println!("  batch {batch}: {:.0} events/s", o.events_per_s);
+                        let keys = if keyed { " with keys" } else { "" };
+                        println!("  batch {batch}{keys}: {:.0} events/s", o.events_per_s);
                         results.publish.push(o);
                     }
                     Err(err) => results.note(format!("publish {db:?} batch {batch}: {err:#}")),

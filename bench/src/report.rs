@@ -196,9 +196,10 @@ impl Results {
         if !self.publish.is_empty() {
             println!("\nPublish");
             println!(
-                "{:<9} {:>6} {:>6} {:>10} {:>10} {:>9} {:>9} {:>7} {:>12}",
+                "{:<9} {:>6} {:>5} {:>6} {:>10} {:>10} {:>9} {:>9} {:>7} {:>12}",
                 "db",
                 "batch",
+                "keys",
                 "conc",
                 "events",
                 "events/s",
@@ -209,9 +210,10 @@ impl Results {
             );
             for p in &self.publish {
                 println!(
-                    "{:<9} {:>6} {:>6} {:>10} {:>10.0} {:>9.2} {:>9.2} {:>7} {:>5.0}/{:<6.0}",
+                    "{:<9} {:>6} {:>5} {:>6} {:>10} {:>10.0} {:>9.2} {:>9.2} {:>7} {:>5.0}/{:<6.0}",
                     format!("{:?}", p.db),
                     p.batch,
+                    if p.keyed { "yes" } else { "no" },
                     p.concurrency,
                     p.events,
                     p.events_per_s,

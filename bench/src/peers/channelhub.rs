@@ -134,19 +134,27 @@ impl ChannelHub {
 
     /// POSTs one event per `data` string: a single-event body for one, a
     /// batch body for several.
-    pub async fn publish_data(&self, channel: &str, data: &[String]) -> Result<()> {
+    /// Publishes `data` as one event or a batch, with an `Idempotency-Key` if given.
+    pub async fn publish_data(
+        &self,
+        channel: &str,
+        data: &[String],
+        idempotency_key: Option<&str>,
+    ) -> Result<()> {
         let event = |d: &String| json!({ "type": "t", "data": { "b": d } });
         let body = match data {
             [one] => event(one),
             many => json!({ "events": many.iter().map(event).collect::<Vec<_>>() }),
         };
-        let resp = self
+        let mut request = self
             .http
             .post(format!("{}/channels/{channel}/events", self.base))
             .bearer_auth(ADMIN)
-            .json(&body)
-            .send()
-            .await?;
+            .json(&body);
+        if let Some(key) = idempotency_key {
+            request = request.header("Idempotency-Key", key);
+        }
+        let resp = request.send().await?;
         if resp.status().as_u16() != 201 {
             bail!(
                 "publish to {channel}: {} {}",
@@ -215,7 +223,7 @@ impl Peer for ChannelHub {
     }
 
     async fn publish(&self, channel: &str, data: &[String]) -> Result<()> {
-        self.publish_data(channel, data).await
+        self.publish_data(channel, data, None).await
     }
 
     fn max_batch(&self) -> usize {

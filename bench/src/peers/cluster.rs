@@ -78,7 +78,7 @@ impl Peer for HubCluster {
 
     async fn publish(&self, channel: &str, data: &[String]) -> Result<()> {
         self.round_robin(&self.next_publish)
-            .publish_data(channel, data)
+            .publish_data(channel, data, None)
             .await
     }
 

@@ -57,7 +57,7 @@ pub async fn run(hub: &Arc<ChannelHub>, events: u64, payload_bytes: usize) -> Re
                 let data: Vec<String> = (0..FILL_BATCH)
                     .map(|_| stats::stamp(payload_bytes))
                     .collect();
-                hub.publish_data(channel, &data).await?;
+                hub.publish_data(channel, &data, None).await?;
             }
             anyhow::Ok(())
         });

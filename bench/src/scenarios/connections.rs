@@ -117,7 +117,7 @@ pub async fn run(hub: &ChannelHub, steps: &[usize]) -> Result<Outcome> {
     let server_subscriber_count = hub.subscriber_count(channel).await.unwrap_or(0);
 
     // Prove the held sockets are live: one event must reach each.
-    hub.publish_data(channel, &[stats::stamp(32)]).await?;
+    hub.publish_data(channel, &[stats::stamp(32)], None).await?;
     let deadline = Instant::now() + Duration::from_secs(10);
     while got.load(Ordering::Relaxed) < held.len() as u64 && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;

@@ -1,6 +1,7 @@
 //! Publish: events per second the server accepts (durably committed, 201)
 //! from a fixed number of concurrent clients, with single-event POSTs or
-//! 100-event batches, and the latency of each request.
+//! 100-event batches, with or without an `Idempotency-Key` on each request
+//! (the key's cost), and the latency of each request.
 
 use std::{
     sync::{
@@ -23,6 +24,8 @@ use crate::{
 pub struct Outcome {
     pub db: Db,
     pub batch: usize,
+    /// Every request carried a fresh `Idempotency-Key`.
+    pub keyed: bool,
     pub concurrency: usize,
     pub seconds: f64,
     pub requests: u64,
@@ -36,11 +39,12 @@ pub struct Outcome {
 pub async fn run(
     hub: &Arc<ChannelHub>,
     batch: usize,
+    keyed: bool,
     concurrency: usize,
     seconds: u64,
     payload_bytes: usize,
 ) -> Result<Outcome> {
-    let channel = format!("pub-{batch}");
+    let channel = format!("pub-{batch}-{}", if keyed { "keyed" } else { "plain" });
     hub.create_channel(&channel).await?;
     let latency = Arc::new(Histogram::default());
     let (requests, errors) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
@@ -48,14 +52,17 @@ pub async fn run(
     let start = Instant::now();
     let deadline = start + Duration::from_secs(seconds);
     let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..concurrency {
+    for task in 0..concurrency {
         let (hub, channel) = (hub.clone(), channel.clone());
         let (latency, requests, errors) = (latency.clone(), requests.clone(), errors.clone());
         tasks.spawn(async move {
+            let mut sent_requests = 0u64;
             while Instant::now() < deadline {
                 let data: Vec<String> = (0..batch).map(|_| stats::stamp(payload_bytes)).collect();
+                let key = keyed.then(|| format!("bench-{task}-{sent_requests}"));
+                sent_requests += 1;
                 let sent = stats::now_us();
-                match hub.publish_data(&channel, &data).await {
+                match hub.publish_data(&channel, &data, key.as_deref()).await {
                     Ok(()) => {
                         latency.record_us(stats::now_us() - sent);
                         requests.fetch_add(1, Ordering::Relaxed);
@@ -76,6 +83,7 @@ pub async fn run(
     Ok(Outcome {
         db: hub.db,
         batch,
+        keyed,
         concurrency,
         seconds: elapsed,
         requests,

@@ -192,7 +192,7 @@ pub async fn run(hub: &ChannelHub, case: &Case) -> Result<Outcome> {
             break;
         }
         let data: Vec<String> = (0..BATCH).map(|_| stats::stamp(case.event_bytes)).collect();
-        hub.publish_data(&channel, &data).await?;
+        hub.publish_data(&channel, &data, None).await?;
         published += BATCH as u64;
     }
     let publish_seconds = started.elapsed().as_secs_f64();
