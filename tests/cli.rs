@@ -87,6 +87,7 @@ on_both_backends!(
     publishes_single_events_and_stdin_batches,
     tail_follows_across_a_server_restart,
     tail_filters_by_types,
+    tail_warns_when_events_were_removed_while_it_was_away,
 );
 
 fn cli(server: &TestServer, token: &str, args: &[&str], stdin: Option<&str>) -> Output {
@@ -369,6 +370,74 @@ async fn tail_follows_across_a_server_restart(backend: Backend) {
 }
 
 /// A `tail` process whose stdout lines arrive on a channel; killed when dropped.
+async fn tail_warns_when_events_were_removed_while_it_was_away(backend: Backend) {
+    let mut server = TestServer::start_with(backend, &["--retention-interval", "0.2"]).await;
+    server
+        .create_channel(json!({"id": "trimmed", "retention": {"max_events": 5}}))
+        .await;
+    server.publish("trimmed", json!({"data": -1})).await;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_channelhub"))
+        .args(["--json", "tail", "-f", "trimmed", "-n", "1"])
+        .env("CHANNELHUB_URL", format!("http://{}", server.addr))
+        .env("CHANNELHUB_TOKEN", ADMIN)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let collect = |pipe: Box<dyn std::io::Read + Send>| {
+        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+        let keep = lines.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines() {
+                let Ok(line) = line else { return };
+                keep.lock().unwrap().push(line);
+            }
+        });
+        lines
+    };
+    let stdout = collect(Box::new(child.stdout.take().unwrap()));
+    let stderr = collect(Box::new(child.stderr.take().unwrap()));
+    eventually("tail prints the stored event and follows", || async {
+        stdout.lock().unwrap().len() == 1 && server.subscribers("trimmed").await == 1
+    })
+    .await;
+
+    // While the tail's server is away, another process on the same database
+    // publishes 20 events and retention keeps 5: 15 are gone for good.
+    let (addr, base) = (server.addr.clone(), server.base.clone());
+    assert!(server.stop().success());
+    server.restart();
+    for n in 0..20 {
+        server.publish("trimmed", json!({"data": n})).await;
+    }
+    eventually("retention keeps the newest 5", || async {
+        server.all_events("trimmed").await.len() == 5
+    })
+    .await;
+    assert!(server.stop().success());
+    (server.addr, server.base) = (addr, base);
+    server.restart_in_place();
+
+    eventually("tail warns that events were removed", || async {
+        stderr
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|line| line.contains("warning") && line.contains("removed"))
+    })
+    .await;
+    eventually("tail goes on with the events still held", || async {
+        let printed = stdout.lock().unwrap();
+        printed.len() == 6
+            && printed
+                .last()
+                .is_some_and(|line| line.contains("\"data\":19"))
+    })
+    .await;
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
 struct Tail {
     child: std::process::Child,
     lines: mpsc::Receiver<String>,
