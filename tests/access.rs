@@ -26,6 +26,7 @@ on_both_backends!(
     anonymous_webhooks_are_capped_per_address,
     expiring_tokens_end_their_sockets_and_streams,
     a_revocation_this_node_never_heard_of_still_ends_its_sockets,
+    clients_that_ask_get_close_codes_that_tell_endings_apart,
 );
 
 async fn webhook(server: &TestServer, channel: &str, id: &Value) -> Value {
@@ -558,4 +559,57 @@ async fn a_revocation_this_node_never_heard_of_still_ends_its_sockets(backend: B
         .publish_raw("quiet-vault", json!({"data": "after"}))
         .await;
     assert_eq!(next_text(&mut kept_socket).await, body);
+}
+
+async fn clients_that_ask_get_close_codes_that_tell_endings_apart(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    server.create_channel(json!({"id": "coded"})).await;
+    let (member, info) = server.create_token("coded", "subscribe", json!({})).await;
+    let mut anonymous = server.ws("/channels/coded/ws?close_codes=app").await;
+    let mut seed = server.ws("/channels/coded/ws").await;
+    let mut holder = server
+        .ws(&format!(
+            "/channels/coded/ws?close_codes=app&token={member}"
+        ))
+        .await;
+    let (status, _) = server
+        .call(
+            Method::PATCH,
+            "/channels/coded",
+            Some(ADMIN),
+            Some(json!({"is_public": false})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (code, reason, _) = read_until_close(&mut anonymous).await;
+    assert_eq!(code, Some(CloseCode::from(4002)), "{reason}");
+    // Without asking, the seed's code.
+    let (code, _, _) = read_until_close(&mut seed).await;
+    assert_eq!(code, Some(CloseCode::Policy));
+
+    server
+        .call(
+            Method::DELETE,
+            &format!("/channels/coded/tokens/{}", info["id"].as_str().unwrap()),
+            Some(ADMIN),
+            None,
+        )
+        .await;
+    let (code, reason, _) = read_until_close(&mut holder).await;
+    assert_eq!(code, Some(CloseCode::from(4001)), "{reason}");
+
+    let mut admin = server
+        .ws(&format!("/channels/coded/ws?close_codes=app&token={ADMIN}"))
+        .await;
+    server
+        .call(Method::DELETE, "/channels/coded", Some(ADMIN), None)
+        .await;
+    let (code, reason, _) = read_until_close(&mut admin).await;
+    assert_eq!(code, Some(CloseCode::from(4004)), "{reason}");
+
+    server.create_channel(json!({"id": "coded-two"})).await;
+    let (status, _, problem) = server
+        .ws_refused("/channels/coded-two/ws?close_codes=loud")
+        .await;
+    common::assert_problem(status, &problem, StatusCode::BAD_REQUEST);
 }

@@ -98,6 +98,11 @@ impl LiveApi {
         _token: Query<Option<String>>,
         /// An event id: replay the stored events after it before live ones.
         after: Query<Option<String>>,
+        /// `app`: close with application codes that tell endings apart
+        /// (4000 slow consumer, 4001 token revoked, 4002 channel made private,
+        /// 4003 token expired, 4004 channel deleted, 4011 replay failed)
+        /// instead of 1008/1000/1011.
+        close_codes: Query<Option<String>>,
     ) -> Result<Upgraded, ApiError> {
         let (channel, principal) = self
             .hub
@@ -106,6 +111,15 @@ impl LiveApi {
         if !wants_upgrade(req) {
             return Err(HandshakeError::NotUpgrade.into());
         }
+        let app_close_codes = match close_codes.0.as_deref() {
+            None | Some("seed") => false,
+            Some("app") => true,
+            Some(other) => {
+                return Err(ApiError::bad_request(format!(
+                    "close_codes is app or seed, not {other:?}"
+                )));
+            }
+        };
         let types = parse_type_list(types.0.as_deref());
         let replay = replay_after(&self.hub, &channel_id, after.0, &types).await?;
         let listener = self
@@ -119,6 +133,7 @@ impl LiveApi {
             access: live_access(&principal),
             replay,
             replayed_through: None,
+            app_close_codes,
         };
         Ok(Upgraded(self.sessions.accept(req, subscription)?))
     }

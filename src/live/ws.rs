@@ -124,6 +124,8 @@ pub struct Subscription {
     pub replay: Option<Replay>,
     /// Live events up to this id were replayed already.
     pub replayed_through: Option<String>,
+    /// Close with application codes (4000–4999) rather than the seed's.
+    pub app_close_codes: bool,
 }
 
 /// Why an upgrade was refused.
@@ -321,8 +323,9 @@ impl AsyncWrite for ReadSide {
 
 /// How a session ends.
 enum Ending {
-    /// Close with this code and reason.
-    Close(CloseCode, &'static str),
+    /// Close with this code and reason; with the application code instead
+    /// for a client that asked for them (`close_codes=app`).
+    Close(CloseCode, Option<u16>, &'static str),
     /// Just drop the connection (the peer is gone or broke the protocol).
     Drop,
 }
@@ -356,6 +359,7 @@ async fn run_session(
     let mut staged = Staged::default();
     // Every write to this socket, close frames included, gives up after this.
     let close_grace = CLOSE_GRACE.min(limits.write_timeout);
+    let app_codes = sub.app_close_codes;
 
     if let Some(mut replay) = sub.replay.take() {
         if let Some(notice) = replay.gap_notice() {
@@ -371,7 +375,11 @@ async fn run_session(
                 Err(error) => {
                     tracing::warn!(%error, "replay failed");
                     let reason = "could not read stored events; reconnect";
-                    break Some(Ending::Close(CloseCode::Error, reason));
+                    break Some(Ending::Close(
+                        CloseCode::Error,
+                        Some(APP_REPLAY_FAILED),
+                        reason,
+                    ));
                 }
             };
             // Encoded as they are written, a bounded batch at a time.
@@ -387,7 +395,8 @@ async fn run_session(
         };
         if let Some(ending) = ending {
             drop(sub);
-            if let Ending::Close(code, reason) = ending {
+            if let Ending::Close(code, app, reason) = ending {
+                let code = close_code(code, app, app_codes);
                 let _ = finish_frame(&mut writer, &mut staged, close_grace).await;
                 let _ = write_close(&mut writer, code, reason, close_grace).await;
             }
@@ -408,7 +417,7 @@ async fn run_session(
                 let first = match message {
                     Ok(first) => first,
                     Err(RecvError::Lagged(_)) => break slow_consumer(Slow::Queue),
-                    Err(RecvError::Closed) => break Ending::Close(CloseCode::Normal, "channel closed"),
+                    Err(RecvError::Closed) => break Ending::Close(CloseCode::Normal, None, "channel closed"),
                 };
                 if let Some(ending) = collect(&mut sub, first, &mut staged, limits) {
                     break ending;
@@ -437,7 +446,7 @@ async fn run_session(
                 // Text, binary and pings are ignored; tungstenite answers pings itself.
                 Some(Ok(_)) => {}
                 Some(Err(WsError::Capacity(CapacityError::MessageTooLong { .. }))) => {
-                    break Ending::Close(CloseCode::Size, "client frames are limited to 4 KiB");
+                    break Ending::Close(CloseCode::Size, None, "client frames are limited to 4 KiB");
                 }
                 Some(Err(_)) => break Ending::Drop,
             },
@@ -451,7 +460,7 @@ async fn run_session(
                     break failed.ending();
                 }
             }
-            _ = &mut expiry => break Ending::Close(CloseCode::Policy, "token expired"),
+            _ = &mut expiry => break Ending::Close(CloseCode::Policy, Some(APP_TOKEN_EXPIRED), "token expired"),
             _ = &mut shutting_down => break going_away(),
         }
     };
@@ -460,7 +469,8 @@ async fn run_session(
     // room's ring from freeing what it has not read (a slow consumer's close
     // can take `close_grace`).
     drop(sub);
-    if let Ending::Close(code, reason) = ending
+    if let Ending::Close(code, app, reason) = ending
+        && let code = close_code(code, app, app_codes)
         && finish_frame(&mut writer, &mut staged, close_grace)
             .await
             .is_ok()
@@ -480,8 +490,25 @@ async fn run_session(
     }
 }
 
+/// Application close codes (4000–4999), sent instead of the seed's codes to
+/// clients that ask with `close_codes=app`: 1008 alone cannot tell a slow
+/// consumer (reconnect) from lost access (stop).
+const APP_SLOW_CONSUMER: u16 = 4000;
+const APP_TOKEN_REVOKED: u16 = 4001;
+const APP_CHANNEL_PRIVATE: u16 = 4002;
+const APP_TOKEN_EXPIRED: u16 = 4003;
+const APP_CHANNEL_DELETED: u16 = 4004;
+const APP_REPLAY_FAILED: u16 = 4011;
+
+fn close_code(seed: CloseCode, app: Option<u16>, app_codes: bool) -> CloseCode {
+    match app {
+        Some(app) if app_codes => CloseCode::from(app),
+        _ => seed,
+    }
+}
+
 fn going_away() -> Ending {
-    Ending::Close(CloseCode::Away, "server shutting down")
+    Ending::Close(CloseCode::Away, None, "server shutting down")
 }
 
 /// Why a subscriber is cut as too slow; each is counted apart.
@@ -510,7 +537,7 @@ fn slow_consumer(slow: Slow) -> Ending {
         Slow::Queue => "slow consumer: too far behind, reconnect and catch up",
         Slow::WriteTimeout => "slow consumer: not reading, reconnect and catch up",
     };
-    Ending::Close(CloseCode::Policy, reason)
+    Ending::Close(CloseCode::Policy, Some(APP_SLOW_CONSUMER), reason)
 }
 
 /// Frames waiting to be written: references to shared frames, never copies.
@@ -632,10 +659,19 @@ fn applies_to(order: &CloseOrder, sub: &Subscription) -> Option<Ending> {
         return None;
     }
     Some(match order {
-        CloseOrder::ChannelDeleted => Ending::Close(CloseCode::Normal, "channel deleted"),
-        CloseOrder::TokenRevoked(_)
-        | CloseOrder::ChannelMadePrivate
-        | CloseOrder::Recheck { .. } => Ending::Close(CloseCode::Policy, "token revoked"),
+        CloseOrder::ChannelDeleted => Ending::Close(
+            CloseCode::Normal,
+            Some(APP_CHANNEL_DELETED),
+            "channel deleted",
+        ),
+        CloseOrder::TokenRevoked(_) | CloseOrder::Recheck { .. } => {
+            Ending::Close(CloseCode::Policy, Some(APP_TOKEN_REVOKED), "token revoked")
+        }
+        CloseOrder::ChannelMadePrivate => Ending::Close(
+            CloseCode::Policy,
+            Some(APP_CHANNEL_PRIVATE),
+            "token revoked",
+        ),
     })
 }
 

@@ -12,14 +12,15 @@ import type { Event, RestClient } from './rest.js';
 export type SubscribeMode = 'auto' | 'ws' | 'poll';
 
 /**
- * Placeholder for the server's gap signal (a resume point older than what
- * the channel still holds, so events were lost to retention). The server
- * does not send one yet; when it does, `onGap` is called with what it says
- * and the subscription goes on from the oldest event still held.
+ * The server's gap signal: events after the resume point were removed
+ * (retention or deletion) before this subscriber read them. `onGap` is called
+ * and the subscription goes on with the events still held.
  */
 export interface Gap {
-  /** The resume point that was too old. */
+  /** The resume point (the last event this subscriber had). */
   after: string;
+  /** Every event after `after` up to and including this id is gone. */
+  removedThrough: string;
 }
 
 export interface SubscribeOptions {
@@ -33,7 +34,7 @@ export interface SubscribeOptions {
   mode?: SubscribeMode;
   /** Called once per event, in order; the next waits for a returned promise. */
   onEvent?: (event: Event) => void | Promise<void>;
-  /** Not called yet: see `Gap`. */
+  /** Events after the resume point were removed before they could be read: see `Gap`. */
   onGap?: (gap: Gap) => void;
   /** Every disconnection or failure; `fatal` ones end the subscription. */
   onError?: (error: Error, info: { fatal: boolean }) => void;
@@ -57,6 +58,11 @@ export interface Subscription {
 }
 
 /** How a WebSocket session ended. */
+/** The WebSocket frame that announces a gap before a replay. */
+interface GapFrame {
+  gap: { after: string; removed_through: string };
+}
+
 interface WsEnd {
   opened: boolean;
   code: number;
@@ -66,13 +72,15 @@ interface WsEnd {
 type Verdict = 'resume' | 'retry' | 'fatal';
 
 /**
- * What a close means. The server tells these apart by reason text today
- * (slow consumer and revoked token are both 1008); the 4000-range codes are
- * the ones proposed to the server and are understood already.
+ * What a close means. The client asks for the server's application codes
+ * (`close_codes=app`: 4000 slow consumer, 4001 token revoked, 4002 channel made
+ * private, 4003 token expired, 4004 channel deleted, 4011 replay failed); the
+ * seed's codes and reasons are understood too.
  */
 export function classifyClose(code: number, reason: string): Verdict {
   if (code === 4000) return 'resume';
-  if (code === 4001 || code === 4002 || code === 4004) return 'fatal';
+  if (code === 4001 || code === 4002 || code === 4003 || code === 4004) return 'fatal';
+  if (code === 4011) return 'retry';
   if (code === 1008) return /slow|behind/i.test(reason) ? 'resume' : 'fatal';
   if (code === 1000 && /deleted/i.test(reason)) return 'fatal';
   // Going away (1001), server error (1011), a dropped connection (1006), and
@@ -221,7 +229,12 @@ class Session implements Subscription {
   private runWs(): Promise<WsEnd> {
     const WebSocketImpl = this.client.WebSocketImpl;
     if (!WebSocketImpl) throw new TypeError('no WebSocket implementation: pass `WebSocket` (e.g. from the `ws` package) to the client, or use mode "poll"');
-    const url = this.client.wsUrl(this.channel, { types: this.typeList, token: this.token, after: this.lastEventId });
+    const url = this.client.wsUrl(this.channel, {
+      types: this.typeList,
+      token: this.token,
+      after: this.lastEventId,
+      close_codes: 'app',
+    });
     return new Promise((resolve) => {
       const socket = new WebSocketImpl(url);
       let opened = false;
@@ -235,7 +248,14 @@ class Session implements Subscription {
       let discard = false;
       socket.onmessage = (message) => {
         if (typeof message.data !== 'string') return;
-        const event = JSON.parse(message.data) as Event;
+        const parsed = JSON.parse(message.data) as Partial<Event> & Partial<GapFrame>;
+        // Sent before a replay when events after `after` were removed: no `id`.
+        if (parsed.gap && parsed.id === undefined) {
+          const gap = parsed.gap;
+          this.enqueue(async () => this.options.onGap?.({ after: gap.after, removedThrough: gap.removed_through }));
+          return;
+        }
+        const event = parsed as Event;
         this.enqueue(async () => {
           // The first live event with no resume point (an empty channel at the
           // start) may follow events published before this socket opened:
@@ -287,6 +307,10 @@ class Session implements Subscription {
         if (!announced) {
           announced = true;
           this.options.onOpen?.('poll');
+        }
+        if (page.gap && this.lastEventId !== undefined) {
+          const gap: Gap = { after: this.lastEventId, removedThrough: page.gap.removed_through };
+          this.enqueue(async () => this.options.onGap?.(gap));
         }
         for (const event of page.events) this.enqueue(() => this.handOver(event));
         await this.delivery;

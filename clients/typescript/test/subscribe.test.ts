@@ -4,7 +4,7 @@
 import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
-import { Channelhub, ChannelhubError, classifyClose, type Event, type SubscribeOptions, type Subscription, type WebSocketConstructor } from 'channelhub';
+import { Channelhub, ChannelhubError, classifyClose, type Event, type Gap, type SubscribeOptions, type Subscription, type WebSocketConstructor } from 'channelhub';
 import { ADMIN_TOKEN, TestServer, channelId, waitFor, within } from './server.js';
 
 const FAST = { initialMs: 20, maxMs: 300 };
@@ -12,7 +12,7 @@ const FAST = { initialMs: 20, maxMs: 300 };
 let server: TestServer;
 before(async () => {
   // A small queue bound, so that a paused reader trips it quickly.
-  server = await TestServer.start(['--subscriber-queue-frames', '200', '--subscriber-queue-bytes', '262144']);
+  server = await TestServer.start(['--subscriber-queue-frames', '200', '--subscriber-queue-bytes', '262144', '--retention-interval', '0.2']);
 });
 /** Every subscription a test opened: closed after it, even when it failed half-way. */
 const opened: Subscription[] = [];
@@ -66,6 +66,10 @@ test('closes are told apart by code and reason', () => {
   assert.equal(classifyClose(1008, 'slow consumer: too far behind, reconnect and catch up'), 'resume');
   assert.equal(classifyClose(1008, 'token revoked'), 'fatal');
   assert.equal(classifyClose(1000, 'channel deleted'), 'fatal');
+  // The application codes the client asks for.
+  assert.equal(classifyClose(4000, ''), 'resume');
+  for (const code of [4001, 4002, 4003, 4004]) assert.equal(classifyClose(code, ''), 'fatal');
+  assert.equal(classifyClose(4011, ''), 'retry');
   assert.equal(classifyClose(1001, 'server shutting down'), 'retry');
   assert.equal(classifyClose(1006, ''), 'retry');
   assert.equal(classifyClose(4000, ''), 'resume');
@@ -117,7 +121,7 @@ test('every event once, in order, across a forced disconnect in the middle of a 
   assert.ok(sub.opens.length >= 2, 'it reconnected');
 });
 
-test('a slow consumer is closed (1008) and resumes where it was', async () => {
+test('a slow consumer is closed (4000) and resumes where it was', async () => {
   const admin = server.client();
   const id = channelId('slow');
   await admin.createChannel({ id });
@@ -139,8 +143,8 @@ test('a slow consumer is closed (1008) and resumes where it was', async () => {
   sub.subscription.close();
   await sub.subscription.done;
   assertExactly(sub.events, published);
-  const slow = sub.errors.find(({ error }) => error instanceof ChannelhubError && error.closeCode === 1008);
-  assert.ok(slow, 'the 1008 close reached the client');
+  const slow = sub.errors.find(({ error }) => error instanceof ChannelhubError && error.closeCode === 4000);
+  assert.ok(slow, 'the slow-consumer close (4000) reached the client');
   assert.equal(slow.fatal, false, 'and did not end the subscription');
   assert.ok(sub.opens.length >= 2, 'it reconnected');
 });
@@ -207,7 +211,7 @@ test('channel deleted, token revoked and channel made private end the subscripti
   await waitFor(10_000, 'connected', () => onDeleted.opens.length === 1);
   await admin.deleteChannel(deleted);
   const deletedError = await within(10_000, 'deletion ended the subscription', onDeleted.subscription.done.then(() => undefined, (e: unknown) => e));
-  assert.ok(deletedError instanceof ChannelhubError && deletedError.closeCode === 1000, `deletion: ${deletedError}`);
+  assert.ok(deletedError instanceof ChannelhubError && deletedError.closeCode === 4004, `deletion: ${deletedError}`);
 
   const revoked = channelId('revoked');
   await admin.createChannel({ id: revoked, is_public: false });
@@ -216,7 +220,7 @@ test('channel deleted, token revoked and channel made private end the subscripti
   await waitFor(10_000, 'connected with a token', () => onRevoked.opens.length === 1);
   await admin.revokeToken(revoked, token.id);
   const revokedError = await within(10_000, 'revocation ended the subscription', onRevoked.subscription.done.then(() => undefined, (e: unknown) => e));
-  assert.ok(revokedError instanceof ChannelhubError && revokedError.closeCode === 1008, `revocation: ${revokedError}`);
+  assert.ok(revokedError instanceof ChannelhubError && revokedError.closeCode === 4001, `revocation: ${revokedError}`);
   assert.ok(onRevoked.errors.some(({ fatal }) => fatal), 'onError was told it is fatal');
 
   const madePrivate = channelId('private');
@@ -225,7 +229,7 @@ test('channel deleted, token revoked and channel made private end the subscripti
   await waitFor(10_000, 'connected anonymously', () => onPrivate.opens.length === 1);
   await admin.updateChannel(madePrivate, { is_public: false });
   const privateError = await within(10_000, 'going private ended the subscription', onPrivate.subscription.done.then(() => undefined, (e: unknown) => e));
-  assert.ok(privateError instanceof ChannelhubError && privateError.closeCode === 1008, `made private: ${privateError}`);
+  assert.ok(privateError instanceof ChannelhubError && privateError.closeCode === 4002, `made private: ${privateError}`);
 
   // Subscribing to a channel that does not exist fails with the HTTP problem.
   const missing = record(server.client(), channelId('missing'));
@@ -307,4 +311,20 @@ test('without after, on an empty channel: events published before the socket ope
   sub.subscription.close();
   second.subscription.close();
   await Promise.all([sub.subscription.done, second.subscription.done]);
+});
+
+test('a resume point whose followers were removed calls onGap, then goes on with what is held', async () => {
+  const admin = server.client();
+  const id = channelId('gap');
+  await admin.createChannel({ id, retention: { max_events: 5 } });
+  const published = await admin.publishBatch(id, numbered(0, 20));
+  await waitFor(10_000, 'retention keeps the newest 5', async () => (await admin.pollEvents(id, { limit: 100 })).events.length === 5);
+  for (const mode of ['ws', 'poll'] as const) {
+    const gaps: Gap[] = [];
+    const sub = record(server.client(), id, { after: published[0].id, mode, pollWait: 1, onGap: (gap) => { gaps.push(gap); } });
+    await waitFor(10_000, `the 5 held events (${mode})`, () => sub.events.length === 5);
+    assert.deepEqual(gaps, [{ after: published[0].id, removedThrough: published[14].id }], mode);
+    assertExactly(sub.events, published.slice(15));
+    sub.subscription.close();
+  }
 });
