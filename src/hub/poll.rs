@@ -71,7 +71,12 @@ impl Hub {
             .ok_or_else(|| channel_not_found(channel_id))?;
         let removed = point.removed_through;
         let was_removed = removed.as_deref().is_some_and(|removed| after <= removed);
-        if !point.held && !was_removed {
+        let beyond_last = point.last_event_id.as_deref().is_none_or(|last| after > last);
+        // Channels whose removals predate their tracking (removed_through
+        // unset) cannot tell an old removed id from one that never was: such
+        // an id is taken as is, as before.
+        let never_was = beyond_last || (removed.is_some() && !was_removed);
+        if !point.held && never_was {
             return Err(HubError::NotFound(format!(
                 "{after:?} is not an event of channel {channel_id:?}: resume from an id it sent"
             )));

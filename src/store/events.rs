@@ -118,8 +118,11 @@ pub trait EventStore: Send + Sync + 'static {
 pub struct ResumePoint {
     /// The event is still stored.
     pub held: bool,
-    /// The newest event id ever removed from the channel.
+    /// The newest event id ever removed from the channel (since removals
+    /// were tracked).
     pub removed_through: Option<String>,
+    /// The newest event id the channel ever had.
+    pub last_event_id: Option<String>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -453,17 +456,18 @@ sql_impl!(EventStore {
     }
 
     async fn resume_point(&self, channel_id: &str, after: &str) -> StoreResult<Option<ResumePoint>> {
-        let row: Option<(Option<String>, bool)> = sqlx::query_as(
-            "SELECT c.removed_through, EXISTS (SELECT 1 FROM events e \
+        let row: Option<(Option<String>, Option<String>, bool)> = sqlx::query_as(
+            "SELECT c.removed_through, c.last_event_id, EXISTS (SELECT 1 FROM events e \
              WHERE e.channel_id = c.id AND e.id = $2) FROM channels c WHERE c.id = $1",
         )
         .bind(channel_id)
         .bind(after)
         .fetch_optional(self.pool())
         .await?;
-        Ok(row.map(|(removed_through, held)| ResumePoint {
+        Ok(row.map(|(removed_through, last_event_id, held)| ResumePoint {
             held,
             removed_through,
+            last_event_id,
         }))
     }
 
