@@ -71,6 +71,10 @@ impl<'a, T: Type + DeserializeOwned + StorableText + Send> ApiExtractor<'a> for 
         if bytes.is_empty() {
             return Err(ApiError::bad_request("the request needs a JSON body").into());
         }
+        // serde's derive would also take an array of the fields in order.
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(ApiError::bad_request("the body must be a JSON object").into());
+        }
         let value: T = serde_json::from_slice(&bytes)
             .map_err(|err| ApiError::bad_request(format!("invalid JSON body: {err}")))?;
         value
