@@ -159,20 +159,28 @@ fn split_create_token(schemas: &mut Map<String, Value>) {
     let Some(create) = schemas.get("CreateToken").cloned() else {
         return;
     };
-    let variant = |kind: &str, description: &str| {
+    let variant = |kind: &str, title: &str, description: &str| {
         let mut schema = create.clone();
-        schema["title"] = json!(description);
+        schema["title"] = json!(title);
         schema["description"] = json!(description);
         schema["properties"]["kind"] = json!({ "type": "string", "enum": [kind] });
         schema
     };
-    let mut subscribe = variant("subscribe", "A subscribe token to create.");
+    let mut subscribe = variant(
+        "subscribe",
+        "CreateSubscribeToken",
+        "A subscribe token to create.",
+    );
     subscribe["properties"]["publisher_id"] = json!({
         "description": "Publish tokens only: absent or null here.",
         "nullable": true,
         "enum": [null],
     });
-    let publish = variant("publish", "A publish token to create.");
+    let publish = variant(
+        "publish",
+        "CreatePublishToken",
+        "A publish token to create.",
+    );
     schemas.insert("CreateSubscribeToken".into(), subscribe);
     schemas.insert("CreatePublishToken".into(), publish);
     schemas.insert(
