@@ -4,7 +4,9 @@
 //! poem-openapi's own `Json` turns a missing field into `null` and needs a JSON
 //! content type; here a body is read up to the configured limit (413 past it,
 //! chunked or not) and parsed by serde, whose messages name the field, line
-//! and column. The OpenAPI schema still comes from the type's `Object` derive.
+//! and column; a body that is not a JSON object is a 400 (serde's derive would
+//! also take an array of the fields). The OpenAPI schema still comes from the
+//! type's `Object` derive, finished in [`super::contract`].
 
 use poem::{IntoResponse, Request, RequestBody, Response, error::ReadBodyError, http::StatusCode};
 use poem_openapi::{
