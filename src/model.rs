@@ -8,7 +8,10 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use poem_openapi::{Enum, Object};
-use serde::{Deserialize, Serialize};
+use serde::{
+    Deserialize, Deserializer, Serialize,
+    de::{DeserializeOwned, Error as _, Unexpected},
+};
 use serde_json::Value;
 
 /// Largest serialized `data` of one event.
@@ -87,6 +90,46 @@ pub fn check_storable_uri(path_and_query: &str) -> Result<(), Invalid> {
     Ok(())
 }
 
+/// A struct only from a JSON object: serde's derive also takes an array of
+/// the fields in order, which the API document does not allow.
+fn object<'de, D: Deserializer<'de>, T: DeserializeOwned>(value: Value) -> Result<T, D::Error> {
+    if !value.is_object() {
+        return Err(D::Error::invalid_type(unexpected(&value), &"a JSON object"));
+    }
+    serde_json::from_value(value).map_err(D::Error::custom)
+}
+
+fn unexpected(value: &Value) -> Unexpected<'_> {
+    match value {
+        Value::Array(_) => Unexpected::Seq,
+        Value::Bool(b) => Unexpected::Bool(*b),
+        Value::Number(_) => Unexpected::Other("a number"),
+        Value::String(s) => Unexpected::Str(s),
+        Value::Null => Unexpected::Unit,
+        Value::Object(_) => Unexpected::Map,
+    }
+}
+
+/// For `#[serde(default, deserialize_with)]` on an optional object field.
+pub fn optional_object<'de, D: Deserializer<'de>, T: DeserializeOwned>(
+    deserializer: D,
+) -> Result<Option<T>, D::Error> {
+    match Value::deserialize(deserializer)? {
+        Value::Null => Ok(None),
+        value => object::<D, T>(value).map(Some),
+    }
+}
+
+/// For `#[serde(deserialize_with)]` on a list of objects.
+pub fn objects<'de, D: Deserializer<'de>, T: DeserializeOwned>(
+    deserializer: D,
+) -> Result<Vec<T>, D::Error> {
+    Vec::<Value>::deserialize(deserializer)?
+        .into_iter()
+        .map(object::<D, T>)
+        .collect()
+}
+
 /// Channel ids: 3–64 of `a-z`, `0-9`, `-`, starting and ending with a letter or digit.
 pub fn validate_channel_id(id: &str) -> Result<(), Invalid> {
     let bytes = id.as_bytes();
@@ -121,8 +164,10 @@ pub struct ChannelConfig {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Object, Serialize, Deserialize)]
 pub struct Retention {
     /// Events older than this are removed.
+    #[oai(validator(minimum(value = "1")))]
     pub max_age_seconds: Option<i64>,
     /// At most this many events are kept.
+    #[oai(validator(minimum(value = "1")))]
     pub max_events: Option<i64>,
 }
 

@@ -112,12 +112,16 @@ pub async fn serve(config: ServeConfig) -> Result<(), Box<dyn std::error::Error>
 
     let service = api::service(hub.clone(), sessions.clone());
     let limits = Limits::new(limit_settings(&config), hub.clone());
+    let document = api::contract::document(&service);
+    let allowed = api::methods::AllowedMethods::from_document(&document);
     let app = Route::new()
-        .at("/api/v1/openapi.json", service.spec_endpoint())
+        .at("/api/v1/openapi.json", api::contract::endpoint(document))
         .nest("/docs", service.swagger_ui())
         .nest(
             "/api/v1",
-            service.around(move |next, req| limits.clone().guard(next, req)),
+            service
+                .around(move |next, req| limits.clone().guard(next, req))
+                .around(move |next, req| api::methods::guard(allowed.clone(), next, req)),
         )
         .at("/", get(api::system::console))
         .at("/healthz", get(api::system::healthz))

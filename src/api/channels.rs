@@ -30,16 +30,22 @@ use crate::{
 #[serde(deny_unknown_fields)]
 pub struct CreateChannel {
     /// 3–64 characters of `a-z`, `0-9` and `-`, starting and ending with a letter or digit.
+    #[oai(validator(pattern = "^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$"))]
     pub id: String,
     /// Display name; defaults to the id.
+    #[oai(validator(max_length = 200))]
     pub name: Option<String>,
+    #[oai(validator(max_length = 2000))]
     pub description: Option<String>,
+    #[oai(validator(max_items = 32, min_length = 1, max_length = 64))]
     pub tags: Option<Vec<String>>,
     /// Public channels can be read without a token. Default: true.
     pub is_public: Option<bool>,
     /// Free-form JSON object, stored and returned untouched.
     pub meta: Option<Value>,
+    #[serde(default, deserialize_with = "crate::model::optional_object")]
     pub config: Option<ChannelConfig>,
+    #[serde(default, deserialize_with = "crate::model::optional_object")]
     pub retention: Option<Retention>,
 }
 
@@ -47,12 +53,17 @@ pub struct CreateChannel {
 #[derive(Debug, Object, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateChannel {
+    #[oai(validator(max_length = 200))]
     pub name: Option<String>,
+    #[oai(validator(max_length = 2000))]
     pub description: Option<String>,
+    #[oai(validator(max_items = 32, min_length = 1, max_length = 64))]
     pub tags: Option<Vec<String>>,
     pub is_public: Option<bool>,
     pub meta: Option<Value>,
+    #[serde(default, deserialize_with = "crate::model::optional_object")]
     pub config: Option<ChannelConfig>,
+    #[serde(default, deserialize_with = "crate::model::optional_object")]
     pub retention: Option<Retention>,
 }
 
@@ -121,6 +132,7 @@ impl ChannelsApi {
         /// From a previous page's `cursor`.
         cursor: Query<Option<String>>,
         /// 1–1000, default 100.
+        #[oai(validator(minimum(value = "1"), maximum(value = "1000")))]
         limit: Query<Option<u32>>,
     ) -> Result<Json<ChannelPage>, ApiError> {
         let principal = caller(&self.hub, req).await?;

@@ -28,7 +28,7 @@ use crate::{
 #[serde(deny_unknown_fields)]
 pub struct EventInput {
     /// Event type, used by subscribers' filters.
-    #[oai(rename = "type")]
+    #[oai(rename = "type", validator(min_length = 1, max_length = 128))]
     #[serde(rename = "type")]
     pub event_type: Option<String>,
     /// Any JSON value, at most 64 KiB serialized.
@@ -41,6 +41,8 @@ pub struct EventInput {
 #[derive(Debug, Object, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EventBatchInput {
+    #[oai(validator(min_items = 1, max_items = 100))]
+    #[serde(deserialize_with = "crate::model::objects")]
     pub events: Vec<EventInput>,
 }
 
@@ -150,7 +152,7 @@ impl EventsApi {
         /// Makes retries safe: a repeat of this key on this channel within the
         /// key window (24 h) stores nothing and answers what the first request
         /// stored; reusing it for a different request is a 422.
-        #[oai(name = "Idempotency-Key")]
+        #[oai(name = "Idempotency-Key", validator(pattern = "^[!-~]{1,255}$"))]
         idempotency_key: Header<Option<String>>,
         body: JsonBody<PublishBody>,
     ) -> Result<Published, ApiError> {
@@ -189,6 +191,7 @@ impl EventsApi {
         req: &Request,
         channel_id: Path<String>,
         /// From a previous page: continue after it.
+        #[oai(validator(pattern = "^[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{26}$"))]
         cursor: Query<Option<String>>,
         /// RFC 3339: only events created at or after this time.
         since: Query<Option<String>>,
@@ -196,8 +199,10 @@ impl EventsApi {
         #[oai(name = "type")]
         event_type: Query<Option<String>>,
         /// 1–1000, default 100.
+        #[oai(validator(minimum(value = "1"), maximum(value = "1000")))]
         limit: Query<Option<u32>>,
         /// Seconds (0–60) to wait for an event when none is there yet.
+        #[oai(validator(minimum(value = "0"), maximum(value = "60")))]
         wait: Query<Option<u32>>,
     ) -> Result<SerdeJson<EventPage>, ApiError> {
         // Ids compare as text: a cursor is taken in its canonical (upper-case) form.

@@ -4,7 +4,9 @@
 //! poem-openapi's own `Json` turns a missing field into `null` and needs a JSON
 //! content type; here a body is read up to the configured limit (413 past it,
 //! chunked or not) and parsed by serde, whose messages name the field, line
-//! and column. The OpenAPI schema still comes from the type's `Object` derive.
+//! and column; a body that is not a JSON object is a 400 (serde's derive would
+//! also take an array of the fields). The OpenAPI schema still comes from the
+//! type's `Object` derive, finished in [`super::contract`].
 
 use poem::{IntoResponse, Request, RequestBody, Response, error::ReadBodyError, http::StatusCode};
 use poem_openapi::{
@@ -70,6 +72,10 @@ impl<'a, T: Type + DeserializeOwned + StorableText + Send> ApiExtractor<'a> for 
             })?;
         if bytes.is_empty() {
             return Err(ApiError::bad_request("the request needs a JSON body").into());
+        }
+        // serde's derive would also take an array of the fields in order.
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(ApiError::bad_request("the body must be a JSON object").into());
         }
         let value: T = serde_json::from_slice(&bytes)
             .map_err(|err| ApiError::bad_request(format!("invalid JSON body: {err}")))?;

@@ -5,9 +5,11 @@
 //! business rules here.
 
 pub mod channels;
+pub mod contract;
 pub mod events;
 pub mod feeds;
 pub mod json;
+pub mod methods;
 pub mod problem;
 pub mod stream;
 pub mod system;

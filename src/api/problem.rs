@@ -128,6 +128,10 @@ impl ApiResponse for ApiError {
             (409, "Conflict with the current state"),
             (413, "Body or event data too large"),
             (
+                422,
+                "Well-formed but refused: an `Idempotency-Key` reused for a different request",
+            ),
+            (
                 429,
                 "A per-client limit was reached (rate or connections); retry after \
                  `Retry-After` seconds. Rate refusals carry `RateLimit` and \

@@ -21,11 +21,14 @@ use crate::{
 #[serde(deny_unknown_fields)]
 pub struct CreateToken {
     pub kind: TokenKind,
+    #[oai(validator(max_length = 200))]
     pub name: Option<String>,
     /// Publish tokens only: stamped on every event published with the token.
     /// Defaults to the token's id.
+    #[oai(validator(max_length = 200))]
     pub publisher_id: Option<String>,
     /// Omit for a token that never expires.
+    #[oai(validator(minimum(value = "1")))]
     pub expires_in_seconds: Option<i64>,
 }
 

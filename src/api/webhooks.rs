@@ -25,10 +25,13 @@ use crate::{
 #[serde(deny_unknown_fields)]
 pub struct RegisterWebhook {
     /// http(s) URL each matching event is POSTed to.
+    #[oai(validator(max_length = 2048, pattern = "^[hH][tT][tT][pP][sS]?://"))]
     pub url: String,
     /// Only these event types; omit for every event.
+    #[oai(validator(max_items = 64, min_length = 1))]
     pub event_types: Option<Vec<String>>,
     /// Lifetime in seconds (default 3 days); re-register to extend it.
+    #[oai(validator(minimum(value = "1"), maximum(value = "31536000")))]
     pub ttl_seconds: Option<u64>,
 }
 

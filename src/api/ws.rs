@@ -74,6 +74,16 @@ impl From<HandshakeError> for ApiError {
     }
 }
 
+/// Which close codes a WebSocket subscriber wants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, poem_openapi::Enum)]
+#[oai(rename_all = "lowercase")]
+pub enum CloseCodes {
+    /// The seed's: 1000, 1001, 1008 (with a reason), 1009, 1011.
+    Seed,
+    /// Application codes that tell endings apart (4000–4011).
+    App,
+}
+
 pub struct LiveApi {
     pub hub: Arc<Hub>,
     pub sessions: Arc<Sessions>,
@@ -102,7 +112,7 @@ impl LiveApi {
         /// (4000 slow consumer, 4001 token revoked, 4002 channel made private,
         /// 4003 token expired, 4004 channel deleted, 4011 replay failed)
         /// instead of 1008/1000/1011.
-        close_codes: Query<Option<String>>,
+        close_codes: Query<Option<CloseCodes>>,
     ) -> Result<Upgraded, ApiError> {
         let (channel, principal) = self
             .hub
@@ -111,15 +121,7 @@ impl LiveApi {
         if !wants_upgrade(req) {
             return Err(HandshakeError::NotUpgrade.into());
         }
-        let app_close_codes = match close_codes.0.as_deref() {
-            None | Some("seed") => false,
-            Some("app") => true,
-            Some(other) => {
-                return Err(ApiError::bad_request(format!(
-                    "close_codes is app or seed, not {other:?}"
-                )));
-            }
-        };
+        let app_close_codes = close_codes.0 == Some(CloseCodes::App);
         let types = parse_type_list(types.0.as_deref());
         let replay = replay_after(&self.hub, &channel_id, after.0, &types).await?;
         let listener = self

@@ -71,7 +71,10 @@ impl Hub {
             .ok_or_else(|| channel_not_found(channel_id))?;
         let removed = point.removed_through;
         let was_removed = removed.as_deref().is_some_and(|removed| after <= removed);
-        let beyond_last = point.last_event_id.as_deref().is_none_or(|last| after > last);
+        let beyond_last = point
+            .last_event_id
+            .as_deref()
+            .is_none_or(|last| after > last);
         // Channels whose removals predate their tracking (removed_through
         // unset) cannot tell an old removed id from one that never was: such
         // an id is taken as is, as before.
