@@ -185,14 +185,9 @@ impl Hub {
             Some(key) => {
                 validate_idempotency_key(&key)?;
                 let fingerprint = fingerprint(batch, &publisher, token_id.as_deref(), &events);
+                // No read first: the append itself claims the key, and a repeat
+                // (rare) is answered from what the first use recorded.
                 let expired_before = now_millis() - self.idempotency_window.as_millis() as i64;
-                if let Some(first) = self
-                    .store
-                    .idempotent_result(channel_id, &key, expired_before)
-                    .await?
-                {
-                    return replay(first, &fingerprint);
-                }
                 Some(IdempotencyKey {
                     key,
                     fingerprint,

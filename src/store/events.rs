@@ -195,12 +195,7 @@ sql_impl!(EventStore {
             let mut floor = last.as_deref().and_then(|id| id.parse::<Ulid>().ok());
             for &i in &members {
                 let batch = &batches[i];
-                if let Some(idempotency) = &batch.idempotency
-                    && !claim_key(&mut tx, channel_id, idempotency, now).await?
-                {
-                    key_used[i] = true;
-                    continue;
-                }
+                let floor_before = floor;
                 let events: Vec<Event> = batch
                     .events
                     .iter()
@@ -219,8 +214,13 @@ sql_impl!(EventStore {
                         }
                     })
                     .collect();
-                if let Some(idempotency) = &batch.idempotency {
-                    record_key_result(&mut tx, channel_id, &idempotency.key, &events).await?;
+                if let Some(idempotency) = &batch.idempotency
+                    && !claim_key(&mut tx, channel_id, idempotency, &events, now).await?
+                {
+                    // A repeat: nothing of it is stored, and its ids are not used.
+                    floor = floor_before;
+                    key_used[i] = true;
+                    continue;
                 }
                 results[i] = Some(events);
             }
@@ -507,60 +507,38 @@ sql_impl!(EventStore {
     }
 });
 
-/// Records a batch's idempotency key in the appending transaction; false when
-/// the key is taken (by an earlier request, or by another node's transaction,
-/// which this one then waits for). An expired row of the key is replaced.
+/// Records a batch's idempotency key, with the events it stores as the
+/// answer for repeats, in the appending transaction: one statement. False
+/// when the key is taken (by an earlier request, or by another node's
+/// transaction, which this one then waits for); a row of the key older than
+/// its window is replaced.
 async fn claim_key<DB>(
     tx: &mut sqlx::Transaction<'static, DB>,
     channel_id: &str,
     idempotency: &IdempotencyKey,
+    events: &[Event],
     now: Millis,
 ) -> StoreResult<bool>
 where
     DB: sqlx::Database<Arguments: sqlx::IntoArguments<DB>, QueryResult: RowsAffected>,
     for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
     for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
 {
-    sqlx::query(
-        "DELETE FROM idempotency_keys WHERE channel_id = $1 AND key = $2 AND created_at < $3",
-    )
-    .bind(channel_id)
-    .bind(idempotency.key.as_str())
-    .bind(idempotency.expired_before)
-    .execute(&mut **tx)
-    .await?;
     let claimed = sqlx::query(
-        "INSERT INTO idempotency_keys (channel_id, key, fingerprint, created_at) \
-         VALUES ($1, $2, $3, $4) ON CONFLICT (channel_id, key) DO NOTHING",
+        "INSERT INTO idempotency_keys (channel_id, key, fingerprint, response, created_at) \
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (channel_id, key) DO UPDATE SET \
+         fingerprint = excluded.fingerprint, response = excluded.response, \
+         created_at = excluded.created_at WHERE idempotency_keys.created_at < $6",
     )
     .bind(channel_id)
     .bind(idempotency.key.as_str())
     .bind(idempotency.fingerprint.as_str())
+    .bind(to_json_text(&events))
     .bind(now)
+    .bind(idempotency.expired_before)
     .execute(&mut **tx)
     .await?;
     Ok(claimed.rows_affected() == 1)
-}
-
-/// Keeps the events a keyed batch stored, as the answer for its repeats.
-async fn record_key_result<DB>(
-    tx: &mut sqlx::Transaction<'static, DB>,
-    channel_id: &str,
-    key: &str,
-    events: &[Event],
-) -> StoreResult<()>
-where
-    DB: sqlx::Database<Arguments: sqlx::IntoArguments<DB>>,
-    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
-    for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-{
-    sqlx::query("UPDATE idempotency_keys SET response = $3 WHERE channel_id = $1 AND key = $2")
-        .bind(channel_id)
-        .bind(key)
-        .bind(to_json_text(&events))
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
 }
