@@ -30,20 +30,10 @@ on_both_backends!(
 );
 
 async fn webhook(server: &TestServer, channel: &str, id: &Value) -> Value {
-    let (status, list) = server
-        .call(
-            Method::GET,
-            &format!("/channels/{channel}/webhooks"),
-            Some(ADMIN),
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{list}");
-    list.as_array()
-        .unwrap()
-        .iter()
+    let list = server.webhooks(channel).await;
+    list.iter()
         .find(|w| &w["id"] == id)
-        .unwrap_or_else(|| panic!("webhook {id} is listed: {list}"))
+        .unwrap_or_else(|| panic!("webhook {id} is listed: {list:?}"))
         .clone()
 }
 

@@ -61,19 +61,6 @@ async fn logged_attempts(
     fetch().await.as_array().unwrap().clone()
 }
 
-async fn webhooks_of(server: &TestServer, channel: &str) -> Vec<Value> {
-    let (status, list) = server
-        .call(
-            Method::GET,
-            &format!("/channels/{channel}/webhooks"),
-            Some(ADMIN),
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{list}");
-    list.as_array().unwrap().clone()
-}
-
 async fn registration_rules(backend: Backend) {
     let server = TestServer::start_with(backend, FAST_RETRIES).await;
     server.create_channel(json!({"id": "public-feed"})).await;
@@ -104,7 +91,7 @@ async fn registration_rules(backend: Backend) {
     assert_eq!(again["event_types"], json!(["a"]));
     assert!(again.get("secret").is_none(), "{again}");
     assert!(again["expires_at"].as_str() < created["expires_at"].as_str());
-    assert_eq!(webhooks_of(&server, "public-feed").await.len(), 1);
+    assert_eq!(server.webhooks("public-feed").await.len(), 1);
 
     // Private channels: a subscribe token or admin.
     let (reader, _) = server
@@ -269,7 +256,7 @@ async fn targets_on_private_addresses_are_refused(backend: Backend) {
             "{problem}"
         );
     }
-    assert!(webhooks_of(&server, "guarded").await.is_empty());
+    assert!(server.webhooks("guarded").await.is_empty());
 }
 
 /// Checks the Standard Webhooks headers of a delivery, independently of the
@@ -478,7 +465,7 @@ async fn failing_receiver_gets_everything_in_order(backend: Backend) {
             "{series}: {metrics}"
         );
     }
-    let hooks = webhooks_of(&server, "flaky").await;
+    let hooks = server.webhooks("flaky").await;
     assert_eq!(hooks[0]["state"], "active");
     assert_eq!(
         hooks[0]["last_error"],
@@ -597,7 +584,7 @@ async fn redirects_are_failures_and_not_followed(backend: Backend) {
     // Had the first attempt followed the redirect, `elsewhere` would have been
     // called before it was logged.
     assert_eq!(elsewhere.started(), 0, "the redirect was followed");
-    let hooks = webhooks_of(&server, "moved").await;
+    let hooks = server.webhooks("moved").await;
     assert!(
         hooks[0]["last_error"].as_str().unwrap().contains("302"),
         "{}",
@@ -766,10 +753,10 @@ async fn failing_webhook_is_disabled(backend: Backend) {
     server.publish("broken", json!({"data": 1})).await;
     eventually(
         "the webhook is disabled after failing for over a second",
-        || async { webhooks_of(&server, "broken").await[0]["state"] == "disabled" },
+        || async { server.webhooks("broken").await[0]["state"] == "disabled" },
     )
     .await;
-    let hook = &webhooks_of(&server, "broken").await[0];
+    let hook = &server.webhooks("broken").await[0];
     assert!(
         hook["last_error"].as_str().unwrap().contains("500"),
         "{hook}"
@@ -832,7 +819,7 @@ async fn failing_webhook_is_disabled(backend: Backend) {
 }
 
 async fn hook_id(server: &TestServer, channel: &str) -> String {
-    webhooks_of(server, channel).await[0]["id"]
+    server.webhooks(channel).await[0]["id"]
         .as_str()
         .unwrap()
         .to_owned()
@@ -873,7 +860,7 @@ async fn expired_webhooks_stop_and_are_removed(backend: Backend) {
         .publish("fleeting", json!({"data": "too late"}))
         .await;
     eventually("an expired webhook is cleaned up", || async {
-        webhooks_of(&server, "fleeting").await.is_empty()
+        server.webhooks("fleeting").await.is_empty()
     })
     .await;
     assert_eq!(

@@ -293,6 +293,20 @@ impl TestServer {
         .await
     }
 
+    /// A channel's webhooks, as the admin lists them.
+    pub async fn webhooks(&self, channel: &str) -> Vec<Value> {
+        let (status, list) = self
+            .call(
+                Method::GET,
+                &format!("/channels/{channel}/webhooks"),
+                Some(ADMIN),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{list}");
+        list.as_array().expect("a list of webhooks").clone()
+    }
+
     /// Creates a token of `kind` (with extra fields) and returns its secret.
     pub async fn create_token(&self, channel: &str, kind: &str, extra: Value) -> (String, Value) {
         let mut body = json!({"kind": kind});
