@@ -22,6 +22,44 @@ pub const LIMIT_REFUSALS: &str = "channelhub_limit_refusals_total";
 pub const REQUEST_SECONDS: &str = "channelhub_http_request_duration_seconds";
 pub const TOKEN_HASH_CHECKS: &str = "channelhub_token_hash_checks_total";
 
+/// Which limit refused something: the `limit` label of
+/// `channelhub_limit_refusals_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimitKind {
+    PublishRate,
+    ConnectRate,
+    LongPollRate,
+    WebhookRate,
+    ConnectionsPerIp,
+    AnonymousWebhooks,
+    HandshakeTimeout,
+    HeaderTimeout,
+    IdleTimeout,
+    /// An address holds as many anonymous webhooks as it may.
+    AnonymousWebhooksPerIp,
+}
+
+impl LimitKind {
+    pub fn label(self) -> &'static str {
+        match self {
+            LimitKind::PublishRate => "publish_rate",
+            LimitKind::ConnectRate => "connect_rate",
+            LimitKind::LongPollRate => "long_poll_rate",
+            LimitKind::WebhookRate => "webhook_rate",
+            LimitKind::ConnectionsPerIp => "connections_per_ip",
+            LimitKind::AnonymousWebhooks => "anonymous_webhooks",
+            LimitKind::HandshakeTimeout => "handshake_timeout",
+            LimitKind::HeaderTimeout => "header_timeout",
+            LimitKind::IdleTimeout => "idle_timeout",
+            LimitKind::AnonymousWebhooksPerIp => "anonymous_webhooks_per_ip",
+        }
+    }
+}
+
+pub fn count_refusal(kind: LimitKind) {
+    metrics::counter!(LIMIT_REFUSALS, "limit" => kind.label()).increment(1);
+}
+
 /// Installs the process-wide recorder; `/metrics` renders from the handle.
 pub fn install() -> PrometheusHandle {
     let handle = PrometheusBuilder::new()

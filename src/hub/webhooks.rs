@@ -7,6 +7,7 @@ use crate::{
     auth::Principal,
     model::{DeliveryAttempt, Webhook, WebhookRecord, WebhookState, now_millis},
     store::{Registration, StoreError},
+    telemetry::{LimitKind, count_refusal},
     webhooks::{guard, signing},
 };
 
@@ -109,11 +110,7 @@ impl Hub {
                 created: false,
             }),
             Ok(Registration::RegistrantLimitReached) => {
-                metrics::counter!(
-                    crate::telemetry::LIMIT_REFUSALS,
-                    "limit" => "anonymous_webhooks_per_ip"
-                )
-                .increment(1);
+                count_refusal(LimitKind::AnonymousWebhooksPerIp);
                 Err(HubError::TooMany(format!(
                     "this address holds {} anonymous webhooks, the most it may; \
                      let some expire or register with a token",

@@ -42,8 +42,10 @@ use crate::{
     auth::Principal,
     hub::Hub,
     model::check_storable_uri,
-    telemetry,
 };
+
+/// Refusals are counted by kind in `telemetry`, where the hub counts its own.
+pub use crate::telemetry::{LimitKind, count_refusal};
 
 /// Every limit's setting (from `ServeConfig`).
 #[derive(Debug, Clone)]
@@ -61,41 +63,6 @@ pub struct LimitSettings {
     pub webhook: Rate,
     pub allow_anonymous_webhooks: bool,
     pub handshake_timeout: Duration,
-}
-
-/// Which limit refused something: the `limit` label of
-/// `channelhub_limit_refusals_total`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LimitKind {
-    PublishRate,
-    ConnectRate,
-    LongPollRate,
-    WebhookRate,
-    ConnectionsPerIp,
-    AnonymousWebhooks,
-    HandshakeTimeout,
-    HeaderTimeout,
-    IdleTimeout,
-}
-
-impl LimitKind {
-    pub fn label(self) -> &'static str {
-        match self {
-            LimitKind::PublishRate => "publish_rate",
-            LimitKind::ConnectRate => "connect_rate",
-            LimitKind::LongPollRate => "long_poll_rate",
-            LimitKind::WebhookRate => "webhook_rate",
-            LimitKind::ConnectionsPerIp => "connections_per_ip",
-            LimitKind::AnonymousWebhooks => "anonymous_webhooks",
-            LimitKind::HandshakeTimeout => "handshake_timeout",
-            LimitKind::HeaderTimeout => "header_timeout",
-            LimitKind::IdleTimeout => "idle_timeout",
-        }
-    }
-}
-
-pub fn count_refusal(kind: LimitKind) {
-    metrics::counter!(telemetry::LIMIT_REFUSALS, "limit" => kind.label()).increment(1);
 }
 
 /// The requests that limits apply to.
