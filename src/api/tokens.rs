@@ -27,8 +27,8 @@ pub struct CreateToken {
     /// Defaults to the token's id.
     #[oai(validator(max_length = 200))]
     pub publisher_id: Option<String>,
-    /// Omit for a token that never expires.
-    #[oai(validator(minimum(value = "1")))]
+    /// Omit for a token that never expires; at most 100 years.
+    #[oai(validator(minimum(value = "1"), maximum(value = "3153600000")))]
     pub expires_in_seconds: Option<i64>,
 }
 

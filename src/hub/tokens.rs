@@ -12,6 +12,9 @@ use super::{
     channels::{MAX_NAME_CHARS, validate_optional_text},
 };
 
+/// The longest token lifetime: 100 years.
+const MAX_TOKEN_LIFETIME_SECONDS: i64 = 100 * 365 * 24 * 3600;
+
 /// A token as created: its info and the secret, shown this once.
 pub struct CreatedToken {
     pub info: TokenInfo,
@@ -48,11 +51,14 @@ impl Hub {
         let now = now_millis();
         let expires_at = match request.expires_in_seconds {
             None => None,
-            Some(seconds) if seconds > 0 => Some(now.saturating_add(seconds.saturating_mul(1000))),
+            // An expiry past year 9999 has no RFC 3339 form.
+            Some(seconds) if (1..=MAX_TOKEN_LIFETIME_SECONDS).contains(&seconds) => {
+                Some(now.saturating_add(seconds * 1000))
+            }
             Some(_) => {
-                return Err(HubError::Invalid(
-                    "expires_in_seconds must be positive".into(),
-                ));
+                return Err(HubError::Invalid(format!(
+                    "expires_in_seconds is 1 to {MAX_TOKEN_LIFETIME_SECONDS}"
+                )));
             }
         };
         let minted = self.auth.mint().await;
