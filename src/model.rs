@@ -30,6 +30,13 @@ pub fn now_millis() -> Millis {
     Utc::now().timestamp_millis()
 }
 
+/// Microseconds since the Unix epoch. Delivery stages are timed by the wall
+/// clock because they may span processes: the node that commits an event and
+/// the node whose socket writes it.
+pub fn now_micros() -> u64 {
+    Utc::now().timestamp_micros().max(0) as u64
+}
+
 /// RFC 3339 in UTC with millisecond precision, always ending in `Z`.
 pub fn format_millis(ms: Millis) -> String {
     DateTime::<Utc>::from_timestamp_millis(ms)

@@ -24,6 +24,10 @@ pub struct AppendNotice {
     /// The events themselves, when they fit; otherwise read them by id range.
     #[serde(default)]
     pub events: Vec<Event>,
+    /// When the appending transaction announced them (µs since the Unix
+    /// epoch), just before its commit: where delivery timing starts.
+    #[serde(default)]
+    pub announced_at: Option<u64>,
 }
 
 impl AppendNotice {
@@ -37,6 +41,7 @@ impl AppendNotice {
             after_id,
             last_id: &last.id,
             events,
+            announced_at: crate::model::now_micros(),
         };
         let inline = serde_json::to_string(&notice).expect("events serialize");
         if inline.len() <= MAX_INLINE_PAYLOAD {
@@ -55,6 +60,7 @@ struct OutgoingNotice<'a> {
     last_id: &'a str,
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     events: &'a [&'a Event],
+    announced_at: u64,
 }
 
 /// Tells every node that some of a channel's sockets must close.

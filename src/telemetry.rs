@@ -21,6 +21,20 @@ pub const WEBHOOK_ATTEMPTS: &str = "channelhub_webhook_attempts_total";
 pub const LIMIT_REFUSALS: &str = "channelhub_limit_refusals_total";
 pub const REQUEST_SECONDS: &str = "channelhub_http_request_duration_seconds";
 pub const TOKEN_HASH_CHECKS: &str = "channelhub_token_hash_checks_total";
+/// Where a published event's time goes on its way to subscribers; its
+/// `stage` label is one of the `STAGE_*` values.
+pub const DELIVERY_STAGE_SECONDS: &str = "channelhub_delivery_stage_seconds";
+/// From the writer queue taking a publish to its commit returning (one per
+/// publish request).
+pub const STAGE_PUBLISH_TO_COMMIT: &str = "publish_to_commit";
+/// From the commit to a subscriber's socket taking the frames (one per
+/// WebSocket write of committed events). With PostgreSQL the clock starts
+/// when the appending transaction announces the events, just before its
+/// commit, so this stage includes the commit and the cluster bus.
+pub const STAGE_COMMIT_TO_SOCKET: &str = "commit_to_socket";
+/// How often histogram samples are folded into their buckets: until then
+/// they are held one by one.
+const UPKEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Which limit refused something: the `limit` label of
 /// `channelhub_limit_refusals_total`.
@@ -61,6 +75,7 @@ pub fn count_refusal(kind: LimitKind) {
 }
 
 /// Installs the process-wide recorder; `/metrics` renders from the handle.
+/// Must run inside the runtime: it starts the recorder's upkeep task.
 pub fn install() -> PrometheusHandle {
     let handle = PrometheusBuilder::new()
         .set_buckets_for_metric(
@@ -71,8 +86,27 @@ pub fn install() -> PrometheusHandle {
             ],
         )
         .expect("the bucket list is not empty")
+        .set_buckets_for_metric(
+            Matcher::Full(DELIVERY_STAGE_SECONDS.to_owned()),
+            &[
+                0.0001, 0.00025, 0.0005, 0.00075, 0.001, 0.0015, 0.002, 0.003, 0.005, 0.0075, 0.01,
+                0.015, 0.025, 0.05, 0.1, 0.25, 1.0,
+            ],
+        )
+        .expect("the bucket list is not empty")
         .install_recorder()
         .expect("one recorder per process");
+    // The recorder keeps every histogram sample until upkeep folds it into
+    // the buckets: without this, memory would grow with every request until
+    // someone scraped `/metrics`.
+    let upkeep = handle.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(UPKEEP_INTERVAL);
+        loop {
+            tick.tick().await;
+            upkeep.run_upkeep();
+        }
+    });
     describe_gauge!(WEBSOCKET_CONNECTIONS, "Open WebSocket connections");
     describe_gauge!(SUBSCRIBERS, "Live WebSocket subscribers on this node");
     describe_gauge!(
@@ -98,6 +132,10 @@ pub fn install() -> PrometheusHandle {
         "Requests and connections refused or closed by a per-client limit, by limit"
     );
     describe_histogram!(REQUEST_SECONDS, "HTTP request latency by method and status");
+    describe_histogram!(
+        DELIVERY_STAGE_SECONDS,
+        "Time a published event spends in each stage of delivery"
+    );
     describe_counter!(
         TOKEN_HASH_CHECKS,
         "argon2 verifications of presented credentials (cache misses)"
@@ -122,4 +160,17 @@ pub async fn observe<E: Endpoint>(next: E, req: Request) -> poem::Result<Respons
         .record(elapsed.as_secs_f64());
     tracing::info!(%method, %path, status, latency_ms = elapsed.as_secs_f64() * 1000.0, "request");
     Ok(response)
+}
+
+/// The histogram of one delivery stage, to keep as a handle where it is
+/// recorded often.
+pub fn stage_histogram(stage: &'static str) -> metrics::Histogram {
+    metrics::histogram!(DELIVERY_STAGE_SECONDS, "stage" => stage)
+}
+
+/// Records one pass through a delivery stage that began at `started_micros`
+/// ([`crate::model::now_micros`]).
+pub fn record_since(histogram: &metrics::Histogram, started_micros: u64) {
+    let micros = crate::model::now_micros().saturating_sub(started_micros);
+    histogram.record(micros as f64 / 1e6);
 }

@@ -51,7 +51,8 @@ impl Hub {
     /// the table when they did not fit in the notice.
     pub async fn deliver_announced(&self, notice: AppendNotice) {
         if !notice.events.is_empty() {
-            self.rooms.broadcast(&notice.channel_id, &notice.events);
+            self.rooms
+                .broadcast(&notice.channel_id, &notice.events, notice.announced_at);
             return;
         }
         let mut after = notice.after_id;
@@ -65,7 +66,8 @@ impl Hub {
             match self.store.list_events(&notice.channel_id, &query).await {
                 Ok(events) if events.is_empty() => return,
                 Ok(events) => {
-                    self.rooms.broadcast(&notice.channel_id, &events);
+                    self.rooms
+                        .broadcast(&notice.channel_id, &events, notice.announced_at);
                     after = events.last().map(|e| e.id.clone());
                 }
                 Err(err) => {
@@ -88,7 +90,7 @@ impl Hub {
                 match self.store.list_events(&channel_id, &query).await {
                     Ok(events) if events.is_empty() => break,
                     Ok(events) => {
-                        self.rooms.broadcast(&channel_id, &events);
+                        self.rooms.broadcast(&channel_id, &events, None);
                         after = events.last().map(|e| e.id.clone());
                     }
                     Err(err) => {

@@ -13,7 +13,7 @@
 //! database is committed again one publish at a time, so that a publish whose
 //! content the database refuses fails alone and never takes the others down.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use futures_util::future::BoxFuture;
 
@@ -24,8 +24,9 @@ use tokio::{
 
 use crate::{
     live::rooms::Rooms,
-    model::{Event, MAX_BATCH_EVENTS},
+    model::{Event, MAX_BATCH_EVENTS, now_micros},
     store::{AppendBatch, Appended, BatchOutcome, Store, StoreError, StoreResult},
+    telemetry,
 };
 
 /// Most publish requests committed in one transaction.
@@ -36,7 +37,11 @@ const QUEUE_DEPTH: usize = 4_096;
 const FANOUT_DEPTH: usize = 64;
 
 /// One group's committed events, per channel, in commit order.
-type Committed = Vec<(String, Vec<Event>)>;
+struct Committed {
+    /// When the commit returned (µs since the Unix epoch).
+    at: u64,
+    channels: Vec<(String, Vec<Event>)>,
+}
 
 /// Why an append did not happen.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -56,17 +61,45 @@ pub enum AppendError {
 
 struct AppendRequest {
     batch: AppendBatch,
-    reply: oneshot::Sender<Result<Vec<Event>, AppendError>>,
+    reply: Reply,
 }
+
+/// Taken on first use, after the server installed its recorder.
+static PUBLISH_TO_COMMIT: LazyLock<metrics::Histogram> =
+    LazyLock::new(|| telemetry::stage_histogram(telemetry::STAGE_PUBLISH_TO_COMMIT));
+
+/// Where a publish's outcome goes.
+struct Reply {
+    to: oneshot::Sender<Result<Vec<Event>, AppendError>>,
+    /// When the writer was handed the publish (µs since the Unix epoch).
+    queued_at: u64,
+}
+
+impl Reply {
+    fn send(self, outcome: Result<Vec<Event>, AppendError>) {
+        telemetry::record_since(&PUBLISH_TO_COMMIT, self.queued_at);
+        // The publisher may have gone away; its events are committed anyway.
+        let _ = self.to.send(outcome);
+    }
+}
+
+/// Writers committing at once on a clustered store (PostgreSQL), each for
+/// its own share of the channels. A commit there is a handful of network
+/// round trips during which one writer would sit idle; transactions on
+/// different channels take no common lock, so several run side by side, and
+/// ids still follow commit order in each channel (its row lock orders them,
+/// as between nodes). SQLite has one writer: it allows one transaction.
+const CLUSTERED_WRITERS: usize = 4;
 
 #[derive(Clone)]
 pub struct EventWriter {
-    queue: mpsc::Sender<AppendRequest>,
+    /// One queue per writer; a channel's publishes always take the same one.
+    queues: Arc<[mpsc::Sender<AppendRequest>]>,
 }
 
 impl EventWriter {
-    /// Starts the writer task; it ends once every `EventWriter` clone is dropped
-    /// and the queue is drained.
+    /// Starts the writers; they end once every `EventWriter` clone is dropped
+    /// and their queues are drained.
     /// `webhooks_queued` is notified after a commit that queued webhook deliveries.
     pub fn start(
         store: Arc<dyn Store>,
@@ -74,7 +107,6 @@ impl EventWriter {
         webhooks_queued: Arc<Notify>,
         subscriber_queue_frames: usize,
     ) -> (EventWriter, JoinHandle<()>) {
-        let (queue, requests) = mpsc::channel(QUEUE_DEPTH);
         let max_group_events = (subscriber_queue_frames / 2).max(MAX_BATCH_EVENTS);
         // A clustered store announces commits to every node, this one included,
         // and fan-out happens from that one ordered stream instead.
@@ -83,36 +115,68 @@ impl EventWriter {
             (committed, tokio::spawn(fan_out(rooms, groups)))
         });
         let (committed, fanout_task) = fanout.unzip();
-        let writer = run(
-            store.clone(),
-            committed,
-            webhooks_queued,
-            requests,
-            max_group_events,
-        );
-        let writer_done = if store.clustered() {
-            tokio::spawn(writer)
+        let writers = if store.clustered() {
+            CLUSTERED_WRITERS
         } else {
-            run_on_own_thread(writer)
+            1
         };
+        let mut queues = Vec::with_capacity(writers);
+        let mut writers_done = Vec::with_capacity(writers);
+        for _ in 0..writers {
+            let (queue, requests) = mpsc::channel(QUEUE_DEPTH / writers);
+            queues.push(queue);
+            let writer = run(
+                store.clone(),
+                committed.clone(),
+                webhooks_queued.clone(),
+                requests,
+                max_group_events,
+            );
+            writers_done.push(if store.clustered() {
+                tokio::spawn(writer)
+            } else {
+                run_on_own_thread(writer)
+            });
+        }
+        // The fan-out task ends once every writer has dropped its sender.
+        drop(committed);
         let task = tokio::spawn(async move {
-            let _ = writer_done.await;
+            for writer_done in writers_done {
+                let _ = writer_done.await;
+            }
             if let Some(fanout_task) = fanout_task {
                 let _ = fanout_task.await;
             }
         });
-        (EventWriter { queue }, task)
+        (
+            EventWriter {
+                queues: queues.into(),
+            },
+            task,
+        )
     }
 
     /// Appends a batch; returns once it is durable.
     pub async fn append(&self, batch: AppendBatch) -> Result<Vec<Event>, AppendError> {
-        let (reply, answer) = oneshot::channel();
+        let (to, answer) = oneshot::channel();
         let stopped = || AppendError::Storage("the event writer has stopped".into());
-        self.queue
+        let reply = Reply {
+            to,
+            queued_at: now_micros(),
+        };
+        self.queue_of(&batch.channel_id)
             .send(AppendRequest { batch, reply })
             .await
             .map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
+    }
+
+    /// The queue of the writer that commits a channel's publishes.
+    fn queue_of(&self, channel_id: &str) -> &mpsc::Sender<AppendRequest> {
+        let mut hasher = std::hash::DefaultHasher::new();
+        std::hash::Hash::hash(channel_id, &mut hasher);
+        let share = std::hash::Hasher::finish(&hasher) as usize % self.queues.len();
+        &self.queues[share]
     }
 }
 
@@ -189,8 +253,8 @@ fn group_len(pending: &[AppendRequest], max_events: usize) -> usize {
 
 async fn fan_out(rooms: Arc<Rooms>, mut groups: mpsc::Receiver<Committed>) {
     while let Some(group) = groups.recv().await {
-        for (channel_id, events) in group {
-            rooms.broadcast(&channel_id, &events);
+        for (channel_id, events) in group.channels {
+            rooms.broadcast(&channel_id, &events, Some(group.at));
         }
     }
 }
@@ -259,7 +323,7 @@ fn is_unavailable(err: &StoreError) -> bool {
 
 /// Answers publishers whose append failed: refused for their content, or
 /// not stored because the database is unavailable.
-fn fail(replies: Vec<oneshot::Sender<Result<Vec<Event>, AppendError>>>, err: &StoreError) {
+fn fail(replies: Vec<Reply>, err: &StoreError) {
     tracing::error!(error = %err, publishes = replies.len(), "append failed");
     let reason = err.to_string();
     for reply in replies {
@@ -268,7 +332,7 @@ fn fail(replies: Vec<oneshot::Sender<Result<Vec<Event>, AppendError>>>, err: &St
         } else {
             AppendError::Refused(reason.clone())
         };
-        let _ = reply.send(Err(failure));
+        reply.send(Err(failure));
     }
 }
 
@@ -277,7 +341,7 @@ async fn answer(
     committed: Option<&mpsc::Sender<Committed>>,
     webhooks_queued: &Notify,
     batches: &[AppendBatch],
-    replies: Vec<oneshot::Sender<Result<Vec<Event>, AppendError>>>,
+    replies: Vec<Reply>,
     appended: Appended,
 ) {
     let stored: usize = appended
@@ -292,19 +356,22 @@ async fn answer(
     if appended.webhook_jobs > 0 {
         webhooks_queued.notify_one();
     }
-    let mut per_channel: Committed = Vec::new();
+    let mut per_channel = Committed {
+        at: now_micros(),
+        channels: Vec::new(),
+    };
     for ((batch, reply), outcome) in batches.iter().zip(replies).zip(appended.outcomes) {
         let answer = match outcome {
             BatchOutcome::Stored(events) => {
                 if committed.is_some() {
-                    merge_into(&mut per_channel, &batch.channel_id, &events);
+                    merge_into(&mut per_channel.channels, &batch.channel_id, &events);
                 }
                 Ok(events)
             }
             BatchOutcome::ChannelGone => Err(AppendError::ChannelNotFound),
             BatchOutcome::KeyUsed => Err(AppendError::KeyUsed),
         };
-        let _ = reply.send(answer);
+        reply.send(answer);
     }
     if let Some(committed) = committed {
         // Waits only when fan-out is far behind: backpressure, not loss.
@@ -314,7 +381,7 @@ async fn answer(
 
 /// Adds a batch's events to its channel's list, so that each room gets one
 /// broadcast per commit.
-fn merge_into(per_channel: &mut Committed, channel_id: &str, events: &[Event]) {
+fn merge_into(per_channel: &mut Vec<(String, Vec<Event>)>, channel_id: &str, events: &[Event]) {
     match per_channel.iter_mut().find(|(id, _)| id == channel_id) {
         Some((_, list)) => list.extend_from_slice(events),
         None => per_channel.push((channel_id.to_owned(), events.to_vec())),
@@ -370,7 +437,8 @@ mod tests {
         channels
             .iter()
             .map(|channel| {
-                let (reply, answer) = oneshot::channel();
+                let (to, answer) = oneshot::channel();
+                let reply = Reply { to, queued_at: 0 };
                 let batch = AppendBatch {
                     channel_id: (*channel).to_owned(),
                     publisher: Publisher::admin(),

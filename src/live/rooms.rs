@@ -43,6 +43,9 @@ pub struct LiveBatch {
     /// a listener compares them with the room's totals to see how far behind it is.
     pub end_frames: u64,
     pub end_bytes: u64,
+    /// When the events were committed (µs since the Unix epoch), if this is
+    /// their first delivery rather than a catch-up.
+    pub committed_at: Option<u64>,
 }
 
 impl LiveEvent {
@@ -254,8 +257,9 @@ impl Rooms {
 
     /// Delivers committed events, in order, to whoever listens on their
     /// channel, skipping any the room has had already. Costs nothing for a
-    /// channel nobody listens to.
-    pub fn broadcast(&self, channel_id: &str, events: &[Event]) {
+    /// channel nobody listens to. `committed_at` (µs since the Unix epoch)
+    /// times the delivery, when the events were committed just now.
+    pub fn broadcast(&self, channel_id: &str, events: &[Event], committed_at: Option<u64>) {
         let Some(room) = self.room(channel_id) else {
             return;
         };
@@ -290,6 +294,7 @@ impl Rooms {
                 + fresh.len() as u64,
             end_bytes: room.published_bytes.fetch_add(bytes, Ordering::AcqRel) + bytes,
             events: fresh,
+            committed_at,
         };
         // An error only means nobody is listening any more.
         let _ = room.sender.send(RoomMessage::Events(Arc::new(batch)));
@@ -378,7 +383,7 @@ mod tests {
         let mut sub = rooms.subscribe("abc", None);
         let watcher = rooms.watch("abc");
         assert_eq!(rooms.subscriber_count("abc"), 1);
-        rooms.broadcast("abc", &[event("1", Some("a")), event("2", None)]);
+        rooms.broadcast("abc", &[event("1", Some("a")), event("2", None)], None);
         let RoomMessage::Events(batch) = sub.receiver.recv().await.unwrap() else {
             panic!("expected events");
         };
@@ -398,8 +403,8 @@ mod tests {
         assert!(batch.events[0].matches_types(&["a".into()]));
         assert!(!batch.events[1].matches_types(&["a".into()]));
         // Events already broadcast are not sent again.
-        rooms.broadcast("abc", &[event("2", None)]);
-        rooms.broadcast("abc", &[event("3", None)]);
+        rooms.broadcast("abc", &[event("2", None)], None);
+        rooms.broadcast("abc", &[event("3", None)], None);
         let RoomMessage::Events(next) = sub.receiver.recv().await.unwrap() else {
             panic!("expected events");
         };
@@ -420,7 +425,7 @@ mod tests {
         let rooms = Rooms::new(4);
         let mut sub = rooms.subscribe("abc", None);
         for i in 0..10 {
-            rooms.broadcast("abc", &[event(&i.to_string(), None)]);
+            rooms.broadcast("abc", &[event(&i.to_string(), None)], None);
         }
         assert!(matches!(
             sub.receiver.recv().await,

@@ -107,8 +107,9 @@ pub struct Sessions {
     tracker: TaskTracker,
     /// Where sessions run (see [`super::LiveRuntime`]).
     runtime: tokio::runtime::Handle,
-    /// Kept as a handle: bumped on every flush of every socket.
+    /// Kept as handles: bumped on every flush of every socket.
     frames_delivered: metrics::Counter,
+    commit_to_socket: metrics::Histogram,
 }
 
 /// One subscriber, authorized and joined to its room.
@@ -176,6 +177,7 @@ impl Sessions {
             tracker: TaskTracker::new(),
             runtime,
             frames_delivered: metrics::counter!(telemetry::FRAMES_DELIVERED),
+            commit_to_socket: telemetry::stage_histogram(telemetry::STAGE_COMMIT_TO_SOCKET),
         })
     }
 
@@ -550,6 +552,9 @@ struct Staged {
     offset: usize,
     /// Bytes of all of `frames`.
     bytes: usize,
+    /// When the oldest newly committed batch among `frames` was committed
+    /// (µs since the Unix epoch): the write that finishes it times delivery.
+    committed_at: Option<u64>,
 }
 
 impl Staged {
@@ -598,6 +603,7 @@ impl Staged {
             self.frames.clear();
         }
         (self.head, self.offset, self.bytes) = (0, 0, 0);
+        self.committed_at = None;
     }
 }
 
@@ -619,6 +625,9 @@ fn collect(
                 }
                 let replayed = sub.replayed_through.as_deref();
                 staged.frames.reserve(live.events.len());
+                if let Some(at) = live.committed_at {
+                    staged.committed_at = Some(staged.committed_at.map_or(at, |t| t.min(at)));
+                }
                 for event in live.events.iter().filter(|e| {
                     e.matches_types(&sub.types) && replayed.is_none_or(|r| e.id.as_str() > r)
                 }) {
@@ -696,6 +705,9 @@ async fn write_batch(
         sessions
             .frames_delivered
             .increment(staged.frames.len() as u64);
+        if let Some(committed_at) = staged.committed_at {
+            telemetry::record_since(&sessions.commit_to_socket, committed_at);
+        }
         staged.clear();
     }
     ending

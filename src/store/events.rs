@@ -8,19 +8,15 @@ use ulid::Ulid;
 
 use super::{
     StoreError, StoreResult,
-    sql::{INSERT_CHUNK, RowsAffected, from_json_text, sql_impl, to_json_text},
+    sql::{
+        ChannelAdvance, EventInsert, INSERT_CHUNK, RowsAffected, from_json_text, sql_impl,
+        to_json_text,
+    },
 };
 use crate::model::{Event, EventQuery, Millis, NewEvent, Publisher, format_millis};
 
 const EVENT_COLUMNS: &str =
     "id, channel_id, type, data, meta, publisher_id, publisher_name, created_at";
-/// A channel's last event id and its active webhooks (one row each, or one
-/// row with no webhook); no row if there is no such channel. The backend's
-/// `LOCK_SUFFIX` makes it lock the channel row where the backend needs that.
-const LOCK_CHANNEL_WITH_HOOKS: &str = "SELECT c.last_event_id, w.id, w.event_types \
-     FROM channels c LEFT JOIN webhooks w ON w.channel_id = c.id \
-     AND w.state = 'active' AND w.expires_at > $2 WHERE c.id = $1 ORDER BY w.id";
-
 /// Counts `$2` events removed from channel `$1` and remembers that events up
 /// to `$3` are gone (the newest removed id only grows).
 const NOTE_REMOVED: &str = "UPDATE channels SET event_count = event_count - $2, \
@@ -160,7 +156,7 @@ sql_impl!(EventStore {
         let now = crate::model::now_millis();
         let created_at = format_millis(now);
         // Batches of one channel are appended together: one lock, one
-        // insert, one update and one announcement per channel per group.
+        // announcement and one counter update per channel per group.
         let mut channels: Vec<(&str, Vec<usize>)> = Vec::new();
         for (i, batch) in batches.iter().enumerate() {
             match channels.iter_mut().find(|(id, _)| *id == batch.channel_id) {
@@ -171,29 +167,38 @@ sql_impl!(EventStore {
         // Channel rows are locked in id order, the same on every node: two
         // nodes appending to {a, b} and {b, a} would otherwise deadlock.
         channels.sort_unstable_by(|x, y| x.0.cmp(y.0));
+        let channel_ids: Vec<&str> = channels.iter().map(|(id, _)| *id).collect();
         let mut results: Vec<Option<Vec<Event>>> = vec![None; batches.len()];
         let mut key_used = vec![false; batches.len()];
-        let mut webhook_jobs = 0;
         let mut tx = self.backend().begin_write().await?;
-        for (channel_id, members) in channels {
-            // Locks the channel row until commit, so that ids are made in
-            // commit order; the same read finds its active webhooks.
-            let rows: Vec<(Option<String>, Option<String>, Option<String>)> =
-                sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                    "{LOCK_CHANNEL_WITH_HOOKS}{}",
-                    B::LOCK_SUFFIX
-                )))
-                    .bind(channel_id)
-                    .bind(now)
-                    .fetch_all(&mut *tx)
-                    .await?;
-            let Some((last, _, _)) = rows.first() else {
+        let locked = self.backend().lock_channels(&mut tx, &channel_ids, now).await?;
+        // The rows come in channel id order, a channel's webhooks together.
+        let mut found: Vec<FoundChannel<'_>> = Vec::new();
+        for row in locked {
+            let Some((channel_id, members)) =
+                channels.iter().find(|(id, _)| *id == row.channel_id)
+            else {
                 continue;
             };
-            let last = last.clone();
-            let hooks = rows.into_iter().filter_map(|(_, id, types)| Some((id?, types)));
-            let mut floor = last.as_deref().and_then(|id| id.parse::<Ulid>().ok());
-            for &i in &members {
+            if found.last().is_none_or(|f| f.channel_id != *channel_id) {
+                found.push(FoundChannel {
+                    channel_id,
+                    members,
+                    last_event_id: row.last_event_id,
+                    hooks: Vec::new(),
+                });
+            }
+            if let (Some(hook_id), Some(channel)) = (row.hook_id, found.last_mut()) {
+                channel.hooks.push((hook_id, row.hook_event_types));
+            }
+        }
+        for channel in &found {
+            let channel_id = channel.channel_id;
+            let mut floor = channel
+                .last_event_id
+                .as_deref()
+                .and_then(|id| id.parse::<Ulid>().ok());
+            for &i in channel.members {
                 let batch = &batches[i];
                 let floor_before = floor;
                 let events: Vec<Event> = batch
@@ -224,83 +229,51 @@ sql_impl!(EventStore {
                 }
                 results[i] = Some(events);
             }
-            // Every event of this channel in this group, with its serialized
-            // data and its publish token.
-            let rows: Vec<(&Event, &str, Option<&str>)> = members
-                .iter()
-                .flat_map(|&i| {
-                    let batch = &batches[i];
-                    let token = batch.token_id.as_deref();
-                    results[i]
-                        .iter()
-                        .flatten()
-                        .zip(&batch.events)
-                        .map(move |(event, new)| (event, new.data_json.as_str(), token))
-                })
-                .collect();
-            if rows.is_empty() {
-                // Every batch of this channel was a repeat: nothing to store.
-                continue;
-            }
-            for chunk in rows.chunks(INSERT_CHUNK) {
-                let mut insert = QueryBuilder::<B::Db>::new(
-                    "INSERT INTO events (channel_id, id, type, data, meta, publisher_id, \
-                     publisher_name, token_id, created_at) ",
-                );
-                insert.push_values(chunk, |mut row, (event, data_json, token)| {
-                    // Borrowed, not copied: the rows outlive the statement.
-                    row.push_bind(event.channel_id.as_str())
-                        .push_bind(event.id.as_str())
-                        .push_bind(event.event_type.as_deref())
-                        .push_bind(*data_json)
-                        .push_bind(event.meta.as_deref())
-                        .push_bind(event.publisher_id.as_str())
-                        .push_bind(event.publisher_name.as_deref())
-                        .push_bind(*token)
-                        .push_bind(now);
-                });
-                insert.build().execute(&mut *tx).await?;
-            }
-            sqlx::query(
-                "UPDATE channels SET event_count = event_count + $2, last_event_at = $3, \
-                 last_event_id = $4 WHERE id = $1",
-            )
-            .bind(channel_id)
-            .bind(rows.len() as i64)
-            .bind(now)
-            .bind(floor.map(|id| id.to_string()))
-            .execute(&mut *tx)
-            .await?;
-            let events: Vec<&Event> = rows.iter().map(|(event, _, _)| *event).collect();
-            // Other nodes (and this one's fan-out) learn of it at commit, in commit order.
-            self.backend().announce_append(&mut tx, last.as_deref(), &events).await?;
-
-            // The outbox: deliveries are queued in the events' own transaction.
-            let mut jobs: Vec<(String, &str)> = Vec::new();
-            for (hook_id, types) in hooks {
-                let types: Vec<String> = types
-                    .as_deref()
-                    .map(serde_json::from_str)
-                    .transpose()
-                    .map_err(|e| StoreError::Malformed(format!("webhook event_types: {e}")))?
-                    .unwrap_or_default();
-                for event in events.iter().filter(|e| e.matches_types(&types)) {
-                    jobs.push((hook_id.clone(), &event.id));
+        }
+        // Every stored event, per channel, with its serialized data and token.
+        let mut inserts: Vec<EventInsert<'_>> = Vec::new();
+        let mut advances: Vec<ChannelAdvance<'_>> = Vec::new();
+        for channel in &found {
+            let first = inserts.len();
+            for &i in channel.members {
+                let batch = &batches[i];
+                for (event, new) in results[i].iter().flatten().zip(&batch.events) {
+                    inserts.push(EventInsert {
+                        event,
+                        data_json: &new.data_json,
+                        token_id: batch.token_id.as_deref(),
+                    });
                 }
             }
+            if inserts.len() > first {
+                advances.push(ChannelAdvance {
+                    channel_id: channel.channel_id,
+                    after_id: channel.last_event_id.as_deref(),
+                    events: inserts[first..].iter().map(|row| row.event).collect(),
+                });
+            }
+        }
+        let mut webhook_jobs = 0;
+        if !inserts.is_empty() {
+            self.backend().insert_events(&mut tx, &inserts, now).await?;
+            self.backend().advance_channels(&mut tx, &advances, now).await?;
+            // Other nodes (and this one's fan-out) learn of it at commit, in commit order.
+            self.backend().announce_appends(&mut tx, &advances).await?;
+            // The outbox: deliveries are queued in the events' own transaction.
+            let jobs = webhook_jobs_for(&found, &advances)?;
             for chunk in jobs.chunks(INSERT_CHUNK) {
                 let mut insert = QueryBuilder::<B::Db>::new(
                     "INSERT INTO webhook_jobs (webhook_id, event_id, attempts, next_attempt_at) ",
                 );
                 insert.push_values(chunk, |mut row, (hook_id, event_id)| {
-                    row.push_bind(hook_id.as_str())
+                    row.push_bind(*hook_id)
                         .push_bind(*event_id)
                         .push_bind(0_i64)
                         .push_bind(now);
                 });
                 insert.build().execute(&mut *tx).await?;
             }
-            webhook_jobs += jobs.len();
+            webhook_jobs = jobs.len();
         }
         tx.commit().await?;
         let outcomes = results
@@ -541,4 +514,41 @@ where
     .execute(&mut **tx)
     .await?;
     Ok(claimed.rows_affected() == 1)
+}
+
+/// A channel an append found and locked.
+struct FoundChannel<'a> {
+    channel_id: &'a str,
+    /// The group's batches for it (indexes).
+    members: &'a [usize],
+    /// Its newest id before the append.
+    last_event_id: Option<String>,
+    /// Its active webhooks: id and type filter (a JSON array).
+    hooks: Vec<(String, Option<String>)>,
+}
+
+/// The webhook deliveries an append queues: one per active webhook of a
+/// channel and appended event its type filter lets through.
+fn webhook_jobs_for<'a>(
+    found: &'a [FoundChannel<'_>],
+    advances: &[ChannelAdvance<'a>],
+) -> StoreResult<Vec<(&'a str, &'a str)>> {
+    let mut jobs = Vec::new();
+    for advance in advances {
+        let Some(channel) = found.iter().find(|f| f.channel_id == advance.channel_id) else {
+            continue;
+        };
+        for (hook_id, types) in &channel.hooks {
+            let types: Vec<String> = types
+                .as_deref()
+                .map(serde_json::from_str)
+                .transpose()
+                .map_err(|e| StoreError::Malformed(format!("webhook event_types: {e}")))?
+                .unwrap_or_default();
+            for event in advance.events.iter().filter(|e| e.matches_types(&types)) {
+                jobs.push((hook_id.as_str(), event.id.as_str()));
+            }
+        }
+    }
+    Ok(jobs)
 }

@@ -14,10 +14,10 @@ use sqlx::{
 
 use super::{
     StoreError, StoreResult,
-    sql::{Backend, SqlStore},
+    sql::{Backend, ChannelAdvance, EventInsert, LOCKED_CHANNEL_COLUMNS, LockedChannel, SqlStore},
 };
 use crate::{
-    model::Event,
+    model::Millis,
     notice::{AppendNotice, EVENTS_TOPIC},
 };
 
@@ -59,9 +59,6 @@ impl Backend for PostgresBackend {
     type Db = Postgres;
     const NAME: &'static str = "postgres";
     const CLUSTERED: bool = true;
-    /// Locks the channel row (not the webhooks) until commit.
-    const LOCK_SUFFIX: &'static str = " FOR UPDATE OF c";
-
     fn pool(&self) -> &PgPool {
         &self.pool
     }
@@ -74,13 +71,96 @@ impl Backend for PostgresBackend {
         notify(&self.pool, topic, payload).await
     }
 
-    async fn announce_append(
+    /// One statement for every channel of the group: `FOR UPDATE` takes the
+    /// rows in `ORDER BY` order, which is id order on every node.
+    async fn lock_channels(
         &self,
         tx: &mut Transaction<'static, Postgres>,
-        after_id: Option<&str>,
-        events: &[&Event],
+        channel_ids: &[&str],
+        now: Millis,
+    ) -> StoreResult<Vec<LockedChannel>> {
+        let sql = format!(
+            "{LOCKED_CHANNEL_COLUMNS} WHERE c.id = ANY($1) ORDER BY c.id, w.id FOR UPDATE OF c"
+        );
+        Ok(sqlx::query_as::<_, LockedChannel>(sqlx::AssertSqlSafe(sql))
+            .bind(channel_ids)
+            .bind(now)
+            .fetch_all(&mut **tx)
+            .await?)
+    }
+
+    /// One statement, whatever the number of events: the columns travel as
+    /// arrays, so the statement text (and its prepared plan) never changes.
+    async fn insert_events(
+        &self,
+        tx: &mut Transaction<'static, Postgres>,
+        rows: &[EventInsert<'_>],
+        now: Millis,
     ) -> StoreResult<()> {
-        let payload = AppendNotice::encode(after_id, events);
-        notify(&mut **tx, EVENTS_TOPIC, &payload).await
+        let column = |get: for<'r> fn(&'r EventInsert<'r>) -> Option<&'r str>| {
+            rows.iter().map(get).collect::<Vec<_>>()
+        };
+        sqlx::query(
+            "INSERT INTO events (channel_id, id, type, data, meta, publisher_id, \
+             publisher_name, token_id, created_at) \
+             SELECT channel_id, id, type, data, meta, publisher_id, publisher_name, token_id, $9 \
+             FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], \
+             $6::text[], $7::text[], $8::text[]) \
+             AS e(channel_id, id, type, data, meta, publisher_id, publisher_name, token_id)",
+        )
+        .bind(column(|r| Some(r.event.channel_id.as_str())))
+        .bind(column(|r| Some(r.event.id.as_str())))
+        .bind(column(|r| r.event.event_type.as_deref()))
+        .bind(column(|r| Some(r.data_json)))
+        .bind(column(|r| r.event.meta.as_deref()))
+        .bind(column(|r| Some(r.event.publisher_id.as_str())))
+        .bind(column(|r| r.event.publisher_name.as_deref()))
+        .bind(column(|r| r.token_id))
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    async fn advance_channels(
+        &self,
+        tx: &mut Transaction<'static, Postgres>,
+        advances: &[ChannelAdvance<'_>],
+        now: Millis,
+    ) -> StoreResult<()> {
+        let ids: Vec<&str> = advances.iter().map(|a| a.channel_id).collect();
+        let added: Vec<i64> = advances.iter().map(|a| a.events.len() as i64).collect();
+        let last_ids: Vec<&str> = advances.iter().map(ChannelAdvance::last_id).collect();
+        sqlx::query(
+            "UPDATE channels c SET event_count = c.event_count + a.added, last_event_at = $4, \
+             last_event_id = a.last_id \
+             FROM UNNEST($1::text[], $2::int8[], $3::text[]) AS a(id, added, last_id) \
+             WHERE c.id = a.id",
+        )
+        .bind(ids)
+        .bind(added)
+        .bind(last_ids)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    /// One notification per channel, all sent by one statement.
+    async fn announce_appends(
+        &self,
+        tx: &mut Transaction<'static, Postgres>,
+        appends: &[ChannelAdvance<'_>],
+    ) -> StoreResult<()> {
+        let payloads: Vec<String> = appends
+            .iter()
+            .map(|append| AppendNotice::encode(append.after_id, &append.events))
+            .collect();
+        sqlx::query("SELECT pg_notify($1, payload) FROM UNNEST($2::text[]) AS payload")
+            .bind(EVENTS_TOPIC)
+            .bind(payloads)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
     }
 }

@@ -5,15 +5,19 @@
 //! serves both databases. The SQL itself lives with its resource
 //! (`channels.rs`, `tokens.rs`, `events.rs`, `webhooks.rs`, `node.rs`); a
 //! backend (`sqlite.rs`, `postgres.rs`) only says how to connect, how to start
-//! a write transaction, how to lock a channel row while ids are made, and how
-//! (whether) to announce an append to other nodes.
+//! a write transaction, and how to do an append's steps: lock the channel
+//! rows while ids are made, insert the events, advance the channels, and
+//! (whether) announce it to other nodes. Those steps differ because with
+//! PostgreSQL each statement is a network round trip: there each step is one
+//! statement over arrays for all channels of a group, while SQLite, in
+//! process, runs simple statements per channel.
 
 use std::future::Future;
 
 use sqlx::{Database, IntoArguments, Pool, Transaction};
 
 use super::{EventIds, StoreError, StoreResult};
-use crate::model::Event;
+use crate::model::{Event, Millis};
 
 /// One database's side of the store: everything in which SQLite and
 /// PostgreSQL differ. The bounds on [`Backend::Db`] are the ones Rust can
@@ -25,10 +29,6 @@ pub(crate) trait Backend: Send + Sync + 'static {
     const NAME: &'static str;
     /// Whether several nodes may share the database (see [`super::NodeStore::clustered`]).
     const CLUSTERED: bool;
-    /// Appended to the query that reads a channel row before its events are
-    /// appended, so that the row stays locked until commit where needed.
-    const LOCK_SUFFIX: &'static str;
-
     fn pool(&self) -> &Pool<Self::Db>;
 
     /// Starts a transaction that will write.
@@ -39,15 +39,78 @@ pub(crate) trait Backend: Send + Sync + 'static {
     /// Sends `payload` to every node listening on `topic` (no-op unless clustered).
     fn notify(&self, topic: &str, payload: &str) -> impl Future<Output = StoreResult<()>> + Send;
 
-    /// Announces, inside the appending transaction, the events just appended
-    /// to one channel after `after_id` (no-op unless clustered).
-    fn announce_append(
+    /// Locks the rows of `channel_ids` (sorted, distinct) until commit, so
+    /// that ids are made in commit order, and reads each one's last event id
+    /// and active webhooks: one row per webhook, or one with none; no row
+    /// for a channel that does not exist.
+    fn lock_channels(
         &self,
         tx: &mut Transaction<'static, Self::Db>,
-        after_id: Option<&str>,
-        events: &[&Event],
+        channel_ids: &[&str],
+        now: Millis,
+    ) -> impl Future<Output = StoreResult<Vec<LockedChannel>>> + Send;
+
+    /// Inserts the appended events, of any number of channels.
+    fn insert_events(
+        &self,
+        tx: &mut Transaction<'static, Self::Db>,
+        rows: &[EventInsert<'_>],
+        now: Millis,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// Moves each channel's counters and last event id past its appended events.
+    fn advance_channels(
+        &self,
+        tx: &mut Transaction<'static, Self::Db>,
+        advances: &[ChannelAdvance<'_>],
+        now: Millis,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// Announces, inside the appending transaction, the events just appended
+    /// to each channel (no-op unless clustered).
+    fn announce_appends(
+        &self,
+        tx: &mut Transaction<'static, Self::Db>,
+        appends: &[ChannelAdvance<'_>],
     ) -> impl Future<Output = StoreResult<()>> + Send;
 }
+
+/// A channel row locked for an append, with one of its active webhooks.
+#[derive(sqlx::FromRow)]
+pub(crate) struct LockedChannel {
+    pub channel_id: String,
+    pub last_event_id: Option<String>,
+    pub hook_id: Option<String>,
+    /// The webhook's type filter, as a JSON array.
+    pub hook_event_types: Option<String>,
+}
+
+/// One event to insert, with its serialized data and its publish token.
+pub(crate) struct EventInsert<'a> {
+    pub event: &'a Event,
+    pub data_json: &'a str,
+    pub token_id: Option<&'a str>,
+}
+
+/// What one append did to one channel.
+pub(crate) struct ChannelAdvance<'a> {
+    pub channel_id: &'a str,
+    /// The channel's newest id before these events.
+    pub after_id: Option<&'a str>,
+    /// Its appended events, in id order (at least one).
+    pub events: Vec<&'a Event>,
+}
+
+impl ChannelAdvance<'_> {
+    pub fn last_id(&self) -> &str {
+        self.events.last().map_or("", |event| event.id.as_str())
+    }
+}
+
+/// The lock query's selection, shared by the backends.
+pub(crate) const LOCKED_CHANNEL_COLUMNS: &str = "SELECT c.id AS channel_id, c.last_event_id, \
+     w.id AS hook_id, w.event_types AS hook_event_types FROM channels c LEFT JOIN webhooks w \
+     ON w.channel_id = c.id AND w.state = 'active' AND w.expires_at > $2";
 
 /// `rows_affected` of a statement's result, which sqlx has per backend only.
 pub(crate) trait RowsAffected {

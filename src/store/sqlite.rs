@@ -7,7 +7,7 @@
 use std::{str::FromStr, time::Duration};
 
 use sqlx::{
-    Sqlite, Transaction,
+    QueryBuilder, Sqlite, Transaction,
     sqlite::{
         SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
     },
@@ -15,9 +15,12 @@ use sqlx::{
 
 use super::{
     StoreError, StoreResult,
-    sql::{Backend, SqlStore},
+    sql::{
+        Backend, ChannelAdvance, EventInsert, INSERT_CHUNK, LOCKED_CHANNEL_COLUMNS, LockedChannel,
+        SqlStore, to_json_text,
+    },
 };
-use crate::model::Event;
+use crate::model::Millis;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 
@@ -50,9 +53,6 @@ impl Backend for SqliteBackend {
     const NAME: &'static str = "sqlite";
     /// One process owns a SQLite database: nothing to announce.
     const CLUSTERED: bool = false;
-    /// SQLite has one writer at a time, so the write transaction is the lock.
-    const LOCK_SUFFIX: &'static str = "";
-
     fn pool(&self) -> &SqlitePool {
         &self.pool
     }
@@ -65,11 +65,81 @@ impl Backend for SqliteBackend {
         Ok(())
     }
 
-    async fn announce_append(
+    /// One statement for every channel of the group (the ids travel as a
+    /// JSON array): each statement is a hop to sqlx's SQLite thread. The
+    /// write transaction (`BEGIN IMMEDIATE`) is the lock.
+    async fn lock_channels(
+        &self,
+        tx: &mut Transaction<'static, Sqlite>,
+        channel_ids: &[&str],
+        now: Millis,
+    ) -> StoreResult<Vec<LockedChannel>> {
+        let sql = format!(
+            "{LOCKED_CHANNEL_COLUMNS} WHERE c.id IN (SELECT value FROM json_each($1)) \
+             ORDER BY c.id, w.id"
+        );
+        Ok(sqlx::query_as::<_, LockedChannel>(sqlx::AssertSqlSafe(sql))
+            .bind(to_json_text(&channel_ids))
+            .bind(now)
+            .fetch_all(&mut **tx)
+            .await?)
+    }
+
+    async fn insert_events(
+        &self,
+        tx: &mut Transaction<'static, Sqlite>,
+        rows: &[EventInsert<'_>],
+        now: Millis,
+    ) -> StoreResult<()> {
+        for chunk in rows.chunks(INSERT_CHUNK) {
+            let mut insert = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO events (channel_id, id, type, data, meta, publisher_id, \
+                 publisher_name, token_id, created_at) ",
+            );
+            insert.push_values(chunk, |mut row, new| {
+                let event = new.event;
+                // Borrowed, not copied: the rows outlive the statement.
+                row.push_bind(event.channel_id.as_str())
+                    .push_bind(event.id.as_str())
+                    .push_bind(event.event_type.as_deref())
+                    .push_bind(new.data_json)
+                    .push_bind(event.meta.as_deref())
+                    .push_bind(event.publisher_id.as_str())
+                    .push_bind(event.publisher_name.as_deref())
+                    .push_bind(new.token_id)
+                    .push_bind(now);
+            });
+            insert.build().execute(&mut **tx).await?;
+        }
+        Ok(())
+    }
+
+    async fn advance_channels(
+        &self,
+        tx: &mut Transaction<'static, Sqlite>,
+        advances: &[ChannelAdvance<'_>],
+        now: Millis,
+    ) -> StoreResult<()> {
+        let rows: Vec<(&str, usize, &str)> = advances
+            .iter()
+            .map(|a| (a.channel_id, a.events.len(), a.last_id()))
+            .collect();
+        sqlx::query(
+            "UPDATE channels SET event_count = event_count + a.added, last_event_at = $2, \
+             last_event_id = a.last_id FROM (SELECT value ->> 0 AS id, value ->> 1 AS added, \
+             value ->> 2 AS last_id FROM json_each($1)) AS a WHERE channels.id = a.id",
+        )
+        .bind(to_json_text(&rows))
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    async fn announce_appends(
         &self,
         _tx: &mut Transaction<'static, Sqlite>,
-        _after_id: Option<&str>,
-        _events: &[&Event],
+        _appends: &[ChannelAdvance<'_>],
     ) -> StoreResult<()> {
         Ok(())
     }
