@@ -4,6 +4,7 @@
 #
 #   bench/profile.sh publish     SQLite, 64 clients, single-event publishes
 #   bench/profile.sh fanout10k   10 000 subscribers, one channel, 100 events/s (the first workload)
+#   bench/profile.sh latency     SQLite, 1 000 subscribers over 10 channels, 1 000 events/s
 #   bench/profile.sh NAME report-only   only rebuild the summary from the recorded data
 #
 # Runs bench/run.sh (head quick, one scenario; PROFILE_AT=at=<commit> for
@@ -16,12 +17,14 @@ set -euo pipefail
 
 bench_dir=$(cd "$(dirname "$0")" && pwd)
 seconds=${PROFILE_SECONDS:-5}
-name=${1:?usage: $0 publish|fanout10k}
+name=${1:?usage: $0 publish|fanout10k|latency}
 case $name in
     publish) run_args=("${PROFILE_AT:-head}" quick publish -- --publish-dbs sqlite --seconds 10)
              tag=publish-sqlite ready_fds=0 ;;
     fanout10k) run_args=("${PROFILE_AT:-head}" quick fanout channelhub -- --subscribers 10000 --seconds 12)
                tag=fanout ready_fds=10000 ;;
+    latency) run_args=("${PROFILE_AT:-head}" quick latency channelhub -- --seconds 12)
+             tag=latency-sqlite ready_fds=1000 ;;
     *) echo "unknown workload $name" >&2; exit 2 ;;
 esac
 out=$bench_dir/results/profile-$name

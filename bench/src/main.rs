@@ -1,13 +1,16 @@
 //! channelhub load generator: runs the fan-out, connections, publish,
-//! catch-up and stuck-subscriber scenarios against channelhub, and the fan-out workload against
-//! NATS and Sockudo on the same machine, and against several channelhub
-//! nodes sharing one PostgreSQL database (multinode), then prints tables and
-//! writes JSON.
+//! latency, catch-up and stuck-subscriber scenarios against channelhub, the
+//! fan-out workload against NATS and Sockudo on the same machine and against
+//! several channelhub nodes sharing one PostgreSQL database (multinode), the
+//! publish workload against such a cluster too, and the light-load latency
+//! workload against channelhub on SQLite and on PostgreSQL and NATS, then
+//! prints tables and writes JSON.
 //! Normally started by `bench/run.sh`, which builds everything first.
 
 mod net;
 mod peers;
 mod procs;
+mod prom;
 mod report;
 mod scenarios;
 mod stats;
@@ -21,10 +24,16 @@ use std::{
 use anyhow::Result;
 use clap::{Parser, ValueEnum};
 
-use peers::{Peer, channelhub::ChannelHub, cluster::HubCluster, nats::Nats, sockudo::Sockudo};
+use peers::{
+    Peer,
+    channelhub::{ChannelHub, HubNodes},
+    cluster::HubCluster,
+    nats::Nats,
+    sockudo::Sockudo,
+};
 use procs::Db;
 use report::Results;
-use scenarios::{catchup, connections, fanout, publish, stuck};
+use scenarios::{catchup, connections, fanout, latency, publish, stuck};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Scenario {
@@ -32,7 +41,13 @@ enum Scenario {
     /// The fan-out workloads against `--nodes` channelhub nodes on one PostgreSQL database.
     Multinode,
     Connections,
+    /// Publish throughput: one node on each `--publish-dbs` database, and
+    /// `--publish-nodes` nodes on one PostgreSQL database.
     Publish,
+    /// Publish-to-receive latency at light load (1 000 subscribers, 10
+    /// channels, 1 000 events/s) against channelhub on SQLite, on
+    /// PostgreSQL, and NATS, with channelhub's own stage timings.
+    Latency,
     Catchup,
     /// Subscribers that never read, one that reads, a burst of large events:
     /// the server's RSS before, at its peak and after.
@@ -69,10 +84,10 @@ struct Args {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "fanout,multinode,connections,publish,catchup,stuck"
+        default_value = "fanout,multinode,connections,publish,latency,catchup,stuck"
     )]
     scenarios: Vec<Scenario>,
-    /// Servers the fan-out workload runs against.
+    /// Servers the fan-out and latency workloads run against.
     #[arg(long, value_delimiter = ',', default_value = "channelhub,nats,sockudo")]
     targets: Vec<Target>,
     /// Node counts of the multinode scenario (one cluster per count; 1 = a
@@ -114,6 +129,11 @@ struct Args {
     /// Databases for the publish scenario.
     #[arg(long, value_delimiter = ',', default_value = "sqlite,postgres")]
     publish_dbs: Vec<DbArg>,
+    /// Node counts of the publish scenario: 1 = one node on each
+    /// `--publish-dbs` database; more = that many nodes on one PostgreSQL
+    /// database (only when `--publish-dbs` includes postgres).
+    #[arg(long, value_delimiter = ',', default_value = "1,3")]
+    publish_nodes: Vec<usize>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -133,6 +153,10 @@ impl From<DbArg> for Db {
 
 /// File descriptors the harness keeps for itself besides client sockets.
 const FD_RESERVE: usize = 300;
+/// Concurrent clients of the publish scenario.
+const PUBLISH_CLIENTS: usize = 64;
+/// Channels the spread publish cases go round-robin over.
+const PUBLISH_SPREAD_CHANNELS: usize = 100;
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<()> {
@@ -254,30 +278,75 @@ async fn run_all(args: &Args, work: &Path, fd_limit: usize, results: &mut Result
     }
 
     if args.scenarios.contains(&Scenario::Publish) {
-        for db in &args.publish_dbs {
-            let db = Db::from(*db);
-            println!("\n== publish: {db:?}");
-            let tag = if db == Db::Sqlite {
-                "publish-sqlite"
-            } else {
-                "publish-pg"
-            };
-            let hub = match ChannelHub::start(hub_launch(db, tag, vec![])).await {
-                Ok(h) => Arc::new(h),
-                Err(err) => {
-                    results.note(format!("publish on {db:?}: server did not start: {err:#}"));
-                    continue;
-                }
-            };
-            for (batch, keyed) in [(1, false), (1, true), (100, false), (100, true)] {
-                match publish::run(&hub, batch, keyed, 64, seconds, args.payload_bytes).await {
-                    Ok(o) => {
-                        let keys = if keyed { " with keys" } else { "" };
-                        println!("  batch {batch}{keys}: {:.0} events/s", o.events_per_s);
-                        results.publish.push(o);
+        for &nodes in &args.publish_nodes {
+            if nodes == 1 {
+                for &db in &args.publish_dbs {
+                    let db = Db::from(db);
+                    println!("\n== publish: {db:?}, one node");
+                    let tag = match db {
+                        Db::Sqlite => "publish-sqlite",
+                        Db::Postgres => "publish-pg",
+                    };
+                    match ChannelHub::start(hub_launch(db, tag, vec![])).await {
+                        Ok(hub) => {
+                            let cases = publish_cases(args, seconds, nodes);
+                            publish_all(&Arc::new(hub), &cases, results).await;
+                        }
+                        Err(err) => results
+                            .note(format!("publish on {db:?}: server did not start: {err:#}")),
                     }
-                    Err(err) => results.note(format!("publish {db:?} batch {batch}: {err:#}")),
                 }
+            } else if args.publish_dbs.contains(&DbArg::Postgres) {
+                println!("\n== publish: {nodes} channelhub nodes on one PostgreSQL database");
+                let launch = hub_launch(Db::Postgres, "publish-cluster", vec![]);
+                match HubCluster::start(launch, nodes).await {
+                    Ok(cluster) => {
+                        let cases = publish_cases(args, seconds, nodes);
+                        publish_all(&Arc::new(cluster), &cases, results).await;
+                    }
+                    Err(err) => results.note(format!(
+                        "publish on {nodes} PostgreSQL nodes: the cluster did not start: {err:#}"
+                    )),
+                }
+            } else {
+                results.note(format!(
+                    "publish with {nodes} nodes skipped: several nodes share a PostgreSQL \
+                     database, and --publish-dbs leaves postgres out"
+                ));
+            }
+        }
+    }
+
+    if args.scenarios.contains(&Scenario::Latency) {
+        let case = fanout::Case {
+            subscribers: latency::SUBSCRIBERS,
+            channels: latency::CHANNELS,
+            rate: Some(latency::RATE),
+            seconds,
+            payload_bytes: args.payload_bytes,
+        };
+        if fits_fd_limit(case.subscribers, fd_limit, "latency", results) {
+            if args.targets.contains(&Target::Channelhub) {
+                for (target, db, tag) in [
+                    ("channelhub-sqlite", Db::Sqlite, "latency-sqlite"),
+                    ("channelhub-pg", Db::Postgres, "latency-pg"),
+                ] {
+                    println!("\n== latency: {target}, {}", case.label());
+                    let outcome = match ChannelHub::start(hub_launch(db, tag, vec![])).await {
+                        Ok(hub) => latency::run_hub(Arc::new(hub), target, &case).await,
+                        Err(e) => Err(e),
+                    };
+                    record_latency(target, outcome, results);
+                }
+            }
+            if args.targets.contains(&Target::Nats) {
+                let target = "nats";
+                println!("\n== latency: {target}, {}", case.label());
+                let outcome = match Nats::start(&args.nats_bin, work).await {
+                    Ok(nats) => latency::run(Arc::new(nats), target, &case).await,
+                    Err(e) => Err(e),
+                };
+                record_latency(target, outcome, results);
             }
         }
     }
@@ -345,16 +414,10 @@ fn fanout_cases(
     } else {
         vec![1_000, 10_000]
     });
-    let mut usable = Vec::new();
-    for n in counts {
-        if n + FD_RESERVE > fd_limit {
-            results.note(format!(
-                "fan-out with {n} subscribers skipped: open-files limit {fd_limit} (hard) is too low"
-            ));
-        } else {
-            usable.push(n);
-        }
-    }
+    let usable: Vec<usize> = counts
+        .into_iter()
+        .filter(|&n| fits_fd_limit(n, fd_limit, "fan-out", results))
+        .collect();
     let case = |subscribers, channels, rate| fanout::Case {
         subscribers,
         channels,
@@ -376,6 +439,94 @@ fn fanout_cases(
         cases.push(case(largest, channels, None));
     }
     cases
+}
+
+/// Whether `subscribers` client sockets fit under the open-files limit
+/// beside the harness's own; notes that `scenario` skips them when not.
+fn fits_fd_limit(
+    subscribers: usize,
+    fd_limit: usize,
+    scenario: &str,
+    results: &mut Results,
+) -> bool {
+    let fits = subscribers + FD_RESERVE <= fd_limit;
+    if !fits {
+        results.note(format!(
+            "{scenario} with {subscribers} subscribers skipped: open-files limit {fd_limit} (hard) is too low"
+        ));
+    }
+    fits
+}
+
+/// The publish workloads for `nodes` nodes. On one node: single events and
+/// 100-event batches, each on one channel and spread over
+/// `PUBLISH_SPREAD_CHANNELS`, plus keyed requests on one channel. On
+/// several nodes (aggregate throughput of a cluster): only the unkeyed
+/// spread ones.
+fn publish_cases(args: &Args, seconds: u64, nodes: usize) -> Vec<publish::Case> {
+    let variants = [(false, 1), (false, PUBLISH_SPREAD_CHANNELS), (true, 1)];
+    [1, 100]
+        .into_iter()
+        .flat_map(|batch| variants.map(|(keyed, channels)| (batch, keyed, channels)))
+        .filter(|&(_, keyed, channels)| nodes == 1 || (!keyed && channels > 1))
+        .map(|(batch, keyed, channels)| publish::Case {
+            batch,
+            keyed,
+            channels,
+            concurrency: PUBLISH_CLIENTS,
+            seconds,
+            payload_bytes: args.payload_bytes,
+        })
+        .collect()
+}
+
+async fn publish_all<T: HubNodes>(target: &Arc<T>, cases: &[publish::Case], results: &mut Results) {
+    for case in cases {
+        match publish::run(target, case).await {
+            Ok(o) => {
+                println!("  {}: {:.0} events/s", case.label(), o.events_per_s);
+                results.publish.push(o);
+            }
+            Err(err) => results.note(format!(
+                "publish ({} node(s)) {}: {err:#}",
+                target.nodes().len(),
+                case.label()
+            )),
+        }
+    }
+}
+
+/// Prints and keeps one latency outcome, or notes why the target failed.
+fn record_latency(target: &str, outcome: Result<latency::Outcome>, results: &mut Results) {
+    match outcome {
+        Ok(o) => {
+            let l = &o.fanout.latency;
+            println!(
+                "    p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.1} ms, {}/{} complete",
+                l.p50_ms,
+                l.p90_ms,
+                l.p99_ms,
+                l.max_ms,
+                o.fanout.complete_subscribers,
+                o.fanout.connected
+            );
+            for stage in &o.server_stages {
+                match &stage.measured {
+                    Some(f) => println!(
+                        "    server {}: {} observations, mean {} ms, p50 {} ms, p99 {} ms",
+                        stage.stage,
+                        f.count,
+                        report::ms_or_na(f.mean_ms),
+                        report::ms_or_na(f.p50_ms),
+                        report::ms_or_na(f.p99_ms)
+                    ),
+                    None => println!("    server {}: n/a", stage.stage),
+                }
+            }
+            results.latency.push(o);
+        }
+        Err(err) => results.note(format!("latency against {target} failed: {err:#}")),
+    }
 }
 
 async fn fanout_all<P: Peer>(

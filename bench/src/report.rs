@@ -5,7 +5,7 @@ use std::{path::Path, process::Command};
 
 use serde::Serialize;
 
-use crate::scenarios::{catchup, connections, fanout, publish, stuck};
+use crate::scenarios::{catchup, connections, fanout, latency, publish, stuck};
 
 #[derive(Debug, Default, Serialize)]
 pub struct Machine {
@@ -62,6 +62,16 @@ pub fn open_files_limit() -> u64 {
     lim.rlim_cur
 }
 
+/// `a ÷ b`, NaN when `b` is not positive.
+fn div(a: f64, b: f64) -> f64 {
+    if b > 0.0 { a / b } else { f64::NAN }
+}
+
+/// Milliseconds with three decimals, or "n/a".
+pub fn ms_or_na(ms: Option<f64>) -> String {
+    ms.map_or("n/a".to_string(), |ms| format!("{ms:.3}"))
+}
+
 /// channelhub ÷ peer on one fan-out workload.
 #[derive(Debug, Clone, Serialize)]
 pub struct Ratio {
@@ -84,6 +94,7 @@ pub struct Results {
     pub ratios: Vec<Ratio>,
     pub connections: Option<connections::Outcome>,
     pub publish: Vec<publish::Outcome>,
+    pub latency: Vec<latency::Outcome>,
     pub catchup: Vec<catchup::Outcome>,
     pub stuck: Vec<stuck::Outcome>,
     pub notes: Vec<String>,
@@ -96,8 +107,9 @@ impl Results {
         self.notes.push(note);
     }
 
+    /// channelhub ÷ peer on each fan-out workload both ran, and each
+    /// latency target's p50 ÷ NATS's.
     pub fn compute_ratios(&mut self) {
-        let div = |a: f64, b: f64| if b > 0.0 { a / b } else { f64::NAN };
         self.ratios = self
             .fanout
             .iter()
@@ -115,6 +127,16 @@ impl Results {
                     })
             })
             .collect();
+        let nats_p50 = self
+            .latency
+            .iter()
+            .find(|o| o.target == "nats")
+            .map(|o| o.fanout.latency.p50_ms);
+        for o in &mut self.latency {
+            o.p50_vs_nats = nats_p50
+                .filter(|_| o.target != "nats")
+                .map(|nats| div(o.fanout.latency.p50_ms, nats));
+        }
     }
 
     pub fn write_json(&self, path: &Path) -> anyhow::Result<()> {
@@ -146,11 +168,11 @@ impl Results {
                 "complete",
                 "missing",
                 "closed",
-                "cpu srv/gen%"
+                "cpu srv/gen/db%"
             );
             for o in &self.fanout {
                 println!(
-                    "{:<20} {:<28} {:>9.0} {:>7} {:>12.0} {:>8.2} {:>8.2} {:>9.1} {:>10} {:>8} {:>7} {:>5.0}/{:<6.0}",
+                    "{:<20} {:<28} {:>9.0} {:>7} {:>12.0} {:>8.2} {:>8.2} {:>9.1} {:>10} {:>8} {:>7} {:>5.0}/{:.0}/{:<4.0}",
                     o.target,
                     o.label,
                     o.publish_events_per_s,
@@ -163,7 +185,8 @@ impl Results {
                     o.missing_frames,
                     o.closed_by_server,
                     o.cpu.server_pct,
-                    o.cpu.loadgen_pct
+                    o.cpu.loadgen_pct,
+                    o.cpu.database_pct
                 );
             }
         }
@@ -194,10 +217,15 @@ impl Results {
             );
         }
         if !self.publish.is_empty() {
-            println!("\nPublish");
             println!(
-                "{:<9} {:>6} {:>5} {:>6} {:>10} {:>10} {:>9} {:>9} {:>7} {:>12}",
+                "\nPublish (clients take the channels round-robin, and stick to one node each; \
+                 multi-node rows: events/s and CPU summed over the nodes)"
+            );
+            println!(
+                "{:<9} {:>5} {:>4} {:>6} {:>5} {:>6} {:>10} {:>10} {:>9} {:>9} {:>7} {:>12}",
                 "db",
+                "nodes",
+                "ch",
                 "batch",
                 "keys",
                 "conc",
@@ -206,12 +234,14 @@ impl Results {
                 "p50 ms",
                 "p99 ms",
                 "errors",
-                "cpu srv/gen%"
+                "cpu srv/gen/db%"
             );
             for p in &self.publish {
                 println!(
-                    "{:<9} {:>6} {:>5} {:>6} {:>10} {:>10.0} {:>9.2} {:>9.2} {:>7} {:>5.0}/{:<6.0}",
+                    "{:<9} {:>5} {:>4} {:>6} {:>5} {:>6} {:>10} {:>10.0} {:>9.2} {:>9.2} {:>7} {:>5.0}/{:.0}/{:<4.0}",
                     format!("{:?}", p.db),
+                    p.nodes,
+                    p.channels,
                     p.batch,
                     if p.keyed { "yes" } else { "no" },
                     p.concurrency,
@@ -221,8 +251,77 @@ impl Results {
                     p.request_latency.p99_ms,
                     p.errors,
                     p.cpu.server_pct,
-                    p.cpu.loadgen_pct
+                    p.cpu.loadgen_pct,
+                    p.cpu.database_pct
                 );
+            }
+        }
+        if let Some(first) = self.latency.first() {
+            println!(
+                "\nLatency at light load ({}; publish-to-receive, ms; ÷nats: p50 ÷ NATS's p50, <1 better)",
+                first.fanout.label
+            );
+            println!(
+                "{:<20} {:>8} {:>8} {:>8} {:>9} {:>9} {:>12} {:>8} {:>7} {:>12}",
+                "target",
+                "p50",
+                "p90",
+                "p99",
+                "max",
+                "÷nats p50",
+                "complete",
+                "missing",
+                "pub err",
+                "cpu srv/gen/db%"
+            );
+            for o in &self.latency {
+                let (f, l) = (&o.fanout, &o.fanout.latency);
+                println!(
+                    "{:<20} {:>8.2} {:>8.2} {:>8.2} {:>9.1} {:>9} {:>12} {:>8} {:>7} {:>5.0}/{:.0}/{:<4.0}",
+                    o.target,
+                    l.p50_ms,
+                    l.p90_ms,
+                    l.p99_ms,
+                    l.max_ms,
+                    o.p50_vs_nats.map_or("-".to_string(), |r| format!("{r:.2}")),
+                    format!("{}/{}", f.complete_subscribers, f.connected),
+                    f.missing_frames,
+                    f.publish_errors,
+                    f.cpu.server_pct,
+                    f.cpu.loadgen_pct,
+                    f.cpu.database_pct
+                );
+            }
+            let hubs: Vec<&latency::Outcome> = self
+                .latency
+                .iter()
+                .filter(|o| !o.server_stages.is_empty())
+                .collect();
+            if !hubs.is_empty() {
+                println!(
+                    "\nLatency inside channelhub ({} over the run from /metrics; \
+                     quantiles interpolated inside buckets; ms)",
+                    latency::STAGE_METRIC
+                );
+                println!(
+                    "{:<20} {:<18} {:>10} {:>9} {:>9} {:>9}",
+                    "target", "stage", "count", "mean", "p50", "p99"
+                );
+                for o in hubs {
+                    for stage in &o.server_stages {
+                        let na = || "n/a".to_string();
+                        let m = stage.measured.as_ref();
+                        println!(
+                            "{:<20} {:<18} {:>10} {:>9} {:>9} {:>9}",
+                            o.target,
+                            stage.stage,
+                            m.map_or_else(na, |f| f.count.to_string()),
+                            m.map_or_else(na, |f| ms_or_na(f.mean_ms)),
+                            m.map_or_else(na, |f| ms_or_na(f.p50_ms)),
+                            m.map_or_else(na, |f| ms_or_na(f.p99_ms))
+                        );
+                    }
+                }
             }
         }
         for c in &self.catchup {

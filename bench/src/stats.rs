@@ -2,6 +2,7 @@
 //! histogram, the timestamp stamped into event payloads, and CPU/RSS readings
 //! from `/proc`.
 
+use std::collections::HashMap;
 use std::{
     sync::{
         OnceLock,
@@ -39,6 +40,7 @@ const SHARDS: usize = 8;
 pub struct Latency {
     pub samples: u64,
     pub p50_ms: f64,
+    pub p90_ms: f64,
     pub p99_ms: f64,
     pub max_ms: f64,
 }
@@ -117,6 +119,7 @@ impl Histogram {
         Latency {
             samples: total,
             p50_ms: at(0.50),
+            p90_ms: at(0.90),
             p99_ms: at(0.99),
             max_ms: self
                 .shards
@@ -200,6 +203,7 @@ pub struct CpuSpan {
     start: Instant,
     server0: f64,
     bench0: f64,
+    database0: HashMap<u32, f64>,
 }
 
 /// Share of one core used, in percent (200 % = both cores of this machine).
@@ -207,6 +211,24 @@ pub struct CpuSpan {
 pub struct CpuSplit {
     pub server_pct: f64,
     pub loadgen_pct: f64,
+    /// Every `postgres` process of the machine (0 when none ran).
+    pub database_pct: f64,
+}
+
+/// CPU seconds of every PostgreSQL process now running, by pid.
+fn database_cpu() -> HashMap<u32, f64> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return HashMap::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|c| c.trim() == "postgres")
+        })
+        .map(|pid| (pid, cpu_seconds(pid)))
+        .collect()
 }
 
 impl CpuSpan {
@@ -217,6 +239,7 @@ impl CpuSpan {
             start: Instant::now(),
             server0: server_pids.iter().map(|&p| cpu_seconds(p)).sum(),
             bench0: cpu_seconds(std::process::id()),
+            database0: database_cpu(),
         }
     }
 
@@ -232,6 +255,13 @@ impl CpuSpan {
                     - self.server0)
                 / wall,
             loadgen_pct: 100.0 * (cpu_seconds(std::process::id()) - self.bench0) / wall,
+            // Backends that started during the span count from zero.
+            database_pct: 100.0
+                * database_cpu()
+                    .iter()
+                    .map(|(pid, now)| now - self.database0.get(pid).unwrap_or(&0.0))
+                    .sum::<f64>()
+                / wall,
         }
     }
 }

@@ -88,8 +88,12 @@ impl Reply {
 /// round trips during which one writer would sit idle; transactions on
 /// different channels take no common lock, so several run side by side, and
 /// ids still follow commit order in each channel (its row lock orders them,
-/// as between nodes). SQLite has one writer: it allows one transaction.
-const CLUSTERED_WRITERS: usize = 4;
+/// as between nodes). More writers make smaller groups, so more statements
+/// per event for the database: on 2 cores shared with PostgreSQL, 4 writers
+/// gained 100-event batches over 100 channels but lost single-event
+/// publishes and three nodes (BENCHMARKS.md); 2 kept most of both. SQLite
+/// has one writer: it allows one transaction.
+const CLUSTERED_WRITERS: usize = 2;
 
 #[derive(Clone)]
 pub struct EventWriter {

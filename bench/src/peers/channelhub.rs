@@ -44,6 +44,18 @@ pub struct Launch<'a> {
     pub extra_args: Vec<String>,
 }
 
+/// One channelhub node, or several sharing one database: what the REST
+/// scenarios drive (each client sticks to one node).
+pub trait HubNodes: Send + Sync + 'static {
+    fn nodes(&self) -> &[ChannelHub];
+}
+
+impl HubNodes for ChannelHub {
+    fn nodes(&self) -> &[ChannelHub] {
+        std::slice::from_ref(self)
+    }
+}
+
 /// One page of a poll; of each event only its id is decoded.
 #[derive(Deserialize)]
 pub struct Page {

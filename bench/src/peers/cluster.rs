@@ -1,7 +1,8 @@
 //! Several channelhub nodes on one PostgreSQL database, as one fan-out
 //! target: subscribers are spread round-robin over the nodes, and publishes
 //! go round-robin to every node, so most events reach most subscribers
-//! through another node's LISTEN/NOTIFY bus.
+//! through another node's LISTEN/NOTIFY bus. Its nodes are also a
+//! [`HubNodes`] target of the publish scenario.
 
 use std::{
     net::Ipv4Addr,
@@ -12,7 +13,7 @@ use anyhow::{Result, ensure};
 
 use super::{
     Peer,
-    channelhub::{ChannelHub, HubSubscriber, Launch},
+    channelhub::{ChannelHub, HubNodes, HubSubscriber, Launch},
 };
 use crate::procs::{Database, Db};
 
@@ -51,6 +52,12 @@ impl HubCluster {
 
     fn round_robin(&self, counter: &AtomicUsize) -> &ChannelHub {
         &self.nodes[counter.fetch_add(1, Ordering::Relaxed) % self.nodes.len()]
+    }
+}
+
+impl HubNodes for HubCluster {
+    fn nodes(&self) -> &[ChannelHub] {
+        &self.nodes
     }
 }
 

@@ -3,5 +3,6 @@
 pub mod catchup;
 pub mod connections;
 pub mod fanout;
+pub mod latency;
 pub mod publish;
 pub mod stuck;
