@@ -200,7 +200,6 @@ sql_impl!(EventStore {
                 .and_then(|id| id.parse::<Ulid>().ok());
             for &i in channel.members {
                 let batch = &batches[i];
-                let floor_before = floor;
                 let events: Vec<Event> = batch
                     .events
                     .iter()
@@ -219,15 +218,17 @@ sql_impl!(EventStore {
                         }
                     })
                     .collect();
-                if let Some(idempotency) = &batch.idempotency
-                    && !claim_key(&mut tx, channel_id, idempotency, &events, now).await?
-                {
-                    // A repeat: nothing of it is stored, and its ids are not used.
-                    floor = floor_before;
-                    key_used[i] = true;
-                    continue;
-                }
                 results[i] = Some(events);
+            }
+        }
+        // Keyed batches store only if their key is new: one statement claims
+        // the group's keys. A repeat's ids are left unused (ids need only
+        // grow, not be consecutive).
+        let claimed = claim_keys(&mut tx, batches, &results, now).await?;
+        for (i, batch) in batches.iter().enumerate() {
+            if batch.idempotency.is_some() && results[i].is_some() && !claimed[i] {
+                results[i] = None;
+                key_used[i] = true;
             }
         }
         // Every stored event, per channel, with its serialized data and token.
@@ -480,40 +481,74 @@ sql_impl!(EventStore {
     }
 });
 
-/// Records a batch's idempotency key, with the events it stores as the
-/// answer for repeats, in the appending transaction: one statement. False
-/// when the key is taken (by an earlier request, or by another node's
-/// transaction, which this one then waits for); a row of the key older than
-/// its window is replaced.
-async fn claim_key<DB>(
+/// Records the keys of a group's keyed batches, each with the events it
+/// would store as the answer for repeats, in the appending transaction: one
+/// statement per chunk. Per batch: whether its key was claimed. A key is
+/// taken when an earlier request used it (or another node's transaction
+/// does, which this one then waits for), or an earlier batch of the group;
+/// a row of the key older than its window is replaced.
+async fn claim_keys<DB>(
     tx: &mut sqlx::Transaction<'static, DB>,
-    channel_id: &str,
-    idempotency: &IdempotencyKey,
-    events: &[Event],
+    batches: &[AppendBatch],
+    results: &[Option<Vec<Event>>],
     now: Millis,
-) -> StoreResult<bool>
+) -> StoreResult<Vec<bool>>
 where
-    DB: sqlx::Database<Arguments: sqlx::IntoArguments<DB>, QueryResult: RowsAffected>,
+    DB: sqlx::Database<Arguments: sqlx::IntoArguments<DB>>,
     for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
     for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> String: sqlx::Encode<'q, DB> + sqlx::Decode<'q, DB> + sqlx::Type<DB>,
     for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    usize: sqlx::ColumnIndex<DB::Row>,
 {
-    let claimed = sqlx::query(
-        "INSERT INTO idempotency_keys (channel_id, key, fingerprint, response, created_at) \
-         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (channel_id, key) DO UPDATE SET \
-         fingerprint = excluded.fingerprint, response = excluded.response, \
-         created_at = excluded.created_at WHERE idempotency_keys.created_at < $6",
-    )
-    .bind(channel_id)
-    .bind(idempotency.key.as_str())
-    .bind(idempotency.fingerprint.as_str())
-    .bind(to_json_text(&events))
-    .bind(now)
-    .bind(idempotency.expired_before)
-    .execute(&mut **tx)
-    .await?;
-    Ok(claimed.rows_affected() == 1)
+    let mut claimed = vec![false; batches.len()];
+    // The first batch of each (channel, key); a later one is a repeat of it.
+    let mut keyed: Vec<(usize, &IdempotencyKey, String)> = Vec::new();
+    for (i, batch) in batches.iter().enumerate() {
+        let (Some(idempotency), Some(events)) = (&batch.idempotency, &results[i]) else {
+            continue;
+        };
+        let repeat = keyed.iter().any(|(j, other, _)| {
+            batches[*j].channel_id == batch.channel_id && other.key == idempotency.key
+        });
+        if !repeat {
+            keyed.push((i, idempotency, to_json_text(events)));
+        }
+    }
+    for chunk in keyed.chunks(INSERT_CHUNK) {
+        // Keys recorded before this are expired; the group's requests came
+        // within moments of each other, so the earliest bound stands for all.
+        let expired_before = chunk
+            .iter()
+            .map(|(_, key, _)| key.expired_before)
+            .min()
+            .unwrap_or(now);
+        let mut insert = QueryBuilder::<DB>::new(
+            "INSERT INTO idempotency_keys (channel_id, key, fingerprint, response, created_at) ",
+        );
+        insert.push_values(chunk, |mut row, (i, key, response)| {
+            row.push_bind(batches[*i].channel_id.as_str())
+                .push_bind(key.key.as_str())
+                .push_bind(key.fingerprint.as_str())
+                .push_bind(response.as_str())
+                .push_bind(now);
+        });
+        insert
+            .push(
+                " ON CONFLICT (channel_id, key) DO UPDATE SET \
+                 fingerprint = excluded.fingerprint, response = excluded.response, \
+                 created_at = excluded.created_at WHERE idempotency_keys.created_at < ",
+            )
+            .push_bind(expired_before)
+            .push(" RETURNING channel_id, key");
+        let rows: Vec<(String, String)> = insert.build_query_as().fetch_all(&mut **tx).await?;
+        for (i, key, _) in chunk {
+            claimed[*i] = rows
+                .iter()
+                .any(|(channel, k)| *channel == batches[*i].channel_id && *k == key.key);
+        }
+    }
+    Ok(claimed)
 }
 
 /// A channel an append found and locked.
@@ -663,15 +698,83 @@ mod tests {
         assert_eq!(c.len(), 1, "c's new event sorts after its earlier one");
     }
 
-    #[tokio::test]
-    async fn sqlite_one_append_spans_channels() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("store.db").display());
-        one_append_spans_channels(&*open(&url).await.unwrap()).await;
+    fn keyed(channel_id: &str, value: i64, key: &str) -> AppendBatch {
+        AppendBatch {
+            idempotency: Some(IdempotencyKey {
+                key: key.into(),
+                fingerprint: format!("{channel_id}-{value}"),
+                expired_before: crate::model::now_millis() - 60_000,
+            }),
+            ..batch(channel_id, &[value])
+        }
+    }
+
+    /// A group's keys are claimed together: a key used before, or earlier in
+    /// the same group on the same channel, stores nothing; the same key on
+    /// another channel is another key.
+    async fn keys_claimed_in_one_group(store: &dyn Store) {
+        let now = crate::model::now_millis();
+        for id in ["ka", "kb"] {
+            store.create_channel(&channel(id), now).await.unwrap();
+        }
+        store.append_events(&[keyed("ka", 0, "old")]).await.unwrap();
+        let group = [
+            keyed("ka", 1, "k"),
+            keyed("ka", 2, "k"),
+            keyed("kb", 3, "k"),
+            keyed("ka", 4, "old"),
+            batch("ka", &[5]),
+        ];
+        let appended = store.append_events(&group).await.unwrap();
+        let kinds: Vec<&str> = appended
+            .outcomes
+            .iter()
+            .map(|outcome| match outcome {
+                BatchOutcome::Stored(_) => "stored",
+                BatchOutcome::KeyUsed => "key used",
+                BatchOutcome::ChannelGone => "gone",
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            ["stored", "key used", "stored", "key used", "stored"]
+        );
+        let query = EventQuery {
+            limit: 100,
+            ..EventQuery::default()
+        };
+        let values = |events: Vec<Event>| -> Vec<i64> {
+            events.iter().map(|e| e.data.as_i64().unwrap()).collect()
+        };
+        assert_eq!(
+            values(store.list_events("ka", &query).await.unwrap()),
+            [0, 1, 5]
+        );
+        assert_eq!(values(store.list_events("kb", &query).await.unwrap()), [3]);
+        let first = store
+            .idempotent_result("ka", "k", 0)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(first.fingerprint, "ka-1");
+        assert_eq!(values(first.events), [1]);
+        assert_eq!(
+            store.get_channel("ka").await.unwrap().unwrap().event_count,
+            3
+        );
     }
 
     #[tokio::test]
-    async fn postgres_one_append_spans_channels() {
+    async fn sqlite_group_appends() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("store.db").display());
+        let store = open(&url).await.unwrap();
+        one_append_spans_channels(&*store).await;
+        keys_claimed_in_one_group(&*store).await;
+    }
+
+    #[tokio::test]
+    async fn postgres_group_appends() {
         let Ok(admin_url) = std::env::var("TEST_DATABASE_URL") else {
             assert!(
                 std::env::var("CI").is_err(),
@@ -680,7 +783,10 @@ mod tests {
             eprintln!("SKIPPED: TEST_DATABASE_URL is not set");
             return;
         };
-        let name = format!("channelhub_unit_{}", Ulid::generate().to_string().to_lowercase());
+        let name = format!(
+            "channelhub_unit_{}",
+            Ulid::generate().to_string().to_lowercase()
+        );
         let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&admin_url)
             .await
             .unwrap();
@@ -693,6 +799,7 @@ mod tests {
             .map_or(admin_url.as_str(), |(base, _)| base);
         let store = open(&format!("{base}/{name}")).await.unwrap();
         one_append_spans_channels(&*store).await;
+        keys_claimed_in_one_group(&*store).await;
         drop(store);
         let drop_db = format!("DROP DATABASE {name} WITH (FORCE)");
         sqlx::Executor::execute(&mut admin, sqlx::AssertSqlSafe(drop_db))
