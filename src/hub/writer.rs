@@ -125,29 +125,25 @@ impl EventWriter {
             1
         };
         let mut queues = Vec::with_capacity(writers);
-        let mut writers_done = Vec::with_capacity(writers);
+        let mut runs = Vec::with_capacity(writers);
         for _ in 0..writers {
             let (queue, requests) = mpsc::channel(QUEUE_DEPTH / writers);
             queues.push(queue);
-            let writer = run(
+            runs.push(run(
                 store.clone(),
                 committed.clone(),
                 webhooks_queued.clone(),
                 requests,
                 max_group_events,
-            );
-            writers_done.push(if store.clustered() {
-                tokio::spawn(writer)
-            } else {
-                run_on_own_thread(writer)
-            });
+            ));
         }
+        let writers_done = run_on_own_thread(async move {
+            futures_util::future::join_all(runs).await;
+        });
         // The fan-out task ends once every writer has dropped its sender.
         drop(committed);
         let task = tokio::spawn(async move {
-            for writer_done in writers_done {
-                let _ = writer_done.await;
-            }
+            let _ = writers_done.await;
             if let Some(fanout_task) = fanout_task {
                 let _ = fanout_task.await;
             }
@@ -216,14 +212,14 @@ async fn run(
     }
 }
 
-/// Runs the SQLite writer on a thread of its own. On the shared runtime each
-/// of a commit's round trips to sqlx-sqlite's worker thread waited for a
-/// runtime worker busy parsing request bodies or writing responses, and
-/// commits are the one serial step of publishing (100-event batches: about
-/// 150 000 events/s shared, 200 000 on its own thread). sqlx-sqlite talks to
-/// its worker through channels, so nothing ties it to a runtime. PostgreSQL
-/// connections are sockets registered with one runtime's reactor; that writer
-/// stays on the main runtime (on its own thread it measured no faster).
+/// Runs the writers on a thread of their own. On the shared runtime each
+/// of a commit's round trips waited for a runtime worker busy parsing request
+/// bodies or writing responses, and commits are the one serial step of
+/// publishing (SQLite, 100-event batches: about 150 000 events/s shared,
+/// 200 000 on its own thread). sqlx-sqlite talks to its worker through
+/// channels, which serve any runtime; a PostgreSQL connection's socket is
+/// served by the runtime that opened it, so the store opens its append
+/// connections from here (`begin_append`), on the writers' first commits.
 fn run_on_own_thread(writer: impl Future<Output = ()> + Send + 'static) -> JoinHandle<()> {
     let (stopped, done) = oneshot::channel();
     std::thread::Builder::new()

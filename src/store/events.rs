@@ -170,7 +170,7 @@ sql_impl!(EventStore {
         let channel_ids: Vec<&str> = channels.iter().map(|(id, _)| *id).collect();
         let mut results: Vec<Option<Vec<Event>>> = vec![None; batches.len()];
         let mut key_used = vec![false; batches.len()];
-        let mut tx = self.backend().begin_write().await?;
+        let mut tx = self.backend().begin_append().await?;
         let locked = self.backend().lock_channels(&mut tx, &channel_ids, now).await?;
         // The rows come in channel id order, a channel's webhooks together.
         let mut found: Vec<FoundChannel<'_>> = Vec::new();

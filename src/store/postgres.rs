@@ -5,11 +5,11 @@
 //! announce themselves with `pg_notify` in the same transaction, so every node
 //! hears of them at commit, in commit order.
 
-use std::time::Duration;
+use std::{str::FromStr, time::Duration};
 
 use sqlx::{
     Postgres, Transaction,
-    postgres::{PgPool, PgPoolOptions},
+    postgres::{PgConnectOptions, PgPool, PgPoolOptions},
 };
 
 use super::{
@@ -25,24 +25,40 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres")
 
 pub struct PostgresBackend {
     pool: PgPool,
+    /// Connections for appends only, opened by the first appends that need
+    /// them. A connection's socket is served by the runtime that opened it,
+    /// and the event writers run on a thread and runtime of their own (see
+    /// `hub::writer`): opened there, each round trip of a commit is answered
+    /// by that runtime at once instead of waiting for the main runtime's
+    /// busy workers to poll their reactor.
+    append_pool: PgPool,
 }
+
+/// Most connections kept for appends: one per event writer, and spare.
+const APPEND_CONNECTIONS: u32 = 4;
 
 pub type PostgresStore = SqlStore<PostgresBackend>;
 
 impl PostgresStore {
     /// Connects to `url` (`postgres://user@host/db`).
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let options = PgConnectOptions::from_str(url)?;
+        // The default test is one more round trip per transaction (a
+        // quarter of a single-event append's); a connection that did die
+        // fails its statement instead, and is not returned to the pool.
         let pool = PgPoolOptions::new()
             .max_connections(16)
-            // The default test is one more round trip per transaction (a
-            // quarter of a single-event append's); a connection that did
-            // die fails its statement instead, and is not returned to the pool.
             .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(10))
-            .connect(url)
+            .connect_with(options.clone())
             .await?;
+        let append_pool = PgPoolOptions::new()
+            .max_connections(APPEND_CONNECTIONS)
+            .test_before_acquire(false)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_lazy_with(options);
         MIGRATOR.run(&pool).await?;
-        Ok(SqlStore::new(PostgresBackend { pool }))
+        Ok(SqlStore::new(PostgresBackend { pool, append_pool }))
     }
 }
 
@@ -69,6 +85,10 @@ impl Backend for PostgresBackend {
 
     async fn begin_write(&self) -> sqlx::Result<Transaction<'static, Postgres>> {
         self.pool.begin().await
+    }
+
+    async fn begin_append(&self) -> sqlx::Result<Transaction<'static, Postgres>> {
+        self.append_pool.begin().await
     }
 
     async fn notify(&self, topic: &str, payload: &str) -> StoreResult<()> {

@@ -36,6 +36,12 @@ pub(crate) trait Backend: Send + Sync + 'static {
         &self,
     ) -> impl Future<Output = sqlx::Result<Transaction<'static, Self::Db>>> + Send;
 
+    /// Starts an append's transaction: [`Self::begin_write`], on connections
+    /// kept for appends where the backend keeps some.
+    fn begin_append(
+        &self,
+    ) -> impl Future<Output = sqlx::Result<Transaction<'static, Self::Db>>> + Send;
+
     /// Sends `payload` to every node listening on `topic` (no-op unless clustered).
     fn notify(&self, topic: &str, payload: &str) -> impl Future<Output = StoreResult<()>> + Send;
 

@@ -64,6 +64,12 @@ impl Backend for SqliteBackend {
         self.pool.begin_with("BEGIN IMMEDIATE").await
     }
 
+    /// sqlx's SQLite connections talk to their threads over channels, which
+    /// serve any runtime: appends share the pool.
+    async fn begin_append(&self) -> sqlx::Result<Transaction<'static, Sqlite>> {
+        self.begin_write().await
+    }
+
     async fn notify(&self, _topic: &str, _payload: &str) -> StoreResult<()> {
         Ok(())
     }
