@@ -27,13 +27,12 @@ const RECONNECT_BACKOFF_MAX: Duration = Duration::from_secs(5);
 /// Listens until `shutdown`; returns once LISTEN is in place, so that nothing
 /// committed after startup is missed.
 pub async fn start(
-    database_url: &str,
+    database_url: String,
     hub: Arc<Hub>,
     shutdown: CancellationToken,
 ) -> Result<JoinHandle<()>, sqlx::Error> {
-    let listener = connect(database_url).await?;
-    let url = database_url.to_owned();
-    Ok(tokio::spawn(run(url, listener, hub, shutdown)))
+    let listener = connect(&database_url).await?;
+    Ok(tokio::spawn(run(database_url, listener, hub, shutdown)))
 }
 
 /// `application_name` of the LISTEN connection, to find it in `pg_stat_activity`.

@@ -55,9 +55,11 @@ pub async fn serve(config: ServeConfig) -> Result<(), Box<dyn std::error::Error>
 
     let rooms = Rooms::new(config.subscriber_queue_frames);
     let webhooks_queued = Arc::new(Notify::new());
+    let live_runtime = LiveRuntime::start()?;
     let (writer, writer_task) = EventWriter::start(
         store.clone(),
         rooms.clone(),
+        live_runtime.handle(),
         webhooks_queued.clone(),
         config.subscriber_queue_frames,
     );
@@ -81,7 +83,6 @@ pub async fn serve(config: ServeConfig) -> Result<(), Box<dyn std::error::Error>
             .with_idempotency_window(config.idempotency_window)
             .with_max_anonymous_webhooks(config.max_anonymous_webhooks_per_ip),
     );
-    let live_runtime = LiveRuntime::start()?;
     let sessions = Sessions::new(
         SessionLimits {
             ping_interval: config.ping_interval,
@@ -102,8 +103,16 @@ pub async fn serve(config: ServeConfig) -> Result<(), Box<dyn std::error::Error>
     // committed from now on is missed, and share subscriber counts.
     let stop_cluster = CancellationToken::new();
     let cluster_tasks = if clustered {
-        let listener =
-            cluster::start(&config.database_url, hub.clone(), stop_cluster.clone()).await?;
+        // The bus fans announced events out: it runs beside the sessions it
+        // wakes, its connection opened on their runtime (see `hub::writer`).
+        let listener = live_runtime
+            .handle()
+            .spawn(cluster::start(
+                config.database_url.clone(),
+                hub.clone(),
+                stop_cluster.clone(),
+            ))
+            .await??;
         let presence = tokio::spawn(report_presence(hub.clone(), stop_cluster.clone()));
         vec![listener, presence]
     } else {

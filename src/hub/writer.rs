@@ -108,15 +108,19 @@ impl EventWriter {
     pub fn start(
         store: Arc<dyn Store>,
         rooms: Arc<Rooms>,
+        live: &tokio::runtime::Handle,
         webhooks_queued: Arc<Notify>,
         subscriber_queue_frames: usize,
     ) -> (EventWriter, JoinHandle<()>) {
         let max_group_events = (subscriber_queue_frames / 2).max(MAX_BATCH_EVENTS);
         // A clustered store announces commits to every node, this one included,
         // and fan-out happens from that one ordered stream instead.
+        // Fan-out runs beside the sessions it wakes: on their runtime a
+        // broadcast queues them locally, where from another runtime it had
+        // to wake the live thread, once the shared runtime got round to it.
         let fanout = (!store.clustered()).then(|| {
             let (committed, groups) = mpsc::channel(FANOUT_DEPTH);
-            (committed, tokio::spawn(fan_out(rooms, groups)))
+            (committed, live.spawn(fan_out(rooms, groups)))
         });
         let (committed, fanout_task) = fanout.unzip();
         let writers = if store.clustered() {
