@@ -256,10 +256,7 @@ sql_impl!(EventStore {
         }
         let mut webhook_jobs = 0;
         if !inserts.is_empty() {
-            self.backend().insert_events(&mut tx, &inserts, now).await?;
-            self.backend().advance_channels(&mut tx, &advances, now).await?;
-            // Other nodes (and this one's fan-out) learn of it at commit, in commit order.
-            self.backend().announce_appends(&mut tx, &advances).await?;
+            self.backend().write_append(&mut tx, &inserts, &advances, now).await?;
             // The outbox: deliveries are queued in the events' own transaction.
             let jobs = webhook_jobs_for(&found, &advances)?;
             for chunk in jobs.chunks(INSERT_CHUNK) {

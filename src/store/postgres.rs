@@ -113,24 +113,41 @@ impl Backend for PostgresBackend {
             .await?)
     }
 
-    /// One statement, whatever the number of events: the columns travel as
-    /// arrays, so the statement text (and its prepared plan) never changes.
-    async fn insert_events(
+    /// One statement for all of it, whatever the number of events and
+    /// channels: data-modifying `WITH` parts insert the events and advance
+    /// the channels, and the query itself sends one notification per
+    /// channel. The columns travel as arrays, so the statement text (and its
+    /// prepared plan) never changes.
+    async fn write_append(
         &self,
         tx: &mut Transaction<'static, Postgres>,
         rows: &[EventInsert<'_>],
+        advances: &[ChannelAdvance<'_>],
         now: Millis,
     ) -> StoreResult<()> {
         let column = |get: for<'r> fn(&'r EventInsert<'r>) -> Option<&'r str>| {
             rows.iter().map(get).collect::<Vec<_>>()
         };
+        let channel_ids: Vec<&str> = advances.iter().map(|a| a.channel_id).collect();
+        let added: Vec<i64> = advances.iter().map(|a| a.events.len() as i64).collect();
+        let last_ids: Vec<&str> = advances.iter().map(ChannelAdvance::last_id).collect();
+        // Other nodes (and this one's fan-out) learn of it at commit, in commit order.
+        let notices: Vec<String> = advances
+            .iter()
+            .map(|append| AppendNotice::encode(append.after_id, &append.events))
+            .collect();
         sqlx::query(
-            "INSERT INTO events (channel_id, id, type, data, meta, publisher_id, \
-             publisher_name, token_id, created_at) \
+            "WITH inserted AS (INSERT INTO events (channel_id, id, type, data, meta, \
+             publisher_id, publisher_name, token_id, created_at) \
              SELECT channel_id, id, type, data, meta, publisher_id, publisher_name, token_id, $9 \
              FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], \
              $6::text[], $7::text[], $8::text[]) \
-             AS e(channel_id, id, type, data, meta, publisher_id, publisher_name, token_id)",
+             AS e(channel_id, id, type, data, meta, publisher_id, publisher_name, token_id)), \
+             advanced AS (UPDATE channels c SET event_count = c.event_count + a.added, \
+             last_event_at = $9, last_event_id = a.last_id \
+             FROM UNNEST($10::text[], $11::int8[], $12::text[]) AS a(id, added, last_id) \
+             WHERE c.id = a.id) \
+             SELECT pg_notify($13, notice) FROM UNNEST($14::text[]) AS notice",
         )
         .bind(column(|r| Some(r.event.channel_id.as_str())))
         .bind(column(|r| Some(r.event.id.as_str())))
@@ -141,50 +158,13 @@ impl Backend for PostgresBackend {
         .bind(column(|r| r.event.publisher_name.as_deref()))
         .bind(column(|r| r.token_id))
         .bind(now)
-        .execute(&mut **tx)
-        .await?;
-        Ok(())
-    }
-
-    async fn advance_channels(
-        &self,
-        tx: &mut Transaction<'static, Postgres>,
-        advances: &[ChannelAdvance<'_>],
-        now: Millis,
-    ) -> StoreResult<()> {
-        let ids: Vec<&str> = advances.iter().map(|a| a.channel_id).collect();
-        let added: Vec<i64> = advances.iter().map(|a| a.events.len() as i64).collect();
-        let last_ids: Vec<&str> = advances.iter().map(ChannelAdvance::last_id).collect();
-        sqlx::query(
-            "UPDATE channels c SET event_count = c.event_count + a.added, last_event_at = $4, \
-             last_event_id = a.last_id \
-             FROM UNNEST($1::text[], $2::int8[], $3::text[]) AS a(id, added, last_id) \
-             WHERE c.id = a.id",
-        )
-        .bind(ids)
+        .bind(channel_ids)
         .bind(added)
         .bind(last_ids)
-        .bind(now)
+        .bind(EVENTS_TOPIC)
+        .bind(notices)
         .execute(&mut **tx)
         .await?;
-        Ok(())
-    }
-
-    /// One notification per channel, all sent by one statement.
-    async fn announce_appends(
-        &self,
-        tx: &mut Transaction<'static, Postgres>,
-        appends: &[ChannelAdvance<'_>],
-    ) -> StoreResult<()> {
-        let payloads: Vec<String> = appends
-            .iter()
-            .map(|append| AppendNotice::encode(append.after_id, &append.events))
-            .collect();
-        sqlx::query("SELECT pg_notify($1, payload) FROM UNNEST($2::text[]) AS payload")
-            .bind(EVENTS_TOPIC)
-            .bind(payloads)
-            .execute(&mut **tx)
-            .await?;
         Ok(())
     }
 }

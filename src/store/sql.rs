@@ -8,9 +8,9 @@
 //! a write transaction, and how to do an append's steps: lock the channel
 //! rows while ids are made, insert the events, advance the channels, and
 //! (whether) announce it to other nodes. Those steps differ because with
-//! PostgreSQL each statement is a network round trip: there each step is one
-//! statement over arrays for all channels of a group, while SQLite, in
-//! process, runs simple statements per channel.
+//! PostgreSQL each statement is a network round trip: there an append is two
+//! statements over arrays for all channels of a group, while SQLite, in
+//! process, runs a simpler statement per step.
 
 use std::future::Future;
 
@@ -56,28 +56,15 @@ pub(crate) trait Backend: Send + Sync + 'static {
         now: Millis,
     ) -> impl Future<Output = StoreResult<Vec<LockedChannel>>> + Send;
 
-    /// Inserts the appended events, of any number of channels.
-    fn insert_events(
+    /// Stores an append inside its transaction: inserts the events (of
+    /// any number of channels), moves each channel's counters and last event
+    /// id past its events, and, when clustered, announces them to every node.
+    fn write_append(
         &self,
         tx: &mut Transaction<'static, Self::Db>,
         rows: &[EventInsert<'_>],
-        now: Millis,
-    ) -> impl Future<Output = StoreResult<()>> + Send;
-
-    /// Moves each channel's counters and last event id past its appended events.
-    fn advance_channels(
-        &self,
-        tx: &mut Transaction<'static, Self::Db>,
         advances: &[ChannelAdvance<'_>],
         now: Millis,
-    ) -> impl Future<Output = StoreResult<()>> + Send;
-
-    /// Announces, inside the appending transaction, the events just appended
-    /// to each channel (no-op unless clustered).
-    fn announce_appends(
-        &self,
-        tx: &mut Transaction<'static, Self::Db>,
-        appends: &[ChannelAdvance<'_>],
     ) -> impl Future<Output = StoreResult<()>> + Send;
 }
 

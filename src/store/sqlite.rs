@@ -94,10 +94,13 @@ impl Backend for SqliteBackend {
             .await?)
     }
 
-    async fn insert_events(
+    /// A statement per step (events, channels), none to announce: one
+    /// process owns the database.
+    async fn write_append(
         &self,
         tx: &mut Transaction<'static, Sqlite>,
         rows: &[EventInsert<'_>],
+        advances: &[ChannelAdvance<'_>],
         now: Millis,
     ) -> StoreResult<()> {
         for chunk in rows.chunks(INSERT_CHUNK) {
@@ -120,16 +123,7 @@ impl Backend for SqliteBackend {
             });
             insert.build().execute(&mut **tx).await?;
         }
-        Ok(())
-    }
-
-    async fn advance_channels(
-        &self,
-        tx: &mut Transaction<'static, Sqlite>,
-        advances: &[ChannelAdvance<'_>],
-        now: Millis,
-    ) -> StoreResult<()> {
-        let rows: Vec<(&str, usize, &str)> = advances
+        let counts: Vec<(&str, usize, &str)> = advances
             .iter()
             .map(|a| (a.channel_id, a.events.len(), a.last_id()))
             .collect();
@@ -138,18 +132,10 @@ impl Backend for SqliteBackend {
              last_event_id = a.last_id FROM (SELECT value ->> 0 AS id, value ->> 1 AS added, \
              value ->> 2 AS last_id FROM json_each($1)) AS a WHERE channels.id = a.id",
         )
-        .bind(to_json_text(&rows))
+        .bind(to_json_text(&counts))
         .bind(now)
         .execute(&mut **tx)
         .await?;
-        Ok(())
-    }
-
-    async fn announce_appends(
-        &self,
-        _tx: &mut Transaction<'static, Sqlite>,
-        _appends: &[ChannelAdvance<'_>],
-    ) -> StoreResult<()> {
         Ok(())
     }
 }
