@@ -14,7 +14,7 @@
 use std::{sync::Arc, time::Duration};
 
 use sqlx::postgres::{PgListener, PgNotification};
-use tokio::task::JoinHandle;
+use tokio::{runtime::Handle, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
@@ -26,13 +26,22 @@ const RECONNECT_BACKOFF_MAX: Duration = Duration::from_secs(5);
 
 /// Listens until `shutdown`; returns once LISTEN is in place, so that nothing
 /// committed after startup is missed.
+/// The bus runs on the runtime it is started on (the live one, beside the
+/// sessions it wakes); what it reads from the store runs on `store_runtime`,
+/// which owns the store's connections.
 pub async fn start(
     database_url: String,
     hub: Arc<Hub>,
+    store_runtime: Handle,
     shutdown: CancellationToken,
 ) -> Result<JoinHandle<()>, sqlx::Error> {
     let listener = connect(&database_url).await?;
-    Ok(tokio::spawn(run(database_url, listener, hub, shutdown)))
+    let bus = Bus {
+        url: database_url,
+        hub,
+        store_runtime,
+    };
+    Ok(tokio::spawn(bus.run(listener, shutdown)))
 }
 
 /// `application_name` of the LISTEN connection, to find it in `pg_stat_activity`.
@@ -46,29 +55,74 @@ async fn connect(database_url: &str) -> Result<PgListener, sqlx::Error> {
     Ok(listener)
 }
 
-async fn run(url: String, mut listener: PgListener, hub: Arc<Hub>, shutdown: CancellationToken) {
-    loop {
-        let received = tokio::select! {
-            _ = shutdown.cancelled() => return,
-            received = listener.try_recv() => received,
-        };
-        match received {
-            Ok(Some(notification)) => handle(&hub, notification).await,
-            Ok(None) => {
-                // sqlx reconnected and listens again: fill the gap from the table.
-                tracing::warn!("cluster bus connection lost and restored; catching up");
-                hub.catch_up_rooms().await;
-                hub.recheck_access().await;
+struct Bus {
+    url: String,
+    hub: Arc<Hub>,
+    store_runtime: Handle,
+}
+
+impl Bus {
+    async fn run(self, mut listener: PgListener, shutdown: CancellationToken) {
+        loop {
+            let received = tokio::select! {
+                _ = shutdown.cancelled() => return,
+                received = listener.try_recv() => received,
+            };
+            match received {
+                Ok(Some(notification)) => self.handle(notification).await,
+                Ok(None) => {
+                    // sqlx reconnected and listens again: fill the gap from the table.
+                    tracing::warn!("cluster bus connection lost and restored; catching up");
+                    self.catch_up().await;
+                }
+                Err(err) => {
+                    tracing::warn!(error = %err, "cluster bus connection failed; reconnecting");
+                    let Some(fresh) = reconnect(&self.url, &shutdown).await else {
+                        return;
+                    };
+                    listener = fresh;
+                    self.catch_up().await;
+                }
             }
-            Err(err) => {
-                tracing::warn!(error = %err, "cluster bus connection failed; reconnecting");
-                let Some(fresh) = reconnect(&url, &shutdown).await else {
-                    return;
-                };
-                listener = fresh;
-                hub.catch_up_rooms().await;
-                hub.recheck_access().await;
-            }
+        }
+    }
+
+    async fn handle(&self, notification: PgNotification) {
+        match notification.channel() {
+            EVENTS_TOPIC => match serde_json::from_str::<AppendNotice>(notification.payload()) {
+                Ok(notice) if notice.events.is_empty() => {
+                    // Too large to travel inline: read back from the table.
+                    let hub = self.hub.clone();
+                    self.on_store_runtime(async move { hub.deliver_announced(notice).await })
+                        .await;
+                }
+                Ok(notice) => self.hub.deliver_announced(notice).await,
+                Err(err) => tracing::warn!(error = %err, "malformed event notice"),
+            },
+            CONTROL_TOPIC => match serde_json::from_str::<ControlNotice>(notification.payload()) {
+                Ok(notice) => self.hub.apply_control(&notice),
+                Err(err) => tracing::warn!(error = %err, "malformed control notice"),
+            },
+            other => tracing::debug!(topic = other, "notification on an unknown topic"),
+        }
+    }
+
+    /// Delivers what the rooms missed while the bus was cut, and closes the
+    /// listeners that lost access meanwhile.
+    async fn catch_up(&self) {
+        let hub = self.hub.clone();
+        self.on_store_runtime(async move {
+            hub.catch_up_rooms().await;
+            hub.recheck_access().await;
+        })
+        .await;
+    }
+
+    /// Runs store work where the store's connections live, and waits for it:
+    /// the bus stays in commit order.
+    async fn on_store_runtime(&self, work: impl Future<Output = ()> + Send + 'static) {
+        if let Err(err) = self.store_runtime.spawn(work).await {
+            tracing::error!(error = %err, "cluster bus store work failed");
         }
     }
 }
@@ -85,19 +139,5 @@ async fn reconnect(url: &str, shutdown: &CancellationToken) -> Option<PgListener
             _ = tokio::time::sleep(backoff) => {}
         }
         backoff = (backoff * 2).min(RECONNECT_BACKOFF_MAX);
-    }
-}
-
-async fn handle(hub: &Hub, notification: PgNotification) {
-    match notification.channel() {
-        EVENTS_TOPIC => match serde_json::from_str::<AppendNotice>(notification.payload()) {
-            Ok(notice) => hub.deliver_announced(notice).await,
-            Err(err) => tracing::warn!(error = %err, "malformed event notice"),
-        },
-        CONTROL_TOPIC => match serde_json::from_str::<ControlNotice>(notification.payload()) {
-            Ok(notice) => hub.apply_control(&notice),
-            Err(err) => tracing::warn!(error = %err, "malformed control notice"),
-        },
-        other => tracing::debug!(topic = other, "notification on an unknown topic"),
     }
 }

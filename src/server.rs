@@ -110,6 +110,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), Box<dyn std::error::Error>
             .spawn(cluster::start(
                 config.database_url.clone(),
                 hub.clone(),
+                tokio::runtime::Handle::current(),
                 stop_cluster.clone(),
             ))
             .await??;

@@ -216,11 +216,11 @@ impl Hub {
                 "the events were not stored: {reason}"
             ))),
             // Another request with this key committed first (on any node).
-            Err(AppendError::KeyUsed) => {
+            Err(AppendError::KeyUsed { fresh_after }) => {
                 let key = idempotency.expect("only keyed batches are refused as repeats");
                 let first = self
                     .store
-                    .idempotent_result(channel_id, &key.key, key.expired_before)
+                    .idempotent_result(channel_id, &key.key, fresh_after)
                     .await?
                     .ok_or_else(|| {
                         HubError::Unavailable("the first use of this key vanished".into())

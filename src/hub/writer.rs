@@ -52,8 +52,9 @@ pub enum AppendError {
     #[error("the database refused the events: {0}")]
     Refused(String),
     /// The batch's idempotency key was used already; nothing was stored.
+    /// Its first use is found with `fresh_after` (see [`BatchOutcome::KeyUsed`]).
     #[error("idempotency key already used")]
-    KeyUsed,
+    KeyUsed { fresh_after: crate::model::Millis },
     /// The transaction failed; nothing of it was stored.
     #[error("could not store the events: {0}")]
     Storage(String),
@@ -141,9 +142,7 @@ impl EventWriter {
                 max_group_events,
             ));
         }
-        let writers_done = run_on_own_thread(async move {
-            futures_util::future::join_all(runs).await;
-        });
+        let writers_done = run_on_own_thread(runs);
         // The fan-out task ends once every writer has dropped its sender.
         drop(committed);
         let task = tokio::spawn(async move {
@@ -224,7 +223,10 @@ async fn run(
 /// channels, which serve any runtime; a PostgreSQL connection's socket is
 /// served by the runtime that opened it, so the store opens its append
 /// connections from here (`begin_append`), on the writers' first commits.
-fn run_on_own_thread(writer: impl Future<Output = ()> + Send + 'static) -> JoinHandle<()> {
+fn run_on_own_thread<W>(writers: Vec<W>) -> JoinHandle<()>
+where
+    W: Future<Output = ()> + Send + 'static,
+{
     let (stopped, done) = oneshot::channel();
     std::thread::Builder::new()
         .name("channelhub-writer".into())
@@ -233,7 +235,16 @@ fn run_on_own_thread(writer: impl Future<Output = ()> + Send + 'static) -> JoinH
                 .enable_all()
                 .build()
                 .expect("a runtime for the event writer")
-                .block_on(writer);
+                .block_on(async move {
+                    // One task each: a writer that panics fails its own
+                    // channels' publishes (503), not the other writer's.
+                    let tasks: Vec<_> = writers.into_iter().map(tokio::spawn).collect();
+                    for task in tasks {
+                        if let Err(err) = task.await {
+                            tracing::error!(error = %err, "an event writer stopped");
+                        }
+                    }
+                });
             let _ = stopped.send(());
         })
         .expect("a thread for the event writer");
@@ -373,7 +384,7 @@ async fn answer(
                 Ok(events)
             }
             BatchOutcome::ChannelGone => Err(AppendError::ChannelNotFound),
-            BatchOutcome::KeyUsed => Err(AppendError::KeyUsed),
+            BatchOutcome::KeyUsed { fresh_after } => Err(AppendError::KeyUsed { fresh_after }),
         };
         reply.send(answer);
     }

@@ -156,6 +156,11 @@ sql_impl!(ChannelStore {
 
     async fn delete_channel(&self, id: &str) -> StoreResult<bool> {
         let mut tx = self.backend().begin_write().await?;
+        // The channel row first, as appends take it: an append holding it
+        // would otherwise wait for our child rows while we wait for it.
+        self.backend()
+            .lock_channels(&mut tx, &[id], crate::model::now_millis())
+            .await?;
         // Children first: an explicit delete does not depend on cascades being enabled.
         for sql in [
             "DELETE FROM events WHERE channel_id = $1",

@@ -52,9 +52,12 @@ pub enum BatchOutcome {
     Stored(Vec<Event>),
     /// Its channel does not exist.
     ChannelGone,
-    /// Its idempotency key was used already: nothing was stored; see
-    /// [`EventStore::idempotent_result`].
-    KeyUsed,
+    /// Its idempotency key was used already: nothing was stored. The first
+    /// use is what [`EventStore::idempotent_result`] finds with `fresh_after`:
+    /// the bound this append judged the key by.
+    KeyUsed {
+        fresh_after: Millis,
+    },
 }
 
 /// What an append stored.
@@ -169,7 +172,7 @@ sql_impl!(EventStore {
         channels.sort_unstable_by(|x, y| x.0.cmp(y.0));
         let channel_ids: Vec<&str> = channels.iter().map(|(id, _)| *id).collect();
         let mut results: Vec<Option<Vec<Event>>> = vec![None; batches.len()];
-        let mut key_used = vec![false; batches.len()];
+        let mut key_used: Vec<Option<Millis>> = vec![None; batches.len()];
         let mut tx = self.backend().begin_append().await?;
         let locked = self.backend().lock_channels(&mut tx, &channel_ids, now).await?;
         // The rows come in channel id order, a channel's webhooks together.
@@ -224,11 +227,11 @@ sql_impl!(EventStore {
         // Keyed batches store only if their key is new: one statement claims
         // the group's keys. A repeat's ids are left unused (ids need only
         // grow, not be consecutive).
-        let claimed = claim_keys(&mut tx, batches, &results, now).await?;
-        for (i, batch) in batches.iter().enumerate() {
-            if batch.idempotency.is_some() && results[i].is_some() && !claimed[i] {
+        let taken = claim_keys(&mut tx, batches, &results, now).await?;
+        for (i, fresh_after) in taken.into_iter().enumerate() {
+            if fresh_after.is_some() {
                 results[i] = None;
-                key_used[i] = true;
+                key_used[i] = fresh_after;
             }
         }
         // Every stored event, per channel, with its serialized data and token.
@@ -279,8 +282,8 @@ sql_impl!(EventStore {
             .zip(key_used)
             .map(|(stored, key_used)| match (stored, key_used) {
                 (Some(events), _) => BatchOutcome::Stored(events),
-                (None, true) => BatchOutcome::KeyUsed,
-                (None, false) => BatchOutcome::ChannelGone,
+                (None, Some(fresh_after)) => BatchOutcome::KeyUsed { fresh_after },
+                (None, None) => BatchOutcome::ChannelGone,
             })
             .collect();
         Ok(Appended {
@@ -480,16 +483,17 @@ sql_impl!(EventStore {
 
 /// Records the keys of a group's keyed batches, each with the events it
 /// would store as the answer for repeats, in the appending transaction: one
-/// statement per chunk. Per batch: whether its key was claimed. A key is
-/// taken when an earlier request used it (or another node's transaction
-/// does, which this one then waits for), or an earlier batch of the group;
-/// a row of the key older than its window is replaced.
+/// statement per chunk. Per batch whose key was taken: the bound it was
+/// judged by (a row newer than that holds the key). A key is taken when an
+/// earlier request used it (or another node's transaction does, which this
+/// one then waits for), or an earlier batch of the group; a row of the key
+/// older than its window is replaced.
 async fn claim_keys<DB>(
     tx: &mut sqlx::Transaction<'static, DB>,
     batches: &[AppendBatch],
     results: &[Option<Vec<Event>>],
     now: Millis,
-) -> StoreResult<Vec<bool>>
+) -> StoreResult<Vec<Option<Millis>>>
 where
     DB: sqlx::Database<Arguments: sqlx::IntoArguments<DB>>,
     for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
@@ -498,7 +502,7 @@ where
     for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     usize: sqlx::ColumnIndex<DB::Row>,
 {
-    let mut claimed = vec![false; batches.len()];
+    let mut taken: Vec<Option<Millis>> = vec![None; batches.len()];
     // The first batch of each (channel, key); a later one is a repeat of it.
     let mut keyed: Vec<(usize, &IdempotencyKey, String)> = Vec::new();
     for (i, batch) in batches.iter().enumerate() {
@@ -508,13 +512,17 @@ where
         let repeat = keyed.iter().any(|(j, other, _)| {
             batches[*j].channel_id == batch.channel_id && other.key == idempotency.key
         });
-        if !repeat {
+        if repeat {
+            // Its first use commits with this transaction: any bound finds it.
+            taken[i] = Some(idempotency.expired_before);
+        } else {
             keyed.push((i, idempotency, to_json_text(events)));
         }
     }
     for chunk in keyed.chunks(INSERT_CHUNK) {
-        // Keys recorded before this are expired; the group's requests came
-        // within moments of each other, so the earliest bound stands for all.
+        // Keys recorded before this are expired. One bound serves the chunk
+        // (the earliest: a key is never judged expired sooner than its own
+        // request would), and a taken key is looked up by the same bound.
         let expired_before = chunk
             .iter()
             .map(|(_, key, _)| key.expired_before)
@@ -540,12 +548,15 @@ where
             .push(" RETURNING channel_id, key");
         let rows: Vec<(String, String)> = insert.build_query_as().fetch_all(&mut **tx).await?;
         for (i, key, _) in chunk {
-            claimed[*i] = rows
+            let claimed = rows
                 .iter()
                 .any(|(channel, k)| *channel == batches[*i].channel_id && *k == key.key);
+            if !claimed {
+                taken[*i] = Some(expired_before);
+            }
         }
     }
-    Ok(claimed)
+    Ok(taken)
 }
 
 /// A channel an append found and locked.
@@ -728,7 +739,7 @@ mod tests {
             .iter()
             .map(|outcome| match outcome {
                 BatchOutcome::Stored(_) => "stored",
-                BatchOutcome::KeyUsed => "key used",
+                BatchOutcome::KeyUsed { .. } => "key used",
                 BatchOutcome::ChannelGone => "gone",
             })
             .collect();
@@ -759,6 +770,23 @@ mod tests {
             store.get_channel("ka").await.unwrap().unwrap().event_count,
             3
         );
+
+        // A key whose first use is older than the window is claimed afresh.
+        let mut renewed = keyed("ka", 6, "old");
+        if let Some(key) = renewed.idempotency.as_mut() {
+            key.expired_before = crate::model::now_millis() + 1_000;
+        }
+        let appended = store.append_events(&[renewed]).await.unwrap();
+        assert!(matches!(appended.outcomes[0], BatchOutcome::Stored(_)));
+        let again = store
+            .idempotent_result("ka", "old", 0)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(again.fingerprint, "ka-6");
+        assert_eq!(values(again.events), [6]);
+        let all = store.list_events("ka", &query).await.unwrap();
+        assert_eq!(values(all), [0, 1, 5, 6]);
     }
 
     #[tokio::test]
