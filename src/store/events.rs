@@ -759,13 +759,16 @@ mod tests {
             [0, 1, 5]
         );
         assert_eq!(values(store.list_events("kb", &query).await.unwrap()), [3]);
-        let first = store
-            .idempotent_result("ka", "k", 0)
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(first.fingerprint, "ka-1");
-        assert_eq!(values(first.events), [1]);
+        // What a key's first use recorded: its fingerprint and its values.
+        let first_use = async |key: &str| {
+            let first = store
+                .idempotent_result("ka", key, 0)
+                .await
+                .unwrap()
+                .unwrap();
+            (first.fingerprint, values(first.events))
+        };
+        assert_eq!(first_use("k").await, ("ka-1".to_string(), vec![1]));
         assert_eq!(
             store.get_channel("ka").await.unwrap().unwrap().event_count,
             3
@@ -778,13 +781,7 @@ mod tests {
         }
         let appended = store.append_events(&[renewed]).await.unwrap();
         assert!(matches!(appended.outcomes[0], BatchOutcome::Stored(_)));
-        let again = store
-            .idempotent_result("ka", "old", 0)
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(again.fingerprint, "ka-6");
-        assert_eq!(values(again.events), [6]);
+        assert_eq!(first_use("old").await, ("ka-6".to_string(), vec![6]));
         let all = store.list_events("ka", &query).await.unwrap();
         assert_eq!(values(all), [0, 1, 5, 6]);
     }
