@@ -26,6 +26,7 @@ const RECONNECT_BACKOFF_MAX: Duration = Duration::from_secs(5);
 
 /// Listens until `shutdown`; returns once LISTEN is in place, so that nothing
 /// committed after startup is missed.
+///
 /// The bus runs on the runtime it is started on (the live one, beside the
 /// sessions it wakes); what it reads from the store runs on `store_runtime`,
 /// which owns the store's connections.

@@ -158,8 +158,8 @@ sql_impl!(EventStore {
     async fn append_events(&self, batches: &[AppendBatch]) -> StoreResult<Appended> {
         let now = crate::model::now_millis();
         let created_at = format_millis(now);
-        // Batches of one channel are appended together: one lock, one
-        // announcement and one counter update per channel per group.
+        // Batches of one channel are appended together: one set of ids after
+        // its last one, one announcement and one counter update per group.
         let mut channels: Vec<(&str, Vec<usize>)> = Vec::new();
         for (i, batch) in batches.iter().enumerate() {
             match channels.iter_mut().find(|(id, _)| *id == batch.channel_id) {
@@ -172,7 +172,6 @@ sql_impl!(EventStore {
         channels.sort_unstable_by(|x, y| x.0.cmp(y.0));
         let channel_ids: Vec<&str> = channels.iter().map(|(id, _)| *id).collect();
         let mut results: Vec<Option<Vec<Event>>> = vec![None; batches.len()];
-        let mut key_used: Vec<Option<Millis>> = vec![None; batches.len()];
         let mut tx = self.backend().begin_append().await?;
         let locked = self.backend().lock_channels(&mut tx, &channel_ids, now).await?;
         // The rows come in channel id order, a channel's webhooks together.
@@ -227,11 +226,10 @@ sql_impl!(EventStore {
         // Keyed batches store only if their key is new: one statement claims
         // the group's keys. A repeat's ids are left unused (ids need only
         // grow, not be consecutive).
-        let taken = claim_keys(&mut tx, batches, &results, now).await?;
-        for (i, fresh_after) in taken.into_iter().enumerate() {
-            if fresh_after.is_some() {
-                results[i] = None;
-                key_used[i] = fresh_after;
+        let key_used = claim_keys(&mut tx, batches, &results, now).await?;
+        for (result, taken) in results.iter_mut().zip(&key_used) {
+            if taken.is_some() {
+                *result = None;
             }
         }
         // Every stored event, per channel, with its serialized data and token.

@@ -43,23 +43,22 @@ impl PostgresStore {
     /// Connects to `url` (`postgres://user@host/db`).
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         let options = PgConnectOptions::from_str(url)?;
-        // The default test is one more round trip per transaction (a
-        // quarter of a single-event append's); a connection that did die
-        // fails its statement instead, and is not returned to the pool.
-        let pool = PgPoolOptions::new()
-            .max_connections(16)
-            .test_before_acquire(false)
-            .acquire_timeout(Duration::from_secs(10))
-            .connect_with(options.clone())
-            .await?;
-        let append_pool = PgPoolOptions::new()
-            .max_connections(APPEND_CONNECTIONS)
-            .test_before_acquire(false)
-            .acquire_timeout(Duration::from_secs(10))
-            .connect_lazy_with(options);
+        let pool = pool_options(16).connect_with(options.clone()).await?;
+        let append_pool = pool_options(APPEND_CONNECTIONS).connect_lazy_with(options);
         MIGRATOR.run(&pool).await?;
         Ok(SqlStore::new(PostgresBackend { pool, append_pool }))
     }
+}
+
+/// Both pools' settings. sqlx's default test before each acquire is one
+/// more round trip per transaction (a quarter of a single-event append's); a
+/// connection that did die fails its statement instead, and is not returned
+/// to the pool.
+fn pool_options(max_connections: u32) -> PgPoolOptions {
+    PgPoolOptions::new()
+        .max_connections(max_connections)
+        .test_before_acquire(false)
+        .acquire_timeout(Duration::from_secs(10))
 }
 
 async fn notify<'e, E: sqlx::PgExecutor<'e>>(
