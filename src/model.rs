@@ -161,7 +161,10 @@ pub struct ChannelConfig {
     #[oai(default)]
     #[serde(default)]
     pub strict_types: bool,
-    /// Event type name → JSON Schema its `data` must satisfy.
+    /// Event type name → JSON Schema its `data` must satisfy. Each value
+    /// must itself be a valid JSON Schema (the draft its `$schema` names,
+    /// 2020-12 without one), or the request is refused with 400: a rule
+    /// this document cannot state in its own schema language.
     #[oai(default)]
     #[serde(default)]
     pub types: BTreeMap<String, Value>,

@@ -382,7 +382,7 @@ async fn going_private_closes_every_listener_without_access(backend: Backend) {
         assert_eq!(texts, 0, "socket {i} saw the private event");
     }
     for (i, stream) in streams.iter_mut().enumerate() {
-        let next = tokio::time::timeout(Duration::from_secs(10), stream.next())
+        let next = tokio::time::timeout(common::scaled(Duration::from_secs(10)), stream.next())
             .await
             .unwrap_or_else(|_| panic!("stream {i} was not ended within 10 s"));
         assert!(
@@ -392,7 +392,7 @@ async fn going_private_closes_every_listener_without_access(backend: Backend) {
     }
     assert_eq!(next_text(&mut kept_socket).await, secret);
     assert_eq!(next_text(&mut admin_socket).await, secret);
-    let message = tokio::time::timeout(Duration::from_secs(10), kept_stream.next())
+    let message = tokio::time::timeout(common::scaled(Duration::from_secs(10)), kept_stream.next())
         .await
         .expect("the member's stream gets the event within 10 s")
         .expect("the member's stream is open")
@@ -494,7 +494,7 @@ async fn expiring_tokens_end_their_sockets_and_streams(backend: Backend) {
     let (code, reason, _) = read_until_close(&mut socket).await;
     assert_eq!(code, Some(CloseCode::Policy), "{reason}");
     assert!(reason.contains("expired"), "{reason}");
-    let next = tokio::time::timeout(Duration::from_secs(10), stream.next())
+    let next = tokio::time::timeout(common::scaled(Duration::from_secs(10)), stream.next())
         .await
         .expect("the stream ends within 10 s of its token's expiry");
     assert!(next.is_none(), "the stream went on: {next:?}");

@@ -115,7 +115,7 @@ fn cli(server: &TestServer, token: &str, args: &[&str], stdin: Option<&str>) -> 
     std::thread::spawn(move || {
         let _ = done.send(child.wait_with_output().expect("client output"));
     });
-    match output.recv_timeout(Duration::from_secs(60)) {
+    match output.recv_timeout(common::scaled(Duration::from_secs(60))) {
         Ok(output) => output,
         Err(_) => {
             let _ = Command::new("kill")
@@ -321,7 +321,7 @@ async fn tail_follows_across_a_server_restart(backend: Backend) {
     let next_id = || {
         let line = tail
             .lines
-            .recv_timeout(Duration::from_secs(20))
+            .recv_timeout(common::scaled(Duration::from_secs(20)))
             .expect("tail printed an event");
         serde_json::from_str::<Value>(&line).unwrap()["id"]
             .as_str()
@@ -470,7 +470,7 @@ impl Tail {
     fn next(&self) -> (Value, Value) {
         let line = self
             .lines
-            .recv_timeout(Duration::from_secs(20))
+            .recv_timeout(common::scaled(Duration::from_secs(20)))
             .expect("tail printed an event within 20 s");
         let event: Value = serde_json::from_str(&line).unwrap();
         (event["type"].clone(), event["data"].clone())

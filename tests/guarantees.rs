@@ -160,7 +160,7 @@ async fn a_publisher_cut_off_by_a_crash_retries_without_duplicates(backend: Back
 
     // Publishers run until the server dies under them.
     let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(5))
+        .timeout(common::scaled(Duration::from_secs(5)))
         .build()
         .unwrap();
     let publishers: Vec<_> = (0..PUBLISHERS)
@@ -188,7 +188,7 @@ async fn a_publisher_cut_off_by_a_crash_retries_without_duplicates(backend: Back
             })
         })
         .collect();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let deadline = tokio::time::Instant::now() + common::scaled(Duration::from_secs(30));
     while acknowledged.lock().unwrap().len() < PUBLISHERS * EACH / 3 {
         assert!(
             tokio::time::Instant::now() < deadline,
@@ -198,7 +198,7 @@ async fn a_publisher_cut_off_by_a_crash_retries_without_duplicates(backend: Back
     }
     server.crash();
     for publisher in publishers {
-        tokio::time::timeout(Duration::from_secs(30), publisher)
+        tokio::time::timeout(common::scaled(Duration::from_secs(30)), publisher)
             .await
             .expect("publishers notice the crash within 30 s")
             .unwrap();

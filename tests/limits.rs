@@ -247,7 +247,7 @@ async fn connections_per_address_are_capped(backend: Backend) {
 /// Opens an SSE stream once a slot is free (sockets closed just before may
 /// still hold theirs for a moment).
 async fn eventually_open_stream(server: &TestServer) -> reqwest::Response {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let deadline = tokio::time::Instant::now() + common::scaled(Duration::from_secs(30));
     loop {
         let response = server
             .send(Method::GET, "/channels/room/stream", None, None)
@@ -524,9 +524,12 @@ async fn a_silent_connection_is_closed_after_the_idle_timeout() {
     .await;
     let mut stream = tokio::net::TcpStream::connect(&server.addr).await.unwrap();
     let mut buf = [0u8; 64];
-    let read = tokio::time::timeout(Duration::from_secs(30), stream.read(&mut buf))
-        .await
-        .expect("the silent connection was still open after 30 s");
+    let read = tokio::time::timeout(
+        common::scaled(Duration::from_secs(30)),
+        stream.read(&mut buf),
+    )
+    .await
+    .expect("the silent connection was still open after 30 s");
     assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
     let metrics = server.metrics().await;
     assert!(

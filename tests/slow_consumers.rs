@@ -54,7 +54,7 @@ async fn a_socket_that_takes_nothing_is_dropped_on_a_quiet_channel(backend: Back
         reader
     });
     assert_eq!(publish_large(&server, "quiet", EVENTS / 10).await, EVENTS);
-    let mut reader = tokio::time::timeout(Duration::from_secs(30), reading)
+    let mut reader = tokio::time::timeout(common::scaled(Duration::from_secs(30)), reading)
         .await
         .expect("the reading subscriber got all 80 events within 30 s")
         .unwrap();
@@ -83,7 +83,7 @@ async fn a_socket_that_takes_nothing_is_dropped_on_a_quiet_channel(backend: Back
 
     // The stuck client, reading at last, finds what the kernel still held
     // and then the end: a 1008 close if it fit, otherwise a cut connection.
-    let (texts, ending) = tokio::time::timeout(Duration::from_secs(20), async {
+    let (texts, ending) = tokio::time::timeout(common::scaled(Duration::from_secs(20)), async {
         let mut texts = 0;
         loop {
             match stuck.next().await {
@@ -120,7 +120,7 @@ async fn an_sse_stream_that_takes_nothing_ends_on_a_quiet_channel(backend: Backe
     );
     stream.write_all(request.as_bytes()).await.unwrap();
     let mut head = Vec::new();
-    tokio::time::timeout(Duration::from_secs(10), async {
+    tokio::time::timeout(common::scaled(Duration::from_secs(10)), async {
         let mut byte = [0u8; 1];
         while !head.ends_with(b"\r\n\r\n") {
             assert_eq!(

@@ -130,7 +130,7 @@ where
     S: Stream<Item = Result<SseEvent, eventsource_stream::EventStreamError<reqwest::Error>>>
         + Unpin,
 {
-    tokio::time::timeout(Duration::from_secs(10), stream.next())
+    tokio::time::timeout(common::scaled(Duration::from_secs(10)), stream.next())
         .await
         .expect("an SSE message within 10 s")
         .expect("the stream is open")

@@ -482,7 +482,7 @@ async fn client_pings_are_answered_and_its_close_is_echoed(backend: Backend) {
         .send(Message::Ping("are you there".into()))
         .await
         .unwrap();
-    let answer = tokio::time::timeout(Duration::from_secs(5), socket.next())
+    let answer = tokio::time::timeout(common::scaled(Duration::from_secs(5)), socket.next())
         .await
         .expect("an answer to the ping");
     match answer {
@@ -500,7 +500,7 @@ async fn client_pings_are_answered_and_its_close_is_echoed(backend: Backend) {
         })))
         .await
         .unwrap();
-    let echo = tokio::time::timeout(Duration::from_secs(5), socket.next())
+    let echo = tokio::time::timeout(common::scaled(Duration::from_secs(5)), socket.next())
         .await
         .expect("the server answers the close");
     match echo {

@@ -143,7 +143,9 @@ fn into_new(input: EventInput) -> NewEvent {
 #[OpenApi(tag = "ApiTags::Events")]
 impl EventsApi {
     /// Publish one event or a batch: a publish token of this channel, or admin.
-    /// The 201 is sent once the events are durable.
+    /// The 201 is sent once the events are durable. On a channel with
+    /// `strict_types`, each event needs one of the channel's types and `data`
+    /// valid against that type's JSON Schema (400 with the errors otherwise).
     #[oai(path = "/channels/:channel_id/events", method = "post")]
     async fn publish(
         &self,

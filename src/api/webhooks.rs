@@ -24,7 +24,10 @@ use crate::{
 #[derive(Debug, Object, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterWebhook {
-    /// http(s) URL each matching event is POSTed to.
+    /// http(s) URL each matching event is POSTed to. It must be a URL the
+    /// WHATWG URL standard accepts and, unless the server allows private
+    /// targets, its host must resolve to public addresses only; otherwise
+    /// 400 (rules this document cannot state in its schema language).
     #[oai(validator(max_length = 2048, pattern = "^[hH][tT][tT][pP][sS]?://"))]
     pub url: String,
     /// Only these event types; omit for every event.

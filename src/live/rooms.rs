@@ -100,6 +100,10 @@ pub enum CloseOrder {
         public: bool,
         valid_tokens: Arc<HashSet<String>>,
     },
+    /// This node could not deliver some committed events to the room (the
+    /// store did not answer while it read them back): everyone leaves and
+    /// resumes from the last event they have, so no one silently misses one.
+    Interrupted,
 }
 
 impl CloseOrder {
@@ -107,7 +111,7 @@ impl CloseOrder {
     pub fn applies_to(&self, access: &Access) -> bool {
         let token = access.token_id.as_deref();
         match self {
-            CloseOrder::ChannelDeleted => true,
+            CloseOrder::ChannelDeleted | CloseOrder::Interrupted => true,
             CloseOrder::TokenRevoked(revoked) => token == Some(revoked.as_str()),
             CloseOrder::ChannelMadePrivate => access.anonymous,
             CloseOrder::Recheck {
@@ -145,6 +149,15 @@ struct Progress {
     /// The channel's newest event when the first subscriber joined: where a
     /// catch-up starts if nothing has been broadcast since.
     joined_after: Option<String>,
+}
+
+impl Progress {
+    /// The newest event the room has, or had when it was joined.
+    fn place(&self) -> Option<String> {
+        self.last_broadcast
+            .clone()
+            .or_else(|| self.joined_after.clone())
+    }
 }
 
 impl Room {
@@ -313,6 +326,17 @@ impl Rooms {
         rooms.keys().cloned().collect()
     }
 
+    /// Where a channel's room is in the channel's event stream: `None` when
+    /// nobody listens here, `Some(None)` when the room has no place yet
+    /// (nothing broadcast, and its first subscriber joined an empty channel
+    /// or only polls wait on it). Events after the place and up to a new
+    /// batch are the ones the room would miss.
+    pub fn position(&self, channel_id: &str) -> Option<Option<String>> {
+        let room = self.room(channel_id)?;
+        let progress = room.progress.lock().unwrap_or_else(|e| e.into_inner());
+        Some(progress.place())
+    }
+
     /// Rooms with subscribers, and the id after which each must catch up
     /// (`None`: from the channel's first event).
     pub fn catch_up_points(&self) -> Vec<(String, Option<String>)> {
@@ -322,11 +346,7 @@ impl Rooms {
             .filter(|(_, room)| room.subscribers.load(Ordering::Acquire) > 0)
             .map(|(channel_id, room)| {
                 let progress = room.progress.lock().unwrap_or_else(|e| e.into_inner());
-                let start = progress
-                    .last_broadcast
-                    .clone()
-                    .or_else(|| progress.joined_after.clone());
-                (channel_id.clone(), start)
+                (channel_id.clone(), progress.place())
             })
             .collect()
     }

@@ -681,6 +681,11 @@ fn applies_to(order: &CloseOrder, sub: &Subscription) -> Option<Ending> {
             Some(APP_CHANNEL_PRIVATE),
             "token revoked",
         ),
+        CloseOrder::Interrupted => Ending::Close(
+            CloseCode::Error,
+            Some(APP_REPLAY_FAILED),
+            "live delivery interrupted: reconnect with after",
+        ),
     })
 }
 

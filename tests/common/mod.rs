@@ -152,13 +152,35 @@ pub struct TestServer {
     child: Child,
     pub db: std::sync::Arc<TestDb>,
     extra_args: Vec<String>,
+    /// Environment the process gets besides the harness's own.
+    env: Vec<(String, String)>,
     pub http: reqwest::Client,
 }
 
 pub type Ws = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
 
-/// How long a WebSocket upgrade may take.
+/// How long a WebSocket upgrade may take (before [`scaled`]).
 const WS_CONNECT: Duration = Duration::from_secs(20);
+
+/// The environment variable that stretches every deadline of the suite:
+/// `CHANNELHUB_TEST_TIME_SCALE=3` gives each wait three times as long, for
+/// a run on a busy machine (`tests/load/run.sh`). Deadlines only: what a
+/// test sends and what the server is told stay the same.
+pub const TIME_SCALE_VAR: &str = "CHANNELHUB_TEST_TIME_SCALE";
+
+/// `limit` stretched by [`TIME_SCALE_VAR`] (1 when unset; a value that is
+/// not a number of at least 1 fails the test that reads it).
+pub fn scaled(limit: Duration) -> Duration {
+    static SCALE: std::sync::LazyLock<f64> =
+        std::sync::LazyLock::new(|| match std::env::var(TIME_SCALE_VAR) {
+            Err(_) => 1.0,
+            Ok(text) => match text.parse::<f64>() {
+                Ok(scale) if scale >= 1.0 && scale.is_finite() => scale,
+                _ => panic!("{TIME_SCALE_VAR}={text:?}: expected a number of at least 1"),
+            },
+        });
+    limit.mul_f64(*SCALE)
+}
 
 impl TestServer {
     pub async fn start(backend: Backend) -> TestServer {
@@ -168,26 +190,38 @@ impl TestServer {
     pub async fn start_with(backend: Backend, extra_args: &[&str]) -> TestServer {
         let db = TestDb::new(backend).await;
         let extra_args: Vec<String> = extra_args.iter().map(|s| s.to_string()).collect();
-        let (child, addr) = spawn_server(&db.url, "127.0.0.1:0", &extra_args);
+        let (child, addr) = spawn_server(&db.url, "127.0.0.1:0", &extra_args, &[]);
         TestServer {
             base: format!("http://{addr}/api/v1"),
             addr,
             child,
             db: std::sync::Arc::new(db),
             extra_args,
+            env: Vec::new(),
             http: http_client(),
         }
     }
 
     /// Another node on this server's database, with the same flags.
     pub fn join(&self) -> TestServer {
-        let (child, addr) = spawn_server(&self.db.url, "127.0.0.1:0", &self.extra_args);
+        self.join_with_env(&[])
+    }
+
+    /// Another node on this server's database, with the same flags and
+    /// these environment variables (debug-build fault hooks, for one).
+    pub fn join_with_env(&self, env: &[(&str, &str)]) -> TestServer {
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let (child, addr) = spawn_server(&self.db.url, "127.0.0.1:0", &self.extra_args, &env);
         TestServer {
             base: format!("http://{addr}/api/v1"),
             addr,
             child,
             db: self.db.clone(),
             extra_args: self.extra_args.clone(),
+            env,
             http: http_client(),
         }
     }
@@ -197,7 +231,7 @@ impl TestServer {
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status();
-        wait_with_timeout(&mut self.child, Duration::from_secs(30))
+        wait_with_timeout(&mut self.child, scaled(Duration::from_secs(30)))
     }
 
     /// Kills the process with SIGKILL, as a crash would.
@@ -208,7 +242,7 @@ impl TestServer {
 
     /// Starts the process again on the same database (after `stop` or `crash`).
     pub fn restart(&mut self) {
-        let (child, addr) = spawn_server(&self.db.url, "127.0.0.1:0", &self.extra_args);
+        let (child, addr) = spawn_server(&self.db.url, "127.0.0.1:0", &self.extra_args, &self.env);
         self.child = child;
         self.base = format!("http://{addr}/api/v1");
         self.addr = addr;
@@ -217,7 +251,7 @@ impl TestServer {
 
     /// Starts the process again on the same database and the same address.
     pub fn restart_in_place(&mut self) {
-        let (child, addr) = spawn_server(&self.db.url, &self.addr, &self.extra_args);
+        let (child, addr) = spawn_server(&self.db.url, &self.addr, &self.extra_args, &self.env);
         self.child = child;
         assert_eq!(addr, self.addr);
         // Pooled connections belonged to the old process: a reused one may
@@ -384,7 +418,7 @@ impl TestServer {
                 .insert("authorization", format!("Bearer {token}").parse().unwrap());
         }
         let (socket, response) = within(
-            WS_CONNECT,
+            scaled(WS_CONNECT),
             format!("the upgrade of {path}"),
             connect_async(request),
         )
@@ -401,7 +435,7 @@ impl TestServer {
         socket.set_recv_buffer_size(8 * 1024).unwrap();
         let stream = socket.connect(self.addr.parse().unwrap()).await.unwrap();
         let (socket, response) = within(
-            WS_CONNECT,
+            scaled(WS_CONNECT),
             format!("the upgrade of {path}"),
             tokio_tungstenite::client_async(self.ws_url(path), MaybeTlsStream::Plain(stream)),
         )
@@ -450,7 +484,12 @@ impl Drop for TestServer {
     }
 }
 
-fn spawn_server(database_url: &str, listen: &str, extra_args: &[String]) -> (Child, String) {
+fn spawn_server(
+    database_url: &str,
+    listen: &str,
+    extra_args: &[String],
+    env: &[(String, String)],
+) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_channelhub"))
         .args([
             "serve",
@@ -463,6 +502,7 @@ fn spawn_server(database_url: &str, listen: &str, extra_args: &[String]) -> (Chi
         ])
         .args(extra_args)
         .env("RUST_LOG", "warn")
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -490,7 +530,8 @@ fn wait_for_listening(
             let _ = lines_tx.send(line);
         }
     });
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let limit = scaled(Duration::from_secs(60));
+    let deadline = std::time::Instant::now() + limit;
     let mut before = Vec::new();
     loop {
         let left = deadline.saturating_duration_since(std::time::Instant::now());
@@ -503,7 +544,9 @@ fn wait_for_listening(
                 panic!("the server exited before listening; it printed {before:?}")
             }
             Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-                panic!("the server printed no `listening` line within 60 s; it printed {before:?}")
+                panic!(
+                    "the server printed no `listening` line within {limit:?}; it printed {before:?}"
+                )
             }
         }
     }
@@ -523,12 +566,28 @@ fn wait_with_timeout(child: &mut Child, limit: Duration) -> std::process::ExitSt
     }
 }
 
+/// The next text frame within `limit` (scaled), skipping pings; `None` on
+/// timeout, so the caller can say what had arrived. Panics on anything else.
+pub async fn next_text_within(socket: &mut Ws, limit: Duration) -> Option<String> {
+    let deadline = tokio::time::Instant::now() + scaled(limit);
+    loop {
+        match tokio::time::timeout_at(deadline, socket.next())
+            .await
+            .ok()?
+        {
+            Some(Ok(Message::Text(text))) => return Some(text.to_string()),
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+            other => panic!("expected a text frame, got {other:?}"),
+        }
+    }
+}
+
 /// The next text frame, skipping pings; panics on anything else or on timeout.
 pub async fn next_text(socket: &mut Ws) -> String {
     loop {
-        match tokio::time::timeout(Duration::from_secs(10), socket.next())
+        match tokio::time::timeout(scaled(Duration::from_secs(10)), socket.next())
             .await
-            .expect("no frame within 10 s")
+            .expect("no frame within 10 s (scaled)")
         {
             Some(Ok(Message::Text(text))) => return text.to_string(),
             Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
@@ -542,9 +601,9 @@ pub async fn next_text(socket: &mut Ws) -> String {
 pub async fn read_until_close(socket: &mut Ws) -> (Option<CloseCode>, String, usize) {
     let mut texts = 0;
     loop {
-        match tokio::time::timeout(Duration::from_secs(20), socket.next())
+        match tokio::time::timeout(scaled(Duration::from_secs(20)), socket.next())
             .await
-            .expect("no close within 20 s")
+            .expect("no close within 20 s (scaled)")
         {
             Some(Ok(Message::Text(_))) => texts += 1,
             Some(Ok(Message::Close(frame))) => {
@@ -567,7 +626,7 @@ where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let deadline = tokio::time::Instant::now() + scaled(Duration::from_secs(30));
     // A check that never finishes (a request to a server that hangs) counts
     // against the same deadline.
     while !tokio::time::timeout_at(deadline, check())
@@ -594,8 +653,8 @@ pub fn assert_problem(status: StatusCode, body: &Value, expected: StatusCode) {
 /// waits longer than the longest long-poll (60 s) plus a margin fails.
 pub fn http_client() -> reqwest::Client {
     reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(10))
-        .read_timeout(Duration::from_secs(75))
+        .connect_timeout(scaled(Duration::from_secs(10)))
+        .read_timeout(scaled(Duration::from_secs(75)))
         .build()
         .expect("HTTP client")
 }
@@ -638,6 +697,7 @@ pub async fn within<T>(
     what: impl std::fmt::Display,
     fut: impl std::future::Future<Output = T>,
 ) -> T {
+    let limit = scaled(limit);
     match tokio::time::timeout(limit, fut).await {
         Ok(value) => value,
         Err(_) => panic!("timed out after {limit:?} waiting for {what}"),
@@ -654,7 +714,9 @@ pub struct Deadline {
 }
 
 impl Deadline {
+    /// `limit` is stretched by [`scaled`].
     pub fn after(limit: Duration) -> Deadline {
+        let limit = scaled(limit);
         Deadline {
             at: tokio::time::Instant::now() + limit,
             limit,
@@ -739,7 +801,7 @@ impl Spawned {
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status();
-        wait_with_timeout(&mut self.child, Duration::from_secs(30))
+        wait_with_timeout(&mut self.child, scaled(Duration::from_secs(30)))
     }
 }
 
