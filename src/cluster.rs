@@ -91,13 +91,15 @@ impl Bus {
     async fn handle(&self, notification: PgNotification) {
         match notification.channel() {
             EVENTS_TOPIC => match serde_json::from_str::<AppendNotice>(notification.payload()) {
-                Ok(notice) if notice.events.is_empty() => {
-                    // Too large to travel inline: read back from the table.
-                    let hub = self.hub.clone();
-                    self.on_store_runtime(async move { hub.deliver_announced(notice).await })
-                        .await;
+                Ok(notice) => {
+                    // A batch that travelled as an id range, or a room that
+                    // missed something, is read from the table first.
+                    if let Some(read) = self.hub.deliver_announced(notice) {
+                        let hub = self.hub.clone();
+                        self.on_store_runtime(async move { hub.read_back(read).await })
+                            .await;
+                    }
                 }
-                Ok(notice) => self.hub.deliver_announced(notice).await,
                 Err(err) => tracing::warn!(error = %err, "malformed event notice"),
             },
             CONTROL_TOPIC => match serde_json::from_str::<ControlNotice>(notification.payload()) {

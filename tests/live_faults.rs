@@ -21,21 +21,23 @@ use common::{
     ADMIN, Backend, Deadline, TestServer, next_text, next_text_within, postgres_available,
     read_until_close,
 };
+use eventsource_stream::Eventsource;
+use futures_util::StreamExt;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 const FAIL_LIVE_READS: &str = "CHANNELHUB_DEBUG_FAIL_LIVE_READS";
+const DROP_NOTICES: &str = "CHANNELHUB_DEBUG_DROP_NOTICES";
 
-/// A publishing node, and a second node on its database whose next
-/// `failing_reads` live reads fail.
-async fn two_nodes(test: &str, failing_reads: u32) -> Option<(TestServer, TestServer)> {
+/// A publishing node, and a second node on its database with `faults` (the
+/// debug-build hooks) in its environment.
+async fn two_nodes(test: &str, faults: &[(&str, &str)]) -> Option<(TestServer, TestServer)> {
     if !postgres_available(&format!("live_faults::{test}")) {
         return None;
     }
     let publisher = TestServer::start(Backend::Postgres).await;
-    let failing = failing_reads.to_string();
-    let subscriber = publisher.join_with_env(&[(FAIL_LIVE_READS, failing.as_str())]);
+    let subscriber = publisher.join_with_env(faults);
     Some((publisher, subscriber))
 }
 
@@ -71,7 +73,11 @@ fn frame_id(frame: &str) -> String {
 /// after it arrived as if nothing had happened.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_read_back_is_retried_and_nothing_is_missed() {
-    let Some((a, b)) = two_nodes("a_failed_read_back_is_retried_and_nothing_is_missed", 3).await
+    let Some((a, b)) = two_nodes(
+        "a_failed_read_back_is_retried_and_nothing_is_missed",
+        &[(FAIL_LIVE_READS, "3")],
+    )
+    .await
     else {
         return;
     };
@@ -91,6 +97,70 @@ async fn a_failed_read_back_is_retried_and_nothing_is_missed() {
     assert_eq!(received, published, "every event once, in commit order");
 }
 
+/// A notice lost on the way (as with a LISTEN connection that dropped): the
+/// next notice names the event before its batch, which the room does not
+/// have, so the room reads the hole from the table before that batch. A
+/// WebSocket subscriber and an SSE stream on that node both get every
+/// event, in order. Before the fix the lost events were simply never sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_notice_is_filled_from_the_table() {
+    let Some((a, b)) = two_nodes(
+        "a_lost_notice_is_filled_from_the_table",
+        &[(DROP_NOTICES, "2")],
+    )
+    .await
+    else {
+        return;
+    };
+    a.create_channel(json!({"id": "holes"})).await;
+    let mut socket = b.ws("/channels/holes/ws").await;
+    let mut stream = sse(&b, "/channels/holes/stream").await;
+    let mut published = Vec::new();
+    // The notices of the first two publishes are dropped on b.
+    for i in 0..4 {
+        published.extend(event_ids(&a.publish("holes", json!({"data": i})).await));
+    }
+    let mut on_socket = Vec::new();
+    while on_socket.len() < published.len() {
+        let Some(frame) = next_text_within(&mut socket, Duration::from_secs(10)).await else {
+            panic!("the socket got {on_socket:?} of {published:?}");
+        };
+        on_socket.push(frame_id(&frame));
+    }
+    assert_eq!(
+        on_socket, published,
+        "WebSocket: every event once, in order"
+    );
+    let mut on_stream = Vec::new();
+    while on_stream.len() < published.len() {
+        let next = tokio::time::timeout(common::scaled(Duration::from_secs(10)), stream.next());
+        let Ok(Some(Ok(message))) = next.await else {
+            panic!("the SSE stream got {on_stream:?} of {published:?}");
+        };
+        on_stream.push(message.id);
+    }
+    assert_eq!(on_stream, published, "SSE: every event once, in order");
+}
+
+/// An SSE stream on `node`, parsed by a real SSE parser.
+async fn sse(
+    node: &TestServer,
+    path: &str,
+) -> impl futures_util::Stream<
+    Item = Result<eventsource_stream::Event, eventsource_stream::EventStreamError<reqwest::Error>>,
+> + Unpin
++ use<> {
+    let response = node
+        .http
+        .get(node.url(path))
+        .header("accept", "text/event-stream")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    Box::pin(response.bytes_stream().eventsource())
+}
+
 /// A notice whose events the room cannot read back at all (the store keeps
 /// failing past the node's patience) closes the room's subscribers with
 /// 4011 instead of leaving them with a hole; resuming with `after` from the
@@ -99,7 +169,7 @@ async fn a_failed_read_back_is_retried_and_nothing_is_missed() {
 async fn a_room_that_cannot_read_back_closes_so_subscribers_resume() {
     let Some((a, b)) = two_nodes(
         "a_room_that_cannot_read_back_closes_so_subscribers_resume",
-        1_000_000,
+        &[(FAIL_LIVE_READS, "1000000")],
     )
     .await
     else {
@@ -110,7 +180,12 @@ async fn a_room_that_cannot_read_back_closes_so_subscribers_resume() {
     // Small: travels in the notification, no read needed.
     let first = event_ids(&a.publish("halting", json!({"data": "first"})).await);
     assert_eq!(frame_id(&next_text(&mut socket).await), first[0]);
-    let missed = event_ids(&a.publish("halting", large_batch(3)).await);
+    let mut missed = event_ids(&a.publish("halting", large_batch(3)).await);
+    // Small again, after the hole: must not reach the socket as if nothing
+    // were missing.
+    missed.extend(event_ids(
+        &a.publish("halting", json!({"data": "after"})).await,
+    ));
     let (code, reason, texts) = read_until_close(&mut socket).await;
     assert_eq!(code, Some(CloseCode::from(4011)), "{reason}");
     assert_eq!(
@@ -136,7 +211,7 @@ async fn a_room_that_cannot_read_back_closes_so_subscribers_resume() {
 /// with exactly what the table holds, in order.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn terminated_backends_lose_no_live_event() {
-    let Some((a, b)) = two_nodes("terminated_backends_lose_no_live_event", 0).await else {
+    let Some((a, b)) = two_nodes("terminated_backends_lose_no_live_event", &[]).await else {
         return;
     };
     a.create_channel(json!({"id": "rough"})).await;
@@ -261,15 +336,33 @@ async fn terminate_backends(database_url: &str) {
     let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(database_url)
         .await
         .unwrap();
-    let cut: Vec<(bool,)> = sqlx::query_as(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+    // Both LISTEN connections are up again after the last cut (each cut is
+    // to take them down mid-stream).
+    let deadline = Deadline::after(Duration::from_secs(20));
+    loop {
+        let listening: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity \
+             WHERE datname = current_database() AND application_name = 'channelhub-bus'",
+        )
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+        if listening == 2 {
+            break;
+        }
+        deadline.check(|| format!("{listening} of 2 LISTEN connections are back"));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let cut: Vec<(String, bool)> = sqlx::query_as(
+        "SELECT application_name, pg_terminate_backend(pid) FROM pg_stat_activity \
          WHERE datname = current_database() AND pid <> pg_backend_pid()",
     )
     .fetch_all(&mut conn)
     .await
     .unwrap();
-    assert!(
-        cut.len() >= 2,
-        "each node's LISTEN connection at least: {cut:?}"
-    );
+    let listens = cut
+        .iter()
+        .filter(|(name, _)| name == "channelhub-bus")
+        .count();
+    assert_eq!(listens, 2, "each node's LISTEN connection is cut: {cut:?}");
 }

@@ -75,7 +75,7 @@ impl StreamApi {
         /// Like `Last-Event-ID`, for clients that cannot set headers.
         after: Query<Option<String>>,
     ) -> Result<EventStream, ApiError> {
-        let (_, principal) = self
+        let (channel, principal) = self
             .hub
             .open_for_reading(&channel_id, presented_token(req).as_deref())
             .await?;
@@ -83,7 +83,7 @@ impl StreamApi {
         let resume_from = last_event_id.0.or(after.0).filter(|id| !id.is_empty());
         let replay = replay_after(&self.hub, &channel_id, resume_from, &types).await?;
         let subscription = SseSubscription {
-            listener: self.hub.rooms().watch(&channel_id),
+            listener: self.hub.rooms().stream(&channel_id, channel.last_event_id),
             types,
             access: live_access(&principal),
             replay,

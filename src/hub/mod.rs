@@ -6,6 +6,7 @@
 //! other, and answers in domain terms ([`HubError`]); it never sees HTTP types
 //! and never writes SQL.
 
+mod announced;
 mod channels;
 mod events;
 mod notices;

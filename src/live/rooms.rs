@@ -134,6 +134,10 @@ pub struct Room {
     sender: broadcast::Sender<RoomMessage>,
     /// Live WebSocket subscribers (what the API reports as `subscribers`).
     subscribers: AtomicUsize,
+    /// Listeners that need every event in order (subscribers and SSE
+    /// streams; not polls, which read the store once woken): a room with
+    /// any is caught up after the bus was cut.
+    continuous: AtomicUsize,
     /// Everyone holding the room open: subscribers plus waiting polls.
     holders: AtomicUsize,
     published_frames: AtomicU64,
@@ -146,17 +150,44 @@ pub struct Room {
 struct Progress {
     /// The newest event broadcast here: older ones arriving again are skipped.
     last_broadcast: Option<String>,
-    /// The channel's newest event when the first subscriber joined: where a
-    /// catch-up starts if nothing has been broadcast since.
-    joined_after: Option<String>,
+    /// The channel's newest event (`None`: it had none) when the first
+    /// subscriber or stream joined: where a catch-up starts if nothing has
+    /// been broadcast since. Unset while only polls wait here.
+    joined_after: Option<Option<String>>,
+}
+
+/// Where a room is in its channel's event stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Place {
+    /// Not known: only polls wait here and nothing was broadcast yet, or
+    /// the room gave up what it had (see [`Rooms::interrupt`]).
+    Unknown,
+    /// Before the channel's first event.
+    Start,
+    /// After this event.
+    After(String),
+}
+
+impl Place {
+    /// The id a read must start after (`None`: from the first event), if
+    /// the place is known.
+    pub fn after(&self) -> Option<Option<String>> {
+        match self {
+            Place::Unknown => None,
+            Place::Start => Some(None),
+            Place::After(id) => Some(Some(id.clone())),
+        }
+    }
 }
 
 impl Progress {
     /// The newest event the room has, or had when it was joined.
-    fn place(&self) -> Option<String> {
-        self.last_broadcast
-            .clone()
-            .or_else(|| self.joined_after.clone())
+    fn place(&self) -> Place {
+        match (&self.last_broadcast, &self.joined_after) {
+            (Some(id), _) | (None, Some(Some(id))) => Place::After(id.clone()),
+            (None, Some(None)) => Place::Start,
+            (None, None) => Place::Unknown,
+        }
     }
 }
 
@@ -182,13 +213,27 @@ pub struct Listener {
     channel_id: String,
     pub room: Arc<Room>,
     pub receiver: broadcast::Receiver<RoomMessage>,
-    counts_as_subscriber: bool,
+    kind: Kind,
+}
+
+/// What a listener is to its room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// A WebSocket subscriber: counted, and needs every event.
+    Subscriber,
+    /// An SSE stream: needs every event.
+    Stream,
+    /// A long-poll: only woken.
+    Poll,
 }
 
 impl Drop for Listener {
     fn drop(&mut self) {
-        if self.counts_as_subscriber {
+        if self.kind == Kind::Subscriber {
             self.room.subscribers.fetch_sub(1, Ordering::AcqRel);
+        }
+        if self.kind != Kind::Poll {
+            self.room.continuous.fetch_sub(1, Ordering::AcqRel);
         }
         if self.room.holders.fetch_sub(1, Ordering::AcqRel) == 1 {
             let mut rooms = self.rooms.rooms.write().unwrap_or_else(|e| e.into_inner());
@@ -216,25 +261,26 @@ impl Rooms {
     /// Joins a channel's room as a live subscriber (counted in `subscribers`).
     /// `joined_after` is the channel's newest event id at joining.
     pub fn subscribe(self: &Arc<Self>, channel_id: &str, joined_after: Option<String>) -> Listener {
-        let listener = self.listen(channel_id, true);
-        let mut progress = listener
-            .room
-            .progress
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        if progress.joined_after.is_none() {
-            progress.joined_after = joined_after;
-        }
-        drop(progress);
-        listener
+        self.listen(channel_id, Kind::Subscriber, joined_after)
     }
 
-    /// Joins a channel's room to be woken by new events (a poll or a stream).
+    /// Joins a channel's room as an SSE stream: like a subscriber, but not
+    /// counted in `subscribers`.
+    pub fn stream(self: &Arc<Self>, channel_id: &str, joined_after: Option<String>) -> Listener {
+        self.listen(channel_id, Kind::Stream, joined_after)
+    }
+
+    /// Joins a channel's room to be woken by new events (a long-poll).
     pub fn watch(self: &Arc<Self>, channel_id: &str) -> Listener {
-        self.listen(channel_id, false)
+        self.listen(channel_id, Kind::Poll, None)
     }
 
-    fn listen(self: &Arc<Self>, channel_id: &str, counts_as_subscriber: bool) -> Listener {
+    fn listen(
+        self: &Arc<Self>,
+        channel_id: &str,
+        kind: Kind,
+        joined_after: Option<String>,
+    ) -> Listener {
         let mut rooms = self.rooms.write().unwrap_or_else(|e| e.into_inner());
         let room = rooms
             .entry(channel_id.to_owned())
@@ -242,6 +288,7 @@ impl Rooms {
                 Arc::new(Room {
                     sender: broadcast::channel(self.queue_frames).0,
                     subscribers: AtomicUsize::new(0),
+                    continuous: AtomicUsize::new(0),
                     holders: AtomicUsize::new(0),
                     published_frames: AtomicU64::new(0),
                     published_bytes: AtomicU64::new(0),
@@ -250,8 +297,15 @@ impl Rooms {
             })
             .clone();
         room.holders.fetch_add(1, Ordering::AcqRel);
-        if counts_as_subscriber {
+        if kind == Kind::Subscriber {
             room.subscribers.fetch_add(1, Ordering::AcqRel);
+        }
+        if kind != Kind::Poll {
+            room.continuous.fetch_add(1, Ordering::AcqRel);
+            let mut progress = room.progress.lock().unwrap_or_else(|e| e.into_inner());
+            if progress.joined_after.is_none() {
+                progress.joined_after = Some(joined_after);
+            }
         }
         let receiver = room.sender.subscribe();
         Listener {
@@ -259,7 +313,7 @@ impl Rooms {
             channel_id: channel_id.to_owned(),
             room,
             receiver,
-            counts_as_subscriber,
+            kind,
         }
     }
 
@@ -313,11 +367,44 @@ impl Rooms {
         let _ = room.sender.send(RoomMessage::Events(Arc::new(batch)));
     }
 
-    /// Tells a channel's listeners that some of them must leave.
+    /// Tells a channel's listeners that some of them must leave. A deleted
+    /// channel's room forgets its place: a channel created again under the
+    /// same id starts a new stream of ids.
     pub fn close(&self, channel_id: &str, order: CloseOrder) {
         if let Some(room) = self.room(channel_id) {
+            if order == CloseOrder::ChannelDeleted {
+                let mut progress = room.progress.lock().unwrap_or_else(|e| e.into_inner());
+                *progress = Progress::default();
+            }
             let _ = room.sender.send(RoomMessage::Close(order));
         }
+    }
+
+    /// Closes a room's listeners because events up to `through` could not
+    /// be delivered to it (they resume from what they have), and moves the
+    /// room past them: listeners that join later start from there. Without
+    /// `through` (how far the loss goes is unknown), the room forgets its
+    /// place and takes the next batch as it comes.
+    pub fn interrupt(&self, channel_id: &str, through: Option<String>) {
+        let Some(room) = self.room(channel_id) else {
+            return;
+        };
+        let mut progress = room.progress.lock().unwrap_or_else(|e| e.into_inner());
+        match through {
+            Some(id) => {
+                if progress
+                    .last_broadcast
+                    .as_ref()
+                    .is_none_or(|last| *last < id)
+                {
+                    progress.last_broadcast = Some(id);
+                }
+            }
+            None => *progress = Progress::default(),
+        }
+        let _ = room
+            .sender
+            .send(RoomMessage::Close(CloseOrder::Interrupted));
     }
 
     /// Every channel with a room on this node (subscribers, streams or polls).
@@ -326,27 +413,25 @@ impl Rooms {
         rooms.keys().cloned().collect()
     }
 
-    /// Where a channel's room is in the channel's event stream: `None` when
-    /// nobody listens here, `Some(None)` when the room has no place yet
-    /// (nothing broadcast, and its first subscriber joined an empty channel
-    /// or only polls wait on it). Events after the place and up to a new
-    /// batch are the ones the room would miss.
-    pub fn position(&self, channel_id: &str) -> Option<Option<String>> {
+    /// Where a channel's room is in the channel's event stream (`None` when
+    /// nobody listens here). Events after the place and before a new batch
+    /// are the ones the room would miss.
+    pub fn position(&self, channel_id: &str) -> Option<Place> {
         let room = self.room(channel_id)?;
         let progress = room.progress.lock().unwrap_or_else(|e| e.into_inner());
         Some(progress.place())
     }
 
-    /// Rooms with subscribers, and the id after which each must catch up
-    /// (`None`: from the channel's first event).
+    /// Rooms with subscribers or streams and a known place, and the id
+    /// after which each must catch up (`None`: from the channel's first event).
     pub fn catch_up_points(&self) -> Vec<(String, Option<String>)> {
         let rooms = self.rooms.read().unwrap_or_else(|e| e.into_inner());
         rooms
             .iter()
-            .filter(|(_, room)| room.subscribers.load(Ordering::Acquire) > 0)
-            .map(|(channel_id, room)| {
+            .filter(|(_, room)| room.continuous.load(Ordering::Acquire) > 0)
+            .filter_map(|(channel_id, room)| {
                 let progress = room.progress.lock().unwrap_or_else(|e| e.into_inner());
-                (channel_id.clone(), progress.place())
+                Some((channel_id.clone(), progress.place().after()?))
             })
             .collect()
     }

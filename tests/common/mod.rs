@@ -418,7 +418,7 @@ impl TestServer {
                 .insert("authorization", format!("Bearer {token}").parse().unwrap());
         }
         let (socket, response) = within(
-            scaled(WS_CONNECT),
+            WS_CONNECT,
             format!("the upgrade of {path}"),
             connect_async(request),
         )
@@ -435,7 +435,7 @@ impl TestServer {
         socket.set_recv_buffer_size(8 * 1024).unwrap();
         let stream = socket.connect(self.addr.parse().unwrap()).await.unwrap();
         let (socket, response) = within(
-            scaled(WS_CONNECT),
+            WS_CONNECT,
             format!("the upgrade of {path}"),
             tokio_tungstenite::client_async(self.ws_url(path), MaybeTlsStream::Plain(stream)),
         )

@@ -3,7 +3,7 @@
 #
 # start_server DATABASE_URL: starts target/debug/channelhub on a free
 #   loopback port with a fresh admin token; sets BASE, ADMIN_TOKEN, WORK and
-#   an EXIT trap that stops it and removes WORK.
+#   an EXIT trap (replacing the caller's) that stops it and removes WORK.
 # run_schemathesis SEED [ARGS...]: one schemathesis run against BASE with
 #   every check and phase, EXAMPLES per operation, the given seed and no
 #   example database (a database would replay earlier failures, so a run
@@ -32,12 +32,14 @@ start_server() {
     --admin-token "$ADMIN_TOKEN" --allow-private-webhooks >"$WORK/server.log" 2>&1 &
   SERVER=$!
   trap 'kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; rm -rf "$WORK"' EXIT
-  for _ in $(seq 1 100); do
-    curl -sf "$BASE/readyz" >/dev/null && break
-    kill -0 "$SERVER" 2>/dev/null || { cat "$WORK/server.log" >&2; exit 1; }
+  for _ in $(seq 1 300); do
+    curl -sf "$BASE/readyz" >/dev/null && return 0
+    kill -0 "$SERVER" 2>/dev/null || break
     sleep 0.1
   done
-  curl -sf "$BASE/readyz" >/dev/null
+  echo "the server did not become ready; its log:" >&2
+  cat "$WORK/server.log" >&2
+  exit 1
 }
 
 run_schemathesis() {

@@ -29,18 +29,26 @@ cargo test --no-run "$@"
 
 LOAD_DB="channelhub_load_$$"
 PIDS=()
+PGBENCH_LOG=""
 cleanup() {
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  psql "$TEST_DATABASE_URL" -qc "DROP DATABASE IF EXISTS $LOAD_DB WITH (FORCE)" >/dev/null 2>&1 || true
+  [ -n "$PGBENCH_LOG" ] && rm -f "$PGBENCH_LOG"
+  # WITH (FORCE) needs PostgreSQL 13 or later.
+  psql "$TEST_DATABASE_URL" -qc "DROP DATABASE IF EXISTS $LOAD_DB WITH (FORCE)" >/dev/null \
+    || echo "could not drop the scratch database $LOAD_DB" >&2
 }
 trap cleanup EXIT
 
 psql "$TEST_DATABASE_URL" -qc "CREATE DATABASE $LOAD_DB"
-LOAD_URL="$(echo "$TEST_DATABASE_URL" | sed -E "s#/[^/?]+(\?|$)#/$LOAD_DB\1#")"
-pgbench -q -i -s 5 "$LOAD_URL" >/dev/null 2>&1
-pgbench -n -c "$LOAD_CLIENTS" -j 1 -T 86400 "$LOAD_URL" >/tmp/channelhub-load-pgbench.$$.log 2>&1 &
-PIDS+=($!)
+# The same server and credentials, the scratch database.
+LOAD_URL="$(python3 -c 'import sys, urllib.parse as u; p = u.urlsplit(sys.argv[1]); print(u.urlunsplit(p._replace(path="/" + sys.argv[2])))' "$TEST_DATABASE_URL" "$LOAD_DB")"
+PGBENCH_LOG="$(mktemp)"
+pgbench -q -i -s 5 "$LOAD_URL" >"$PGBENCH_LOG" 2>&1 || { cat "$PGBENCH_LOG" >&2; exit 1; }
+# -P: a progress line every 30 s, so the log shows the load was there throughout.
+pgbench -n -c "$LOAD_CLIENTS" -j 1 -T 86400 -P 30 "$LOAD_URL" >"$PGBENCH_LOG" 2>&1 &
+PGBENCH=$!
+PIDS+=("$PGBENCH")
 for _ in $(seq 1 "$(nproc)"); do
   bash -c 'while :; do :; done' &
   PIDS+=($!)
@@ -52,4 +60,8 @@ cargo test "$@"
 STATUS=$?
 set -e
 echo "suite under load: exit $STATUS after $(( $(date +%s) - START )) s"
+echo "pgbench progress (transactions per second while the suite ran):"
+grep -E '^progress' "$PGBENCH_LOG" || true
+# A load that died early would make this run say less than it claims.
+kill -0 "$PGBENCH" 2>/dev/null || { echo "pgbench stopped during the run:" >&2; cat "$PGBENCH_LOG" >&2; exit 1; }
 exit "$STATUS"
