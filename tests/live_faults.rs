@@ -60,6 +60,22 @@ fn event_ids(published: &Value) -> Vec<String> {
     }
 }
 
+/// The ids of the next `count` events on `socket`; fails, listing what
+/// came, once none arrives for 10 s (scaled).
+async fn receive_ids(socket: &mut common::Ws, count: usize, whose: &str) -> Vec<String> {
+    let mut received = Vec::new();
+    while received.len() < count {
+        let Some(frame) = next_text_within(socket, Duration::from_secs(10)).await else {
+            panic!(
+                "{whose} got {} of {count} events: {received:?}",
+                received.len()
+            );
+        };
+        received.push(frame_id(&frame));
+    }
+    received
+}
+
 fn frame_id(frame: &str) -> String {
     serde_json::from_str::<Value>(frame).unwrap()["id"]
         .as_str()
@@ -87,13 +103,7 @@ async fn a_failed_read_back_is_retried_and_nothing_is_missed() {
     for i in 0..3 {
         published.extend(event_ids(&a.publish("steady", json!({"data": i})).await));
     }
-    let mut received = Vec::new();
-    while received.len() < published.len() {
-        let Some(frame) = next_text_within(&mut socket, Duration::from_secs(20)).await else {
-            panic!("received {received:?} of {published:?}");
-        };
-        received.push(frame_id(&frame));
-    }
+    let received = receive_ids(&mut socket, published.len(), "the socket").await;
     assert_eq!(received, published, "every event once, in commit order");
 }
 
@@ -120,13 +130,7 @@ async fn a_lost_notice_is_filled_from_the_table() {
     for i in 0..4 {
         published.extend(event_ids(&a.publish("holes", json!({"data": i})).await));
     }
-    let mut on_socket = Vec::new();
-    while on_socket.len() < published.len() {
-        let Some(frame) = next_text_within(&mut socket, Duration::from_secs(10)).await else {
-            panic!("the socket got {on_socket:?} of {published:?}");
-        };
-        on_socket.push(frame_id(&frame));
-    }
+    let on_socket = receive_ids(&mut socket, published.len(), "the socket").await;
     assert_eq!(
         on_socket, published,
         "WebSocket: every event once, in order"
@@ -267,20 +271,11 @@ async fn terminated_backends_lose_no_live_event() {
         assert!(stored.contains(id), "acknowledged {id} is not stored");
     }
     for (node, socket) in sockets.iter_mut().enumerate() {
-        let mut received: Vec<String> = Vec::new();
-        while received.len() < stored.len() {
-            let Some(frame) = next_text_within(socket, Duration::from_secs(10)).await else {
-                let missing: Vec<&String> =
-                    stored.iter().filter(|id| !received.contains(*id)).collect();
-                panic!(
-                    "node {node}: {} of {} stored events arrived; missing {missing:?}",
-                    received.len(),
-                    stored.len()
-                );
-            };
-            received.push(frame_id(&frame));
-        }
-        assert_eq!(received, stored, "every stored event once, in order");
+        let received = receive_ids(socket, stored.len(), &format!("node {node}")).await;
+        assert_eq!(
+            received, stored,
+            "node {node}: every stored event once, in order"
+        );
     }
 }
 
