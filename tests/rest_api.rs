@@ -176,8 +176,28 @@ async fn channel_validation(backend: Backend) {
         )
         .await;
     assert_problem(status, &problem, StatusCode::BAD_REQUEST);
+    // The case schemathesis found with a random seed (issue 23): a type's
+    // value is a JSON object, as the document allows, but no JSON Schema.
+    // The document says so in words; the answer is a 400 naming the rule.
+    let (status, problem) = server
+        .call(
+            Method::PATCH,
+            "/channels/fine",
+            Some(ADMIN),
+            Some(json!({"config": {"types": {"t": {"type": "nope"}}}})),
+        )
+        .await;
+    assert_problem(status, &problem, StatusCode::BAD_REQUEST);
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("config.types.t is not a valid JSON Schema"),
+        "{problem}"
+    );
     let (_, unchanged) = server.call(Method::GET, "/channels/fine", None, None).await;
     assert_eq!(unchanged["config"]["strict_types"], false);
+    assert_eq!(unchanged["config"]["types"], json!({}));
 }
 
 async fn channel_listing_pages_and_privacy(backend: Backend) {

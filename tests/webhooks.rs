@@ -131,6 +131,9 @@ async fn registration_rules(backend: Backend) {
     for bad in [
         json!({"url": "ftp://127.0.0.1/x"}),
         json!({"url": "nope"}),
+        // An RFC 3986 URI (what the document's `format: uri` allows) that
+        // the WHATWG URL standard refuses: a rule stated in words (issue 23).
+        json!({"url": "http://127.0.0.1:99999/x"}),
         json!({}),
         json!({"url": url, "ttl_seconds": 0}),
     ] {
