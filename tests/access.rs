@@ -10,7 +10,6 @@ use common::{
     ADMIN, Backend, TestServer, eventually, next_text, read_until_close,
     receiver::{Behaviour, Receiver},
 };
-use eventsource_stream::Eventsource;
 use futures_util::StreamExt;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -309,25 +308,6 @@ async fn credentials_are_hashed_only_where_they_matter(backend: Backend) {
     assert_eq!(hash_checks(&server).await, before + 2);
 }
 
-/// The SSE stream's body, opened as a reader would.
-async fn sse_events(
-    server: &TestServer,
-    path: &str,
-) -> impl futures_util::Stream<
-    Item = Result<eventsource_stream::Event, eventsource_stream::EventStreamError<reqwest::Error>>,
-> + Unpin
-+ use<> {
-    let response = server
-        .http
-        .get(server.url(path))
-        .header("accept", "text/event-stream")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK, "{path}");
-    Box::pin(response.bytes_stream().eventsource())
-}
-
 async fn going_private_closes_every_listener_without_access(backend: Backend) {
     let server = TestServer::start(backend).await;
     server.create_channel(json!({"id": "town-square"})).await;
@@ -349,7 +329,11 @@ async fn going_private_closes_every_listener_without_access(backend: Backend) {
     for token in outsiders {
         let query = token.map(|t| format!("?token={t}")).unwrap_or_default();
         sockets.push(server.ws(&format!("/channels/town-square/ws{query}")).await);
-        streams.push(sse_events(&server, &format!("/channels/town-square/stream{query}")).await);
+        streams.push(
+            server
+                .sse(&format!("/channels/town-square/stream{query}"))
+                .await,
+        );
     }
     let mut kept_socket = server
         .ws(&format!("/channels/town-square/ws?token={member}"))
@@ -357,11 +341,9 @@ async fn going_private_closes_every_listener_without_access(backend: Backend) {
     let mut admin_socket = server
         .ws(&format!("/channels/town-square/ws?token={ADMIN}"))
         .await;
-    let mut kept_stream = sse_events(
-        &server,
-        &format!("/channels/town-square/stream?token={member}"),
-    )
-    .await;
+    let mut kept_stream = server
+        .sse(&format!("/channels/town-square/stream?token={member}"))
+        .await;
 
     let (status, channel) = server
         .call(
@@ -486,11 +468,9 @@ async fn expiring_tokens_end_their_sockets_and_streams(backend: Backend) {
     let mut socket = server
         .ws(&format!("/channels/short-lease/ws?token={reader}"))
         .await;
-    let mut stream = sse_events(
-        &server,
-        &format!("/channels/short-lease/stream?token={reader}"),
-    )
-    .await;
+    let mut stream = server
+        .sse(&format!("/channels/short-lease/stream?token={reader}"))
+        .await;
     let (code, reason, _) = read_until_close(&mut socket).await;
     assert_eq!(code, Some(CloseCode::Policy), "{reason}");
     assert!(reason.contains("expired"), "{reason}");

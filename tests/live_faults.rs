@@ -21,7 +21,6 @@ use common::{
     ADMIN, Backend, Deadline, TestServer, next_text, next_text_within, postgres_available,
     read_until_close,
 };
-use eventsource_stream::Eventsource;
 use futures_util::StreamExt;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -124,7 +123,7 @@ async fn a_lost_notice_is_filled_from_the_table() {
     };
     a.create_channel(json!({"id": "holes"})).await;
     let mut socket = b.ws("/channels/holes/ws").await;
-    let mut stream = sse(&b, "/channels/holes/stream").await;
+    let mut stream = b.sse("/channels/holes/stream").await;
     let mut published = Vec::new();
     // The notices of the first two publishes are dropped on b.
     for i in 0..4 {
@@ -144,25 +143,6 @@ async fn a_lost_notice_is_filled_from_the_table() {
         on_stream.push(message.id);
     }
     assert_eq!(on_stream, published, "SSE: every event once, in order");
-}
-
-/// An SSE stream on `node`, parsed by a real SSE parser.
-async fn sse(
-    node: &TestServer,
-    path: &str,
-) -> impl futures_util::Stream<
-    Item = Result<eventsource_stream::Event, eventsource_stream::EventStreamError<reqwest::Error>>,
-> + Unpin
-+ use<> {
-    let response = node
-        .http
-        .get(node.url(path))
-        .header("accept", "text/event-stream")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    Box::pin(response.bytes_stream().eventsource())
 }
 
 /// A notice whose events the room cannot read back at all (the store keeps

@@ -51,12 +51,14 @@ impl Hub {
         if fault::drop_notice() {
             return None;
         }
-        let place = self.rooms.position(&notice.channel_id)?;
-        let missed = match (&place, &notice.after_id) {
-            (Place::After(have), Some(before)) => have < before,
-            (Place::Start, Some(_)) => true,
-            _ => false,
+        // Where a hole before this batch starts (the room's place), if it
+        // has one.
+        let hole_after = match (self.rooms.position(&notice.channel_id)?, &notice.after_id) {
+            (Place::After(have), Some(before)) if have < *before => Some(Some(have)),
+            (Place::Start, Some(_)) => Some(None),
+            _ => None,
         };
+        let missed = hole_after.is_some();
         if !missed && !notice.events.is_empty() {
             self.rooms
                 .broadcast(&notice.channel_id, &notice.events, notice.announced_at);
@@ -67,10 +69,7 @@ impl Hub {
             // A hole is read from where the room is; its events were
             // committed before this notice, so they are not timed by it.
             committed_at: notice.announced_at.filter(|_| !missed),
-            after: match place.after() {
-                Some(place) if missed => place,
-                _ => notice.after_id,
-            },
+            after: hole_after.unwrap_or(notice.after_id),
             until: notice.last_id,
         })
     }
@@ -148,7 +147,7 @@ impl Hub {
         loop {
             let read = async {
                 if fault::live_read_fails() {
-                    return Err(fault::dropped_connection().to_string());
+                    return Err("injected: connection dropped".to_owned());
                 }
                 self.store
                     .list_events(channel_id, query)
@@ -180,11 +179,9 @@ mod fault {
         atomic::{AtomicU64, Ordering},
     };
 
-    use crate::store::StoreError;
-
     /// `CHANNELHUB_DEBUG_FAIL_LIVE_READS=N`: the next N reads of events for
     /// live delivery fail, as they do on a pooled connection the database
-    /// dropped.
+    /// dropped (the error is logged, then the read is retried).
     pub fn live_read_fails() -> bool {
         static LEFT: OnceLock<AtomicU64> = OnceLock::new();
         take(&LEFT, "CHANNELHUB_DEBUG_FAIL_LIVE_READS")
@@ -195,15 +192,6 @@ mod fault {
     pub fn drop_notice() -> bool {
         static LEFT: OnceLock<AtomicU64> = OnceLock::new();
         take(&LEFT, "CHANNELHUB_DEBUG_DROP_NOTICES")
-    }
-
-    /// What a read on a connection the database dropped fails with.
-    pub fn dropped_connection() -> StoreError {
-        let io = std::io::Error::new(
-            std::io::ErrorKind::ConnectionAborted,
-            "injected: connection dropped",
-        );
-        StoreError::Database(sqlx::Error::Io(io))
     }
 
     /// Takes one from the budget `var` sets (read once); false when spent.
@@ -226,9 +214,5 @@ mod fault {
 
     pub fn drop_notice() -> bool {
         false
-    }
-
-    pub fn dropped_connection() -> crate::store::StoreError {
-        unreachable!("no faults are injected in release builds")
     }
 }

@@ -181,6 +181,11 @@ impl Place {
 }
 
 impl Progress {
+    /// Whether event `id` is past what was broadcast here.
+    fn is_new(&self, id: &str) -> bool {
+        self.last_broadcast.as_deref().is_none_or(|last| last < id)
+    }
+
     /// The newest event the room has, or had when it was joined.
     fn place(&self) -> Place {
         match (&self.last_broadcast, &self.joined_after) {
@@ -333,12 +338,7 @@ impl Rooms {
         let mut progress = room.progress.lock().unwrap_or_else(|e| e.into_inner());
         let fresh: Vec<LiveEvent> = events
             .iter()
-            .filter(|event| {
-                progress
-                    .last_broadcast
-                    .as_ref()
-                    .is_none_or(|last| *last < event.id)
-            })
+            .filter(|event| progress.is_new(&event.id))
             .map(|event| {
                 let (frame, json) = super::text_frame(event.to_json_string());
                 LiveEvent {
@@ -392,11 +392,7 @@ impl Rooms {
         let mut progress = room.progress.lock().unwrap_or_else(|e| e.into_inner());
         match through {
             Some(id) => {
-                if progress
-                    .last_broadcast
-                    .as_ref()
-                    .is_none_or(|last| *last < id)
-                {
+                if progress.is_new(&id) {
                     progress.last_broadcast = Some(id);
                 }
             }

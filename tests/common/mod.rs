@@ -159,6 +159,18 @@ pub struct TestServer {
 
 pub type Ws = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
 
+/// An open SSE stream: parsed messages, in order.
+pub type SseStream = std::pin::Pin<
+    Box<
+        dyn futures_util::Stream<
+                Item = Result<
+                    eventsource_stream::Event,
+                    eventsource_stream::EventStreamError<reqwest::Error>,
+                >,
+            > + Send,
+    >,
+>;
+
 /// How long a WebSocket upgrade may take (before [`scaled`]).
 const WS_CONNECT: Duration = Duration::from_secs(20);
 
@@ -404,6 +416,21 @@ impl TestServer {
             );
             cursor = next;
         }
+    }
+
+    /// An SSE stream of `path` (a `…/stream` URL), opened as a reader would
+    /// and parsed by a real SSE parser; asserts the 200.
+    pub async fn sse(&self, path: &str) -> SseStream {
+        use eventsource_stream::Eventsource;
+        let response = self
+            .http
+            .get(self.url(path))
+            .header("accept", "text/event-stream")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        Box::pin(response.bytes_stream().eventsource())
     }
 
     pub async fn ws(&self, path: &str) -> Ws {
