@@ -4,7 +4,9 @@
 //! the poem-openapi `Object` derive, so every delivery path writes the same
 //! bytes), but they know nothing of routes, status codes or SQL.
 
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, net::IpAddr};
+
+use ipnet::Ipv6Net;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use poem_openapi::{Enum, Object};
@@ -22,6 +24,21 @@ pub const MAX_BATCH_EVENTS: usize = 100;
 pub const MAX_PAGE_LIMIT: u32 = 1000;
 /// Page size when the client names none.
 pub const DEFAULT_PAGE_LIMIT: u32 = 100;
+
+/// The key per-address limits use: an IPv4 address, or an IPv6 /64 (one
+/// subscriber usually holds a whole /64, so single IPv6 addresses are free
+/// to rotate through).
+pub fn limit_key(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => IpAddr::V6(
+            Ipv6Net::new(v6, 64)
+                .expect("64 is a valid prefix")
+                .trunc()
+                .addr(),
+        ),
+        v4 => v4,
+    }
+}
 
 /// Milliseconds since the Unix epoch: the one time unit the store keeps.
 pub type Millis = i64;

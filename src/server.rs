@@ -81,7 +81,8 @@ pub async fn serve(config: ServeConfig) -> Result<(), Box<dyn std::error::Error>
     let hub = Arc::new(
         Hub::new(store, auth, rooms, writer, config.allow_private_webhooks)
             .with_idempotency_window(config.idempotency_window)
-            .with_max_anonymous_webhooks(config.max_anonymous_webhooks_per_ip),
+            .with_max_anonymous_webhooks(config.max_anonymous_webhooks_per_ip)
+            .with_anonymous_webhooks(config.allow_anonymous_webhooks),
     );
     let sessions = Sessions::new(
         SessionLimits {
@@ -204,7 +205,6 @@ fn limit_settings(config: &ServeConfig) -> LimitSettings {
         connect: rate(config.connect_rate, config.connect_burst),
         long_poll: rate(config.long_poll_rate, config.long_poll_burst),
         webhook: rate(config.webhook_rate, config.webhook_burst),
-        allow_anonymous_webhooks: config.allow_anonymous_webhooks,
         handshake_timeout: config.handshake_timeout,
     }
 }

@@ -114,6 +114,9 @@ pub struct Hub {
     idempotency_window: Duration,
     /// Live anonymous webhooks one client address may hold (0: no bound).
     max_anonymous_webhooks: usize,
+    /// Whether a webhook may be registered without a credential that reads
+    /// its channel.
+    allow_anonymous_webhooks: bool,
 }
 
 /// Anonymous webhooks one address may hold unless configured.
@@ -141,12 +144,19 @@ impl Hub {
             publish_view: quick_cache::sync::Cache::new(10_000),
             idempotency_window: DEFAULT_IDEMPOTENCY_WINDOW,
             max_anonymous_webhooks: DEFAULT_MAX_ANONYMOUS_WEBHOOKS,
+            allow_anonymous_webhooks: true,
         }
     }
 
     /// Bounds the live anonymous webhooks one address may hold (0: no bound).
     pub fn with_max_anonymous_webhooks(mut self, max: usize) -> Hub {
         self.max_anonymous_webhooks = max;
+        self
+    }
+
+    /// Allows or refuses (401) anonymous webhook registrations.
+    pub fn with_anonymous_webhooks(mut self, allow: bool) -> Hub {
+        self.allow_anonymous_webhooks = allow;
         self
     }
 

@@ -5,7 +5,9 @@ use std::time::Duration;
 use super::{Hub, HubError, HubResult, channel_not_found};
 use crate::{
     auth::Principal,
-    model::{DeliveryAttempt, Webhook, WebhookRecord, WebhookState, now_millis},
+    model::{
+        Channel, DeliveryAttempt, Webhook, WebhookRecord, WebhookState, limit_key, now_millis,
+    },
     store::{Registration, StoreError},
     telemetry::{LimitKind, count_refusal},
     webhooks::{guard, signing},
@@ -37,9 +39,12 @@ pub struct Registered {
 
 impl Hub {
     /// Registers a URL on a channel, or refreshes the channel's webhook for it.
-    /// Anyone may on a public channel; a subscribe token or admin on a private
-    /// one. Only the registrant (or the admin) may refresh a webhook; the
-    /// registrant is the token, or for anonymous callers their address.
+    /// Anyone may on a public channel (unless anonymous registration is off);
+    /// a subscribe token or admin on a private one. The registrant is what
+    /// would let the webhook read the channel were it private: the admin, a
+    /// subscribe token of this channel, or else (a publish token, another
+    /// channel's token, none) the caller's address, as an anonymous one.
+    /// Only the registrant (or the admin) may refresh a webhook.
     pub async fn register_webhook(
         &self,
         channel_id: &str,
@@ -47,12 +52,40 @@ impl Hub {
         client_address: &str,
         request: WebhookRequest,
     ) -> HubResult<Registered> {
-        let (_, principal) = self.open_for_reading(channel_id, presented).await?;
+        let (channel, mut principal) = self.open_for_reading(channel_id, presented).await?;
+        if matches!(principal, Principal::Anonymous) && presented.is_some() {
+            // A public channel looks only at credentials cheap to check; a
+            // registrant is worth the full check (registration is rate-limited).
+            principal = self
+                .authenticate(presented)
+                .await
+                .unwrap_or(Principal::Anonymous);
+        }
+        let reads_if_private = |principal: &Principal| {
+            let private = Channel {
+                is_public: false,
+                ..channel.clone()
+            };
+            Self::can_read(principal, &private)
+        };
         let registered_by = match &principal {
             Principal::Admin => "admin".to_owned(),
-            Principal::Token(token) => format!("token:{}", token.id),
-            Principal::Anonymous => format!("anonymous:{client_address}"),
+            Principal::Token(token) if reads_if_private(&principal) => {
+                format!("token:{}", token.id)
+            }
+            _ => {
+                principal = Principal::Anonymous;
+                format!("anonymous:{}", registrant_address(client_address))
+            }
         };
+        if matches!(principal, Principal::Anonymous) && !self.allow_anonymous_webhooks {
+            count_refusal(LimitKind::AnonymousWebhooks);
+            return Err(HubError::Unauthorized(
+                "anonymous webhook registration is turned off on this server: present \
+                 a subscribe token of the channel or the admin token"
+                    .into(),
+            ));
+        }
         if request.url.chars().count() > MAX_URL_CHARS {
             return Err(HubError::Invalid(format!(
                 "url is at most {MAX_URL_CHARS} characters"
@@ -182,8 +215,34 @@ impl Hub {
     }
 }
 
+/// How an anonymous registrant is known: its address, or for IPv6 its /64
+/// (one subscriber usually holds a whole /64, so single addresses are free to
+/// rotate through), as the per-address limits key it.
+fn registrant_address(client_address: &str) -> String {
+    match client_address.parse::<std::net::IpAddr>().map(limit_key) {
+        Ok(std::net::IpAddr::V6(net)) => format!("{net}/64"),
+        Ok(v4) => v4.to_string(),
+        Err(_) => client_address.to_owned(),
+    }
+}
+
 fn webhook_not_found(webhook_id: &str) -> HubError {
     HubError::NotFound(format!(
         "webhook {webhook_id:?} does not exist on this channel"
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::registrant_address;
+
+    #[test]
+    fn anonymous_ipv6_registrants_are_their_64() {
+        let a = registrant_address("2001:db8:1:2:aaaa::1");
+        assert_eq!(a, "2001:db8:1:2::/64");
+        assert_eq!(registrant_address("2001:db8:1:2:ffff:1:2:3"), a);
+        assert_ne!(registrant_address("2001:db8:1:3::1"), a);
+        assert_eq!(registrant_address("192.0.2.7"), "192.0.2.7");
+        assert_eq!(registrant_address("::ffff:192.0.2.7"), "192.0.2.7");
+    }
 }

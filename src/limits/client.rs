@@ -6,7 +6,7 @@
 
 use std::net::IpAddr;
 
-use ipnet::{IpNet, Ipv6Net};
+use ipnet::IpNet;
 use poem::http::HeaderMap;
 
 /// Proxies whose forwarding headers are believed.
@@ -80,20 +80,7 @@ fn parse_node(raw: &str) -> Option<IpAddr> {
     node.rsplit_once(':')?.0.parse().ok()
 }
 
-/// The key per-address limits use: an IPv4 address, or an IPv6 /64 (one
-/// subscriber usually holds a whole /64, so single IPv6 addresses are free
-/// to rotate through).
-pub fn limit_key(ip: IpAddr) -> IpAddr {
-    match ip.to_canonical() {
-        IpAddr::V6(v6) => IpAddr::V6(
-            Ipv6Net::new(v6, 64)
-                .expect("64 is a valid prefix")
-                .trunc()
-                .addr(),
-        ),
-        v4 => v4,
-    }
-}
+pub use crate::model::limit_key;
 
 #[cfg(test)]
 mod tests {

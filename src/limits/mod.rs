@@ -5,9 +5,9 @@
 //! the databases cannot store (`%00`, refused with 400), rate limits per
 //! credential or address (`governor` token buckets), the cap on concurrent
 //! WebSocket, SSE and long-poll connections per address, the WebSocket
-//! handshake deadline, the switch for anonymous webhook registration, the
-//! refusal responses (429 problem+json with `Retry-After` and the IETF
-//! `RateLimit` / `RateLimit-Policy` headers) and their metrics; and, in
+//! handshake deadline, the refusal responses (429 problem+json with
+//! `Retry-After` and the IETF `RateLimit` / `RateLimit-Policy` headers) and
+//! their metrics; and, in
 //! [`http`], the connection loop with the header and idle deadlines.
 //!
 //! Must not: decide who may read or write a channel (the hub does; a
@@ -61,7 +61,6 @@ pub struct LimitSettings {
     pub connect: Rate,
     pub long_poll: Rate,
     pub webhook: Rate,
-    pub allow_anonymous_webhooks: bool,
     pub handshake_timeout: Duration,
 }
 
@@ -167,20 +166,6 @@ impl Limits {
             .insert(crate::api::ClientAddress(client));
         let exempt_address = client.is_loopback() && !self.settings.limit_loopback;
         let token = presented_token(&req);
-
-        if route == Route::RegisterWebhook && !self.settings.allow_anonymous_webhooks {
-            let principal = self.hub.authenticate(token.as_deref()).await;
-            if matches!(principal, Ok(Principal::Anonymous) | Err(_)) {
-                count_refusal(LimitKind::AnonymousWebhooks);
-                return Err(ApiError::new(
-                    StatusCode::UNAUTHORIZED,
-                    "anonymous webhook registration is turned off on this server: present \
-                     a subscribe token of the channel or the admin token",
-                )
-                .with_header(header::WWW_AUTHENTICATE, "Bearer")
-                .into());
-            }
-        }
 
         let rate_state = if exempt_address {
             None

@@ -12,18 +12,25 @@ use crate::model::{DeliveryAttempt, Millis, WebhookRecord, WebhookState, format_
 
 const WEBHOOK_COLUMNS: &str = "id, channel_id, url, event_types, secret, created_at, \
      expires_at, state, last_error, failing_since, last_success_at, registered_by";
-/// Marks `revoked` every webhook whose registrant no longer has access: an
-/// anonymous one on a private channel, or one whose token is gone ($1 = now).
-const REVOKE_UNAUTHORIZED: &str = "UPDATE webhooks SET state = 'revoked', last_error = \
-     CASE WHEN registered_by LIKE 'anonymous:%' \
-     THEN 'access ended: the channel was made private' \
-     ELSE 'access ended: the registering token was revoked or expired' END \
-     WHERE state <> 'revoked' AND ( \
-     (registered_by LIKE 'anonymous:%' AND channel_id IN \
-       (SELECT id FROM channels WHERE is_public = $2)) \
-     OR (registered_by LIKE 'token:%' AND NOT EXISTS (SELECT 1 FROM tokens t \
+/// Who may read a webhook's channel, as SQL over a `webhooks` row ($1 = now,
+/// $2 = false): true when its registrant has lost access. The one rule of
+/// delivery, the same as [`crate::hub::Hub::can_read`]: a token registrant
+/// whose token is gone (revoked) or expired has none; on a private channel
+/// only the admin or a subscribe token of that channel has any. The sweep
+/// revokes by it and the worker checks it before every delivery.
+const LOST_ACCESS: &str = "(registered_by LIKE 'token:%' AND NOT EXISTS (SELECT 1 FROM tokens t \
        WHERE 'token:' || t.id = webhooks.registered_by \
-       AND (t.expires_at IS NULL OR t.expires_at > $1))))";
+       AND (t.expires_at IS NULL OR t.expires_at > $1))) \
+     OR (registered_by <> 'admin' AND EXISTS (SELECT 1 FROM channels c \
+       WHERE c.id = webhooks.channel_id AND c.is_public = $2) \
+       AND NOT EXISTS (SELECT 1 FROM tokens t WHERE 'token:' || t.id = webhooks.registered_by \
+       AND t.kind = 'subscribe' AND t.channel_id = webhooks.channel_id))";
+/// Why a webhook that lost access was revoked.
+const LOST_ACCESS_REASON: &str = "CASE WHEN registered_by LIKE 'token:%' AND NOT EXISTS \
+     (SELECT 1 FROM tokens t WHERE 'token:' || t.id = webhooks.registered_by \
+     AND (t.expires_at IS NULL OR t.expires_at > $1)) \
+     THEN 'access ended: the registering token was revoked or expired' \
+     ELSE 'access ended: the channel was made private and its registrant may not read it' END";
 /// Removes one webhook ($1) with its queue and its log.
 const DELETE_ONE_WEBHOOK: [&str; 3] = [
     "DELETE FROM webhook_jobs WHERE webhook_id = $1",
@@ -130,6 +137,11 @@ pub trait WebhookStore: Send + Sync + 'static {
     /// lost access: its token was revoked or expired, or it registered
     /// anonymously and the channel is private now. Returns how many.
     async fn revoke_unauthorized_webhooks(&self, now: Millis) -> StoreResult<u64>;
+    /// Whether a webhook's registrant lost access to its channel by the rule
+    /// [`WebhookStore::revoke_unauthorized_webhooks`] revokes by (checked
+    /// before each delivery, so that no event goes out between an access
+    /// change and the sweep).
+    async fn registrant_lost_access(&self, webhook_id: &str, now: Millis) -> StoreResult<bool>;
 }
 
 #[derive(sqlx::FromRow)]
@@ -510,7 +522,11 @@ sql_impl!(WebhookStore {
 
     async fn revoke_unauthorized_webhooks(&self, now: Millis) -> StoreResult<u64> {
         let mut tx = self.backend().begin_write().await?;
-        let revoked = sqlx::query(REVOKE_UNAUTHORIZED)
+        let sql = format!(
+            "UPDATE webhooks SET state = 'revoked', last_error = {LOST_ACCESS_REASON} \
+             WHERE state <> 'revoked' AND ({LOST_ACCESS})"
+        );
+        let revoked = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(now)
             .bind(false)
             .execute(&mut *tx)
@@ -526,5 +542,16 @@ sql_impl!(WebhookStore {
         }
         tx.commit().await?;
         Ok(revoked)
+    }
+
+    async fn registrant_lost_access(&self, webhook_id: &str, now: Millis) -> StoreResult<bool> {
+        let sql = format!("SELECT COUNT(*) FROM webhooks WHERE id = $3 AND ({LOST_ACCESS})");
+        let lost: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .bind(now)
+            .bind(false)
+            .bind(webhook_id)
+            .fetch_one(self.pool())
+            .await?;
+        Ok(lost > 0)
     }
 });

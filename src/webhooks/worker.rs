@@ -179,7 +179,14 @@ impl Worker {
         let Some(webhook) = self.store.get_webhook(&job.webhook_id).await? else {
             return Ok(());
         };
-        if webhook.state != WebhookState::Active || webhook.expires_at <= now_millis() {
+        let now = now_millis();
+        if webhook.state != WebhookState::Active || webhook.expires_at <= now {
+            return Ok(());
+        }
+        // Its registrant must be able to read the channel now (an access
+        // change the sweep has not reached yet, or one from another node).
+        if self.store.registrant_lost_access(&webhook.id, now).await? {
+            self.store.revoke_unauthorized_webhooks(now).await?;
             return Ok(());
         }
         let Some(event) = self
