@@ -18,6 +18,8 @@ use serde_json::Value;
 
 /// Largest serialized `data` of one event.
 pub const MAX_EVENT_DATA_BYTES: usize = 64 * 1024;
+/// Largest `meta` of one event (an opaque string), in bytes of UTF-8.
+pub const MAX_EVENT_META_BYTES: usize = 16 * 1024;
 /// Most events in one publish batch.
 pub const MAX_BATCH_EVENTS: usize = 100;
 /// Largest page a poll or a list may ask for.

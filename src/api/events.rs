@@ -33,7 +33,8 @@ pub struct EventInput {
     pub event_type: Option<String>,
     /// Any JSON value, at most 64 KiB serialized.
     pub data: Value,
-    /// An opaque string stored and returned untouched.
+    /// An opaque string stored and returned untouched, at most 16 KiB
+    /// (16 384 bytes of UTF-8; 400 past it).
     pub meta: Option<String>,
 }
 
@@ -158,6 +159,13 @@ impl EventsApi {
         idempotency_key: Header<Option<String>>,
         body: JsonBody<PublishBody>,
     ) -> Result<Published, ApiError> {
+        // A key the header parser could not read as text (not visible
+        // ASCII) is refused, not taken for no key.
+        if idempotency_key.0.is_none() && req.headers().contains_key("idempotency-key") {
+            return Err(ApiError::bad_request(
+                "Idempotency-Key is 1 to 255 visible ASCII characters",
+            ));
+        }
         let (events, single) = match body.0 {
             PublishBody::Single(event) => (vec![into_new(event)], true),
             PublishBody::Batch(batch) => (batch.events.into_iter().map(into_new).collect(), false),

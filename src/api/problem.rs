@@ -36,6 +36,8 @@ pub struct ApiError {
     status: StatusCode,
     detail: String,
     headers: Vec<(HeaderName, HeaderValue)>,
+    /// RFC 9457 extension members, beside the standard ones.
+    extensions: Vec<(&'static str, serde_json::Value)>,
 }
 
 impl ApiError {
@@ -44,7 +46,14 @@ impl ApiError {
             status,
             detail: detail.into(),
             headers: Vec::new(),
+            extensions: Vec::new(),
         }
+    }
+
+    /// Adds an extension member to the problem document.
+    pub fn with_extension(mut self, name: &'static str, value: serde_json::Value) -> ApiError {
+        self.extensions.push((name, value));
+        self
     }
 
     pub fn with_header(mut self, name: HeaderName, value: &'static str) -> ApiError {
@@ -99,7 +108,14 @@ impl ResponseError for ApiError {
     }
 
     fn as_response(&self) -> Response {
-        let body = serde_json::to_string(&self.problem()).expect("a problem always serializes");
+        let mut problem =
+            serde_json::to_value(self.problem()).expect("a problem always serializes");
+        if let Some(members) = problem.as_object_mut() {
+            for (name, value) in &self.extensions {
+                members.entry(*name).or_insert_with(|| value.clone());
+            }
+        }
+        let body = problem.to_string();
         let mut response = Response::builder()
             .status(self.status)
             .content_type(PROBLEM_CONTENT_TYPE)
@@ -126,6 +142,11 @@ impl ApiResponse for ApiError {
             (403, "Valid credentials that do not allow this"),
             (404, "No such channel, token or event"),
             (409, "Conflict with the current state"),
+            (
+                410,
+                "Gone for good: a webhook revoked for lost access (register anew), or \
+                 an `Idempotency-Key` whose events were removed (`event_ids` names them)",
+            ),
             (413, "Body or event data too large"),
             (
                 422,
@@ -203,10 +224,19 @@ impl From<HubError> for ApiError {
             HubError::Conflict(_) => StatusCode::CONFLICT,
             HubError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             HubError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            HubError::Gone(_) | HubError::EventsRemoved { .. } => StatusCode::GONE,
             HubError::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
             HubError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         };
-        let api_error = ApiError::new(status, err.to_string());
+        let mut api_error = ApiError::new(status, err.to_string());
+        if let HubError::EventsRemoved {
+            event_ids, removed, ..
+        } = err
+        {
+            api_error = api_error
+                .with_extension("event_ids", event_ids.into())
+                .with_extension("removed_event_ids", removed.into());
+        }
         match status {
             StatusCode::UNAUTHORIZED => {
                 api_error.with_header(poem::http::header::WWW_AUTHENTICATE, "Bearer")

@@ -13,8 +13,8 @@ use sha2::{Digest, Sha256};
 use crate::{
     auth::Principal,
     model::{
-        Channel, Event, EventQuery, MAX_BATCH_EVENTS, MAX_EVENT_DATA_BYTES, NewEvent, Publisher,
-        TokenKind, now_millis,
+        Channel, Event, EventQuery, MAX_BATCH_EVENTS, MAX_EVENT_DATA_BYTES, MAX_EVENT_META_BYTES,
+        NewEvent, Publisher, TokenKind, now_millis,
     },
     store::{AppendBatch, IdempotencyKey, IdempotentResult},
 };
@@ -80,6 +80,19 @@ fn replay(first: IdempotentResult, fingerprint: &str) -> HubResult<Published> {
         return Err(HubError::Unprocessable(
             "this Idempotency-Key was used for a different request on this channel".into(),
         ));
+    }
+    if !first.removed.is_empty() {
+        return Err(HubError::EventsRemoved {
+            detail: format!(
+                "this Idempotency-Key's request stored {} event(s), of which {} were removed \
+                 since (deletion or retention): their data is gone; event_ids names what it \
+                 stored, removed_event_ids what is gone",
+                first.events.len(),
+                first.removed.len()
+            ),
+            event_ids: first.events.iter().map(|e| e.id.clone()).collect(),
+            removed: first.removed,
+        });
     }
     Ok(Published {
         events: first.events,
@@ -154,32 +167,6 @@ impl Hub {
                 events.len()
             )));
         }
-        let rules = self.type_rules.rules_for(channel_id, &channel.config)?;
-        for (i, event) in events.iter().enumerate() {
-            let at = |msg: String| {
-                if events.len() > 1 {
-                    format!("events[{i}]: {msg}")
-                } else {
-                    msg
-                }
-            };
-            let size = event.data_json.len();
-            if size > MAX_EVENT_DATA_BYTES {
-                return Err(HubError::TooLarge(at(format!(
-                    "data is {size} bytes serialized; the limit is {MAX_EVENT_DATA_BYTES}"
-                ))));
-            }
-            if let Some(event_type) = &event.event_type
-                && (event_type.is_empty() || event_type.chars().count() > MAX_TYPE_CHARS)
-            {
-                return Err(HubError::Invalid(at(format!(
-                    "type must be 1 to {MAX_TYPE_CHARS} characters"
-                ))));
-            }
-            rules
-                .check(event.event_type.as_deref(), &event.data)
-                .map_err(|e| HubError::Invalid(at(e.0)))?;
-        }
         let idempotency = match idempotency_key {
             None => None,
             Some(key) => {
@@ -195,6 +182,20 @@ impl Hub {
                 })
             }
         };
+        if let Err(refused) = self.check_events(channel_id, &channel, &events) {
+            // A repeat answers the first result even if the channel's rules
+            // (strict types) changed since: the key is looked up before the
+            // refusal stands.
+            if let Some(key) = &idempotency
+                && let Some(first) = self
+                    .store
+                    .idempotent_result(channel_id, &key.key, key.expired_before)
+                    .await?
+            {
+                return replay(first, &key.fingerprint);
+            }
+            return Err(refused);
+        }
         let append = AppendBatch {
             channel_id: channel_id.to_owned(),
             publisher,
@@ -228,6 +229,51 @@ impl Hub {
                 replay(first, &key.fingerprint)
             }
         }
+    }
+
+    /// Checks each event of a publish: its size, type, `meta` and, on a
+    /// channel with strict types, its type and data against the channel's rules.
+    fn check_events(
+        &self,
+        channel_id: &str,
+        channel: &Channel,
+        events: &[NewEvent],
+    ) -> HubResult<()> {
+        let rules = self.type_rules.rules_for(channel_id, &channel.config)?;
+        for (i, event) in events.iter().enumerate() {
+            let at = |msg: String| {
+                if events.len() > 1 {
+                    format!("events[{i}]: {msg}")
+                } else {
+                    msg
+                }
+            };
+            let size = event.data_json.len();
+            if size > MAX_EVENT_DATA_BYTES {
+                return Err(HubError::TooLarge(at(format!(
+                    "data is {size} bytes serialized; the limit is {MAX_EVENT_DATA_BYTES}"
+                ))));
+            }
+            if let Some(meta) = &event.meta
+                && meta.len() > MAX_EVENT_META_BYTES
+            {
+                return Err(HubError::Invalid(at(format!(
+                    "meta is {} bytes; the limit is {MAX_EVENT_META_BYTES} (16 KiB)",
+                    meta.len()
+                ))));
+            }
+            if let Some(event_type) = &event.event_type
+                && (event_type.is_empty() || event_type.chars().count() > MAX_TYPE_CHARS)
+            {
+                return Err(HubError::Invalid(at(format!(
+                    "type must be 1 to {MAX_TYPE_CHARS} characters"
+                ))));
+            }
+            rules
+                .check(event.event_type.as_deref(), &event.data)
+                .map_err(|e| HubError::Invalid(at(e.0)))?;
+        }
+        Ok(())
     }
 
     pub async fn get_event(
@@ -283,14 +329,15 @@ impl Hub {
         self.load_channel(channel_id).await?;
         let principal = self.authenticate(presented).await?;
         let not_found = || HubError::NotFound(format!("event {event_id:?} does not exist"));
-        let published_with = self
-            .store
-            .event_token(channel_id, event_id)
-            .await?
-            .ok_or_else(not_found)?;
-        match &principal {
-            Principal::Admin => {}
-            Principal::Token(token) if published_with.as_deref() == Some(token.id.as_str()) => {}
+        // Authority first, so that a caller who may delete nothing here learns
+        // nothing of which events exist.
+        let own_token = match &principal {
+            Principal::Admin => None,
+            Principal::Token(token)
+                if token.kind == TokenKind::Publish && token.channel_id == channel_id =>
+            {
+                Some(token.id.as_str())
+            }
             Principal::Token(_) => {
                 return Err(HubError::Forbidden(
                     "only the admin or the publish token that published an event may delete it"
@@ -302,6 +349,16 @@ impl Hub {
                     "deleting an event needs a token".into(),
                 ));
             }
+        };
+        let published_with = self
+            .store
+            .event_token(channel_id, event_id)
+            .await?
+            .ok_or_else(not_found)?;
+        if own_token.is_some() && published_with.as_deref() != own_token {
+            return Err(HubError::Forbidden(
+                "only the admin or the publish token that published an event may delete it".into(),
+            ));
         }
         if !self.store.delete_event(channel_id, event_id).await? {
             return Err(not_found());

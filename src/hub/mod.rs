@@ -57,6 +57,17 @@ pub enum HubError {
     /// idempotency key).
     #[error("{0}")]
     Unprocessable(String),
+    /// What was asked for is gone for good (a revoked webhook).
+    #[error("{0}")]
+    Gone(String),
+    /// A repeated `Idempotency-Key` whose events were removed since: their
+    /// ids, not their data.
+    #[error("{detail}")]
+    EventsRemoved {
+        detail: String,
+        event_ids: Vec<String>,
+        removed: Vec<String>,
+    },
     /// The database failed; nothing was changed.
     #[error("{0}")]
     Unavailable(String),

@@ -107,6 +107,14 @@ impl Hub {
         let url = guard::check_target(&request.url, self.allow_private_webhooks)
             .await
             .map_err(|refused| HubError::Invalid(refused.0))?;
+        // The bound holds for the form stored (percent-encoded, normalized),
+        // which can be longer than what was sent.
+        if url.as_str().chars().count() > MAX_URL_CHARS {
+            return Err(HubError::Invalid(format!(
+                "url is at most {MAX_URL_CHARS} characters once normalized \
+                 (non-ASCII characters percent-encoded), as it is stored"
+            )));
+        }
         let now = now_millis();
         let record = WebhookRecord {
             id: ulid::Ulid::generate().to_string(),
@@ -150,6 +158,15 @@ impl Hub {
                     self.max_anonymous_webhooks
                 )))
             }
+            Ok(Registration::Revoked(revoked)) => Err(HubError::Gone(format!(
+                "webhook {:?} for this URL was revoked ({}) and is not revived by \
+                 registering again: a new registration is needed. The admin may delete \
+                 it (DELETE /channels/{channel_id}/webhooks/{}) and register the URL \
+                 anew; otherwise it is removed when its TTL ends",
+                revoked.id,
+                revoked.last_error.as_deref().unwrap_or("access ended"),
+                revoked.id,
+            ))),
             Ok(Registration::Taken) => Err(HubError::Conflict(format!(
                 "channel {channel_id:?} has a webhook for this URL registered by someone else"
             ))),

@@ -169,6 +169,7 @@ sql_impl!(ChannelStore {
             "DELETE FROM webhook_attempts WHERE webhook_id IN (SELECT id FROM webhooks WHERE channel_id = $1)",
             "DELETE FROM webhooks WHERE channel_id = $1",
             "DELETE FROM idempotency_keys WHERE channel_id = $1",
+            "DELETE FROM deleted_events WHERE channel_id = $1",
         ] {
             sqlx::query(sql).bind(id).execute(&mut *tx).await?;
         }

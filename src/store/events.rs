@@ -17,8 +17,8 @@ use crate::model::{Event, EventQuery, Millis, NewEvent, Publisher, format_millis
 
 const EVENT_COLUMNS: &str =
     "id, channel_id, type, data, meta, publisher_id, publisher_name, created_at";
-/// Counts `$2` events removed from channel `$1` and remembers that events up
-/// to `$3` are gone (the newest removed id only grows).
+/// Counts `$2` events removed from channel `$1` by retention and remembers
+/// that events up to `$3` are gone (the newest removed id only grows).
 const NOTE_REMOVED: &str = "UPDATE channels SET event_count = event_count - $2, \
      removed_through = CASE WHEN removed_through IS NULL OR removed_through < $3 \
      THEN $3 ELSE removed_through END WHERE id = $1";
@@ -75,6 +75,8 @@ pub struct IdempotentResult {
     pub fingerprint: String,
     /// The events stored the first time.
     pub events: Vec<Event>,
+    /// Those of them removed since (deletion, retention), by id.
+    pub removed: Vec<String>,
 }
 
 #[async_trait]
@@ -115,7 +117,8 @@ pub trait EventStore: Send + Sync + 'static {
 /// A resume point as the channel sees it.
 #[derive(Debug, Clone)]
 pub struct ResumePoint {
-    /// The event is still stored.
+    /// The event is still stored, or was deleted by itself (a single
+    /// deletion is no gap: the point stays a known one).
     pub held: bool,
     /// The newest event id ever removed from the channel (since removals
     /// were tracked).
@@ -362,9 +365,14 @@ sql_impl!(EventStore {
             .await?
             .rows_affected();
         if deleted > 0 {
-            sqlx::query(NOTE_REMOVED)
+            // One deleted event is no gap: removed_through stays; the id is
+            // remembered so that a resume from it is still a known point.
+            sqlx::query("UPDATE channels SET event_count = event_count - 1 WHERE id = $1")
                 .bind(channel_id)
-                .bind(deleted as i64)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("INSERT INTO deleted_events (channel_id, id) VALUES ($1, $2)")
+                .bind(channel_id)
                 .bind(event_id)
                 .execute(&mut *tx)
                 .await?;
@@ -421,6 +429,11 @@ sql_impl!(EventStore {
                 .bind(cut.as_str())
                 .execute(&mut *tx)
                 .await?;
+            sqlx::query("DELETE FROM deleted_events WHERE channel_id = $1 AND id <= $2")
+                .bind(channel_id.as_str())
+                .bind(cut.as_str())
+                .execute(&mut *tx)
+                .await?;
             tx.commit().await?;
             total += deleted;
         }
@@ -430,7 +443,8 @@ sql_impl!(EventStore {
     async fn resume_point(&self, channel_id: &str, after: &str) -> StoreResult<Option<ResumePoint>> {
         let row: Option<(Option<String>, Option<String>, bool)> = sqlx::query_as(
             "SELECT c.removed_through, c.last_event_id, EXISTS (SELECT 1 FROM events e \
-             WHERE e.channel_id = c.id AND e.id = $2) FROM channels c WHERE c.id = $1",
+             WHERE e.channel_id = c.id AND e.id = $2) OR EXISTS (SELECT 1 FROM deleted_events d \
+             WHERE d.channel_id = c.id AND d.id = $2) FROM channels c WHERE c.id = $1",
         )
         .bind(channel_id)
         .bind(after)
@@ -464,10 +478,21 @@ sql_impl!(EventStore {
         let response = response.ok_or_else(|| {
             StoreError::Malformed(format!("idempotency key {key:?} has no result"))
         })?;
-        Ok(Some(IdempotentResult {
-            fingerprint,
-            events: from_json_text(&response, "response")?,
-        }))
+        let events: Vec<Event> = from_json_text(&response, "response")?;
+        // One request's events have consecutive ids on their channel.
+        let held: Vec<String> = match (events.first(), events.last()) {
+            (Some(first), Some(last)) => sqlx::query_scalar(
+                "SELECT id FROM events WHERE channel_id = $1 AND id >= $2 AND id <= $3",
+            )
+            .bind(channel_id)
+            .bind(first.id.as_str())
+            .bind(last.id.as_str())
+            .fetch_all(self.pool())
+            .await?,
+            _ => Vec::new(),
+        };
+        let removed = events.iter().filter(|e| !held.contains(&e.id)).map(|e| e.id.clone()).collect();
+        Ok(Some(IdempotentResult { fingerprint, events, removed }))
     }
 
     async fn delete_idempotency_keys(&self, before: Millis) -> StoreResult<u64> {

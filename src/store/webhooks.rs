@@ -59,6 +59,9 @@ pub enum Registration {
     Taken,
     /// The registrant has as many live webhooks (on all channels) as it may.
     RegistrantLimitReached,
+    /// The registrant's (or the admin's) webhook for this URL was revoked for
+    /// lost access: a refresh does not revive it. Nothing was changed.
+    Revoked(WebhookRecord),
 }
 
 /// A queued delivery: the oldest one of its webhook.
@@ -97,8 +100,8 @@ pub trait WebhookStore: Send + Sync + 'static {
     /// that one, if `webhook.registered_by` registered it or is the admin) or
     /// has `max_per_channel` webhooks. [`StoreError::NotFound`] when the
     /// channel does not exist.
-    /// `max_per_registrant`, when given, bounds the live webhooks
-    /// `webhook.registered_by` may hold across all channels.
+    /// `max_per_registrant`, when given, bounds the live (unexpired, not
+    /// revoked) webhooks `webhook.registered_by` may hold across all channels.
     async fn register_webhook(
         &self,
         webhook: &WebhookRecord,
@@ -204,22 +207,38 @@ sql_impl!(WebhookStore {
         if channel_exists.is_none() {
             return Err(StoreError::NotFound);
         }
-        let existing: Option<(String, String, i64)> = sqlx::query_as(
-            "SELECT id, registered_by, expires_at FROM webhooks WHERE channel_id = $1 AND url = $2",
+        let existing: Option<(String, String, i64, String)> = sqlx::query_as(
+            "SELECT id, registered_by, expires_at, state FROM webhooks \
+             WHERE channel_id = $1 AND url = $2",
         )
         .bind(webhook.channel_id.as_str())
         .bind(webhook.url.as_str())
         .fetch_optional(&mut *tx)
         .await?;
+        let revoked = |state: &str| state == WebhookState::Revoked.as_str();
         let existing = match existing {
-            Some((id, owner, _)) if owner == webhook.registered_by || webhook.registered_by == "admin" => {
+            // Revoked for lost access: never revived; a new registration is needed.
+            Some((id, owner, expires_at, state))
+                if revoked(&state)
+                    && expires_at > webhook.created_at
+                    && (owner == webhook.registered_by || webhook.registered_by == "admin") =>
+            {
+                let sql = format!("SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE id = $1");
+                let row = sqlx::query_as::<_, WebhookRow>(sqlx::AssertSqlSafe(sql))
+                    .bind(id.as_str())
+                    .fetch_one(&mut *tx)
+                    .await?;
+                return Ok(Registration::Revoked(row.try_into()?));
+            }
+            Some((id, owner, _, _)) if owner == webhook.registered_by || webhook.registered_by == "admin" => {
                 Some(id)
             }
-            // Another registrant's webhook: theirs to change, unless its TTL is over.
-            Some((_, _, expires_at)) if expires_at > webhook.created_at => {
+            // Another registrant's webhook: theirs to change, unless its TTL is
+            // over or it was revoked (it can never deliver again).
+            Some((_, _, expires_at, state)) if expires_at > webhook.created_at && !revoked(&state) => {
                 return Ok(Registration::Taken);
             }
-            Some((id, _, _)) => {
+            Some((id, _, _, _)) => {
                 for sql in DELETE_ONE_WEBHOOK {
                     sqlx::query(sql).bind(id.as_str()).execute(&mut *tx).await?;
                 }
@@ -258,7 +277,8 @@ sql_impl!(WebhookStore {
                 }
                 if let Some(max) = max_per_registrant {
                     let held: i64 = sqlx::query_scalar(
-                        "SELECT COUNT(*) FROM webhooks WHERE registered_by = $1 AND expires_at > $2",
+                        "SELECT COUNT(*) FROM webhooks WHERE registered_by = $1 AND expires_at > $2 \
+                         AND state <> 'revoked'",
                     )
                     .bind(webhook.registered_by.as_str())
                     .bind(webhook.created_at)
