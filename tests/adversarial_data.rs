@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 on_both_backends!(
     webhooks_deliver_only_for_registrants_who_may_read,
     publish_tokens_register_as_anonymous,
+    an_expired_registrant_gets_nothing_before_the_sweep,
     stored_webhook_urls_are_bounded,
     revoked_webhooks_do_not_count_toward_the_anonymous_bound,
     revoked_webhooks_are_not_revived_by_a_refresh,
@@ -126,6 +127,58 @@ async fn webhooks_deliver_only_for_registrants_who_may_read(backend: Backend) {
         );
     }
     assert!(by_reader.delivered()[0].contains("secret"));
+}
+
+/// Access is checked at delivery too: a subscribe token that expired gets
+/// its webhook nothing more, though the sweep for expired tokens
+/// (`--retention-interval`, 60 s) has not run yet.
+async fn an_expired_registrant_gets_nothing_before_the_sweep(backend: Backend) {
+    let server = TestServer::start_with(backend, &["--allow-private-webhooks"]).await;
+    server
+        .create_channel(json!({"id": "lapsing", "is_public": false}))
+        .await;
+    let (brief, _) = server
+        .create_token("lapsing", "subscribe", json!({"expires_in_seconds": 1}))
+        .await;
+    let lapsed = Receiver::start(Behaviour::default()).await;
+    let witness = Receiver::start(Behaviour::default()).await;
+    let (status, hook) = server
+        .register_webhook("lapsing", Some(&brief), json!({"url": lapsed.url}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{hook}");
+    let (status, admins) = server
+        .register_webhook("lapsing", Some(ADMIN), json!({"url": witness.url}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{admins}");
+    server.publish("lapsing", json!({"data": "before"})).await;
+    eventually(
+        "both webhooks get the event while the token lives",
+        || async { lapsed.delivered().len() == 1 && witness.delivered().len() == 1 },
+    )
+    .await;
+
+    // Past the token's expiry (whole seconds: wait until it is refused).
+    eventually("the token expires", || async {
+        let (status, _) = server
+            .call(Method::GET, "/channels/lapsing/events", Some(&brief), None)
+            .await;
+        status == StatusCode::UNAUTHORIZED
+    })
+    .await;
+    server.publish("lapsing", json!({"data": "after"})).await;
+    eventually("the admin's webhook gets the later event", || async {
+        witness.delivered().len() == 2
+    })
+    .await;
+    eventually("the expired registrant's webhook is revoked", || async {
+        webhook(&server, "lapsing", &hook["id"]).await["state"] == "revoked"
+    })
+    .await;
+    assert_eq!(
+        lapsed.delivered().len(),
+        1,
+        "nothing after the token expired"
+    );
 }
 
 /// With anonymous webhooks off, a credential that would not read the channel
