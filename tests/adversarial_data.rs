@@ -449,9 +449,20 @@ async fn deleting_events_of_a_private_channel_is_no_oracle(backend: Backend) {
     assert_eq!(server.all_events("hidden").await.len(), 1);
 }
 
-/// `/metrics` carries no token id, whatever tokens were used.
+/// `/metrics` carries no token id, whatever tokens were used: to publish
+/// (past its rate too), to read, on a WebSocket, and refused.
 async fn metrics_name_no_tokens(backend: Backend) {
-    let server = TestServer::start(backend).await;
+    let server = TestServer::start_with(
+        backend,
+        &[
+            "--limit-loopback",
+            "--publish-rate",
+            "0.01",
+            "--publish-burst",
+            "1",
+        ],
+    )
+    .await;
     server
         .create_channel(json!({"id": "counted", "is_public": false}))
         .await;
@@ -479,6 +490,19 @@ async fn metrics_name_no_tokens(backend: Backend) {
         )
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = server
+        .call(
+            Method::POST,
+            "/channels/counted/events",
+            Some(&writer),
+            Some(json!({"data": 3})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    let socket = server
+        .ws(&format!("/channels/counted/ws?token={reader}"))
+        .await;
+    drop(socket);
     let metrics = server.metrics().await;
     assert!(metrics.contains("channelhub_"), "{metrics}");
     for info in [writer_info, reader_info] {
