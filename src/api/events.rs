@@ -154,7 +154,9 @@ impl EventsApi {
         channel_id: Path<String>,
         /// Makes retries safe: a repeat of this key on this channel within the
         /// key window (24 h) stores nothing and answers what the first request
-        /// stored; reusing it for a different request is a 422.
+        /// stored, even if the channel's strict types changed since (410 with
+        /// their ids, not their data, if those events were removed since);
+        /// reusing it for a different request is a 422.
         #[oai(name = "Idempotency-Key", validator(pattern = "^[!-~]{1,255}$"))]
         idempotency_key: Header<Option<String>>,
         body: JsonBody<PublishBody>,

@@ -26,8 +26,10 @@ use crate::{
 pub struct RegisterWebhook {
     /// http(s) URL each matching event is POSTed to. It must be a URL the
     /// WHATWG URL standard accepts and, unless the server allows private
-    /// targets, its host must resolve to public addresses only; otherwise
-    /// 400 (rules this document cannot state in its schema language).
+    /// targets, its host must resolve to public addresses only, and its
+    /// normalized form (non-ASCII percent-encoded), which is what is stored,
+    /// must be at most 2048 characters too; otherwise 400 (rules this
+    /// document cannot state in its schema language).
     #[oai(validator(max_length = 2048, pattern = "^[hH][tT][tT][pP][sS]?://"))]
     pub url: String,
     /// Only these event types; omit for every event.
