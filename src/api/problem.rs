@@ -204,8 +204,9 @@ impl From<HubError> for ApiError {
             HubError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             HubError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             HubError::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
-            HubError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            HubError::Unavailable(_) | HubError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
         };
+        let busy = matches!(err, HubError::Busy(_));
         let api_error = ApiError::new(status, err.to_string());
         match status {
             StatusCode::UNAUTHORIZED => {
@@ -215,6 +216,7 @@ impl From<HubError> for ApiError {
             StatusCode::TOO_MANY_REQUESTS => {
                 api_error.with_header(poem::http::header::RETRY_AFTER, "60")
             }
+            _ if busy => api_error.with_header(poem::http::header::RETRY_AFTER, "1"),
             _ => api_error,
         }
     }
