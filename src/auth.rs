@@ -15,8 +15,13 @@
 //! any hashing. A holder whose secret is cached never waits for argon2: the
 //! cache is checked before the per-id queue and refreshed on use (with a
 //! cheap re-read of the token every [`RECHECK_AFTER`], so a revocation this
-//! node missed still ends within that bound). The per-id queue itself is
-//! bounded: past [`MAX_WAITING_PER_ID`] callers, the rest are refused at once.
+//! node missed still ends within that bound). Callers presenting the same
+//! secret share one check: the first hashes, the others then find it cached,
+//! so a token's first use by many clients at once costs one argon2. The
+//! per-id queue is bounded by distinct secrets: past
+//! [`MAX_SECRETS_PER_ID`] different secrets waiting for one id, callers with
+//! yet another secret are told the server is busy ([`AuthError::Busy`], a
+//! 503 to retry), never that their secret is wrong.
 
 use std::{
     collections::HashMap,
@@ -50,9 +55,9 @@ const VERIFIED_TTL: Duration = Duration::from_secs(300);
 /// How often a cached channel token is re-read from the store (no hashing),
 /// so that a revocation or expiry this node never heard of still takes effect.
 pub const RECHECK_AFTER: Duration = Duration::from_secs(30);
-/// Callers that may queue for one token id's argon2 check; the rest are
-/// refused without hashing.
-const MAX_WAITING_PER_ID: usize = 8;
+/// Different secrets that may queue for one token id's argon2 check; a
+/// caller with another one is told to retry ([`AuthError::Busy`]).
+const MAX_SECRETS_PER_ID: usize = 8;
 /// Length of the random part of a token: 32 bytes, base64url without padding.
 const SECRET_CHARS: usize = 43;
 /// How long a failed secret is refused without argon2.
@@ -68,22 +73,16 @@ pub enum Principal {
     Token(Arc<TokenRecord>),
 }
 
-impl Principal {
-    /// The channel token's id, for a token principal.
-    pub fn token_id(&self) -> Option<String> {
-        match self {
-            Principal::Token(token) => Some(token.id.clone()),
-            _ => None,
-        }
-    }
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
     /// The credential is malformed, unknown, wrong, expired or revoked. Which
     /// of those is never said.
     #[error("invalid or expired token")]
     Invalid,
+    /// Too many checks of this credential are queued: retry shortly. Says
+    /// nothing of whether the secret is right.
+    #[error("too many checks of this token are in progress; retry shortly")]
+    Busy,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -120,7 +119,15 @@ pub struct Auth {
     failed: Cache<(String, [u8; 32]), Instant>,
     hashing_slots: Semaphore,
     /// One argon2 verification per token id at a time: the rest wait and then hit the cache.
-    in_flight: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    in_flight: Mutex<HashMap<String, Arc<Queue>>>,
+}
+
+/// The callers waiting to check secrets of one token id.
+#[derive(Default)]
+struct Queue {
+    turn: tokio::sync::Mutex<()>,
+    /// Callers waiting or checking, per distinct secret (by digest).
+    secrets: Mutex<HashMap<[u8; 32], usize>>,
 }
 
 fn digest(secret: &str) -> [u8; 32] {
@@ -249,6 +256,34 @@ impl Auth {
             .unwrap_or(false)
     }
 
+    /// The caller, if its credential is one this node has already verified
+    /// (the configured admin token, or a cached secret): no store read and no
+    /// hashing. What limits key requests by; `None` for anything else.
+    pub fn verified(&self, presented: Option<&str>) -> Option<Principal> {
+        let presented = presented.filter(|p| !p.is_empty())?;
+        match classify(presented)? {
+            Presented::Channel { id, secret } => match self.cached(id, &digest(secret))? {
+                Check::Valid(Some(record)) if !record.is_expired(now_millis()) => {
+                    Some(Principal::Token(record))
+                }
+                _ => None,
+            },
+            Presented::Admin => {
+                let presented_digest = digest(presented);
+                let valid = match &self.admin {
+                    AdminCredential::Configured(expected) => {
+                        bool::from(expected.ct_eq(&presented_digest))
+                    }
+                    AdminCredential::Hashed(_) => matches!(
+                        self.cached(ADMIN_PREFIX, &presented_digest),
+                        Some(Check::Valid(_))
+                    ),
+                };
+                valid.then_some(Principal::Admin)
+            }
+        }
+    }
+
     /// Forgets a token's cached verification: call on revocation.
     pub fn forget(&self, token_id: &str) {
         self.verified.remove(token_id);
@@ -292,13 +327,10 @@ impl Auth {
                 }
                 self.authenticate_channel_token(id, secret).await
             }
-            Some(Presented::Admin) => match &self.admin {
-                AdminCredential::Configured(_) => self.authenticate_admin(presented).await,
-                AdminCredential::Hashed(_) => match self.cached(ADMIN_PREFIX, &digest(presented)) {
-                    Some(Check::Valid(_)) => Ok(Principal::Admin),
-                    _ => return Principal::Anonymous,
-                },
-            },
+            // The admin keeps reading should the channel become private, so
+            // a generated admin token is checked too (once; then it is
+            // cached); anything not shaped like one is not.
+            Some(Presented::Admin) => self.authenticate_admin(presented).await,
         };
         principal.unwrap_or(Principal::Anonymous)
     }
@@ -404,17 +436,21 @@ impl Auth {
             }
             return Ok(known);
         }
-        let lock = {
+        let queue = {
             let mut in_flight = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
-            let lock = in_flight.entry(id.to_owned()).or_default();
-            // The map's handle, plus one per caller waiting or checking.
-            if Arc::strong_count(lock) > MAX_WAITING_PER_ID {
-                return Ok(Check::Invalid);
+            let queue = in_flight.entry(id.to_owned()).or_default().clone();
+            let mut secrets = queue.secrets.lock().unwrap_or_else(|e| e.into_inner());
+            // Callers with a secret already queued join it (they will find
+            // its answer cached); a new secret needs room.
+            if !secrets.contains_key(&secret_digest) && secrets.len() >= MAX_SECRETS_PER_ID {
+                return Err(AuthError::Busy);
             }
-            lock.clone()
+            *secrets.entry(secret_digest).or_insert(0) += 1;
+            drop(secrets);
+            queue
         };
         let result = async {
-            let _turn = lock.lock().await;
+            let _turn = queue.turn.lock().await;
             if let Some(known) = self.cached(id, &secret_digest) {
                 return Ok(known);
             }
@@ -437,8 +473,15 @@ impl Auth {
         }
         .await;
         let mut in_flight = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
-        // The map's own handle and ours: nobody else is waiting on this id.
-        if Arc::strong_count(&lock) <= 2 {
+        let mut secrets = queue.secrets.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(count) = secrets.get_mut(&secret_digest) {
+            *count -= 1;
+            if *count == 0 {
+                secrets.remove(&secret_digest);
+            }
+        }
+        // Nobody else is waiting on this id.
+        if secrets.is_empty() {
             in_flight.remove(id);
         }
         result

@@ -101,17 +101,43 @@ pub struct ServeConfig {
     )]
     pub max_connections_per_ip: usize,
 
-    /// CIDRs of reverse proxies whose `Forwarded` / `X-Forwarded-For` headers
-    /// name the client address (comma-separated). Without it those headers
-    /// are ignored.
+    /// CIDRs of reverse proxies whose forwarding header names the client
+    /// address (comma-separated). Without it forwarding headers are ignored
+    /// (and their arrival is logged once).
     #[arg(long, env = "CHANNELHUB_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Vec<IpNet>,
 
-    /// Apply per-client limits to loopback clients (127.0.0.0/8, ::1) too. Off
-    /// by default: local tools, benchmarks and a local proxy without
-    /// `--trusted-proxies` would otherwise share one address's limits.
-    #[arg(long, env = "CHANNELHUB_LIMIT_LOOPBACK")]
-    pub limit_loopback: bool,
+    /// The header the trusted proxies set: `x-forwarded-for` (what the
+    /// shipped nginx sets) or `forwarded` (RFC 7239). The other one is
+    /// ignored, since a client can send it through the proxy unchanged.
+    #[arg(
+        long,
+        env = "CHANNELHUB_TRUSTED_PROXY_HEADER",
+        default_value = "x-forwarded-for",
+        value_parser = ["x-forwarded-for", "forwarded"]
+    )]
+    pub trusted_proxy_header: String,
+
+    /// Exempt loopback clients (127.0.0.0/8, ::1) from per-client limits.
+    /// Off by default: behind a same-host proxy without `--trusted-proxies`
+    /// every client would otherwise be exempt. For local tools and benchmarks.
+    #[arg(long, env = "CHANNELHUB_EXEMPT_LOOPBACK")]
+    pub exempt_loopback: bool,
+
+    /// Most open HTTP connections (of any kind) per client address (an IPv6
+    /// /64 counts as one); past it, new connections are closed at once.
+    /// Above `--max-connections-per-ip`, so a client at its socket cap can
+    /// still make REST calls. Trusted proxies are not counted. 0: no cap.
+    #[arg(
+        long,
+        env = "CHANNELHUB_MAX_HTTP_CONNECTIONS_PER_IP",
+        default_value_t = 1200
+    )]
+    pub max_http_connections_per_ip: usize,
+
+    /// Seconds a request's body may take to arrive; slower ones get 408.
+    #[arg(long, env = "CHANNELHUB_BODY_TIMEOUT", default_value = "30", value_parser = parse_seconds)]
+    pub body_timeout: Duration,
 
     /// Apply rate limits to the admin token too (exempt by default).
     #[arg(long, env = "CHANNELHUB_RATE_LIMIT_ADMIN")]

@@ -22,7 +22,7 @@ use crate::{
     hub::{Hub, writer::EventWriter},
     limits::{
         LimitSettings, Limits,
-        client::TrustedProxies,
+        client::{ProxyHeader, TrustedProxies},
         http::{ConnectionSettings, serve as serve_http},
         rates::Rate,
     },
@@ -142,7 +142,10 @@ pub async fn serve(config: ServeConfig) -> Result<(), Box<dyn std::error::Error>
         .data(metrics)
         .data(hub)
         .data(identity)
-        .data(BodyLimit(config.max_body_bytes))
+        .data(BodyLimit {
+            bytes: config.max_body_bytes,
+            timeout: config.body_timeout,
+        })
         .catch_all_error(|err| async move { problem::render(err) })
         .around(telemetry::observe);
 
@@ -160,6 +163,9 @@ pub async fn serve(config: ServeConfig) -> Result<(), Box<dyn std::error::Error>
         ConnectionSettings {
             header_timeout: config.header_timeout,
             idle_timeout: config.idle_timeout,
+            max_per_address: config.max_http_connections_per_ip,
+            uncounted: trusted_proxies(&config),
+            exempt_loopback: config.exempt_loopback,
         },
         async move {
             shutdown_signal().await;
@@ -194,11 +200,19 @@ pub async fn serve(config: ServeConfig) -> Result<(), Box<dyn std::error::Error>
     Ok(())
 }
 
+fn trusted_proxies(config: &ServeConfig) -> TrustedProxies {
+    TrustedProxies {
+        nets: config.trusted_proxies.clone(),
+        header: ProxyHeader::parse(&config.trusted_proxy_header)
+            .expect("clap allows only the known header names"),
+    }
+}
+
 fn limit_settings(config: &ServeConfig) -> LimitSettings {
     let rate = |per_second, burst| Rate { per_second, burst };
     LimitSettings {
-        trusted_proxies: TrustedProxies(config.trusted_proxies.clone()),
-        limit_loopback: config.limit_loopback,
+        trusted_proxies: trusted_proxies(config),
+        exempt_loopback: config.exempt_loopback,
         limit_admin: config.rate_limit_admin,
         max_connections_per_ip: config.max_connections_per_ip,
         publish: rate(config.publish_rate, config.publish_burst),

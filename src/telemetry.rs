@@ -51,6 +51,10 @@ pub enum LimitKind {
     IdleTimeout,
     /// An address holds as many anonymous webhooks as it may.
     AnonymousWebhooksPerIp,
+    /// A request body did not arrive in time.
+    BodyTimeout,
+    /// An address holds as many HTTP connections as it may.
+    HttpConnectionsPerIp,
 }
 
 impl LimitKind {
@@ -66,6 +70,8 @@ impl LimitKind {
             LimitKind::HeaderTimeout => "header_timeout",
             LimitKind::IdleTimeout => "idle_timeout",
             LimitKind::AnonymousWebhooksPerIp => "anonymous_webhooks_per_ip",
+            LimitKind::BodyTimeout => "body_timeout",
+            LimitKind::HttpConnectionsPerIp => "http_connections_per_ip",
         }
     }
 }

@@ -27,9 +27,14 @@ pub trait StorableText {
     fn check_text(&self) -> Result<(), Invalid>;
 }
 
-/// The largest request body, set once for the app.
+/// The largest request body, and how long it may take to arrive (a client
+/// trickling a body byte by byte holds a connection and a buffer), set once
+/// for the app.
 #[derive(Debug, Clone, Copy)]
-pub struct BodyLimit(pub usize);
+pub struct BodyLimit {
+    pub bytes: usize,
+    pub timeout: std::time::Duration,
+}
 
 pub struct JsonBody<T>(pub T);
 
@@ -58,11 +63,26 @@ impl<'a, T: Type + DeserializeOwned + StorableText + Send> ApiExtractor<'a> for 
         body: &mut RequestBody,
         _options: ExtractParamOptions<()>,
     ) -> poem::Result<Self> {
-        let limit = request.data::<BodyLimit>().map_or(1024 * 1024, |l| l.0);
-        let bytes = body
-            .take()?
-            .into_bytes_limit(limit)
+        let BodyLimit {
+            bytes: limit,
+            timeout,
+        } = request.data::<BodyLimit>().copied().unwrap_or(BodyLimit {
+            bytes: 1024 * 1024,
+            timeout: std::time::Duration::from_secs(30),
+        });
+        let read = tokio::time::timeout(timeout, body.take()?.into_bytes_limit(limit));
+        let bytes = read
             .await
+            .map_err(|_elapsed| {
+                crate::telemetry::count_refusal(crate::telemetry::LimitKind::BodyTimeout);
+                ApiError::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    format!(
+                        "the request body did not arrive within {} s",
+                        timeout.as_secs_f64()
+                    ),
+                )
+            })?
             .map_err(|err| match err {
                 ReadBodyError::PayloadTooLarge => ApiError::new(
                     StatusCode::PAYLOAD_TOO_LARGE,

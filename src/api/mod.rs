@@ -27,7 +27,11 @@ use poem_openapi::{
 };
 use serde::Deserialize;
 
-use crate::{auth::Principal, hub::Hub, live::ws::Sessions};
+use crate::{
+    auth::Principal,
+    hub::Hub,
+    live::{rooms::Access, ws::Sessions},
+};
 
 #[derive(Tags)]
 pub enum ApiTags {
@@ -96,13 +100,15 @@ pub fn client_address(req: &Request) -> String {
 }
 
 /// Stored events after `after` for a session to replay first: a bad id is a
-/// 400, an id that was never an event of the channel a 404; events removed
-/// since `after` make the session announce a gap first.
+/// 400, an id that was never an event of the channel a 404. Each page is
+/// read under the listener's access as it holds then, and announces events
+/// removed before the client read them (`Hub::replay_page`).
 pub async fn replay_after(
     hub: &Arc<Hub>,
     channel_id: &str,
     after: Option<String>,
     types: &[String],
+    access: &Access,
 ) -> Result<Option<crate::live::Replay>, problem::ApiError> {
     const PAGE: u32 = 500;
     let Some(after) = after else {
@@ -115,41 +121,46 @@ pub async fn replay_after(
             problem::ApiError::bad_request(format!("after must be an event id, not {after:?}"))
         })?
         .to_string();
-    let gap = hub.check_resume(channel_id, &after).await?;
-    let (hub, channel_id, types) = (hub.clone(), channel_id.to_owned(), types.to_vec());
+    hub.check_resume(channel_id, &after).await?;
+    let (hub, channel_id, types, access) = (
+        hub.clone(),
+        channel_id.to_owned(),
+        types.to_vec(),
+        access.clone(),
+    );
     // Sessions run on the live runtime; store reads stay on this one, which
     // owns the database connections.
     let runtime = tokio::runtime::Handle::current();
     let fetch: crate::live::FetchAfter = Arc::new(move |after: String| {
-        let (hub, channel_id, types) = (hub.clone(), channel_id.clone(), types.clone());
+        let (hub, channel_id, types, access) = (
+            hub.clone(),
+            channel_id.clone(),
+            types.clone(),
+            access.clone(),
+        );
         let page = runtime.spawn(async move {
-            hub.events_after(&channel_id, &after, &types, PAGE)
+            hub.replay_page(&channel_id, &access, &after, &types, PAGE)
                 .await
-                .map_err(|e| e.to_string())
         });
-        Box::pin(async move { page.await.map_err(|e| e.to_string())? })
+        Box::pin(async move {
+            page.await
+                .map_err(|e| crate::live::ReplayStop::Failed(e.to_string()))?
+        })
     });
-    Ok(Some(crate::live::Replay {
-        after,
-        fetch,
-        gap: gap.map(|gap| gap.removed_through),
-    }))
+    Ok(Some(crate::live::Replay { after, fetch }))
 }
 
-/// What keeps a live listener on its channel, from the principal it
-/// connected as (see `Hub::open_for_reading`).
-pub fn live_access(principal: &Principal) -> crate::live::rooms::Access {
-    let expires_at = match principal {
-        Principal::Token(token) => token.expires_at.map(|at| {
-            let left = at.saturating_sub(crate::model::now_millis()).max(0);
-            tokio::time::Instant::now() + std::time::Duration::from_millis(left as u64)
-        }),
-        _ => None,
-    };
-    crate::live::rooms::Access {
-        token_id: principal.token_id(),
-        anonymous: matches!(principal, Principal::Anonymous),
-        expires_at,
+/// Debug builds only: `CHANNELHUB_DEBUG_PAUSE_AFTER_ACCESS_CHECK_MS=N`
+/// holds a WebSocket or SSE connect for N ms between its access check and
+/// its session, so tests can change access inside that window on every run
+/// (tests/adversarial_access.rs). Release builds contain no hook.
+pub async fn debug_pause_after_access_check() {
+    #[cfg(debug_assertions)]
+    if let Some(ms) = std::env::var("CHANNELHUB_DEBUG_PAUSE_AFTER_ACCESS_CHECK_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
     }
 }
 

@@ -226,8 +226,9 @@ impl From<HubError> for ApiError {
             HubError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             HubError::Gone(_) | HubError::EventsRemoved { .. } => StatusCode::GONE,
             HubError::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
-            HubError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            HubError::Unavailable(_) | HubError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
         };
+        let busy = matches!(err, HubError::Busy(_));
         let mut api_error = ApiError::new(status, err.to_string());
         if let HubError::EventsRemoved {
             event_ids, removed, ..
@@ -245,6 +246,7 @@ impl From<HubError> for ApiError {
             StatusCode::TOO_MANY_REQUESTS => {
                 api_error.with_header(poem::http::header::RETRY_AFTER, "60")
             }
+            _ if busy => api_error.with_header(poem::http::header::RETRY_AFTER, "1"),
             _ => api_error,
         }
     }

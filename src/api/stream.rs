@@ -10,7 +10,7 @@ use poem_openapi::{
     types::Type,
 };
 
-use super::{ApiTags, live_access, presented_token, problem::ApiError, replay_after};
+use super::{ApiTags, presented_token, problem::ApiError, replay_after};
 use crate::{
     hub::Hub,
     live::{sse::SseSubscription, ws::Sessions},
@@ -75,17 +75,22 @@ impl StreamApi {
         /// Like `Last-Event-ID`, for clients that cannot set headers.
         after: Query<Option<String>>,
     ) -> Result<EventStream, ApiError> {
+        // Joined before the access check (see the WebSocket route).
+        let listener = self.hub.rooms().stream(&channel_id);
         let (channel, principal) = self
             .hub
             .open_for_reading(&channel_id, presented_token(req).as_deref())
             .await?;
+        listener.checked_at(channel.last_event_id.clone());
+        super::debug_pause_after_access_check().await;
         let types = parse_type_list(types.0.as_deref());
+        let access = Hub::listener_access(&principal, &channel);
         let resume_from = last_event_id.0.or(after.0).filter(|id| !id.is_empty());
-        let replay = replay_after(&self.hub, &channel_id, resume_from, &types).await?;
+        let replay = replay_after(&self.hub, &channel_id, resume_from, &types, &access).await?;
         let subscription = SseSubscription {
-            listener: self.hub.rooms().stream(&channel_id, channel.last_event_id),
+            listener,
             types,
-            access: live_access(&principal),
+            access,
             replay,
         };
         Ok(EventStream(crate::live::sse::respond(

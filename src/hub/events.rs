@@ -13,8 +13,8 @@ use sha2::{Digest, Sha256};
 use crate::{
     auth::Principal,
     model::{
-        Channel, Event, EventQuery, MAX_BATCH_EVENTS, MAX_EVENT_DATA_BYTES, MAX_EVENT_META_BYTES,
-        NewEvent, Publisher, TokenKind, now_millis,
+        Channel, Event, MAX_BATCH_EVENTS, MAX_EVENT_DATA_BYTES, MAX_EVENT_META_BYTES, NewEvent,
+        Publisher, TokenKind, now_millis,
     },
     store::{AppendBatch, IdempotencyKey, IdempotentResult},
 };
@@ -299,24 +299,6 @@ impl Hub {
         let (channel, _) = self.open_for_reading(channel_id, presented).await?;
         let events = self.store.latest_events(channel_id, limit).await?;
         Ok((channel, events))
-    }
-
-    /// Stored events after `after` (of `types`, if any), oldest first: a page
-    /// of a replay. Access was checked when the session was opened.
-    pub async fn events_after(
-        &self,
-        channel_id: &str,
-        after: &str,
-        types: &[String],
-        limit: u32,
-    ) -> HubResult<Vec<Event>> {
-        let query = EventQuery {
-            after: Some(after.to_owned()),
-            types: types.to_vec(),
-            limit,
-            ..EventQuery::default()
-        };
-        Ok(self.store.list_events(channel_id, &query).await?)
     }
 
     /// Deletes an event: the admin, or the publish token that published it.

@@ -6,6 +6,7 @@
 //! other, and answers in domain terms ([`HubError`]); it never sees HTTP types
 //! and never writes SQL.
 
+mod access;
 mod announced;
 mod channels;
 mod events;
@@ -71,6 +72,9 @@ pub enum HubError {
     /// The database failed; nothing was changed.
     #[error("{0}")]
     Unavailable(String),
+    /// Too much of this is in progress right now: retry in a moment.
+    #[error("{0}")]
+    Busy(String),
 }
 
 impl From<Invalid> for HubError {
@@ -90,6 +94,7 @@ impl From<AuthError> for HubError {
     fn from(err: AuthError) -> Self {
         match err {
             AuthError::Invalid => HubError::Unauthorized("invalid or expired token".into()),
+            AuthError::Busy => HubError::Busy(err.to_string()),
             AuthError::Store(err) => err.into(),
         }
     }

@@ -5,12 +5,21 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::model::{Event, EventQuery};
+use crate::{
+    live::rooms::CloseOrder,
+    model::{Event, EventQuery},
+};
 
 use super::{Hub, HubError, HubResult, Page, channel_not_found, page_limit};
 
 /// The longest a long-poll may wait.
 const MAX_POLL_WAIT: Duration = Duration::from_secs(60);
+
+/// Bytes of event JSON one page holds at most (at least one event, whatever
+/// its size): what a client that reads its answer slowly can make the
+/// server hold per request, whatever `limit` it asks for. A page cut short
+/// says `has_more`.
+pub const MAX_PAGE_BYTES: usize = 1024 * 1024;
 
 impl Hub {
     /// A page of events after the cursor; with `wait`, holds the request
@@ -23,7 +32,7 @@ impl Hub {
         limit: Option<u32>,
         wait: Duration,
     ) -> HubResult<(Page<Event>, Option<Gap>)> {
-        self.open_for_reading(channel_id, presented).await?;
+        let (channel, principal) = self.open_for_reading(channel_id, presented).await?;
         let limit = page_limit(limit)?;
         let gap = match &query.after {
             Some(after) => self.check_resume(channel_id, after).await?,
@@ -36,19 +45,35 @@ impl Hub {
         // Listen before the first read, so an event committed in between still wakes us.
         let mut listener = (!wait.is_zero()).then(|| self.rooms.watch(channel_id));
         let deadline = Instant::now() + wait;
+        let mut waited = false;
         let mut events = loop {
             let events = self.store.list_events(channel_id, &query).await?;
             let Some(listener) = listener.as_mut().filter(|_| events.is_empty()) else {
                 break events;
             };
+            waited = true;
             match tokio::time::timeout_at(deadline, listener.receiver.recv()).await {
                 Err(_elapsed) => break events,
                 Ok(Err(tokio::sync::broadcast::error::RecvError::Closed)) => break events,
                 Ok(_) => continue,
             }
         };
-        let has_more = events.len() > limit as usize;
+        // Access was checked before the wait: an answer after it is given
+        // only under the access the caller holds now.
+        if waited
+            && let Some(order) = self
+                .access_lost(channel_id, &Self::listener_access(&principal, &channel))
+                .await?
+        {
+            return Err(access_ended(channel_id, &order));
+        }
+        let mut has_more = events.len() > limit as usize;
         events.truncate(limit as usize);
+        let fit = events_within(&events, MAX_PAGE_BYTES);
+        if fit < events.len() {
+            events.truncate(fit);
+            has_more = true;
+        }
         let cursor = events.last().map(|e| e.id.clone()).or(query.after);
         Ok((
             Page {
@@ -87,6 +112,49 @@ impl Hub {
         Ok(removed
             .filter(|removed| removed.as_str() > after)
             .map(|removed_through| Gap { removed_through }))
+    }
+}
+
+/// How many of `events`, from the first, fit in `budget` bytes of JSON (at
+/// least one).
+fn events_within(events: &[Event], budget: usize) -> usize {
+    let mut used = 0;
+    events
+        .iter()
+        .take_while(|event| {
+            used += json_len(event);
+            used <= budget
+        })
+        .count()
+        .max(1.min(events.len()))
+}
+
+/// The length of an event's JSON, counted without building it.
+fn json_len(event: &Event) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    serde_json::to_writer(&mut count, event).expect("events serialize");
+    count.0
+}
+
+/// The answer to a long-poll whose access ended while it waited.
+fn access_ended(channel_id: &str, order: &CloseOrder) -> HubError {
+    match order {
+        CloseOrder::ChannelDeleted => channel_not_found(channel_id),
+        CloseOrder::ChannelMadePrivate => HubError::Unauthorized(format!(
+            "channel {channel_id:?} became private while this poll waited: it needs a \
+             subscribe token for this channel"
+        )),
+        _ => HubError::Unauthorized("invalid or expired token".into()),
     }
 }
 

@@ -5,9 +5,7 @@ use std::time::Duration;
 use super::{Hub, HubError, HubResult, channel_not_found};
 use crate::{
     auth::Principal,
-    model::{
-        Channel, DeliveryAttempt, Webhook, WebhookRecord, WebhookState, limit_key, now_millis,
-    },
+    model::{DeliveryAttempt, Webhook, WebhookRecord, WebhookState, limit_key, now_millis},
     store::{Registration, StoreError},
     telemetry::{LimitKind, count_refusal},
     webhooks::{guard, signing},
@@ -56,29 +54,20 @@ impl Hub {
         if matches!(principal, Principal::Anonymous) && presented.is_some() {
             // A public channel looks only at credentials cheap to check; a
             // registrant is worth the full check (registration is rate-limited).
-            principal = self
-                .authenticate(presented)
-                .await
-                .unwrap_or(Principal::Anonymous);
-        }
-        let reads_if_private = |principal: &Principal| {
-            let private = Channel {
-                is_public: false,
-                ..channel.clone()
+            principal = match self.authenticate(presented).await {
+                Ok(principal) => principal,
+                Err(busy @ HubError::Busy(_)) => return Err(busy),
+                Err(_) => Principal::Anonymous,
             };
-            Self::can_read(principal, &private)
+        }
+        // The same rule that keeps a listener on a channel that goes private.
+        let access = Self::listener_access(&principal, &channel);
+        let registered_by = match (&access.token_id, access.anonymous) {
+            (_, true) => format!("anonymous:{}", registrant_address(client_address)),
+            (Some(token_id), false) => format!("token:{token_id}"),
+            (None, false) => "admin".to_owned(),
         };
-        let registered_by = match &principal {
-            Principal::Admin => "admin".to_owned(),
-            Principal::Token(token) if reads_if_private(&principal) => {
-                format!("token:{}", token.id)
-            }
-            _ => {
-                principal = Principal::Anonymous;
-                format!("anonymous:{}", registrant_address(client_address))
-            }
-        };
-        if matches!(principal, Principal::Anonymous) && !self.allow_anonymous_webhooks {
+        if access.anonymous && !self.allow_anonymous_webhooks {
             count_refusal(LimitKind::AnonymousWebhooks);
             return Err(HubError::Unauthorized(
                 "anonymous webhook registration is turned off on this server: present \
@@ -132,8 +121,7 @@ impl Hub {
         };
         // Anonymous registrants are bounded per address: each webhook makes
         // this server POST to a URL of a stranger's choosing.
-        let per_registrant = (matches!(principal, Principal::Anonymous)
-            && self.max_anonymous_webhooks > 0)
+        let per_registrant = (access.anonymous && self.max_anonymous_webhooks > 0)
             .then_some(self.max_anonymous_webhooks);
         match self
             .store

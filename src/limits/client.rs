@@ -1,21 +1,73 @@
 //! The client address a request's limits are counted against: the peer of
 //! the TCP connection, or, when that peer is a trusted proxy
 //! (`--trusted-proxies`), the address the proxy says it forwarded for
-//! (`Forwarded: for=…`, else `X-Forwarded-For`). Headers from anyone else are
-//! ignored, so a client cannot choose its own address.
+//! (`--trusted-proxy-header`: `X-Forwarded-For` by default, or
+//! `Forwarded: for=…`; never both, since a client can pass either through a
+//! proxy that only sets the other). Headers from anyone else are ignored,
+//! so a client cannot choose its own address; their arrival is logged once.
 
-use std::net::IpAddr;
+use std::{
+    net::IpAddr,
+    sync::atomic::{AtomicBool, Ordering},
+};
 
 use ipnet::IpNet;
 use poem::http::HeaderMap;
 
-/// Proxies whose forwarding headers are believed.
+/// Which header the trusted proxies set.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ProxyHeader {
+    #[default]
+    XForwardedFor,
+    Forwarded,
+}
+
+impl ProxyHeader {
+    /// From `--trusted-proxy-header`'s value.
+    pub fn parse(name: &str) -> Option<ProxyHeader> {
+        match name.to_ascii_lowercase().as_str() {
+            "x-forwarded-for" => Some(ProxyHeader::XForwardedFor),
+            "forwarded" => Some(ProxyHeader::Forwarded),
+            _ => None,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            ProxyHeader::XForwardedFor => "x-forwarded-for",
+            ProxyHeader::Forwarded => "forwarded",
+        }
+    }
+
+    fn other(self) -> ProxyHeader {
+        match self {
+            ProxyHeader::XForwardedFor => ProxyHeader::Forwarded,
+            ProxyHeader::Forwarded => ProxyHeader::XForwardedFor,
+        }
+    }
+}
+
+/// Proxies whose forwarding header is believed, and which header that is.
 #[derive(Debug, Clone, Default)]
-pub struct TrustedProxies(pub Vec<IpNet>);
+pub struct TrustedProxies {
+    pub nets: Vec<IpNet>,
+    pub header: ProxyHeader,
+}
+
+/// Set once a warning about a forwarding header was logged (one each).
+static WARNED_UNTRUSTED: AtomicBool = AtomicBool::new(false);
+static WARNED_OTHER_HEADER: AtomicBool = AtomicBool::new(false);
+
+fn warn_once(flag: &AtomicBool, message: &str, peer: IpAddr) {
+    if !flag.swap(true, Ordering::Relaxed) {
+        tracing::warn!(%peer, "{message} (logged once)");
+    }
+}
 
 impl TrustedProxies {
-    fn trusts(&self, ip: IpAddr) -> bool {
-        self.0.iter().any(|net| net.contains(&ip))
+    pub fn trusts(&self, ip: IpAddr) -> bool {
+        let ip = ip.to_canonical();
+        self.nets.iter().any(|net| net.contains(&ip))
     }
 
     /// The client's address. Forwarded chains are read from the right (the
@@ -25,9 +77,25 @@ impl TrustedProxies {
     pub fn client(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
         let peer = peer.to_canonical();
         if !self.trusts(peer) {
+            if headers.contains_key("forwarded") || headers.contains_key("x-forwarded-for") {
+                warn_once(
+                    &WARNED_UNTRUSTED,
+                    "a forwarding header arrived from a peer that is not in --trusted-proxies: \
+                     ignored, limits count the peer itself; if a proxy sits in front, trust it",
+                    peer,
+                );
+            }
             return peer;
         }
-        let hops = forwarded_for(headers);
+        if headers.contains_key(self.header.other().name()) {
+            warn_once(
+                &WARNED_OTHER_HEADER,
+                "a trusted proxy passed a forwarding header other than --trusted-proxy-header: \
+                 ignored (a client can send it through the proxy)",
+                peer,
+            );
+        }
+        let hops = forwarded_for(headers, self.header);
         let mut client = peer;
         for hop in hops.iter().rev() {
             let Some(ip) = hop else { break };
@@ -40,32 +108,29 @@ impl TrustedProxies {
     }
 }
 
-/// The `for=` hops of `Forwarded` (RFC 7239), or else of `X-Forwarded-For`,
-/// in order; `None` for an entry that is not an address (`unknown`, an
-/// obfuscated name, garbage).
-fn forwarded_for(headers: &HeaderMap) -> Vec<Option<IpAddr>> {
-    let forwarded: Vec<Option<IpAddr>> = headers
-        .get_all("forwarded")
+/// The hops of the configured header, in order: `for=` of `Forwarded` (RFC
+/// 7239; an element without one counts as a hop that is not understood), or
+/// the entries of `X-Forwarded-For`; `None` for an entry that is not an
+/// address (`unknown`, an obfuscated name, garbage), which stops the walk.
+fn forwarded_for(headers: &HeaderMap, header: ProxyHeader) -> Vec<Option<IpAddr>> {
+    let elements = headers
+        .get_all(header.name())
         .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|element| {
-            element.split(';').find_map(|pair| {
-                let (name, value) = pair.trim().split_once('=')?;
-                name.eq_ignore_ascii_case("for").then(|| parse_node(value))
+        .map(|v| v.to_str().unwrap_or(""))
+        .flat_map(|v| v.split(','));
+    match header {
+        ProxyHeader::Forwarded => elements
+            .map(|element| {
+                element.split(';').find_map(|pair| {
+                    let (name, value) = pair.trim().split_once('=')?;
+                    name.trim()
+                        .eq_ignore_ascii_case("for")
+                        .then(|| parse_node(value))
+                })?
             })
-        })
-        .collect();
-    if !forwarded.is_empty() {
-        return forwarded;
+            .collect(),
+        ProxyHeader::XForwardedFor => elements.map(parse_node).collect(),
     }
-    headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(parse_node)
-        .collect()
 }
 
 /// `192.0.2.1`, `192.0.2.1:80`, `"[2001:db8::1]:443"`, `2001:db8::1`.
@@ -102,24 +167,46 @@ mod tests {
     #[test]
     fn untrusted_peers_are_their_own_address() {
         let none = TrustedProxies::default();
+        let forged_forwarded = headers(&[("forwarded", "for=127.0.0.1")]);
+        assert_eq!(
+            none.client(ip("198.51.100.7"), &forged_forwarded),
+            ip("198.51.100.7")
+        );
         let forged = headers(&[("x-forwarded-for", "203.0.113.9")]);
         assert_eq!(none.client(ip("198.51.100.7"), &forged), ip("198.51.100.7"));
     }
 
     #[test]
     fn trusted_proxies_are_skipped_from_the_right() {
-        let trusted = TrustedProxies(vec!["10.0.0.0/8".parse().unwrap()]);
+        let trusted = TrustedProxies {
+            nets: vec!["10.0.0.0/8".parse().unwrap()],
+            header: ProxyHeader::XForwardedFor,
+        };
         let chain = headers(&[("x-forwarded-for", "203.0.113.9, 198.51.100.1, 10.0.0.2")]);
         // The client can prepend anything; the hop the proxy saw is believed.
         assert_eq!(trusted.client(ip("10.0.0.1"), &chain), ip("198.51.100.1"));
+        // A client's own `Forwarded` passed through a proxy that sets
+        // X-Forwarded-For is not believed.
+        let both = headers(&[
+            ("forwarded", "for=127.0.0.1"),
+            ("x-forwarded-for", "203.0.113.9"),
+        ]);
+        assert_eq!(trusted.client(ip("10.0.0.1"), &both), ip("203.0.113.9"));
+        let rfc7239 = TrustedProxies {
+            header: ProxyHeader::Forwarded,
+            ..trusted.clone()
+        };
         let forwarded = headers(&[
             ("forwarded", "for=\"[2001:db8::1]:4711\";proto=https"),
             ("x-forwarded-for", "203.0.113.9"),
         ]);
         assert_eq!(
-            trusted.client(ip("10.0.0.1"), &forwarded),
+            rfc7239.client(ip("10.0.0.1"), &forwarded),
             ip("2001:db8::1")
         );
+        // `unknown` stops the walk at the proxy itself.
+        let unknown = headers(&[("forwarded", "for=unknown")]);
+        assert_eq!(rfc7239.client(ip("10.0.0.1"), &unknown), ip("10.0.0.1"));
         let mapped = headers(&[("x-forwarded-for", "192.0.2.5:1234")]);
         assert_eq!(
             trusted.client(ip("::ffff:10.0.0.1"), &mapped),

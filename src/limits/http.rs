@@ -8,8 +8,14 @@
 //!   for a request, so it also closes an HTTP/1 keep-alive connection that
 //!   sends nothing).
 //! - `--idle-timeout`: a connection on which no byte moves either way for
-//!   this long is shut down gracefully (a request in progress may finish),
-//!   and dropped if it stays silent as long again.
+//!   this long, or on which no request is in progress or has ended for this
+//!   long (an HTTP/2 connection that only sends PINGs), is shut down
+//!   gracefully (a request in progress may finish), and dropped if it stays
+//!   silent as long again.
+//! - `--max-http-connections-per-ip`: connections one client address (an
+//!   IPv6 /64) may hold open; past it, a new one is closed at once. Trusted
+//!   proxies are not counted (their clients are, by the limits), and
+//!   loopback is not with `--exempt-loopback`.
 //!
 //! Each request carries a [`ConnectionClosed`] token, cancelled when its
 //! socket is dropped: after a WebSocket upgrade that is when the session
@@ -17,19 +23,20 @@
 //! This module does not look at what requests ask for.
 
 use std::{
+    collections::HashMap,
     convert::Infallible,
     io,
-    net::SocketAddr,
+    net::{IpAddr, SocketAddr},
     pin::Pin,
     sync::{
-        Arc,
-        atomic::{AtomicU64, Ordering},
+        Arc, Mutex, PoisonError,
+        atomic::{AtomicU64, AtomicUsize, Ordering},
     },
     task::{Context, Poll},
     time::{Duration, Instant},
 };
 
-use hyper::body::Incoming;
+use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper_util::{
     rt::{TokioExecutor, TokioIo, TokioTimer},
     server::conn::auto,
@@ -49,13 +56,73 @@ use tokio_util::{
     task::TaskTracker,
 };
 
-use super::{LimitKind, count_refusal};
+use super::{
+    LimitKind,
+    client::{TrustedProxies, limit_key},
+    count_refusal,
+};
 
-/// Deadlines every connection gets.
-#[derive(Debug, Clone, Copy)]
+/// Deadlines every connection gets, and how many one address may hold.
+#[derive(Debug, Clone)]
 pub struct ConnectionSettings {
     pub header_timeout: Duration,
     pub idle_timeout: Duration,
+    /// Open connections per client address (0: no cap).
+    pub max_per_address: usize,
+    /// Peers whose connections are not counted: the trusted proxies.
+    pub uncounted: TrustedProxies,
+    pub exempt_loopback: bool,
+}
+
+/// Open connections per address key.
+#[derive(Default)]
+struct OpenConnections(Mutex<HashMap<IpAddr, usize>>);
+
+/// One counted connection; uncounted when dropped.
+struct Counted {
+    open: Arc<OpenConnections>,
+    key: IpAddr,
+}
+
+impl OpenConnections {
+    /// Counts a new connection from `peer`: `Err` when its address holds
+    /// its maximum already; `Ok(None)` when it is not counted.
+    fn admit(
+        self: &Arc<Self>,
+        peer: IpAddr,
+        settings: &ConnectionSettings,
+    ) -> Result<Option<Counted>, ()> {
+        let peer = peer.to_canonical();
+        if settings.max_per_address == 0
+            || settings.uncounted.trusts(peer)
+            || (settings.exempt_loopback && peer.is_loopback())
+        {
+            return Ok(None);
+        }
+        let key = limit_key(peer);
+        let mut open = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let count = open.entry(key).or_insert(0);
+        if *count >= settings.max_per_address {
+            return Err(());
+        }
+        *count += 1;
+        Ok(Some(Counted {
+            open: self.clone(),
+            key,
+        }))
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        let mut open = self.open.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(count) = open.get_mut(&self.key) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&self.key);
+            }
+        }
+    }
 }
 
 /// Cancelled once the request's connection is closed (its socket dropped).
@@ -72,6 +139,7 @@ pub async fn serve(
     grace: Duration,
 ) -> io::Result<()> {
     let app = Arc::new(app);
+    let open = Arc::new(OpenConnections::default());
     let local = listener.local_addr()?;
     let stopping = CancellationToken::new();
     let connections = TaskTracker::new();
@@ -81,13 +149,20 @@ pub async fn serve(
             _ = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
+                    let Ok(counted) = open.admit(peer.ip(), &settings) else {
+                        count_refusal(LimitKind::HttpConnectionsPerIp);
+                        tracing::debug!(%peer, "connection refused: its address holds its maximum");
+                        drop(stream);
+                        continue;
+                    };
                     connections.spawn(serve_connection(
                         stream,
                         local,
                         peer,
                         app.clone(),
-                        settings,
+                        settings.clone(),
                         stopping.clone(),
+                        counted,
                     ));
                 }
                 // Out of file descriptors, most likely: wait rather than spin.
@@ -117,9 +192,12 @@ async fn serve_connection(
     app: Arc<BoxEndpoint<'static>>,
     settings: ConnectionSettings,
     stopping: CancellationToken,
+    // Held (counted against its address) until the connection is served.
+    _counted: Option<Counted>,
 ) {
     let closed = CancellationToken::new();
     let activity = Arc::new(Activity::new());
+    let requests = activity.clone();
     let io = TokioIo::new(Tracked {
         inner: stream,
         activity: activity.clone(),
@@ -129,6 +207,7 @@ async fn serve_connection(
         req.extensions_mut()
             .insert(ConnectionClosed(closed.clone()));
         let app = app.clone();
+        let request = InFlight::start(requests.clone());
         async move {
             let req = (
                 req,
@@ -137,7 +216,12 @@ async fn serve_connection(
                 Scheme::HTTP,
             )
                 .into();
-            Ok::<hyper::Response<_>, Infallible>(app.get_response(req).await.into())
+            let response: hyper::Response<_> = app.get_response(req).await.into();
+            // In progress until its body is sent (or dropped).
+            Ok::<_, Infallible>(response.map(move |body| Counting {
+                body,
+                _request: request,
+            }))
         }
     });
     let mut builder = auto::Builder::new(TokioExecutor::new());
@@ -177,7 +261,9 @@ async fn serve_connection(
                 conn.as_mut().graceful_shutdown();
             }
             _ = checks.tick() => {
-                if activity.idle_for() >= settings.idle_timeout {
+                if activity.idle_for() >= settings.idle_timeout
+                    || activity.without_requests_for() >= settings.idle_timeout
+                {
                     if shutting_down {
                         // Asked to finish, and silent for another whole period.
                         return;
@@ -192,10 +278,58 @@ async fn serve_connection(
     }
 }
 
-/// When a byte last moved on a connection.
+/// A response body that keeps its request counted as in progress until it
+/// is sent or dropped; otherwise the body itself, size included.
+struct Counting<B> {
+    body: B,
+    _request: InFlight,
+}
+
+impl<B: Body + Unpin> Body for Counting<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}
+
+/// When a byte last moved on a connection, and its requests in progress.
 struct Activity {
     start: Instant,
     last_ms: AtomicU64,
+    in_flight: AtomicUsize,
+    /// When the last request started or ended.
+    last_request_ms: AtomicU64,
+}
+
+/// A request in progress on a connection, until dropped.
+struct InFlight(Arc<Activity>);
+
+impl InFlight {
+    fn start(activity: Arc<Activity>) -> InFlight {
+        activity.in_flight.fetch_add(1, Ordering::AcqRel);
+        activity.touch_request();
+        InFlight(activity)
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.touch_request();
+        self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl Activity {
@@ -203,7 +337,24 @@ impl Activity {
         Activity {
             start: Instant::now(),
             last_ms: AtomicU64::new(0),
+            in_flight: AtomicUsize::new(0),
+            last_request_ms: AtomicU64::new(0),
         }
+    }
+
+    fn touch_request(&self) {
+        let now = self.start.elapsed().as_millis() as u64;
+        self.last_request_ms.store(now, Ordering::Relaxed);
+    }
+
+    /// How long the connection has had no request in progress (zero while
+    /// one is).
+    fn without_requests_for(&self) -> Duration {
+        if self.in_flight.load(Ordering::Acquire) > 0 {
+            return Duration::ZERO;
+        }
+        let last = Duration::from_millis(self.last_request_ms.load(Ordering::Relaxed));
+        self.start.elapsed().saturating_sub(last)
     }
 
     fn touch(&self) {

@@ -51,8 +51,8 @@ pub use crate::telemetry::{LimitKind, count_refusal};
 #[derive(Debug, Clone)]
 pub struct LimitSettings {
     pub trusted_proxies: TrustedProxies,
-    /// Apply per-client limits to loopback clients too.
-    pub limit_loopback: bool,
+    /// Exempt loopback clients from per-client limits (`--exempt-loopback`).
+    pub exempt_loopback: bool,
     /// Apply rate limits to the admin token too.
     pub limit_admin: bool,
     /// Concurrent WebSocket, SSE and long-poll connections per address (0: no cap).
@@ -75,19 +75,22 @@ enum Route {
 }
 
 /// Finds the route from the path under `/api/v1`: `/channels/{id}/{leaf}`.
+/// The query is decoded as the handlers decode it (`w%61it=30` is `wait`),
+/// and any `wait` that is not 0 makes a long-poll, whichever one a handler
+/// would take.
 fn route_of(req: &Request) -> Option<Route> {
     let path = req.uri().path();
     let rest = path
         .strip_prefix("/api/v1/channels/")
         .or_else(|| path.strip_prefix("/channels/"))?;
     let (_, leaf) = rest.split_once('/')?;
-    let long_poll = || {
-        req.uri()
-            .query()
-            .unwrap_or_default()
-            .split('&')
-            .filter_map(|pair| pair.strip_prefix("wait="))
-            .any(|wait| wait.parse::<u32>().map_or(true, |w| w > 0))
+    let long_poll = || match req.params::<Vec<(String, String)>>() {
+        Ok(pairs) => pairs
+            .iter()
+            .filter(|(name, _)| name == "wait")
+            .any(|(_, wait)| !wait.trim().parse::<f64>().is_ok_and(|w| w == 0.0)),
+        // A query the handlers cannot read either: counted as the dearer kind.
+        Err(_) => true,
     };
     match (req.method(), leaf) {
         (&Method::POST, "events") => Some(Route::Publish),
@@ -164,7 +167,7 @@ impl Limits {
         // Handlers that record who asked (webhook registrants) see the same address.
         req.extensions_mut()
             .insert(crate::api::ClientAddress(client));
-        let exempt_address = client.is_loopback() && !self.settings.limit_loopback;
+        let exempt_address = client.is_loopback() && self.settings.exempt_loopback;
         let token = presented_token(&req);
 
         let rate_state = if exempt_address {
@@ -219,9 +222,13 @@ impl Limits {
         }
     }
 
-    /// Counts the request against its bucket: by token id for channel
-    /// tokens, by address otherwise; the admin is exempt unless
-    /// `--rate-limit-admin`.
+    /// Counts the request against its bucket: by token id for a channel
+    /// token, by address otherwise; the admin is exempt unless
+    /// `--rate-limit-admin`. A credential is a key only once verified: one
+    /// this node has not verified yet is first counted against its
+    /// presenter's address (so whatever id it names, guessing costs the
+    /// guesser's own bucket and hashing is bounded by the address's rate),
+    /// then verified, and then, if valid, counted against its token too.
     async fn check_rate(
         &self,
         route: Route,
@@ -234,22 +241,37 @@ impl Limits {
             Route::LongPoll => (&self.long_poll, LimitKind::LongPollRate),
             Route::RegisterWebhook => (&self.webhook, LimitKind::WebhookRate),
         };
-        let key = match token.map(|token| (token, channel_token_id(token))) {
-            Some((_, Some(id))) => RateKey::Token(id.to_owned()),
-            // Not a channel token: the admin's (verified, so a forged one is not
-            // exempt; the check is cached), or garbage counted against its address.
-            Some((token, None))
-                if !self.settings.limit_admin
-                    && matches!(
-                        self.hub.authenticate(Some(token)).await,
-                        Ok(Principal::Admin)
-                    ) =>
-            {
-                return Ok(None);
+        let address = RateKey::Address(limit_key(client));
+        let principal = match self.hub.verified_principal(token) {
+            Some(principal) => Some(principal),
+            None if token.is_some_and(|t| !t.is_empty()) => {
+                let by_address = self.count(bucket, kind, &address)?;
+                match self.hub.authenticate(token).await {
+                    Ok(principal @ Principal::Token(_)) => Some(principal),
+                    Ok(Principal::Admin) if !self.settings.limit_admin => return Ok(None),
+                    // Invalid (the handler says so), or the admin counted by
+                    // address: the address paid.
+                    _ => return Ok(by_address),
+                }
             }
-            _ => RateKey::Address(limit_key(client)),
+            None => None,
         };
-        match bucket.check(&key) {
+        let key = match principal {
+            Some(Principal::Token(record)) => RateKey::Token(record.id.clone()),
+            Some(Principal::Admin) if !self.settings.limit_admin => return Ok(None),
+            _ => address,
+        };
+        self.count(bucket, kind, &key)
+    }
+
+    /// One request against `key`'s bucket: what remains, or the 429.
+    fn count<'a>(
+        &self,
+        bucket: &'a Bucket,
+        kind: LimitKind,
+        key: &RateKey,
+    ) -> Result<Option<(&'a Bucket, u32)>, ApiError> {
+        match bucket.check(key) {
             Verdict::Allowed { remaining } => Ok(remaining.map(|r| (bucket, r))),
             Verdict::Refused { retry_after } => {
                 count_refusal(kind);
@@ -288,16 +310,6 @@ impl Limits {
             limits: self.clone(),
             key,
         })
-    }
-}
-
-/// `chs_<id>_<secret>` → `id`, unverified: only used as a rate key, so a
-/// forged id costs its presenter that id's bucket and nothing else.
-fn channel_token_id(token: &str) -> Option<&str> {
-    let mut parts = token.splitn(3, '_');
-    match (parts.next(), parts.next(), parts.next()) {
-        (Some("chs"), Some(id), Some(secret)) if !id.is_empty() && !secret.is_empty() => Some(id),
-        _ => None,
     }
 }
 
@@ -405,15 +417,14 @@ mod tests {
             Some(Route::RegisterWebhook)
         );
         assert_eq!(route(Method::GET, "/api/v1/channels/a-b/events/01H"), None);
-    }
-
-    #[test]
-    fn token_ids_are_read_without_verifying() {
+        // Parameter names are decoded as the handlers decode them.
         assert_eq!(
-            channel_token_id("chs_abc_secret_with_underscores"),
-            Some("abc")
+            route(Method::GET, "/api/v1/channels/a-b/events?w%61it=30"),
+            Some(Route::LongPoll)
         );
-        assert_eq!(channel_token_id("chs__secret"), None);
-        assert_eq!(channel_token_id("cha_secret"), None);
+        assert_eq!(
+            route(Method::GET, "/api/v1/channels/a-b/events?wait=0&wait=30"),
+            Some(Route::LongPoll)
+        );
     }
 }

@@ -1,8 +1,19 @@
 //! Request rates: one `governor` token bucket (rate and burst) per client
 //! key and kind of request. Owns nothing else; the caller decides who is
 //! exempt and what the key is.
+//!
+//! The key store is bounded: past [`MAX_KEYS`] keys in one bucket, keys
+//! whose buckets are full again are forgotten at once; if that frees
+//! nothing (that many clients really are active), every client is counted
+//! against one shared overflow bucket until it does. Memory stays bounded
+//! whatever addresses an attacker holds; the price falls on rates, never on
+//! memory.
 
-use std::{hash::Hash, num::NonZeroU32, time::Duration};
+use std::{
+    num::NonZeroU32,
+    sync::atomic::{AtomicBool, AtomicU64, Ordering},
+    time::{Duration, Instant},
+};
 
 use governor::{
     Quota, RateLimiter,
@@ -17,7 +28,14 @@ use governor::{
 pub enum RateKey {
     Token(String),
     Address(std::net::IpAddr),
+    /// Everyone, while the store is full.
+    Overflow,
 }
+
+/// Keys one bucket holds before it sheds (about 100 bytes each).
+pub const MAX_KEYS: usize = 100_000;
+/// How often a full store may be swept for idle keys.
+const SWEEP_FULL_EVERY: Duration = Duration::from_secs(1);
 
 /// A rate in requests per second with a burst; a rate of 0 turns it off.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -35,6 +53,11 @@ pub struct Bucket {
     pub name: &'static str,
     limiter: Option<Keyed>,
     rate: Rate,
+    max_keys: usize,
+    /// When a full store was last swept (ms since `born`).
+    swept_at: AtomicU64,
+    born: Instant,
+    overflowing: AtomicBool,
 }
 
 /// What a bucket said about one request.
@@ -48,6 +71,10 @@ pub enum Verdict {
 
 impl Bucket {
     pub fn new(name: &'static str, rate: Rate) -> Bucket {
+        Bucket::with_max_keys(name, rate, MAX_KEYS)
+    }
+
+    fn with_max_keys(name: &'static str, rate: Rate, max_keys: usize) -> Bucket {
         let limiter = (rate.per_second > 0.0).then(|| {
             let burst = NonZeroU32::new(rate.burst.max(1)).expect("at least 1");
             let quota = Quota::with_period(Duration::from_secs_f64(1.0 / rate.per_second))
@@ -59,12 +86,44 @@ impl Bucket {
             name,
             limiter,
             rate,
+            max_keys,
+            swept_at: AtomicU64::new(0),
+            born: Instant::now(),
+            overflowing: AtomicBool::new(false),
         }
     }
 
     pub fn check(&self, key: &RateKey) -> Verdict {
         let Some(limiter) = &self.limiter else {
             return Verdict::Allowed { remaining: None };
+        };
+        let key = if limiter.len() < self.max_keys {
+            self.overflowing.store(false, Ordering::Relaxed);
+            key
+        } else {
+            let now = self.born.elapsed().as_millis() as u64;
+            let last = self.swept_at.load(Ordering::Relaxed);
+            if now.saturating_sub(last) >= SWEEP_FULL_EVERY.as_millis() as u64
+                && self
+                    .swept_at
+                    .compare_exchange(last, now, Ordering::AcqRel, Ordering::Relaxed)
+                    .is_ok()
+            {
+                limiter.retain_recent();
+            }
+            if limiter.len() < self.max_keys {
+                key
+            } else {
+                if !self.overflowing.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(
+                        bucket = self.name,
+                        keys = limiter.len(),
+                        "rate-limit key store full: every client shares one bucket until \
+                         idle keys are forgotten"
+                    );
+                }
+                &RateKey::Overflow
+            }
         };
         match limiter.check_key(key) {
             Ok(state) => Verdict::Allowed {
@@ -142,6 +201,37 @@ mod tests {
             Some("\"publish\";q=3;w=3")
         );
         assert_eq!(bucket.len(), 2);
+    }
+
+    #[test]
+    fn the_key_store_is_bounded() {
+        let bucket = Bucket::with_max_keys(
+            "connect",
+            Rate {
+                per_second: 0.001,
+                burst: 1,
+            },
+            10,
+        );
+        // Ten clients each spend their burst: their keys stay (not idle).
+        for i in 0..10u8 {
+            let key = RateKey::Address([192, 0, 2, i].into());
+            assert!(matches!(bucket.check(&key), Verdict::Allowed { .. }));
+        }
+        assert_eq!(bucket.len(), 10);
+        // Thousands more addresses add one shared key, not thousands.
+        let mut refused = 0;
+        for i in 0..2000u32 {
+            let key = RateKey::Address(std::net::Ipv4Addr::from(0x0a00_0000 + i).into());
+            if matches!(bucket.check(&key), Verdict::Refused { .. }) {
+                refused += 1;
+            }
+        }
+        assert_eq!(bucket.len(), 11, "ten clients and the overflow key");
+        assert_eq!(
+            refused, 1999,
+            "newcomers share the overflow bucket's burst of 1"
+        );
     }
 
     #[test]

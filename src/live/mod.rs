@@ -83,10 +83,27 @@ pub fn text_frame(json: String) -> (Bytes, Utf8Bytes) {
     (frame, json)
 }
 
-/// Reads the next page of stored events after an id (matching the session's
-/// filter), oldest first; an empty page means the replay is done.
+/// One page of a replay: stored events after an id (matching the session's
+/// filter), oldest first, and whether events after that id were removed
+/// before the client read them (`gap`: removed through this id).
+pub struct ReplayPage {
+    pub events: Vec<Event>,
+    pub gap: Option<String>,
+}
+
+/// Why a replay stops before its end.
+#[derive(Debug)]
+pub enum ReplayStop {
+    /// The listener's access ended: it leaves as a live listener would on
+    /// this order.
+    Lost(rooms::CloseOrder),
+    /// The store could not be read.
+    Failed(String),
+}
+
+/// Reads the next page after an id; an empty page means the replay is done.
 pub type FetchAfter =
-    Arc<dyn Fn(String) -> BoxFuture<'static, Result<Vec<Event>, String>> + Send + Sync>;
+    Arc<dyn Fn(String) -> BoxFuture<'static, Result<ReplayPage, ReplayStop>> + Send + Sync>;
 
 /// Stored events a session sends before live ones, so that a reconnecting
 /// client misses nothing.
@@ -94,31 +111,32 @@ pub struct Replay {
     /// The last event the client has.
     pub after: String,
     pub fetch: FetchAfter,
-    /// Events after `after` were removed (retention, deletion) up to this
-    /// id before the client read them: it is told before the replay.
-    pub gap: Option<String>,
+}
+
+/// A page as a session sends it: the gap notice first, if any, then events.
+pub struct Page {
+    /// JSON with no `id`, so no client takes it for an event.
+    pub gap_notice: Option<String>,
+    pub events: Vec<Event>,
 }
 
 impl Replay {
-    /// The next page of stored events; empty when the replay is done.
-    pub async fn next_page(&mut self) -> Result<Vec<Event>, String> {
+    /// The next page of stored events; no events when the replay is done.
+    pub async fn next_page(&mut self) -> Result<Page, ReplayStop> {
         let page = (self.fetch)(self.after.clone()).await?;
-        if let Some(last) = page.last() {
-            self.after = last.id.clone();
-        }
-        Ok(page)
-    }
-
-    /// The JSON a session sends before the replay when the client missed
-    /// removed events: no `id`, so no client takes it for an event.
-    pub fn gap_notice(&self) -> Option<String> {
-        let removed_through = self.gap.as_deref()?;
-        Some(
+        let gap_notice = page.gap.map(|removed_through| {
             serde_json::json!({
                 "gap": {"after": self.after, "removed_through": removed_through}
             })
-            .to_string(),
-        )
+            .to_string()
+        });
+        if let Some(last) = page.events.last() {
+            self.after = last.id.clone();
+        }
+        Ok(Page {
+            gap_notice,
+            events: page.events,
+        })
     }
 
     /// The last event replayed so far (or the client's own last event).

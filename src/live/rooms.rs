@@ -254,6 +254,18 @@ impl Drop for Listener {
     }
 }
 
+impl Listener {
+    /// Tells the room the channel's newest event id (`None`: it had none) as
+    /// this listener's access check read it: where the room's catch-up
+    /// starts if it knows no later place.
+    pub fn checked_at(&self, last_event_id: Option<String>) {
+        let mut progress = self.room.progress.lock().unwrap_or_else(|e| e.into_inner());
+        if progress.joined_after.is_none() {
+            progress.joined_after = Some(last_event_id);
+        }
+    }
+}
+
 impl Rooms {
     /// `queue_frames` bounds each room's ring, and so each listener's backlog.
     pub fn new(queue_frames: usize) -> Arc<Rooms> {
@@ -263,29 +275,26 @@ impl Rooms {
         })
     }
 
-    /// Joins a channel's room as a live subscriber (counted in `subscribers`).
-    /// `joined_after` is the channel's newest event id at joining.
-    pub fn subscribe(self: &Arc<Self>, channel_id: &str, joined_after: Option<String>) -> Listener {
-        self.listen(channel_id, Kind::Subscriber, joined_after)
+    /// Joins a channel's room as a live subscriber (counted in
+    /// `subscribers`). Join before checking access, so that no close order
+    /// can fall between the check and the join; then tell the room where
+    /// the channel was at the check ([`Listener::checked_at`]).
+    pub fn subscribe(self: &Arc<Self>, channel_id: &str) -> Listener {
+        self.listen(channel_id, Kind::Subscriber)
     }
 
     /// Joins a channel's room as an SSE stream: like a subscriber, but not
     /// counted in `subscribers`.
-    pub fn stream(self: &Arc<Self>, channel_id: &str, joined_after: Option<String>) -> Listener {
-        self.listen(channel_id, Kind::Stream, joined_after)
+    pub fn stream(self: &Arc<Self>, channel_id: &str) -> Listener {
+        self.listen(channel_id, Kind::Stream)
     }
 
     /// Joins a channel's room to be woken by new events (a long-poll).
     pub fn watch(self: &Arc<Self>, channel_id: &str) -> Listener {
-        self.listen(channel_id, Kind::Poll, None)
+        self.listen(channel_id, Kind::Poll)
     }
 
-    fn listen(
-        self: &Arc<Self>,
-        channel_id: &str,
-        kind: Kind,
-        joined_after: Option<String>,
-    ) -> Listener {
+    fn listen(self: &Arc<Self>, channel_id: &str, kind: Kind) -> Listener {
         let mut rooms = self.rooms.write().unwrap_or_else(|e| e.into_inner());
         let room = rooms
             .entry(channel_id.to_owned())
@@ -307,10 +316,6 @@ impl Rooms {
         }
         if kind != Kind::Poll {
             room.continuous.fetch_add(1, Ordering::AcqRel);
-            let mut progress = room.progress.lock().unwrap_or_else(|e| e.into_inner());
-            if progress.joined_after.is_none() {
-                progress.joined_after = Some(joined_after);
-            }
         }
         let receiver = room.sender.subscribe();
         Listener {
@@ -481,7 +486,8 @@ mod tests {
     #[tokio::test]
     async fn rooms_live_while_someone_listens() {
         let rooms = Rooms::new(8);
-        let mut sub = rooms.subscribe("abc", None);
+        let mut sub = rooms.subscribe("abc");
+        sub.checked_at(None);
         let watcher = rooms.watch("abc");
         assert_eq!(rooms.subscriber_count("abc"), 1);
         rooms.broadcast("abc", &[event("1", Some("a")), event("2", None)], None);
@@ -524,7 +530,7 @@ mod tests {
     #[tokio::test]
     async fn a_listener_that_falls_behind_the_ring_is_told() {
         let rooms = Rooms::new(4);
-        let mut sub = rooms.subscribe("abc", None);
+        let mut sub = rooms.subscribe("abc");
         for i in 0..10 {
             rooms.broadcast("abc", &[event(&i.to_string(), None)], None);
         }

@@ -24,7 +24,7 @@ use tokio::sync::{broadcast::error::RecvError, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    Replay,
+    Replay, ReplayStop,
     rooms::{Access, Listener, RoomMessage},
     ws::Sessions,
 };
@@ -97,25 +97,29 @@ impl Outbox {
 async fn run(mut sub: SseSubscription, outbox: Outbox, shutdown: CancellationToken) {
     let mut replayed_through = None;
     if let Some(mut replay) = sub.replay.take() {
-        // A distinct `gap` message before the replay tells a resuming client
-        // that events it never saw were removed.
-        if let Some(notice) = replay.gap_notice()
-            && !outbox
-                .send(SseEvent::message(notice).event_type("gap"))
-                .await
-        {
-            return;
-        }
         loop {
             let page = match replay.next_page().await {
-                Ok(page) if page.is_empty() => break,
                 Ok(page) => page,
-                Err(error) => {
+                // Access ended: the stream ends, as it would live.
+                Err(ReplayStop::Lost(_)) => return,
+                Err(ReplayStop::Failed(error)) => {
                     tracing::warn!(%error, "SSE replay failed");
                     return;
                 }
             };
-            for event in page {
+            // A distinct `gap` message before the page tells a resuming
+            // client that events it never saw were removed.
+            if let Some(notice) = page.gap_notice
+                && !outbox
+                    .send(SseEvent::message(notice).event_type("gap"))
+                    .await
+            {
+                return;
+            }
+            if page.events.is_empty() {
+                break;
+            }
+            for event in page.events {
                 let json = event.to_json_string();
                 let sse = message(&event.id, event.event_type.as_deref(), &json);
                 if !outbox.send(sse).await {

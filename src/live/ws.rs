@@ -55,7 +55,7 @@ use tokio_tungstenite::{
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use super::{
-    Replay,
+    Replay, ReplayStop,
     rooms::{Access, CloseOrder, Listener, RoomMessage},
 };
 use crate::telemetry;
@@ -364,17 +364,17 @@ async fn run_session(
     let app_codes = sub.app_close_codes;
 
     if let Some(mut replay) = sub.replay.take() {
-        if let Some(notice) = replay.gap_notice() {
-            staged.push(super::text_frame(notice).0);
-        }
         let ending = 'replay: loop {
             let page = match replay.next_page().await {
-                Ok(page) if page.is_empty() => {
-                    // A gap notice with nothing after it still goes out.
-                    break write_batch(&mut writer, &mut staged, &sub, sessions).await;
-                }
                 Ok(page) => page,
-                Err(error) => {
+                Err(ReplayStop::Lost(order)) => {
+                    break applies_to(&order, &sub).or(Some(Ending::Close(
+                        CloseCode::Policy,
+                        Some(APP_TOKEN_REVOKED),
+                        "access ended",
+                    )));
+                }
+                Err(ReplayStop::Failed(error)) => {
                     tracing::warn!(%error, "replay failed");
                     let reason = "could not read stored events; reconnect";
                     break Some(Ending::Close(
@@ -384,10 +384,17 @@ async fn run_session(
                     ));
                 }
             };
+            if let Some(notice) = page.gap_notice {
+                staged.push(super::text_frame(notice).0);
+            }
+            if page.events.is_empty() {
+                // A gap notice with nothing after it still goes out.
+                break write_batch(&mut writer, &mut staged, &sub, sessions).await;
+            }
             // Encoded as they are written, a bounded batch at a time.
-            for (i, event) in page.iter().enumerate() {
+            for (i, event) in page.events.iter().enumerate() {
                 staged.push(super::text_frame(event.to_json_string()).0);
-                if staged.is_full() || i + 1 == page.len() {
+                if staged.is_full() || i + 1 == page.events.len() {
                     let written = write_batch(&mut writer, &mut staged, &sub, sessions).await;
                     if written.is_some() {
                         break 'replay written;
@@ -672,6 +679,13 @@ fn applies_to(order: &CloseOrder, sub: &Subscription) -> Option<Ending> {
             CloseCode::Normal,
             Some(APP_CHANNEL_DELETED),
             "channel deleted",
+        ),
+        // A recheck closes tokens that ended, and anonymous listeners of a
+        // channel that is private now.
+        CloseOrder::Recheck { .. } if sub.access.anonymous => Ending::Close(
+            CloseCode::Policy,
+            Some(APP_CHANNEL_PRIVATE),
+            "channel made private",
         ),
         CloseOrder::TokenRevoked(_) | CloseOrder::Recheck { .. } => {
             Ending::Close(CloseCode::Policy, Some(APP_TOKEN_REVOKED), "token revoked")

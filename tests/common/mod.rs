@@ -511,12 +511,23 @@ impl Drop for TestServer {
     }
 }
 
+/// A pseudo-flag for [`TestServer::start_with`], never passed to the
+/// server: start it as it starts by default, with per-client limits on
+/// loopback (every test's address).
+pub const LIMIT_LOOPBACK: &str = "--limit-loopback";
+
+/// Starts a server. Its loopback clients (every test) are exempt from
+/// per-client limits (`--exempt-loopback`), since most tests do not test
+/// limits; a test that does passes [`LIMIT_LOOPBACK`] and gets the server's
+/// default instead: limits for everyone.
 fn spawn_server(
     database_url: &str,
     listen: &str,
     extra_args: &[String],
     env: &[(String, String)],
 ) -> (Child, String) {
+    let limited = extra_args.iter().any(|arg| arg == LIMIT_LOOPBACK);
+    let extra_args = extra_args.iter().filter(|arg| *arg != LIMIT_LOOPBACK);
     let mut child = Command::new(env!("CARGO_BIN_EXE_channelhub"))
         .args([
             "serve",
@@ -527,6 +538,7 @@ fn spawn_server(
             "--admin-token",
             ADMIN,
         ])
+        .args((!limited).then_some("--exempt-loopback"))
         .args(extra_args)
         .env("RUST_LOG", "warn")
         .envs(env.iter().map(|(k, v)| (k, v)))

@@ -81,6 +81,8 @@ export class TestServer {
       '--database-url', `sqlite://${join(this.dir, 'x.db')}`,
       '--admin-token', ADMIN_TOKEN,
       '--allow-private-webhooks',
+      // These tests drive the client, not the limits.
+      '--exempt-loopback',
       '--shutdown-grace', '2',
       ...this.args,
     ], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: 'warn' } });
