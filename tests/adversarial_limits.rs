@@ -26,6 +26,7 @@ on_both_backends!(
     an_encoded_wait_is_still_a_long_poll,
     a_slow_body_gets_408,
     an_http2_connection_that_only_pings_is_closed,
+    quiet_sockets_and_waiting_polls_outlive_the_idle_timeout,
     one_address_holds_a_bounded_number_of_connections,
     pages_are_bounded_in_bytes,
 );
@@ -386,6 +387,24 @@ async fn an_http2_connection_that_only_pings_is_closed(backend: Backend) {
     tokio::time::timeout(scaled(Duration::from_secs(10)), closed)
         .await
         .expect("a connection that only pings is closed within 10 s");
+}
+
+/// The other side of the rule above: a connection whose request is in
+/// progress (a long-poll) or that became a WebSocket is not idle for lack
+/// of requests.
+async fn quiet_sockets_and_waiting_polls_outlive_the_idle_timeout(backend: Backend) {
+    let server = TestServer::start_with(backend, &["--idle-timeout", "1"]).await;
+    server.create_channel(json!({"id": "quiet"})).await;
+    let mut socket = server.ws("/channels/quiet/ws").await;
+    let poll = {
+        let request = server.http.get(server.url("/channels/quiet/events?wait=4"));
+        tokio::spawn(async move { request.send().await.unwrap().status() })
+    };
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let event = server.publish("quiet", json!({"data": "still here"})).await;
+    let text = common::next_text(&mut socket).await;
+    assert!(text.contains(event["id"].as_str().unwrap()), "{text}");
+    assert_eq!(poll.await.unwrap(), StatusCode::OK);
 }
 
 /// Finding: one address could hold any number of connections (slow
