@@ -9,6 +9,7 @@ mod common;
 use std::time::Duration;
 
 use common::{ADMIN, Backend, LIMIT_LOOPBACK, TestServer, scaled};
+use futures_util::StreamExt;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tokio::{
@@ -26,7 +27,7 @@ on_both_backends!(
     an_encoded_wait_is_still_a_long_poll,
     a_slow_body_gets_408,
     an_http2_connection_that_only_pings_is_closed,
-    quiet_sockets_and_waiting_polls_outlive_the_idle_timeout,
+    sockets_and_streams_outlive_the_idle_timeout,
     one_address_holds_a_bounded_number_of_connections,
     pages_are_bounded_in_bytes,
 );
@@ -389,22 +390,28 @@ async fn an_http2_connection_that_only_pings_is_closed(backend: Backend) {
         .expect("a connection that only pings is closed within 10 s");
 }
 
-/// The other side of the rule above: a connection whose request is in
-/// progress (a long-poll) or that became a WebSocket is not idle for lack
-/// of requests.
-async fn quiet_sockets_and_waiting_polls_outlive_the_idle_timeout(backend: Backend) {
+/// The other side of the rule above: a connection that became a WebSocket,
+/// or whose response is still streaming (SSE), holds a request in progress:
+/// it is not closed for lack of requests while its bytes move.
+async fn sockets_and_streams_outlive_the_idle_timeout(backend: Backend) {
     let server = TestServer::start_with(backend, &["--idle-timeout", "1"]).await;
-    server.create_channel(json!({"id": "quiet"})).await;
-    let mut socket = server.ws("/channels/quiet/ws").await;
-    let poll = {
-        let request = server.http.get(server.url("/channels/quiet/events?wait=4"));
-        tokio::spawn(async move { request.send().await.unwrap().status() })
-    };
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    let event = server.publish("quiet", json!({"data": "still here"})).await;
-    let text = common::next_text(&mut socket).await;
-    assert!(text.contains(event["id"].as_str().unwrap()), "{text}");
-    assert_eq!(poll.await.unwrap(), StatusCode::OK);
+    server.create_channel(json!({"id": "steady"})).await;
+    let mut socket = server.ws("/channels/steady/ws").await;
+    let mut stream = server.sse("/channels/steady/stream").await;
+    // Four idle periods, an event every 300 ms.
+    for i in 0..14 {
+        let event = server.publish("steady", json!({"data": i})).await;
+        let id = event["id"].as_str().unwrap();
+        let text = common::next_text(&mut socket).await;
+        assert!(text.contains(id), "{text}");
+        let message = tokio::time::timeout(scaled(Duration::from_secs(10)), stream.next())
+            .await
+            .expect("the stream delivered")
+            .expect("the stream is open")
+            .expect("a message");
+        assert_eq!(message.id, id);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
 }
 
 /// Finding: one address could hold any number of connections (slow
