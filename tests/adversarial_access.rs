@@ -112,11 +112,20 @@ async fn assert_refused_without(poll: tokio::task::JoinHandle<reqwest::Response>
 
 /// Every text frame until the close: the texts, then the close code.
 async fn texts_until_close(socket: &mut Ws) -> (Vec<String>, Option<CloseCode>) {
+    texts_until_close_within(socket, Duration::from_secs(30)).await
+}
+
+/// The same, with its own deadline (scaled) for the close.
+async fn texts_until_close_within(
+    socket: &mut Ws,
+    limit: Duration,
+) -> (Vec<String>, Option<CloseCode>) {
+    let deadline = tokio::time::Instant::now() + scaled(limit);
     let mut texts = Vec::new();
     loop {
-        match tokio::time::timeout(scaled(Duration::from_secs(30)), socket.next())
+        match tokio::time::timeout_at(deadline, socket.next())
             .await
-            .expect("no close within 30 s (scaled)")
+            .unwrap_or_else(|_| panic!("no close within {limit:?} (scaled); got {texts:?}"))
         {
             Some(Ok(Message::Text(text))) => texts.push(text.to_string()),
             Some(Ok(Message::Close(frame))) => return (texts, frame.map(|f| f.code)),
@@ -367,24 +376,31 @@ async fn a_socket_checked_before_a_change_and_started_after_it_is_closed(backend
         .await
         .expect("the upgrade finished")
         .unwrap();
-    let (texts, code) = texts_until_close(&mut socket).await;
-    assert!(
-        texts.iter().all(|t| !t.contains(&secret)),
-        "a socket checked before the change received {texts:?}"
-    );
-    assert_eq!(code, Some(CloseCode::from(4002)));
-
     let response = tokio::time::timeout(scaled(Duration::from_secs(10)), &mut stream)
         .await
         .expect("the stream answered")
         .unwrap()
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
+    // Both sessions run now: another private event must not reach them, and
+    // they must close well before the periodic re-check (30 s) would.
+    let later = publish_id(changer, "between", json!({"data": "members only, later"})).await;
+    let (texts, code) = texts_until_close_within(&mut socket, Duration::from_secs(10)).await;
+    assert!(
+        texts
+            .iter()
+            .all(|t| !t.contains(&secret) && !t.contains(&later)),
+        "a socket checked before the change received {texts:?}"
+    );
+    assert_eq!(code, Some(CloseCode::from(4002)));
     let body = tokio::time::timeout(scaled(Duration::from_secs(10)), response.text())
         .await
-        .expect("the stream ended")
+        .expect("the stream ended within 10 s")
         .unwrap();
-    assert!(!body.contains(&secret), "the stream delivered {body}");
+    assert!(
+        !body.contains(&secret) && !body.contains(&later),
+        "the stream delivered {body}"
+    );
 }
 
 /// Finding: on a public channel a publish token (or another channel's token)

@@ -9,6 +9,7 @@ mod common;
 use std::time::Duration;
 
 use common::{ADMIN, Backend, LIMIT_LOOPBACK, TestServer, scaled};
+use futures_util::StreamExt;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tokio::{
@@ -26,6 +27,7 @@ on_both_backends!(
     an_encoded_wait_is_still_a_long_poll,
     a_slow_body_gets_408,
     an_http2_connection_that_only_pings_is_closed,
+    sockets_and_streams_outlive_the_idle_timeout,
     one_address_holds_a_bounded_number_of_connections,
     pages_are_bounded_in_bytes,
 );
@@ -386,6 +388,30 @@ async fn an_http2_connection_that_only_pings_is_closed(backend: Backend) {
     tokio::time::timeout(scaled(Duration::from_secs(10)), closed)
         .await
         .expect("a connection that only pings is closed within 10 s");
+}
+
+/// The other side of the rule above: a connection that became a WebSocket,
+/// or whose response is still streaming (SSE), holds a request in progress:
+/// it is not closed for lack of requests while its bytes move.
+async fn sockets_and_streams_outlive_the_idle_timeout(backend: Backend) {
+    let server = TestServer::start_with(backend, &["--idle-timeout", "1"]).await;
+    server.create_channel(json!({"id": "steady"})).await;
+    let mut socket = server.ws("/channels/steady/ws").await;
+    let mut stream = server.sse("/channels/steady/stream").await;
+    // Four idle periods, an event every 300 ms.
+    for i in 0..14 {
+        let event = server.publish("steady", json!({"data": i})).await;
+        let id = event["id"].as_str().unwrap();
+        let text = common::next_text(&mut socket).await;
+        assert!(text.contains(id), "{text}");
+        let message = tokio::time::timeout(scaled(Duration::from_secs(10)), stream.next())
+            .await
+            .expect("the stream delivered")
+            .expect("the stream is open")
+            .expect("a message");
+        assert_eq!(message.id, id);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
 }
 
 /// Finding: one address could hold any number of connections (slow

@@ -141,6 +141,10 @@ impl ApiResponse for ApiError {
             (401, "Missing or invalid credentials"),
             (403, "Valid credentials that do not allow this"),
             (404, "No such channel, token or event"),
+            (
+                408,
+                "The request body did not arrive within the server's body deadline",
+            ),
             (409, "Conflict with the current state"),
             (
                 410,
@@ -158,7 +162,11 @@ impl ApiResponse for ApiError {
                  `Retry-After` seconds. Rate refusals carry `RateLimit` and \
                  `RateLimit-Policy` headers",
             ),
-            (503, "Database unavailable; nothing was changed"),
+            (
+                503,
+                "Database unavailable, or too many checks of this credential in progress \
+                 (with `Retry-After`); nothing was changed",
+            ),
         ];
         MetaResponses {
             responses: statuses
