@@ -7,8 +7,8 @@
 //! WebSocket, SSE and long-poll connections per address, the WebSocket
 //! handshake deadline, the refusal responses (429 problem+json with
 //! `Retry-After` and the IETF `RateLimit` / `RateLimit-Policy` headers) and
-//! their metrics; and, in
-//! [`http`], the connection loop with the header and idle deadlines.
+//! their metrics; and, in [`http`], the connection loop with the header and
+//! idle deadlines.
 //!
 //! Must not: decide who may read or write a channel (the hub does; a
 //! credential is only looked at to find the key it is counted against and
