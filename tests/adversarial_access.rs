@@ -432,7 +432,12 @@ async fn a_publish_token_keeps_no_reader_on_a_channel(backend: Backend) {
     // Several re-checks pass; the channel is public, so the socket stays.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let still = publish_id(&server, "open-house", json!({"data": "still public"})).await;
-    let text = next_text(&mut socket).await;
+    // (On PostgreSQL the first event's notice may reach the room after the
+    // socket joined it: it comes first then.)
+    let mut text = next_text(&mut socket).await;
+    if text.contains("\"hello\"") {
+        text = next_text(&mut socket).await;
+    }
     assert!(text.contains(&still), "{text}");
 
     make_private(&server, "open-house").await;

@@ -7,8 +7,9 @@
 //! no change can fall between the two); every replay page and every
 //! long-poll answer that waited re-reads the channel and the token from the
 //! store first ([`Hub::access_lost`]), so a change this node has not heard
-//! of yet still stops them. Webhooks check their registrant at delivery
-//! (`hub::webhooks`). One rule decides throughout: [`Hub::can_read`].
+//! of yet still stops them. Webhooks are registered by the same kind of
+//! registrant (`hub::webhooks`) and check it before each delivery
+//! (`webhooks::worker`, by the store's rule that mirrors [`Hub::can_read`]).
 
 use crate::{
     auth::Principal,
