@@ -436,55 +436,48 @@ impl Auth {
             }
             return Ok(known);
         }
-        let queue = {
-            let mut in_flight = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
-            let queue = in_flight.entry(id.to_owned()).or_default().clone();
-            let mut secrets = queue.secrets.lock().unwrap_or_else(|e| e.into_inner());
-            // Callers with a secret already queued join it (they will find
-            // its answer cached); a new secret needs room.
-            if !secrets.contains_key(&secret_digest) && secrets.len() >= MAX_SECRETS_PER_ID {
-                return Err(AuthError::Busy);
-            }
-            *secrets.entry(secret_digest).or_insert(0) += 1;
-            drop(secrets);
-            queue
-        };
-        let result = async {
-            let _turn = queue.turn.lock().await;
-            if let Some(known) = self.cached(id, &secret_digest) {
-                return Ok(known);
-            }
-            let check = slow_check().await?;
-            match &check {
-                Check::Valid(record) => self.verified.insert(
-                    id.to_owned(),
-                    Verified {
-                        digest: secret_digest,
-                        record: record.clone(),
-                        at: Instant::now(),
-                        read_at: Instant::now(),
-                    },
-                ),
-                Check::Invalid => self
-                    .failed
-                    .insert((id.to_owned(), secret_digest), Instant::now()),
-            }
-            Ok(check)
+        let place = self.queue_for(id, secret_digest)?;
+        let _turn = place.queue.turn.lock().await;
+        if let Some(known) = self.cached(id, &secret_digest) {
+            return Ok(known);
         }
-        .await;
+        let check = slow_check().await?;
+        match &check {
+            Check::Valid(record) => self.verified.insert(
+                id.to_owned(),
+                Verified {
+                    digest: secret_digest,
+                    record: record.clone(),
+                    at: Instant::now(),
+                    read_at: Instant::now(),
+                },
+            ),
+            Check::Invalid => self
+                .failed
+                .insert((id.to_owned(), secret_digest), Instant::now()),
+        }
+        Ok(check)
+    }
+
+    /// A place in `id`'s queue for this secret: callers with a secret
+    /// already queued join it (they will find its answer cached); a new
+    /// secret needs room. The place is given back when dropped, however the
+    /// caller ends (a request cancelled mid-wait included).
+    fn queue_for(&self, id: &str, secret_digest: [u8; 32]) -> Result<QueuePlace<'_>, AuthError> {
         let mut in_flight = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+        let queue = in_flight.entry(id.to_owned()).or_default().clone();
         let mut secrets = queue.secrets.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(count) = secrets.get_mut(&secret_digest) {
-            *count -= 1;
-            if *count == 0 {
-                secrets.remove(&secret_digest);
-            }
+        if !secrets.contains_key(&secret_digest) && secrets.len() >= MAX_SECRETS_PER_ID {
+            return Err(AuthError::Busy);
         }
-        // Nobody else is waiting on this id.
-        if secrets.is_empty() {
-            in_flight.remove(id);
-        }
-        result
+        *secrets.entry(secret_digest).or_insert(0) += 1;
+        drop(secrets);
+        Ok(QueuePlace {
+            auth: self,
+            id: id.to_owned(),
+            digest: secret_digest,
+            queue,
+        })
     }
 
     /// What the caches know of this secret. A hit refreshes its entry, so a
@@ -507,6 +500,35 @@ impl Auth {
         match self.failed.get(&(id.to_owned(), *secret_digest)) {
             Some(at) if at.elapsed() < FAILED_TTL => Some(Check::Invalid),
             _ => None,
+        }
+    }
+}
+
+/// A caller's place in a token id's queue (see [`Auth::queue_for`]).
+struct QueuePlace<'a> {
+    auth: &'a Auth,
+    id: String,
+    digest: [u8; 32],
+    queue: Arc<Queue>,
+}
+
+impl Drop for QueuePlace<'_> {
+    fn drop(&mut self) {
+        let mut in_flight = self
+            .auth
+            .in_flight
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let mut secrets = self.queue.secrets.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(count) = secrets.get_mut(&self.digest) {
+            *count -= 1;
+            if *count == 0 {
+                secrets.remove(&self.digest);
+            }
+        }
+        // Nobody else is waiting on this id.
+        if secrets.is_empty() {
+            in_flight.remove(&self.id);
         }
     }
 }
@@ -557,6 +579,29 @@ mod tests {
         assert_eq!(classify("cha_anything"), Some(Presented::Admin));
         assert!(secret_shaped(&secret));
         assert!(!secret_shaped("short"));
+    }
+
+    /// A caller dropped while it waits (a reset stream, a disconnect) gives
+    /// its place back: cancelled callers cannot fill a token id's queue.
+    #[tokio::test]
+    async fn a_cancelled_caller_gives_its_place_back() {
+        let dir = std::env::temp_dir().join(format!("auth-queue-{}", ulid::Ulid::generate()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let url = format!("sqlite://{}", dir.join("x.db").display());
+        let store = crate::store::open(&url).await.unwrap();
+        let (auth, _) = Auth::new(store, Some("a-configured-admin-token"))
+            .await
+            .unwrap();
+        for i in 0..=MAX_SECRETS_PER_ID as u8 {
+            // A check that never finishes, cancelled after a moment.
+            let waiting = auth.verify_cached("some-id", [i; 32], || {
+                std::future::pending::<Result<Check, AuthError>>()
+            });
+            let cancelled = tokio::time::timeout(Duration::from_millis(5), waiting).await;
+            assert!(cancelled.is_err(), "secret {i} was not refused as busy");
+        }
+        assert!(auth.in_flight.lock().unwrap().is_empty());
+        std::fs::remove_dir_all(dir).ok();
     }
 
     #[test]

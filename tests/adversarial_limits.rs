@@ -286,7 +286,8 @@ async fn many_first_uses_of_a_fresh_token_are_never_refused_as_wrong(backend: Ba
 }
 
 /// Finding: `?w%61it=30` escaped the long-poll rate and the per-address cap:
-/// the limits read the raw query, the handler the decoded one.
+/// the limits read the raw query, the handler the decoded one. (And a HEAD
+/// request, which the router answers with the GET handler, escaped them all.)
 async fn an_encoded_wait_is_still_a_long_poll(backend: Backend) {
     let server = TestServer::start_with(
         backend,
@@ -308,6 +309,14 @@ async fn an_encoded_wait_is_still_a_long_poll(backend: Backend) {
         status_of(&server, "/channels/queue/events?w%61it=1", None).await,
         StatusCode::TOO_MANY_REQUESTS
     );
+    // HEAD runs the same handler (a long-poll that waits): limited the same.
+    let head = server
+        .http
+        .head(server.url("/channels/queue/events?wait=1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.status(), StatusCode::TOO_MANY_REQUESTS);
 }
 
 /// Finding: a body sent one byte every few seconds held its connection and
@@ -422,11 +431,15 @@ async fn one_address_holds_a_bounded_number_of_connections(backend: Backend) {
         &[LIMIT_LOOPBACK, "--max-http-connections-per-ip", "3"],
     )
     .await;
-    let mut held = Vec::new();
-    for _ in 0..3 {
-        held.push(TcpStream::connect(&server.addr).await.unwrap());
-    }
-    // Accepted in order: make sure the three are counted before the fourth.
+    server.create_channel(json!({"id": "held"})).await;
+    // Two WebSockets (a socket keeps its place after the upgrade) and one
+    // connection that sends nothing.
+    let _sockets = [
+        server.ws("/channels/held/ws").await,
+        server.ws("/channels/held/ws").await,
+    ];
+    let mut held = vec![TcpStream::connect(&server.addr).await.unwrap()];
+    // Accepted in order: make sure the idle one is counted before the fourth.
     tokio::time::sleep(Duration::from_millis(300)).await;
     let mut fourth = TcpStream::connect(&server.addr).await.unwrap();
     let _ = fourth

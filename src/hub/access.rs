@@ -110,11 +110,17 @@ impl Hub {
             limit,
             ..EventQuery::default()
         };
-        let events = self
+        let mut events = self
             .store
             .list_events(channel_id, &query)
             .await
             .map_err(|err| failed(err.into()))?;
+        // What a session holds while a slow client reads is bounded like a
+        // poll page; the replay goes on from the last event kept.
+        events.truncate(super::poll::events_within(
+            &events,
+            super::poll::MAX_PAGE_BYTES,
+        ));
         if let Some(order) = self.access_lost(channel_id, access).await.map_err(failed)? {
             return Err(ReplayStop::Lost(order));
         }

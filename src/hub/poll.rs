@@ -117,7 +117,7 @@ impl Hub {
 
 /// How many of `events`, from the first, fit in `budget` bytes of JSON (at
 /// least one).
-fn events_within(events: &[Event], budget: usize) -> usize {
+pub(super) fn events_within(events: &[Event], budget: usize) -> usize {
     let mut used = 0;
     events
         .iter()

@@ -56,7 +56,8 @@ impl Hub {
             // registrant is worth the full check (registration is rate-limited).
             principal = match self.authenticate(presented).await {
                 Ok(principal) => principal,
-                Err(busy @ HubError::Busy(_)) => return Err(busy),
+                // Busy or unavailable is no verdict on the credential.
+                Err(err @ (HubError::Busy(_) | HubError::Unavailable(_))) => return Err(err),
                 Err(_) => Principal::Anonymous,
             };
         }

@@ -192,8 +192,7 @@ async fn serve_connection(
     app: Arc<BoxEndpoint<'static>>,
     settings: ConnectionSettings,
     stopping: CancellationToken,
-    // Held (counted against its address) until the connection is served.
-    _counted: Option<Counted>,
+    counted: Option<Counted>,
 ) {
     let closed = CancellationToken::new();
     let activity = Arc::new(Activity::new());
@@ -202,6 +201,7 @@ async fn serve_connection(
         inner: stream,
         activity: activity.clone(),
         _closed: closed.clone().drop_guard(),
+        _counted: counted,
     });
     let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
         req.extensions_mut()
@@ -374,6 +374,9 @@ struct Tracked {
     inner: TcpStream,
     activity: Arc<Activity>,
     _closed: DropGuard,
+    /// The socket's place among its address's connections: held as long as
+    /// the socket, a WebSocket session after the upgrade included.
+    _counted: Option<Counted>,
 }
 
 impl AsyncRead for Tracked {

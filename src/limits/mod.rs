@@ -92,11 +92,13 @@ fn route_of(req: &Request) -> Option<Route> {
         // A query the handlers cannot read either: counted as the dearer kind.
         Err(_) => true,
     };
+    // The router answers HEAD with the GET handler: limits do the same.
+    let get = matches!(*req.method(), Method::GET | Method::HEAD);
     match (req.method(), leaf) {
         (&Method::POST, "events") => Some(Route::Publish),
-        (&Method::GET, "events") if long_poll() => Some(Route::LongPoll),
-        (&Method::GET, "ws") => Some(Route::WebSocket),
-        (&Method::GET, "stream") => Some(Route::Stream),
+        (_, "events") if get && long_poll() => Some(Route::LongPoll),
+        (_, "ws") if get => Some(Route::WebSocket),
+        (_, "stream") if get => Some(Route::Stream),
         (&Method::POST, "webhooks") => Some(Route::RegisterWebhook),
         _ => None,
     }
@@ -425,6 +427,15 @@ mod tests {
         assert_eq!(
             route(Method::GET, "/api/v1/channels/a-b/events?wait=0&wait=30"),
             Some(Route::LongPoll)
+        );
+        // HEAD runs the GET handler, so it is limited as GET.
+        assert_eq!(
+            route(Method::HEAD, "/api/v1/channels/a-b/events?wait=30"),
+            Some(Route::LongPoll)
+        );
+        assert_eq!(
+            route(Method::HEAD, "/api/v1/channels/a-b/ws"),
+            Some(Route::WebSocket)
         );
     }
 }
