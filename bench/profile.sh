@@ -3,6 +3,7 @@
 # cpu-clock at 499 Hz; no hardware counters on this VM).
 #
 #   bench/profile.sh publish     SQLite, 64 clients, single-event publishes
+#   bench/profile.sh publish-pg  the same on PostgreSQL (one node)
 #   bench/profile.sh fanout10k   10 000 subscribers, one channel, 100 events/s (the first workload)
 #   bench/profile.sh latency     SQLite, 1 000 subscribers over 10 channels, 1 000 events/s
 #   bench/profile.sh NAME report-only   only rebuild the summary from the recorded data
@@ -21,6 +22,8 @@ name=${1:?usage: $0 publish|fanout10k|latency}
 case $name in
     publish) run_args=("${PROFILE_AT:-head}" quick publish -- --publish-dbs sqlite --seconds 10)
              tag=publish-sqlite ready_fds=0 ;;
+    publish-pg) run_args=("${PROFILE_AT:-head}" quick publish -- --publish-dbs postgres --publish-nodes 1 --seconds 10)
+                tag=publish-pg ready_fds=0 server_pattern="chbench_publish_pg_" ;;
     fanout10k) run_args=("${PROFILE_AT:-head}" quick fanout channelhub -- --subscribers 10000 --seconds 12)
                tag=fanout ready_fds=10000 ;;
     latency) run_args=("${PROFILE_AT:-head}" quick latency channelhub -- --seconds 12)
@@ -36,7 +39,7 @@ trap 'kill "$runner" 2>/dev/null || true' EXIT
 
 pid=""
 for _ in $(seq 600); do
-    pid=$(pgrep -n -f -- "channelhub serve .*/$tag\.db" || true)
+    pid=$(pgrep -n -f -- "channelhub serve .*${server_pattern:-/$tag\.db}" || true)
     [[ -n $pid ]] && break
     sleep 0.5
 done

@@ -310,7 +310,7 @@ struct Activity {
     start: Instant,
     last_ms: AtomicU64,
     in_flight: AtomicUsize,
-    /// When the last request started or ended.
+    /// When the last request ended (0: the connection's start).
     last_request_ms: AtomicU64,
 }
 
@@ -318,9 +318,10 @@ struct Activity {
 struct InFlight(Arc<Activity>);
 
 impl InFlight {
+    /// No clock read here: a connection with a request in progress is not
+    /// idle whatever the time; the end of the request sets the time.
     fn start(activity: Arc<Activity>) -> InFlight {
         activity.in_flight.fetch_add(1, Ordering::AcqRel);
-        activity.touch_request();
         InFlight(activity)
     }
 }
