@@ -9,15 +9,23 @@ use std::{
     time::Duration,
 };
 
-use futures_util::StreamExt;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tokio_tungstenite::{
-    MaybeTlsStream, WebSocketStream, connect_async,
-    tungstenite::{Message, client::IntoClientRequest, protocol::frame::coding::CloseCode},
+    MaybeTlsStream, WebSocketStream, connect_async, tungstenite::client::IntoClientRequest,
 };
 
 pub mod receiver;
+mod sockets;
+mod spawned;
+mod time;
+
+// Not every test file uses every helper.
+#[allow(unused_imports)]
+pub use sockets::*;
+#[allow(unused_imports)]
+pub use spawned::*;
+pub use time::*;
 
 pub const ADMIN: &str = "test-admin-token";
 
@@ -173,26 +181,6 @@ pub type SseStream = std::pin::Pin<
 
 /// How long a WebSocket upgrade may take (before [`scaled`]).
 const WS_CONNECT: Duration = Duration::from_secs(20);
-
-/// The environment variable that stretches every deadline of the suite:
-/// `CHANNELHUB_TEST_TIME_SCALE=3` gives each wait three times as long, for
-/// a run on a busy machine (`tests/load/run.sh`). Deadlines only: what a
-/// test sends and what the server is told stay the same.
-pub const TIME_SCALE_VAR: &str = "CHANNELHUB_TEST_TIME_SCALE";
-
-/// `limit` stretched by [`TIME_SCALE_VAR`] (1 when unset; a value that is
-/// not a number of at least 1 fails the test that reads it).
-pub fn scaled(limit: Duration) -> Duration {
-    static SCALE: std::sync::LazyLock<f64> =
-        std::sync::LazyLock::new(|| match std::env::var(TIME_SCALE_VAR) {
-            Err(_) => 1.0,
-            Ok(text) => match text.parse::<f64>() {
-                Ok(scale) if scale >= 1.0 && scale.is_finite() => scale,
-                _ => panic!("{TIME_SCALE_VAR}={text:?}: expected a number of at least 1"),
-            },
-        });
-    limit.mul_f64(*SCALE)
-}
 
 impl TestServer {
     pub async fn start(backend: Backend) -> TestServer {
@@ -605,81 +593,6 @@ fn wait_with_timeout(child: &mut Child, limit: Duration) -> std::process::ExitSt
     }
 }
 
-/// The next text frame within `limit` (scaled), skipping pings; `None` on
-/// timeout, so the caller can say what had arrived. Panics on anything else.
-pub async fn next_text_within(socket: &mut Ws, limit: Duration) -> Option<String> {
-    let deadline = tokio::time::Instant::now() + scaled(limit);
-    loop {
-        match tokio::time::timeout_at(deadline, socket.next())
-            .await
-            .ok()?
-        {
-            Some(Ok(Message::Text(text))) => return Some(text.to_string()),
-            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-            other => panic!("expected a text frame, got {other:?}"),
-        }
-    }
-}
-
-/// The next text frame, skipping pings; panics on anything else or on timeout.
-pub async fn next_text(socket: &mut Ws) -> String {
-    loop {
-        match tokio::time::timeout(scaled(Duration::from_secs(10)), socket.next())
-            .await
-            .expect("no frame within 10 s (scaled)")
-        {
-            Some(Ok(Message::Text(text))) => return text.to_string(),
-            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-            other => panic!("expected a text frame, got {other:?}"),
-        }
-    }
-}
-
-/// Reads until the server closes; returns the close code and reason, and how
-/// many text frames came before it.
-pub async fn read_until_close(socket: &mut Ws) -> (Option<CloseCode>, String, usize) {
-    let mut texts = 0;
-    loop {
-        match tokio::time::timeout(scaled(Duration::from_secs(20)), socket.next())
-            .await
-            .expect("no close within 20 s (scaled)")
-        {
-            Some(Ok(Message::Text(_))) => texts += 1,
-            Some(Ok(Message::Close(frame))) => {
-                return (
-                    frame.as_ref().map(|f| f.code),
-                    frame.map(|f| f.reason.to_string()).unwrap_or_default(),
-                    texts,
-                );
-            }
-            Some(Ok(_)) => continue,
-            Some(Err(err)) => panic!("socket error before a close frame: {err}"),
-            None => return (None, String::new(), texts),
-        }
-    }
-}
-
-/// Polls `check` until it holds (up to 30 s): for state that settles asynchronously.
-pub async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + scaled(Duration::from_secs(30));
-    // A check that never finishes (a request to a server that hangs) counts
-    // against the same deadline.
-    while !tokio::time::timeout_at(deadline, check())
-        .await
-        .unwrap_or_else(|_| panic!("timed out waiting for: {what} (the last check hung)"))
-    {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for: {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 pub fn assert_problem(status: StatusCode, body: &Value, expected: StatusCode) {
     assert_eq!(status, expected, "{body}");
     assert_eq!(body["status"], expected.as_u16(), "{body}");
@@ -727,137 +640,6 @@ pub fn postgres_available(test: &str) -> bool {
     }
     skip_or_fail(test, "TEST_DATABASE_URL is not set");
     false
-}
-
-/// Awaits `fut` for at most `limit`; past it the test fails saying `what`
-/// did not happen.
-pub async fn within<T>(
-    limit: Duration,
-    what: impl std::fmt::Display,
-    fut: impl std::future::Future<Output = T>,
-) -> T {
-    let limit = scaled(limit);
-    match tokio::time::timeout(limit, fut).await {
-        Ok(value) => value,
-        Err(_) => panic!("timed out after {limit:?} waiting for {what}"),
-    }
-}
-
-/// One overall deadline for a loop of waits: each [`Deadline::within`] gets
-/// only the time left, and a timeout fails with the message `missing` makes
-/// at that moment (say what had arrived and what had not).
-#[derive(Debug, Clone, Copy)]
-pub struct Deadline {
-    at: tokio::time::Instant,
-    limit: Duration,
-}
-
-impl Deadline {
-    /// `limit` is stretched by [`scaled`].
-    pub fn after(limit: Duration) -> Deadline {
-        let limit = scaled(limit);
-        Deadline {
-            at: tokio::time::Instant::now() + limit,
-            limit,
-        }
-    }
-
-    pub async fn within<T>(
-        &self,
-        missing: impl FnOnce() -> String,
-        fut: impl std::future::Future<Output = T>,
-    ) -> T {
-        match tokio::time::timeout_at(self.at, fut).await {
-            Ok(value) => value,
-            Err(_) => panic!("deadline of {:?} passed: {}", self.limit, missing()),
-        }
-    }
-
-    /// Fails with `missing()` once the deadline has passed.
-    pub fn check(&self, missing: impl FnOnce() -> String) {
-        assert!(
-            tokio::time::Instant::now() < self.at,
-            "deadline of {:?} passed: {}",
-            self.limit,
-            missing()
-        );
-    }
-}
-
-/// A server process started with exactly the given arguments and
-/// environment (no `--admin-token` unless given), its stdout lines kept and,
-/// when asked, its stderr lines too.
-pub struct Spawned {
-    pub child: Child,
-    pub addr: String,
-    pub stdout: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
-    pub stderr: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
-}
-
-impl Spawned {
-    pub fn start(args: &[&str], env: &[(&str, &str)], capture_stderr: bool) -> Spawned {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_channelhub"));
-        command
-            .args(args)
-            .env_remove("CHANNELHUB_ADMIN_TOKEN")
-            .env_remove("DATABASE_URL")
-            .env("RUST_LOG", "warn")
-            .envs(env.iter().copied())
-            .stdout(Stdio::piped())
-            .stderr(if capture_stderr {
-                Stdio::piped()
-            } else {
-                Stdio::inherit()
-            });
-        let mut child = command.spawn().expect("start channelhub");
-        let stderr = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        if let Some(pipe) = child.stderr.take() {
-            let keep = stderr.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(pipe).lines() {
-                    let Ok(line) = line else { return };
-                    keep.lock().unwrap().push(line);
-                }
-            });
-        }
-        let stdout = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let (addr, _) =
-            wait_for_listening(child.stdout.take().expect("stdout"), Some(stdout.clone()));
-        Spawned {
-            child,
-            addr,
-            stdout,
-            stderr,
-        }
-    }
-
-    pub fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-
-    /// SIGTERM, then the exit status (within 30 s).
-    pub fn stop(&mut self) -> std::process::ExitStatus {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        wait_with_timeout(&mut self.child, scaled(Duration::from_secs(30)))
-    }
-}
-
-impl Drop for Spawned {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Sends SIGTERM to a process without waiting for it.
-pub fn sigterm(pid: u32) {
-    let status = Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status()
-        .expect("run kill");
-    assert!(status.success(), "kill -TERM {pid}");
 }
 
 /// The value of a metric line `name{labels} value` (labels as written) in a
