@@ -70,18 +70,6 @@ async fn publish_id(server: &TestServer, channel: &str, body: Value) -> String {
     event["id"].as_str().expect("an event id").to_owned()
 }
 
-async fn make_private(server: &TestServer, channel: &str) {
-    let (status, body) = server
-        .call(
-            Method::PATCH,
-            &format!("/channels/{channel}"),
-            Some(ADMIN),
-            Some(json!({"is_public": false})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-}
-
 /// A long-poll for the next event after `cursor`, waiting up to 30 s.
 fn long_poll(
     server: &TestServer,
@@ -187,7 +175,7 @@ async fn a_replay_stops_when_the_channel_goes_private_midway(backend: Backend) {
         .await;
     // The client reads nothing: the session is stuck in the first page.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    make_private(&server, "leaky").await;
+    server.make_private("leaky").await;
     let secret = publish_id(
         &server,
         "leaky",
@@ -219,7 +207,7 @@ async fn an_sse_replay_stops_when_the_channel_goes_private_midway(backend: Backe
     )
     .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    make_private(&server, "leaky-sse").await;
+    server.make_private("leaky-sse").await;
     let secret = publish_id(
         &server,
         "leaky-sse",
@@ -313,7 +301,7 @@ async fn a_long_poll_begun_before_going_private_answers_nothing_private(backend:
     let first = publish_id(&server, "hushed", json!({"data": "public"})).await;
     let poll = long_poll(&server, "hushed", &first, None);
     tokio::time::sleep(Duration::from_millis(500)).await;
-    make_private(other, "hushed").await;
+    other.make_private("hushed").await;
     let secret = publish_id(other, "hushed", json!({"data": "members only"})).await;
     assert_refused_without(poll, &secret).await;
 }
@@ -369,7 +357,7 @@ async fn a_socket_checked_before_a_change_and_started_after_it_is_closed(backend
     };
     // Both connects have passed their checks and wait in the hook.
     tokio::time::sleep(Duration::from_millis(700)).await;
-    make_private(changer, "between").await;
+    changer.make_private("between").await;
     let secret = publish_id(changer, "between", json!({"data": "members only"})).await;
 
     let mut socket = tokio::time::timeout(scaled(Duration::from_secs(10)), connecting)
@@ -440,7 +428,7 @@ async fn a_publish_token_keeps_no_reader_on_a_channel(backend: Backend) {
     }
     assert!(text.contains(&still), "{text}");
 
-    make_private(&server, "open-house").await;
+    server.make_private("open-house").await;
     let secret = publish_id(&server, "open-house", json!({"data": "members only"})).await;
     let (texts, code) = texts_until_close(&mut socket).await;
     assert!(texts.iter().all(|t| !t.contains(&secret)), "{texts:?}");

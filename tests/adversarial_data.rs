@@ -31,18 +31,6 @@ on_both_backends!(
     event_meta_is_bounded,
 );
 
-async fn make_private(server: &TestServer, channel: &str) {
-    let (status, body) = server
-        .call(
-            Method::PATCH,
-            &format!("/channels/{channel}"),
-            Some(ADMIN),
-            Some(json!({"is_public": false})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-}
-
 async fn webhook(server: &TestServer, channel: &str, id: &Value) -> Value {
     server
         .webhooks(channel)
@@ -112,7 +100,7 @@ async fn webhooks_deliver_only_for_registrants_who_may_read(backend: Backend) {
         );
     }
 
-    make_private(&server, "open").await;
+    server.make_private("open").await;
     server.publish("open", json!({"data": "secret"})).await;
     eventually(
         "the subscribe token's webhook gets the private event",
@@ -275,7 +263,7 @@ async fn revoked_webhooks_do_not_count_toward_the_anonymous_bound(backend: Backe
     let (status, body) = server.register_webhook("second", None, url.clone()).await;
     assert_problem(status, &body, StatusCode::TOO_MANY_REQUESTS);
 
-    make_private(&server, "first").await;
+    server.make_private("first").await;
     for hook in server.webhooks("first").await {
         assert_eq!(hook["state"], "revoked", "{hook}");
     }
@@ -291,7 +279,7 @@ async fn revoked_webhooks_are_not_revived_by_a_refresh(backend: Backend) {
     let url = json!({"url": "http://127.0.0.1:9/dimmed"});
     let (status, hook) = server.register_webhook("dimmed", None, url.clone()).await;
     assert_eq!(status, StatusCode::CREATED, "{hook}");
-    make_private(&server, "dimmed").await;
+    server.make_private("dimmed").await;
     assert_eq!(
         webhook(&server, "dimmed", &hook["id"]).await["state"],
         "revoked"

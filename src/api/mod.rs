@@ -30,7 +30,10 @@ use serde::Deserialize;
 use crate::{
     auth::Principal,
     hub::Hub,
-    live::{rooms::Access, ws::Sessions},
+    live::{
+        rooms::{Access, Listener},
+        ws::Sessions,
+    },
 };
 
 #[derive(Tags)]
@@ -150,11 +153,29 @@ pub async fn replay_after(
     Ok(Some(crate::live::Replay { after, fetch }))
 }
 
+/// Admits a live listener (WebSocket or SSE) that has already joined its
+/// room: checks its access only now, so a change after the check reaches it
+/// as a close order; tells the room where the channel was at the check; and
+/// returns what keeps the listener there.
+pub async fn admit_listener(
+    hub: &Hub,
+    req: &Request,
+    channel_id: &str,
+    listener: Listener,
+) -> Result<(Listener, Access), problem::ApiError> {
+    let (channel, principal) = hub
+        .open_for_reading(channel_id, presented_token(req).as_deref())
+        .await?;
+    listener.checked_at(channel.last_event_id.clone());
+    debug_pause_after_access_check().await;
+    Ok((listener, Hub::listener_access(&principal, &channel)))
+}
+
 /// Debug builds only: `CHANNELHUB_DEBUG_PAUSE_AFTER_ACCESS_CHECK_MS=N`
 /// holds a WebSocket or SSE connect for N ms between its access check and
 /// its session, so tests can change access inside that window on every run
 /// (tests/adversarial_access.rs). Release builds contain no hook.
-pub async fn debug_pause_after_access_check() {
+async fn debug_pause_after_access_check() {
     #[cfg(debug_assertions)]
     if let Some(ms) = std::env::var("CHANNELHUB_DEBUG_PAUSE_AFTER_ACCESS_CHECK_MS")
         .ok()

@@ -10,7 +10,7 @@ use poem_openapi::{
     types::Type,
 };
 
-use super::{ApiTags, presented_token, problem::ApiError, replay_after};
+use super::{ApiTags, admit_listener, problem::ApiError, replay_after};
 use crate::{
     hub::Hub,
     live::{sse::SseSubscription, ws::Sessions},
@@ -76,15 +76,9 @@ impl StreamApi {
         after: Query<Option<String>>,
     ) -> Result<EventStream, ApiError> {
         // Joined before the access check (see the WebSocket route).
-        let listener = self.hub.rooms().stream(&channel_id);
-        let (channel, principal) = self
-            .hub
-            .open_for_reading(&channel_id, presented_token(req).as_deref())
-            .await?;
-        listener.checked_at(channel.last_event_id.clone());
-        super::debug_pause_after_access_check().await;
+        let joined = self.hub.rooms().stream(&channel_id);
+        let (listener, access) = admit_listener(&self.hub, req, &channel_id, joined).await?;
         let types = parse_type_list(types.0.as_deref());
-        let access = Hub::listener_access(&principal, &channel);
         let resume_from = last_event_id.0.or(after.0).filter(|id| !id.is_empty());
         let replay = replay_after(&self.hub, &channel_id, resume_from, &types, &access).await?;
         let subscription = SseSubscription {

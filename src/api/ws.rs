@@ -16,7 +16,7 @@ use poem_openapi::{
     registry::{MetaResponse, MetaResponses, Registry},
 };
 
-use super::{ApiTags, presented_token, problem::ApiError, replay_after};
+use super::{ApiTags, admit_listener, problem::ApiError, replay_after};
 use crate::{
     hub::Hub,
     live::ws::{HandshakeError, Sessions, Subscription, wants_upgrade},
@@ -116,19 +116,13 @@ impl LiveApi {
     ) -> Result<Upgraded, ApiError> {
         // Joined before the access check: a change after the check reaches
         // this listener as a close order.
-        let listener = self.hub.rooms().subscribe(&channel_id);
-        let (channel, principal) = self
-            .hub
-            .open_for_reading(&channel_id, presented_token(req).as_deref())
-            .await?;
-        listener.checked_at(channel.last_event_id.clone());
-        super::debug_pause_after_access_check().await;
+        let joined = self.hub.rooms().subscribe(&channel_id);
+        let (listener, access) = admit_listener(&self.hub, req, &channel_id, joined).await?;
         if !wants_upgrade(req) {
             return Err(HandshakeError::NotUpgrade.into());
         }
         let app_close_codes = close_codes.0 == Some(CloseCodes::App);
         let types = parse_type_list(types.0.as_deref());
-        let access = Hub::listener_access(&principal, &channel);
         let replay = replay_after(&self.hub, &channel_id, after.0, &types, &access).await?;
         let subscription = Subscription {
             taken: listener.room.published(),

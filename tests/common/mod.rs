@@ -312,6 +312,19 @@ impl TestServer {
     }
 
     /// Registers a webhook on `channel` as `token` (anonymous with `None`).
+    /// Makes a channel private, as the admin; asserts the 200.
+    pub async fn make_private(&self, channel: &str) {
+        let (status, body) = self
+            .call(
+                Method::PATCH,
+                &format!("/channels/{channel}"),
+                Some(ADMIN),
+                Some(json!({"is_public": false})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+
     pub async fn register_webhook(
         &self,
         channel: &str,
