@@ -212,6 +212,110 @@ pub struct ServeConfig {
     /// Log as JSON lines instead of text.
     #[arg(long, env = "CHANNELHUB_LOG_JSON")]
     pub log_json: bool,
+
+    /// The server's public URL (`https://hub.example.com`): the audience JWTs
+    /// are accepted for unless `--jwt-audience` says otherwise. (`--url` is
+    /// the CLI's: where the client commands send requests.)
+    #[arg(long, env = "CHANNELHUB_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// HS256/384/512 secret (at least 32 bytes); HS tokens are refused when unset.
+    #[arg(long, env = "CHANNELHUB_JWT_SECRET", hide_env_values = true, value_parser = parse_jwt_secret)]
+    pub jwt_secret: Option<String>,
+
+    /// The secret before the current one, accepted until
+    /// `--jwt-previous-secret-until` (a rotation window).
+    #[arg(long, env = "CHANNELHUB_JWT_PREVIOUS_SECRET", hide_env_values = true, value_parser = parse_jwt_secret, requires = "jwt_previous_secret_until")]
+    pub jwt_previous_secret: Option<String>,
+
+    /// When the previous secret stops being accepted (RFC 3339).
+    #[arg(long, env = "CHANNELHUB_JWT_PREVIOUS_SECRET_UNTIL", value_parser = parse_time)]
+    pub jwt_previous_secret_until: Option<i64>,
+
+    /// What tokens signed with the secret may grant: comma-separated scope
+    /// patterns (`admin` allows everything).
+    #[arg(
+        long,
+        env = "CHANNELHUB_JWT_SECRET_MAX_SCOPES",
+        default_value = "admin",
+        value_delimiter = ','
+    )]
+    pub jwt_secret_max_scopes: Vec<String>,
+
+    /// Whether tokens signed with the secret must carry `exp` (`false` for
+    /// Zooid's non-expiring tokens).
+    #[arg(long, env = "CHANNELHUB_JWT_SECRET_REQUIRE_EXP", default_value_t = true, action = clap::ArgAction::Set)]
+    pub jwt_secret_require_exp: bool,
+
+    /// Audiences accepted, comma-separated; a token's `aud` must name one.
+    /// Default: `--public-url`. With none, a token that has `aud` is refused.
+    #[arg(long, env = "CHANNELHUB_JWT_AUDIENCE", value_delimiter = ',')]
+    pub jwt_audience: Vec<String>,
+
+    /// Refuse tokens without `aud`.
+    #[arg(long, env = "CHANNELHUB_JWT_REQUIRE_AUDIENCE")]
+    pub jwt_require_audience: bool,
+
+    /// Seconds of clock skew allowed on `exp` and `nbf`.
+    #[arg(long, env = "CHANNELHUB_JWT_LEEWAY", default_value_t = 30)]
+    pub jwt_leeway: u64,
+
+    /// Trusted public keys at most (`POST /api/v1/keys` past it: 409).
+    #[arg(long, env = "CHANNELHUB_JWT_MAX_KEYS", default_value_t = 64)]
+    pub jwt_max_keys: usize,
+
+    /// Deny-list entries at most (`POST /api/v1/revocations` past it: 409).
+    #[arg(
+        long,
+        env = "CHANNELHUB_JWT_MAX_REVOCATIONS",
+        default_value_t = 100_000
+    )]
+    pub jwt_max_revocations: usize,
+}
+
+impl ServeConfig {
+    /// The JWT settings these flags make.
+    pub fn jwt_settings(&self) -> crate::auth::JwtSettings {
+        let jwt = self;
+        let mut audience = jwt.jwt_audience.clone();
+        if audience.is_empty() {
+            audience.extend(
+                self.public_url
+                    .iter()
+                    .map(|u| u.trim_end_matches('/').to_owned()),
+            );
+        }
+        audience.retain(|a| !a.is_empty());
+        crate::auth::JwtSettings {
+            secret: jwt.jwt_secret.as_ref().map(|s| s.as_bytes().to_vec()),
+            previous_secret: jwt
+                .jwt_previous_secret
+                .as_ref()
+                .zip(jwt.jwt_previous_secret_until)
+                .map(|(s, until)| (s.as_bytes().to_vec(), until)),
+            secret_max_scopes: Some(jwt.jwt_secret_max_scopes.clone()),
+            secret_require_exp: jwt.jwt_secret_require_exp,
+            audience,
+            require_audience: jwt.jwt_require_audience,
+            leeway: Duration::from_secs(jwt.jwt_leeway),
+            max_keys: jwt.jwt_max_keys,
+        }
+    }
+}
+
+/// RFC 7518 §3.2: an HMAC key at least as long as the hash (32 bytes for HS256).
+fn parse_jwt_secret(text: &str) -> Result<String, String> {
+    if text.len() < 32 {
+        return Err("a JWT secret is at least 32 bytes".into());
+    }
+    Ok(text.to_owned())
+}
+
+/// An RFC 3339 time, as milliseconds since the epoch.
+fn parse_time(text: &str) -> Result<i64, String> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|t| t.timestamp_millis())
+        .map_err(|_| format!("{text:?} is not an RFC 3339 time"))
 }
 
 /// Seconds, fractions allowed (`0.5`), so tests can run with short intervals.

@@ -7,7 +7,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::Event;
+use crate::{
+    model::Event,
+    store::{RevocationRecord, TrustedKeyRecord},
+};
 
 pub const EVENTS_TOPIC: &str = "channelhub_events";
 pub const CONTROL_TOPIC: &str = "channelhub_control";
@@ -80,6 +83,18 @@ pub enum ControlNotice {
     TokenRevoked {
         channel_id: String,
         token_id: String,
+    },
+    /// A trusted JWT key was added: every node can verify with it at once.
+    KeyAdded {
+        key: TrustedKeyRecord,
+    },
+    /// A trusted JWT key was removed: its tokens' holders leave everywhere.
+    KeyRemoved {
+        kid: String,
+    },
+    /// A JWT deny-list entry: matching holders leave everywhere.
+    JwtRevoked {
+        revocation: RevocationRecord,
     },
 }
 

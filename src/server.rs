@@ -39,7 +39,12 @@ pub async fn serve(config: ServeConfig) -> Result<(), Box<dyn std::error::Error>
     let metrics = telemetry::install();
     let store = store::open(&config.database_url).await?;
     tracing::info!(backend = store.backend(), "database ready");
-    let (auth, generated_admin) = Auth::new(store.clone(), config.admin_token.as_deref()).await?;
+    let (auth, generated_admin) = Auth::new(
+        store.clone(),
+        config.admin_token.as_deref(),
+        config.jwt_settings(),
+    )
+    .await?;
     if let Some(token) = generated_admin {
         println!("Generated admin token (shown once, only its hash is kept): {token}");
     }
@@ -82,7 +87,8 @@ pub async fn serve(config: ServeConfig) -> Result<(), Box<dyn std::error::Error>
         Hub::new(store, auth, rooms, writer, config.allow_private_webhooks)
             .with_idempotency_window(config.idempotency_window)
             .with_max_anonymous_webhooks(config.max_anonymous_webhooks_per_ip)
-            .with_anonymous_webhooks(config.allow_anonymous_webhooks),
+            .with_anonymous_webhooks(config.allow_anonymous_webhooks)
+            .with_max_revocations(config.jwt_max_revocations),
     );
     let sessions = Sessions::new(
         SessionLimits {
@@ -126,8 +132,8 @@ pub async fn serve(config: ServeConfig) -> Result<(), Box<dyn std::error::Error>
     let document = api::contract::document(&service);
     let allowed = api::methods::AllowedMethods::from_document(&document);
     let app = Route::new()
+        .nest("/docs", api::contract::swagger_ui(&service, &document))
         .at("/api/v1/openapi.json", api::contract::endpoint(document))
-        .nest("/docs", service.swagger_ui())
         .nest(
             "/api/v1",
             service

@@ -161,7 +161,8 @@ impl ChannelsApi {
         Ok(Json(channel))
     }
 
-    /// Update a channel (admin). Making it private closes anonymous subscribers.
+    /// Update a channel (admin). Making it private closes every live listener
+    /// that may not read it (anonymous, publish tokens, other channels' tokens).
     #[oai(path = "/channels/:channel_id", method = "patch")]
     async fn update(
         &self,

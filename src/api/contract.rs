@@ -30,6 +30,8 @@ const CLOSED_REQUESTS: &[&str] = &[
     "EventBatchInput",
     "CreateToken",
     "RegisterWebhook",
+    "CreateKey",
+    "CreateRevocation",
 ];
 
 /// Properties holding RFC 3339 times.
@@ -40,6 +42,7 @@ const TIMES: &[&str] = &[
     "failing_since",
     "last_success_at",
     "at",
+    "issued_before",
 ];
 
 /// Text both databases can store: no NUL (U+0000).
@@ -66,6 +69,18 @@ pub fn endpoint(document: String) -> impl Endpoint {
             .content_type("application/json; charset=utf-8")
             .body(document.clone())
     })
+}
+
+/// The Swagger UI page at `/docs`, showing the finished document (the one
+/// `/api/v1/openapi.json` serves), not poem-openapi's unfinished one.
+pub fn swagger_ui(
+    service: &OpenApiService<super::Apis, ()>,
+    document: &str,
+) -> impl Endpoint + use<> {
+    let html = service
+        .swagger_ui_html()
+        .replacen(&service.spec(), document, 1);
+    make_sync(move |_| poem::web::Html(html.clone()))
 }
 
 /// Adds to poem-openapi's document what the types cannot say.

@@ -9,6 +9,7 @@ pub mod contract;
 pub mod events;
 pub mod feeds;
 pub mod json;
+pub mod keys;
 pub mod methods;
 pub mod problem;
 pub mod stream;
@@ -50,6 +51,8 @@ pub enum ApiTags {
     Webhooks,
     /// The newest events as JSON Feed and RSS, for feed readers.
     Feeds,
+    /// Trusted JWT keys, the JWT deny-list, and what a credential grants.
+    Keys,
 }
 
 /// `201 Created` with a JSON body.
@@ -199,6 +202,7 @@ pub type Apis = (
     stream::StreamApi,
     feeds::FeedsApi,
     webhooks::WebhooksApi,
+    keys::KeysApi,
 );
 
 /// Every API under `/api/v1`, documented together.
@@ -217,7 +221,8 @@ pub fn service(hub: Arc<Hub>, sessions: Arc<Sessions>) -> OpenApiService<Apis, (
                 sessions,
             },
             feeds::FeedsApi { hub: hub.clone() },
-            webhooks::WebhooksApi { hub },
+            webhooks::WebhooksApi { hub: hub.clone() },
+            keys::KeysApi { hub },
         ),
         "channelhub",
         env!("CARGO_PKG_VERSION"),
@@ -225,8 +230,10 @@ pub fn service(hub: Arc<Hub>, sessions: Arc<Sessions>) -> OpenApiService<Apis, (
     .description(
         "Real-time event channels: publish JSON events, receive them live over WebSocket, \
          by polling with a cursor, or as signed webhooks. Authenticate with \
-         `Authorization: Bearer <token>` (or `?token=`): the admin token, or a channel's \
-         subscribe or publish token.",
+         `Authorization: Bearer <token>` (or `?token=`): the admin token, a channel's \
+         subscribe or publish token, or a JWT signed by the server's HS256 secret or a \
+         trusted key (`/keys`), granting Zooid-style scopes (`admin`, `pub:<channel>`, \
+         `sub:<channel>`, with `*` and prefix `*`).",
     )
     .server("/api/v1")
 }

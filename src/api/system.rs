@@ -23,9 +23,17 @@ pub struct ServerIdentity {
     pub webhook_public_key: String,
 }
 
+/// Who this server is, and which JWTs it accepts: the algorithms (the
+/// HS256 family with `--jwt-secret`, and each trusted key's), the audiences,
+/// whether `aud` is required, and the leeway.
 #[handler]
-pub fn well_known(identity: Data<&Arc<ServerIdentity>>) -> Json<ServerIdentity> {
-    Json(identity.as_ref().clone())
+pub fn well_known(
+    identity: Data<&Arc<ServerIdentity>>,
+    hub: Data<&Arc<Hub>>,
+) -> Json<serde_json::Value> {
+    let mut document = serde_json::to_value(identity.as_ref()).expect("serializes");
+    document["jwt"] = hub.jwt_summary();
+    Json(document)
 }
 
 /// Prometheus text exposition of every metric in `telemetry`.

@@ -5,6 +5,7 @@
 //! internals beyond the API's JSON. Errors print the problem's title and
 //! detail and exit non-zero.
 
+mod jwt;
 mod output;
 mod tail;
 
@@ -68,6 +69,9 @@ pub enum ClientCommand {
     /// Register, list and remove webhooks.
     #[command(subcommand)]
     Webhook(WebhookCommand),
+    /// Make keys, mint JWTs, and check what a token grants.
+    #[command(subcommand)]
+    Jwt(jwt::JwtCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -179,6 +183,13 @@ impl Client {
         }
     }
 
+    /// The same server, asked with another credential.
+    fn clone_with_token(&self, token: String) -> Client {
+        let mut connection = self.connection.clone();
+        connection.token = Some(token);
+        Client::new(connection)
+    }
+
     fn api(&self, path: &str) -> String {
         format!("{}/api/v1{path}", self.connection.url.trim_end_matches('/'))
     }
@@ -234,6 +245,7 @@ impl Client {
                 lines,
             } => tail::run(self, &channel, follow, types.as_deref(), lines).await,
             ClientCommand::Webhook(command) => self.webhook(command).await,
+            ClientCommand::Jwt(command) => jwt::run(self, command).await,
         }
     }
 

@@ -11,8 +11,10 @@
 //! registrant (`hub::webhooks`) and check it before each delivery
 //! (`webhooks::worker`, by the store's rule that mirrors [`Hub::can_read`]).
 
+use std::sync::Arc;
+
 use crate::{
-    auth::Principal,
+    auth::{JwtRevoked, Principal},
     live::{
         ReplayPage, ReplayStop,
         rooms::{Access, CloseOrder},
@@ -35,29 +37,33 @@ impl Hub {
     /// another channel's token) is anonymous here, and leaves when the
     /// channel becomes private.
     pub fn listener_access(principal: &Principal, channel: &Channel) -> Access {
+        let until = |at: Option<i64>| {
+            at.map(|at| {
+                let left = at.saturating_sub(now_millis()).max(0);
+                tokio::time::Instant::now() + std::time::Duration::from_millis(left as u64)
+            })
+        };
         match principal {
-            Principal::Admin => Access {
-                token_id: None,
-                anonymous: false,
-                expires_at: None,
-            },
+            Principal::Admin => Access::default(),
             Principal::Token(token)
                 if token.kind == TokenKind::Subscribe && token.channel_id == channel.id =>
             {
-                let expires_at = token.expires_at.map(|at| {
-                    let left = at.saturating_sub(now_millis()).max(0);
-                    tokio::time::Instant::now() + std::time::Duration::from_millis(left as u64)
-                });
                 Access {
                     token_id: Some(token.id.clone()),
-                    anonymous: false,
-                    expires_at,
+                    expires_at: until(token.expires_at),
+                    ..Access::default()
                 }
             }
+            // A JWT that reads the channel (an admin one included) keeps its
+            // holder here until it expires, its key goes or it is revoked.
+            Principal::Jwt(grant) if grant.can_subscribe(&channel.id) => Access {
+                jwt: Some(grant.clone()),
+                expires_at: until(grant.expires_at),
+                ..Access::default()
+            },
             _ => Access {
-                token_id: None,
                 anonymous: true,
-                expires_at: None,
+                ..Access::default()
             },
         }
     }
@@ -81,6 +87,20 @@ impl Hub {
                 .is_some_and(|token| !token.is_expired(now_millis()));
             if !valid {
                 return Ok(Some(CloseOrder::TokenRevoked(token_id.clone())));
+            }
+        }
+        if let Some(grant) = &access.jwt {
+            // The key as the database has it (another node may have removed
+            // it); the deny-list as this node has it (re-read on every notice
+            // and access recheck).
+            let key_gone = match &grant.kid {
+                Some(kid) => self.store.get_key(kid).await?.is_none(),
+                None => false,
+            };
+            if key_gone || !self.auth.jwt().holds(grant, now_millis()) {
+                return Ok(Some(CloseOrder::JwtRevoked(Arc::new(JwtRevoked::Key(
+                    grant.kid.clone().unwrap_or_default(),
+                )))));
             }
         }
         if !channel.is_public && access.anonymous {

@@ -150,9 +150,17 @@ impl Hub {
                     Some(token.id.clone()),
                 )
             }
-            Principal::Token(_) => {
+            Principal::Jwt(grant) if grant.can_publish(channel_id) => (
+                Publisher {
+                    id: grant.publisher_id(),
+                    name: grant.name.clone(),
+                },
+                grant.identity(),
+            ),
+            Principal::Token(_) | Principal::Jwt(_) => {
                 return Err(HubError::Forbidden(format!(
-                    "publishing needs a publish token of channel {channel_id:?} or the admin token"
+                    "publishing needs a publish token of channel {channel_id:?}, a JWT with \
+                     a pub scope for it, or the admin token"
                 )));
             }
             Principal::Anonymous => {
@@ -313,14 +321,21 @@ impl Hub {
         let not_found = || HubError::NotFound(format!("event {event_id:?} does not exist"));
         // Authority first, so that a caller who may delete nothing here learns
         // nothing of which events exist.
+        let identity;
         let own_token = match &principal {
             Principal::Admin => None,
+            Principal::Jwt(grant) if grant.is_admin() => None,
             Principal::Token(token)
                 if token.kind == TokenKind::Publish && token.channel_id == channel_id =>
             {
                 Some(token.id.as_str())
             }
-            Principal::Token(_) => {
+            // A JWT deletes what the same key and subject published.
+            Principal::Jwt(grant) if grant.can_publish(channel_id) && grant.sub.is_some() => {
+                identity = grant.identity();
+                identity.as_deref()
+            }
+            Principal::Token(_) | Principal::Jwt(_) => {
                 return Err(HubError::Forbidden(
                     "only the admin or the publish token that published an event may delete it"
                         .into(),

@@ -10,6 +10,7 @@ mod access;
 mod announced;
 mod channels;
 mod events;
+mod keys;
 mod notices;
 mod poll;
 mod presence;
@@ -33,6 +34,7 @@ use schema::TypeRulesCache;
 use writer::EventWriter;
 
 pub use events::{Publication, Published};
+pub use keys::RevocationRequest;
 pub use tokens::TokenRequest;
 
 #[derive(Debug, thiserror::Error)]
@@ -95,6 +97,7 @@ impl From<AuthError> for HubError {
         match err {
             AuthError::Invalid => HubError::Unauthorized("invalid or expired token".into()),
             AuthError::Busy => HubError::Busy(err.to_string()),
+            AuthError::Jwt(_) => HubError::Unauthorized(err.to_string()),
             AuthError::Store(err) => err.into(),
         }
     }
@@ -133,10 +136,15 @@ pub struct Hub {
     /// Whether a webhook may be registered without a credential that reads
     /// its channel.
     allow_anonymous_webhooks: bool,
+    /// JWT deny-list entries at most.
+    max_revocations: usize,
 }
 
 /// Anonymous webhooks one address may hold unless configured.
 pub const DEFAULT_MAX_ANONYMOUS_WEBHOOKS: usize = 20;
+
+/// JWT deny-list entries unless configured.
+pub const DEFAULT_MAX_REVOCATIONS: usize = 100_000;
 
 /// How long idempotency keys are remembered unless configured.
 pub const DEFAULT_IDEMPOTENCY_WINDOW: Duration = Duration::from_secs(24 * 3600);
@@ -161,7 +169,14 @@ impl Hub {
             idempotency_window: DEFAULT_IDEMPOTENCY_WINDOW,
             max_anonymous_webhooks: DEFAULT_MAX_ANONYMOUS_WEBHOOKS,
             allow_anonymous_webhooks: true,
+            max_revocations: DEFAULT_MAX_REVOCATIONS,
         }
+    }
+
+    /// Bounds the JWT deny-list.
+    pub fn with_max_revocations(mut self, max: usize) -> Hub {
+        self.max_revocations = max;
+        self
     }
 
     /// Bounds the live anonymous webhooks one address may hold (0: no bound).
@@ -196,11 +211,13 @@ impl Hub {
 
     fn require_admin(principal: &Principal) -> HubResult<()> {
         match principal {
-            Principal::Admin => Ok(()),
+            _ if principal.is_admin() => Ok(()),
             Principal::Anonymous => {
                 Err(HubError::Unauthorized("this needs the admin token".into()))
             }
-            Principal::Token(_) => Err(HubError::Forbidden("this needs the admin token".into())),
+            _ => Err(HubError::Forbidden(
+                "this needs the admin token (or a JWT with the admin scope)".into(),
+            )),
         }
     }
 
@@ -223,6 +240,7 @@ impl Hub {
                 Principal::Token(token) => {
                     token.kind == TokenKind::Subscribe && token.channel_id == channel.id
                 }
+                Principal::Jwt(grant) => grant.can_subscribe(&channel.id),
                 Principal::Anonymous => false,
             }
     }
@@ -245,7 +263,8 @@ impl Hub {
         let principal = self.authenticate(presented).await?;
         if !Self::can_read(&principal, &channel) {
             return Err(HubError::Unauthorized(format!(
-                "channel {channel_id:?} is private: it needs a subscribe token for this channel"
+                "channel {channel_id:?} is private: it needs a subscribe token for this channel \
+                 (or a JWT with a sub scope for it)"
             )));
         }
         Ok((channel, principal))

@@ -5,6 +5,7 @@
 use std::{collections::HashSet, sync::Arc};
 
 use crate::{
+    auth::{JwtRevoked, Revocations},
     live::rooms::CloseOrder,
     model::{TokenKind, now_millis},
     notice::{CONTROL_TOPIC, ControlNotice},
@@ -41,6 +42,21 @@ impl Hub {
                 self.rooms
                     .close(channel_id, CloseOrder::TokenRevoked(token_id.clone()));
             }
+            ControlNotice::KeyAdded { key } => self.auth.jwt().insert_key(key.clone()),
+            ControlNotice::KeyRemoved { kid } => {
+                self.auth.jwt().remove_key(kid);
+                self.rooms
+                    .close_everywhere(CloseOrder::JwtRevoked(Arc::new(JwtRevoked::Key(
+                        kid.clone(),
+                    ))));
+            }
+            ControlNotice::JwtRevoked { revocation } => {
+                self.auth.jwt().add_revocation(revocation);
+                self.rooms
+                    .close_everywhere(CloseOrder::JwtRevoked(Arc::new(JwtRevoked::Tokens(
+                        Revocations::from_records(std::slice::from_ref(revocation)),
+                    ))));
+            }
         }
     }
 
@@ -49,6 +65,10 @@ impl Hub {
     /// (its LISTEN connection was down), and tokens that expired. Run after
     /// a bus reconnect and every `--access-recheck-interval`.
     pub async fn recheck_access(&self) {
+        if let Err(err) = self.auth.jwt().reload().await {
+            tracing::warn!(error = %err, "could not re-read the trusted keys and the deny-list");
+        }
+        let jwt = Arc::new(self.auth.jwt().view());
         let now = now_millis();
         for channel_id in self.rooms.channel_ids() {
             let channel = match self.store.get_channel(&channel_id).await {
@@ -80,6 +100,7 @@ impl Hub {
                 CloseOrder::Recheck {
                     public: channel.is_public,
                     valid_tokens: Arc::new(valid_tokens),
+                    jwt: jwt.clone(),
                 },
             );
         }

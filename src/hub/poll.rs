@@ -6,7 +6,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::{
-    live::rooms::CloseOrder,
+    live::rooms::{CloseOrder, RoomMessage},
     model::{Event, EventQuery},
 };
 
@@ -45,6 +45,7 @@ impl Hub {
         // Listen before the first read, so an event committed in between still wakes us.
         let mut listener = (!wait.is_zero()).then(|| self.rooms.watch(channel_id));
         let deadline = Instant::now() + wait;
+        let access = Self::listener_access(&principal, &channel);
         let mut waited = false;
         let mut events = loop {
             let events = self.store.list_events(channel_id, &query).await?;
@@ -55,16 +56,18 @@ impl Hub {
             match tokio::time::timeout_at(deadline, listener.receiver.recv()).await {
                 Err(_elapsed) => break events,
                 Ok(Err(tokio::sync::broadcast::error::RecvError::Closed)) => break events,
+                // A close order that applies to this caller ends the wait at once.
+                Ok(Ok(RoomMessage::Close(order)))
+                    if order != CloseOrder::Interrupted && order.applies_to(&access) =>
+                {
+                    return Err(access_ended(channel_id, &order));
+                }
                 Ok(_) => continue,
             }
         };
         // Access was checked before the wait: an answer after it is given
         // only under the access the caller holds now.
-        if waited
-            && let Some(order) = self
-                .access_lost(channel_id, &Self::listener_access(&principal, &channel))
-                .await?
-        {
+        if waited && let Some(order) = self.access_lost(channel_id, &access).await? {
             return Err(access_ended(channel_id, &order));
         }
         let mut has_more = events.len() > limit as usize;

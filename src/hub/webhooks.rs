@@ -5,7 +5,9 @@ use std::time::Duration;
 use super::{Hub, HubError, HubResult, channel_not_found};
 use crate::{
     auth::Principal,
-    model::{DeliveryAttempt, Webhook, WebhookRecord, WebhookState, limit_key, now_millis},
+    model::{
+        DeliveryAttempt, JwtRegistrant, Webhook, WebhookRecord, WebhookState, limit_key, now_millis,
+    },
     store::{Registration, StoreError},
     telemetry::{LimitKind, count_refusal},
     webhooks::{guard, signing},
@@ -63,10 +65,18 @@ impl Hub {
         }
         // The same rule that keeps a listener on a channel that goes private.
         let access = Self::listener_access(&principal, &channel);
-        let registered_by = match (&access.token_id, access.anonymous) {
-            (_, true) => format!("anonymous:{}", registrant_address(client_address)),
-            (Some(token_id), false) => format!("token:{token_id}"),
-            (None, false) => "admin".to_owned(),
+        let registered_by = match (&access.token_id, &access.jwt, access.anonymous) {
+            (_, _, true) => format!("anonymous:{}", registrant_address(client_address)),
+            (Some(token_id), _, false) => format!("token:{token_id}"),
+            // A webhook registered with a JWT belongs to its key and subject.
+            (None, Some(grant), false) => grant.identity().ok_or_else(|| {
+                HubError::Forbidden(
+                    "a JWT without sub cannot register webhooks: a webhook belongs to \
+                     the subject that registered it"
+                        .into(),
+                )
+            })?,
+            (None, None, false) => "admin".to_owned(),
         };
         if access.anonymous && !self.allow_anonymous_webhooks {
             count_refusal(LimitKind::AnonymousWebhooks);
@@ -106,6 +116,11 @@ impl Hub {
             )));
         }
         let now = now_millis();
+        // It lives no longer than the JWT that registers it is accepted.
+        let mut expires_at = now.saturating_add(ttl.as_millis() as i64);
+        if let Some(until) = access.jwt.as_ref().and_then(|grant| grant.expires_at) {
+            expires_at = expires_at.min(until);
+        }
         let record = WebhookRecord {
             id: ulid::Ulid::generate().to_string(),
             channel_id: channel_id.to_owned(),
@@ -113,12 +128,19 @@ impl Hub {
             event_types: request.event_types,
             secret: signing::new_secret(),
             created_at: now,
-            expires_at: now.saturating_add(ttl.as_millis() as i64),
+            expires_at,
             state: WebhookState::Active,
             last_error: None,
             failing_since: None,
             last_success_at: None,
             registered_by,
+            jwt: access.jwt.as_ref().map(|grant| JwtRegistrant {
+                kid: grant.kid.clone(),
+                sub: grant.sub.clone().unwrap_or_default(),
+                issuer: grant.issuer.clone(),
+                jti: grant.jti.clone(),
+                iat: grant.iat,
+            }),
         };
         // Anonymous registrants are bounded per address: each webhook makes
         // this server POST to a URL of a stranger's choosing.

@@ -249,8 +249,10 @@ impl Limits {
             None if token.is_some_and(|t| !t.is_empty()) => {
                 let by_address = self.count(bucket, kind, &address)?;
                 match self.hub.authenticate(token).await {
-                    Ok(principal @ Principal::Token(_)) => Some(principal),
-                    Ok(Principal::Admin) if !self.settings.limit_admin => return Ok(None),
+                    Ok(principal) if principal.is_admin() && !self.settings.limit_admin => {
+                        return Ok(None);
+                    }
+                    Ok(principal @ (Principal::Token(_) | Principal::Jwt(_))) => Some(principal),
                     // Invalid (the handler says so), or the admin counted by
                     // address: the address paid.
                     _ => return Ok(by_address),
@@ -259,8 +261,14 @@ impl Limits {
             None => None,
         };
         let key = match principal {
+            Some(principal) if principal.is_admin() && !self.settings.limit_admin => {
+                return Ok(None);
+            }
             Some(Principal::Token(record)) => RateKey::Token(record.id.clone()),
-            Some(Principal::Admin) if !self.settings.limit_admin => return Ok(None),
+            // A JWT by its key and subject: verified, so it spends only its own bucket.
+            Some(Principal::Jwt(grant)) => {
+                RateKey::Token(grant.rate_key(token.unwrap_or_default()))
+            }
             _ => address,
         };
         self.count(bucket, kind, &key)

@@ -22,7 +22,10 @@ use bytes::Bytes;
 use tokio::sync::broadcast;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
-use crate::model::Event;
+use crate::{
+    auth::{JwtGrant, JwtRevoked, JwtView},
+    model::Event,
+};
 
 /// An event ready for delivery, serialized once and shared by every listener:
 /// its whole WebSocket frame (server frames are unmasked, so the bytes are the
@@ -65,6 +68,8 @@ pub struct Access {
     /// The channel token it presented and that keeps it here, if any (a
     /// subscribe token of this channel).
     pub token_id: Option<String>,
+    /// The JWT that keeps it here, if any (one whose scopes read the channel).
+    pub jwt: Option<Arc<JwtGrant>>,
     /// It holds no credential that would keep it on a private channel.
     pub anonymous: bool,
     /// When its token expires: the session ends then.
@@ -91,6 +96,9 @@ pub enum CloseOrder {
     ChannelDeleted,
     /// Listeners that hold this token lose access.
     TokenRevoked(String),
+    /// Listeners holding a JWT of this key, or one now on the deny-list, lose
+    /// access (sent to every room).
+    JwtRevoked(Arc<JwtRevoked>),
     /// The channel became private: listeners without a token lose access.
     ChannelMadePrivate,
     /// Access as the database has it now (after this node may have missed
@@ -99,6 +107,8 @@ pub enum CloseOrder {
     Recheck {
         public: bool,
         valid_tokens: Arc<HashSet<String>>,
+        /// The trusted keys and the deny-list, as this node has them now.
+        jwt: Arc<JwtView>,
     },
     /// This node could not deliver some committed events to the room (the
     /// store did not answer while it read them back): everyone leaves and
@@ -114,11 +124,17 @@ impl CloseOrder {
             CloseOrder::ChannelDeleted | CloseOrder::Interrupted => true,
             CloseOrder::TokenRevoked(revoked) => token == Some(revoked.as_str()),
             CloseOrder::ChannelMadePrivate => access.anonymous,
+            CloseOrder::JwtRevoked(revoked) => {
+                access.jwt.as_ref().is_some_and(|g| revoked.covers(g))
+            }
             CloseOrder::Recheck {
                 public,
                 valid_tokens,
+                jwt,
             } => {
-                token.is_some_and(|id| !valid_tokens.contains(id)) || (!public && access.anonymous)
+                token.is_some_and(|id| !valid_tokens.contains(id))
+                    || access.jwt.as_ref().is_some_and(|g| !jwt.holds(g))
+                    || (!public && access.anonymous)
             }
         }
     }
@@ -406,6 +422,13 @@ impl Rooms {
         let _ = room
             .sender
             .send(RoomMessage::Close(CloseOrder::Interrupted));
+    }
+
+    /// Sends `order` to every room on this node.
+    pub fn close_everywhere(&self, order: CloseOrder) {
+        for channel_id in self.channel_ids() {
+            self.close(&channel_id, order.clone());
+        }
     }
 
     /// Every channel with a room on this node (subscribers, streams or polls).

@@ -687,7 +687,7 @@ fn applies_to(order: &CloseOrder, sub: &Subscription) -> Option<Ending> {
             Some(APP_CHANNEL_PRIVATE),
             "channel made private",
         ),
-        CloseOrder::TokenRevoked(_) | CloseOrder::Recheck { .. } => {
+        CloseOrder::TokenRevoked(_) | CloseOrder::JwtRevoked(_) | CloseOrder::Recheck { .. } => {
             Ending::Close(CloseCode::Policy, Some(APP_TOKEN_REVOKED), "token revoked")
         }
         CloseOrder::ChannelMadePrivate => Ending::Close(

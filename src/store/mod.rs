@@ -1,4 +1,4 @@
-//! Durable state: channels, tokens, events and settings, in SQLite or PostgreSQL.
+//! Durable state: channels, tokens, events, webhooks, trusted keys and settings, in SQLite or PostgreSQL.
 //!
 //! Everything above this module talks to the [`Store`] trait; only this module
 //! writes SQL. It knows nothing of HTTP, sockets or authorization: callers
@@ -11,6 +11,7 @@
 
 mod channels;
 mod events;
+mod keys;
 mod node;
 mod postgres;
 mod sql;
@@ -26,6 +27,7 @@ pub use channels::ChannelStore;
 pub use events::{
     AppendBatch, Appended, BatchOutcome, EventStore, IdempotencyKey, IdempotentResult,
 };
+pub use keys::{Adding, KeyStore, RevocationRecord, TrustedKeyRecord};
 pub use node::NodeStore;
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
@@ -54,9 +56,12 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// Everything the server keeps, one part per resource; each part's SQL is in
 /// the file of the same name. Implemented for [`SqliteStore`] and
 /// [`PostgresStore`].
-pub trait Store: NodeStore + ChannelStore + TokenStore + EventStore + WebhookStore {}
+pub trait Store:
+    NodeStore + ChannelStore + TokenStore + EventStore + WebhookStore + KeyStore
+{
+}
 
-impl<T: NodeStore + ChannelStore + TokenStore + EventStore + WebhookStore> Store for T {}
+impl<T: NodeStore + ChannelStore + TokenStore + EventStore + WebhookStore + KeyStore> Store for T {}
 
 /// Opens the store a database URL names and brings its schema up to date.
 pub async fn open(database_url: &str) -> StoreResult<Arc<dyn Store>> {

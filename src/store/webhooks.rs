@@ -8,20 +8,32 @@ use super::{
     StoreError, StoreResult,
     sql::{INSERT_CHUNK, RowsAffected, classify, from_json_text, sql_impl, to_json_text},
 };
-use crate::model::{DeliveryAttempt, Millis, WebhookRecord, WebhookState, format_millis};
+use crate::model::{
+    DeliveryAttempt, JwtRegistrant, Millis, WebhookRecord, WebhookState, format_millis,
+};
 
 const WEBHOOK_COLUMNS: &str = "id, channel_id, url, event_types, secret, created_at, \
-     expires_at, state, last_error, failing_since, last_success_at, registered_by";
+     expires_at, state, last_error, failing_since, last_success_at, registered_by, \
+     jwt_kid, jwt_sub, jwt_issuer, jwt_jti, jwt_iat";
 /// Who may read a webhook's channel, as SQL over a `webhooks` row ($1 = now,
 /// $2 = false): true when its registrant has lost access. The one rule of
 /// delivery, the same as [`crate::hub::Hub::can_read`]: a token registrant
-/// whose token is gone (revoked) or expired has none; on a private channel
-/// only the admin or a subscribe token of that channel has any. The sweep
+/// whose token is gone (revoked) or expired has none; a JWT registrant whose
+/// key was removed, or whose token was revoked by `jti` or subject, has none
+/// (its expiry is the webhook's own); on a private channel only the admin, a
+/// subscribe token of that channel or a JWT whose scopes read it (checked
+/// when it registered; a token's scopes never change) has any. The sweep
 /// revokes by it and the worker checks it before every delivery.
 const LOST_ACCESS: &str = "(registered_by LIKE 'token:%' AND NOT EXISTS (SELECT 1 FROM tokens t \
        WHERE 'token:' || t.id = webhooks.registered_by \
        AND (t.expires_at IS NULL OR t.expires_at > $1))) \
-     OR (registered_by <> 'admin' AND EXISTS (SELECT 1 FROM channels c \
+     OR (registered_by LIKE 'jwt:%' AND (\
+       (jwt_kid IS NOT NULL AND NOT EXISTS (SELECT 1 FROM trusted_keys k WHERE k.kid = webhooks.jwt_kid)) \
+       OR EXISTS (SELECT 1 FROM jwt_revocations r WHERE r.kind = 'jti' AND r.value = webhooks.jwt_jti) \
+       OR EXISTS (SELECT 1 FROM jwt_revocations r WHERE r.kind = 'subject' AND r.value = webhooks.jwt_sub \
+         AND COALESCE(r.issuer, '') = COALESCE(webhooks.jwt_issuer, '') \
+         AND (r.issued_before IS NULL OR webhooks.jwt_iat IS NULL OR webhooks.jwt_iat < r.issued_before)))) \
+     OR (registered_by <> 'admin' AND registered_by NOT LIKE 'jwt:%' AND EXISTS (SELECT 1 FROM channels c \
        WHERE c.id = webhooks.channel_id AND c.is_public = $2) \
        AND NOT EXISTS (SELECT 1 FROM tokens t WHERE 'token:' || t.id = webhooks.registered_by \
        AND t.kind = 'subscribe' AND t.channel_id = webhooks.channel_id))";
@@ -30,6 +42,8 @@ const LOST_ACCESS_REASON: &str = "CASE WHEN registered_by LIKE 'token:%' AND NOT
      (SELECT 1 FROM tokens t WHERE 'token:' || t.id = webhooks.registered_by \
      AND (t.expires_at IS NULL OR t.expires_at > $1)) \
      THEN 'access ended: the registering token was revoked or expired' \
+     WHEN registered_by LIKE 'jwt:%' \
+     THEN 'access ended: the registering JWT was revoked or its key removed' \
      ELSE 'access ended: the channel was made private and its registrant may not read it' END";
 /// Removes one webhook ($1) with its queue and its log.
 const DELETE_ONE_WEBHOOK: [&str; 3] = [
@@ -161,6 +175,11 @@ struct WebhookRow {
     failing_since: Option<i64>,
     last_success_at: Option<i64>,
     registered_by: String,
+    jwt_kid: Option<String>,
+    jwt_sub: Option<String>,
+    jwt_issuer: Option<String>,
+    jwt_jti: Option<String>,
+    jwt_iat: Option<i64>,
 }
 
 impl TryFrom<WebhookRow> for WebhookRecord {
@@ -184,6 +203,13 @@ impl TryFrom<WebhookRow> for WebhookRecord {
             failing_since: row.failing_since,
             last_success_at: row.last_success_at,
             registered_by: row.registered_by,
+            jwt: row.jwt_sub.map(|sub| JwtRegistrant {
+                kid: row.jwt_kid,
+                sub,
+                issuer: row.jwt_issuer,
+                jti: row.jwt_jti,
+                iat: row.jwt_iat,
+            }),
         })
     }
 }
@@ -199,6 +225,7 @@ sql_impl!(WebhookStore {
         max_per_channel: usize,
         max_per_registrant: Option<usize>,
     ) -> StoreResult<Registration> {
+        let jwt = webhook.jwt.as_ref();
         let mut tx = self.backend().begin_write().await?;
         let channel_exists: Option<String> = sqlx::query_scalar("SELECT id FROM channels WHERE id = $1")
             .bind(webhook.channel_id.as_str())
@@ -250,11 +277,17 @@ sql_impl!(WebhookStore {
             Some(id) => {
                 sqlx::query(
                     "UPDATE webhooks SET event_types = $2, expires_at = $3, state = 'active', \
-                     failing_since = NULL, last_error = NULL WHERE id = $1",
+                     failing_since = NULL, last_error = NULL, jwt_kid = $4, jwt_sub = $5, \
+                     jwt_issuer = $6, jwt_jti = $7, jwt_iat = $8 WHERE id = $1",
                 )
                 .bind(id.as_str())
                 .bind(event_types_text(&webhook.event_types))
                 .bind(webhook.expires_at)
+                .bind(jwt.and_then(|j| j.kid.as_deref()))
+                .bind(jwt.map(|j| j.sub.as_str()))
+                .bind(jwt.and_then(|j| j.issuer.as_deref()))
+                .bind(jwt.and_then(|j| j.jti.as_deref()))
+                .bind(jwt.and_then(|j| j.iat))
                 .execute(&mut *tx)
                 .await?;
                 let sql = format!("SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE id = $1");
@@ -290,7 +323,7 @@ sql_impl!(WebhookStore {
                 }
                 let sql = format!(
                     "INSERT INTO webhooks ({WEBHOOK_COLUMNS}) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
                 );
                 sqlx::query(sqlx::AssertSqlSafe(sql))
                     .bind(webhook.id.as_str())
@@ -305,6 +338,11 @@ sql_impl!(WebhookStore {
                     .bind(webhook.failing_since)
                     .bind(webhook.last_success_at)
                     .bind(webhook.registered_by.as_str())
+                    .bind(jwt.and_then(|j| j.kid.as_deref()))
+                    .bind(jwt.map(|j| j.sub.as_str()))
+                    .bind(jwt.and_then(|j| j.issuer.as_deref()))
+                    .bind(jwt.and_then(|j| j.jti.as_deref()))
+                    .bind(jwt.and_then(|j| j.iat))
                     .execute(&mut *tx)
                     .await
                     .map_err(classify)?;

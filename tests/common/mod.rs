@@ -15,6 +15,7 @@ use tokio_tungstenite::{
     MaybeTlsStream, WebSocketStream, connect_async, tungstenite::client::IntoClientRequest,
 };
 
+pub mod jwt;
 pub mod receiver;
 mod sockets;
 mod spawned;

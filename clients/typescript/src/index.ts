@@ -57,6 +57,13 @@ export const OPERATIONS = {
   'GET /channels/{channel_id}/webhooks': 'listWebhooks',
   'GET /channels/{channel_id}/webhooks/{webhook_id}/deliveries': 'listDeliveries',
   'DELETE /channels/{channel_id}/webhooks/{webhook_id}': 'deleteWebhook',
+  'POST /keys': 'addKey',
+  'GET /keys': 'listKeys',
+  'DELETE /keys/{kid}': 'removeKey',
+  'POST /revocations': 'revokeJwt',
+  'GET /revocations': 'listRevocations',
+  'DELETE /revocations/{revocation_id}': 'deleteRevocation',
+  'GET /whoami': 'whoami',
 } as const satisfies Record<Operation, keyof Channelhub>;
 
 export type { CallOptions };

@@ -33,7 +33,7 @@ export type WebSocketConstructor = new (url: string) => WebSocket;
 export interface ClientOptions {
   /** The server's base URL, e.g. `http://127.0.0.1:8080` (no `/api/v1`). */
   url: string;
-  /** Admin, publish or subscribe token, sent as `Authorization: Bearer`. */
+  /** Admin, publish or subscribe token, or a JWT, sent as `Authorization: Bearer`. */
   token?: string;
   /** Defaults to the global `fetch`. */
   fetch?: typeof fetch;
@@ -181,6 +181,34 @@ export class RestClient {
     return this.call('DELETE', `/channels/${seg(channel)}/webhooks/${seg(webhookId)}`, options);
   }
 
+  // --- Keys, revocations, whoami (JWTs) ---------------------------------
+
+  /** Trusts a public key (admin): Zooid's shape (`kid`, Ed25519 `x`) or any public `jwk`. */
+  addKey(body: Schemas['CreateKey'], options?: CallOptions): Promise<Schemas['TrustedKey']> {
+    return this.call('POST', '/keys', { ...options, body });
+  }
+  listKeys(options?: CallOptions): Promise<Schemas['KeyList']> {
+    return this.call('GET', '/keys', options);
+  }
+  /** Stops trusting a key: its tokens stop working and their sockets close (4001). */
+  removeKey(kid: string, options?: CallOptions): Promise<Schemas['Removed']> {
+    return this.call('DELETE', `/keys/${seg(kid)}`, options);
+  }
+  /** Revokes JWTs before their `exp`: one by `jti`, or a subject's by `sub`. */
+  revokeJwt(body: Schemas['CreateRevocation'], options?: CallOptions): Promise<Schemas['Revocation']> {
+    return this.call('POST', '/revocations', { ...options, body });
+  }
+  listRevocations(options?: CallOptions): Promise<Schemas['Revocation'][]> {
+    return this.call('GET', '/revocations', options);
+  }
+  deleteRevocation(revocationId: string, options?: CallOptions): Promise<void> {
+    return this.call('DELETE', `/revocations/${seg(revocationId)}`, options);
+  }
+  /** What the client's credential (or `options.token`) is and grants; a refused JWT's 401 says why. */
+  whoami(options?: CallOptions): Promise<Schemas['Identity']> {
+    return this.call('GET', '/whoami', options);
+  }
+
   // --- Outside /api/v1 (not in the OpenAPI document) ---------------------
 
   /** `/.well-known/channelhub.json`: server id, version and the webhook public key (`whpk_…`). */
@@ -197,6 +225,15 @@ export interface ServerInfo {
   server_id: string;
   version: string;
   webhook_public_key: string;
+  /** Which JWTs the server accepts. */
+  jwt: {
+    algorithms: string[];
+    hs256: boolean;
+    audience: string[];
+    require_audience: boolean;
+    leeway_seconds: number;
+    keys: number;
+  };
 }
 
 function seg(value: string): string {

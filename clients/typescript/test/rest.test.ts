@@ -3,6 +3,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { ChannelhubError, OPERATIONS, type Channelhub } from 'channelhub';
+import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import { TestServer, channelId, within } from './server.js';
 
 let server: TestServer;
@@ -94,6 +95,34 @@ test('every REST operation of the OpenAPI document works against the server', as
   await admin.deleteWebhook(id, hook.id);
   assert.deepEqual(await admin.listWebhooks(id), []);
 
+  // JWTs minted by an independent library (jose), signed by a key the admin
+  // trusts in Zooid's shape (kid + Ed25519 x), under a scope ceiling.
+  const { publicKey, privateKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519' });
+  const kid = `key-${id}`;
+  const key = await admin.addKey({ kid, kty: 'OKP', crv: 'Ed25519', x: (await exportJWK(publicKey)).x!, max_scopes: [`sub:${id}`, `pub:${id}`] });
+  assert.equal(key.alg, 'EdDSA');
+  assert.ok((await admin.listKeys()).keys.some((k) => k.kid === kid && k.max_scopes?.length === 2));
+  const jwt = await new SignJWT({ scopes: [`sub:${id}`, `pub:${id}`], name: 'Ada' })
+    .setProtectedHeader({ alg: 'EdDSA', kid, typ: 'JWT' })
+    .setSubject('ada').setJti(`jti-${id}`).setIssuedAt().setExpirationTime('10m')
+    .sign(privateKey);
+  const holder = recording(server.client({ token: jwt }), called);
+  const who = await holder.whoami();
+  assert.equal(who.kind, 'jwt');
+  assert.equal(who.subject, 'ada');
+  assert.deepEqual(who.scopes, [`sub:${id}`, `pub:${id}`]);
+  const byJwt = await holder.publish(id, { type: 'a', data: 'from a JWT' });
+  assert.equal(byJwt.publisher_id, 'ada');
+  assert.equal(byJwt.publisher_name, 'Ada');
+  assert.ok((await holder.pollEvents(id)).events.some((e) => e.id === byJwt.id), 'sub: reads the private channel');
+  const revocation = await admin.revokeJwt({ jti: `jti-${id}` });
+  await assert.rejects(holder.whoami(), (e: unknown) => e instanceof ChannelhubError && e.status === 401 && /revoked/.test(e.detail));
+  assert.ok((await admin.listRevocations()).some((r) => r.id === revocation.id && r.jti === `jti-${id}`));
+  await admin.deleteRevocation(revocation.id);
+  assert.equal((await holder.whoami()).kind, 'jwt', 'a removed revocation lets the token in again');
+  assert.deepEqual(await admin.removeKey(kid), { ok: true });
+  await assert.rejects(holder.whoami(), (e: unknown) => e instanceof ChannelhubError && e.status === 401);
+
   await publisher.deleteEvent(id, one.id);
   await assert.rejects(reader.getEvent(id, one.id), (e: unknown) => e instanceof ChannelhubError && e.status === 404);
   await admin.revokeToken(id, publishToken.id);
@@ -103,6 +132,7 @@ test('every REST operation of the OpenAPI document works against the server', as
 
   const info = await admin.serverInfo();
   assert.match(info.webhook_public_key, /^whpk_/);
+  assert.ok(Array.isArray(info.jwt.algorithms));
   await admin.ready();
 
   const missing = Object.entries(OPERATIONS).filter(([, method]) => !called.has(method));
