@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     model::Event,
-    store::{RevocationRecord, TrustedKeyRecord},
+    model::{RevocationRecord, TrustedKeyRecord},
 };
 
 pub const EVENTS_TOPIC: &str = "channelhub_events";

@@ -88,6 +88,7 @@ on_both_backends!(
     tail_follows_across_a_server_restart,
     tail_filters_by_types,
     tail_warns_when_events_were_removed_while_it_was_away,
+    makes_keys_mints_and_checks_jwts,
 );
 
 fn cli(server: &TestServer, token: &str, args: &[&str], stdin: Option<&str>) -> Output {
@@ -550,4 +551,100 @@ async fn tail_filters_by_types(backend: Backend) {
     }
     assert_eq!(tail.next(), (json!("b"), json!(11)));
     assert_eq!(tail.next(), (json!("b"), json!(14)));
+}
+
+/// `channelhub jwt keygen | mint | check`: a key pair whose public half the
+/// admin trusts, tokens minted with it and with the HS256 secret, and the
+/// server's answer about each (or its reason to refuse one).
+async fn makes_keys_mints_and_checks_jwts(backend: Backend) {
+    const SECRET: &str = "cli-jwt-secret-0123456789abcdef0123";
+    let server = TestServer::start_with(backend, &["--jwt-secret", SECRET]).await;
+    let stdout = |output: &Output| {
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout.clone()).unwrap()
+    };
+    let pair: Value = serde_json::from_str(&stdout(&cli(
+        &server,
+        "",
+        &["jwt", "keygen", "--kid", "cli-key"],
+        None,
+    )))
+    .unwrap();
+    let (status, key) = server
+        .call(
+            reqwest::Method::POST,
+            "/keys",
+            Some(ADMIN),
+            Some(pair["register"].clone()),
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::CREATED, "{key}");
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("key.json");
+    std::fs::write(&key_file, pair.to_string()).unwrap();
+    let minted = stdout(&cli(
+        &server,
+        "",
+        &[
+            "jwt",
+            "mint",
+            "--key",
+            key_file.to_str().unwrap(),
+            "--scope",
+            "sub:cli-*",
+            "--sub",
+            "dev",
+            "--ttl",
+            "60",
+        ],
+        None,
+    ));
+    let token = minted.trim();
+    let who: Value =
+        serde_json::from_str(&stdout(&cli(&server, "", &["jwt", "check", token], None))).unwrap();
+    assert_eq!(who["kind"], "jwt");
+    assert_eq!(who["kid"], "cli-key");
+    assert_eq!(who["subject"], "dev");
+    assert_eq!(who["scopes"], json!(["sub:cli-*"]));
+
+    // An admin token from the secret drives the rest of the client.
+    let admin_jwt = stdout(&cli(
+        &server,
+        "",
+        &[
+            "jwt", "mint", "--secret", SECRET, "--scope", "admin", "--sub", "ops",
+        ],
+        None,
+    ));
+    let created = ok_json_lines(&cli(
+        &server,
+        admin_jwt.trim(),
+        &["--json", "channel", "create", "cli-made"],
+        None,
+    ));
+    assert_eq!(created[0]["id"], "cli-made");
+
+    // A token the server refuses: the reason, not the token.
+    let wrong = stdout(&cli(
+        &server,
+        "",
+        &[
+            "jwt",
+            "mint",
+            "--secret",
+            &format!("{SECRET}-not-it"),
+            "--scope",
+            "admin",
+        ],
+        None,
+    ));
+    let refused = cli(&server, "", &["jwt", "check", wrong.trim()], None);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("unknown key or bad signature"), "{stderr}");
+    assert!(!stderr.contains(wrong.trim()), "{stderr}");
 }

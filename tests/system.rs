@@ -91,6 +91,23 @@ async fn docs_ui_is_served() {
     assert_eq!(response.status(), StatusCode::OK);
     let html = response.text().await.unwrap();
     assert!(html.contains("swagger"), "the docs page embeds Swagger UI");
+    // It shows the finished document, the one /api/v1/openapi.json serves
+    // (poem-openapi's own lacks what contract.rs adds, such as the closed
+    // request bodies), byte for byte.
+    let served = server
+        .http
+        .get(server.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains(&format!("let spec = {served};")),
+        "/docs embeds the served document"
+    );
+    assert!(html.contains("\"additionalProperties\": false"));
 }
 
 async fn metrics_count_what_happened(backend: Backend) {

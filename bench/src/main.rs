@@ -33,7 +33,7 @@ use peers::{
 };
 use procs::Db;
 use report::Results;
-use scenarios::{catchup, connections, fanout, latency, publish, stuck};
+use scenarios::{catchup, connect_auth, connections, fanout, latency, publish, stuck};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Scenario {
@@ -52,6 +52,9 @@ enum Scenario {
     /// Subscribers that never read, one that reads, a burst of large events:
     /// the server's RSS before, at its peak and after.
     Stuck,
+    /// WebSocket connects with distinct JWTs, one reused JWT, one `chs_`
+    /// token and none: server CPU per connect and memory growth.
+    Auth,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -112,6 +115,9 @@ struct Args {
     connections: Option<usize>,
     /// Events in the catch-up channel [quick: 100000; full: 1000000].
     #[arg(long)]
+    /// WebSocket connects per credential kind in the auth scenario [quick: 2000; full: 10000].
+    #[arg(long)]
+    auth_connects: Option<usize>,
     catchup_events: Option<u64>,
     /// Non-reading subscribers of the stuck scenario, one server per count
     /// [quick: 1000; full: 1000,5000,10000].
@@ -360,6 +366,16 @@ async fn run_all(args: &Args, work: &Path, fd_limit: usize, results: &mut Result
         match catchup::run(&hub, events, args.payload_bytes).await {
             Ok(o) => results.catchup.push(o),
             Err(err) => results.note(format!("catch-up failed: {err:#}")),
+        }
+    }
+
+    if args.scenarios.contains(&Scenario::Auth) {
+        let connects = args.auth_connects.unwrap_or(if args.quick { 2_000 } else { 10_000 });
+        println!("\n== auth: {connects} WebSocket connects per credential kind");
+        let hub = ChannelHub::start(hub_launch(Db::Sqlite, "auth", vec![])).await?;
+        match connect_auth::run(&hub, connects).await {
+            Ok(o) => results.auth = Some(o),
+            Err(err) => results.note(format!("auth failed: {err:#}")),
         }
     }
 

@@ -5,7 +5,7 @@ use std::{path::Path, process::Command};
 
 use serde::Serialize;
 
-use crate::scenarios::{catchup, connections, fanout, latency, publish, stuck};
+use crate::scenarios::{catchup, connect_auth, connections, fanout, latency, publish, stuck};
 
 #[derive(Debug, Default, Serialize)]
 pub struct Machine {
@@ -97,6 +97,7 @@ pub struct Results {
     pub latency: Vec<latency::Outcome>,
     pub catchup: Vec<catchup::Outcome>,
     pub stuck: Vec<stuck::Outcome>,
+    pub auth: Option<connect_auth::Outcome>,
     pub notes: Vec<String>,
 }
 

@@ -17,9 +17,9 @@ use crate::{
     auth::{KeyRequest, LoadedKey},
     hub::{Hub, HubError, RevocationRequest},
     model::{
-        Identity, Invalid, check_storable, check_storable_all, check_storable_opt, format_millis,
+        Identity, Invalid, RevocationRecord, check_storable, check_storable_all,
+        check_storable_opt, format_millis,
     },
-    store::RevocationRecord,
 };
 
 /// A public key whose JWTs this server accepts. Zooid's shape (`kid` with an

@@ -31,8 +31,8 @@ use sha2::{Digest, Sha256};
 
 use super::{keys::LoadedKey, scopes};
 use crate::{
-    model::{Millis, format_millis, now_millis},
-    store::{RevocationRecord, Store, StoreError, TrustedKeyRecord},
+    model::{Millis, RevocationRecord, TrustedKeyRecord, format_millis, now_millis},
+    store::{Store, StoreError},
 };
 
 /// The longest token accepted, in bytes.

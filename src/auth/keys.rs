@@ -21,7 +21,7 @@ use jsonwebtoken::{
 use serde_json::{Map, Value};
 
 use super::scopes;
-use crate::{model::Millis, store::TrustedKeyRecord};
+use crate::model::{Millis, TrustedKeyRecord};
 
 const MAX_KID_CHARS: usize = 128;
 const MAX_ISSUER_CHARS: usize = 256;

@@ -8,9 +8,9 @@
 
 use crate::{
     auth::{KeyRequest, LoadedKey, Principal, prepare_key},
-    model::{Identity, Millis, format_millis, now_millis},
+    model::{Identity, Millis, RevocationRecord, TrustedKeyRecord, format_millis, now_millis},
     notice::ControlNotice,
-    store::{Adding, RevocationRecord, TrustedKeyRecord},
+    store::Adding,
 };
 
 use super::{Hub, HubError, HubResult};

@@ -10,44 +10,10 @@ use super::{
     StoreError, StoreResult,
     sql::{RowsAffected, classify, sql_impl},
 };
-use crate::model::Millis;
+use crate::model::{Millis, RevocationRecord, TrustedKeyRecord};
 
 const KEY_COLUMNS: &str = "kid, alg, jwk, max_scopes, issuer, require_exp, max_ttl_ms, created_at";
 const REVOCATION_COLUMNS: &str = "id, kind, value, issuer, issued_before, expires_at, created_at";
-
-/// A trusted public key, as stored.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize, serde::Deserialize)]
-pub struct TrustedKeyRecord {
-    pub kid: String,
-    /// The one algorithm tokens signed by this key may name.
-    pub alg: String,
-    /// The public JWK, as JSON.
-    pub jwk: String,
-    /// The scope ceiling, a JSON array; `None`: no ceiling.
-    pub max_scopes: Option<String>,
-    pub issuer: Option<String>,
-    pub require_exp: bool,
-    pub max_ttl_ms: Option<i64>,
-    pub created_at: Millis,
-}
-
-/// One deny-list entry.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize, serde::Deserialize)]
-pub struct RevocationRecord {
-    pub id: String,
-    /// `jti` or `subject`.
-    pub kind: String,
-    /// The jti, or the subject (`sub`).
-    pub value: String,
-    /// Subject entries: the issuer of the keys whose tokens it covers
-    /// (`None`: keys without one, and the HS256 secret).
-    pub issuer: Option<String>,
-    /// Subject entries: only tokens issued before this (ms); `None`: all.
-    pub issued_before: Option<Millis>,
-    /// When the entry may be forgotten (ms); `None`: kept until deleted.
-    pub expires_at: Option<Millis>,
-    pub created_at: Millis,
-}
 
 /// How adding a bounded row went.
 #[derive(Debug, PartialEq, Eq)]

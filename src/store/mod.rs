@@ -27,7 +27,7 @@ pub use channels::ChannelStore;
 pub use events::{
     AppendBatch, Appended, BatchOutcome, EventStore, IdempotencyKey, IdempotentResult,
 };
-pub use keys::{Adding, KeyStore, RevocationRecord, TrustedKeyRecord};
+pub use keys::{Adding, KeyStore};
 pub use node::NodeStore;
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;

@@ -131,17 +131,51 @@ impl ChannelHub {
     }
 
     pub async fn create_channel(&self, id: &str) -> Result<()> {
+        self.create_channel_with(id, true).await
+    }
+
+    pub async fn create_channel_with(&self, id: &str, public: bool) -> Result<()> {
         let resp = self
             .http
             .post(format!("{}/channels", self.base))
             .bearer_auth(ADMIN)
-            .json(&json!({ "id": id }))
+            .json(&json!({ "id": id, "is_public": public }))
             .send()
             .await?;
         match resp.status().as_u16() {
             201 | 409 => Ok(()),
             status => bail!("creating channel {id}: {status} {}", resp.text().await?),
         }
+    }
+
+    /// Trusts an Ed25519 public key (`x`, base64url) for JWTs naming `kid`.
+    pub async fn trust_key(&self, kid: &str, x: &str) -> Result<()> {
+        let resp = self
+            .http
+            .post(format!("{}/keys", self.base))
+            .bearer_auth(ADMIN)
+            .json(&json!({ "kid": kid, "x": x }))
+            .send()
+            .await?;
+        match resp.status().as_u16() {
+            201 => Ok(()),
+            status => bail!("trusting key {kid}: {status} {}", resp.text().await?),
+        }
+    }
+
+    /// A new subscribe token of a channel (its secret).
+    pub async fn subscribe_token(&self, channel: &str) -> Result<String> {
+        let created: Value = self
+            .http
+            .post(format!("{}/channels/{channel}/tokens", self.base))
+            .bearer_auth(ADMIN)
+            .json(&json!({ "kind": "subscribe" }))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        Ok(created["token"].as_str().unwrap_or_default().to_owned())
     }
 
     /// Live subscribers of a channel, as the server counts them.

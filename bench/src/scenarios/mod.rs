@@ -1,6 +1,7 @@
 //! The measured scenarios, one module each.
 
 pub mod catchup;
+pub mod connect_auth;
 pub mod connections;
 pub mod fanout;
 pub mod latency;

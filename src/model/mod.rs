@@ -4,7 +4,11 @@
 //! the poem-openapi `Object` derive, so every delivery path writes the same
 //! bytes), but they know nothing of routes, status codes or SQL.
 
+mod credentials;
+
 use std::{collections::BTreeMap, net::IpAddr};
+
+pub use credentials::{Identity, JwtRegistrant, RevocationRecord, TrustedKeyRecord};
 
 use ipnet::Ipv6Net;
 
@@ -457,41 +461,6 @@ pub struct WebhookRecord {
     pub registered_by: String,
     /// The JWT it was registered with, when it was: it stops with that token.
     pub jwt: Option<JwtRegistrant>,
-}
-
-/// What a credential is and grants (`GET /whoami`).
-#[derive(Debug, Clone, Object)]
-pub struct Identity {
-    /// `anonymous`, `admin`, `channel_token` or `jwt`.
-    pub kind: String,
-    /// What it grants, as scopes (`admin`, `pub:<pattern>`, `sub:<pattern>`).
-    pub scopes: Vec<String>,
-    /// JWTs: `<issuer>:<sub>` or `sub`; publish tokens: their publisher id.
-    pub subject: Option<String>,
-    pub name: Option<String>,
-    /// JWTs: the key that signed it (none for the HS256 secret).
-    pub kid: Option<String>,
-    pub issuer: Option<String>,
-    pub jti: Option<String>,
-    /// When it stops being accepted (a JWT's `exp` plus the leeway).
-    pub expires_at: Option<String>,
-    /// Channel tokens: their channel and id.
-    pub channel_id: Option<String>,
-    pub token_id: Option<String>,
-}
-
-/// What a webhook keeps of the JWT that registered it: enough to stop it when
-/// the token's key is removed or the token is revoked (by `jti` or subject).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JwtRegistrant {
-    /// The signing key; `None` for the HS256 secret.
-    pub kid: Option<String>,
-    pub sub: String,
-    /// The key's issuer.
-    pub issuer: Option<String>,
-    pub jti: Option<String>,
-    /// When the token was issued (ms), if it said.
-    pub iat: Option<Millis>,
 }
 
 /// A webhook as listed: never the secret.
