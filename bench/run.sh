@@ -31,14 +31,14 @@ while (($#)); do
         quick | full) mode=$1 ;;
         head) head=1 ;;
         at=*) head=1 commit=${1#at=} ;;
-        fanout | multinode | connections | publish | latency | catchup | stuck) scenarios+=("$1") ;;
+        fanout | multinode | connections | publish | latency | catchup | stuck | auth) scenarios+=("$1") ;;
         channelhub | nats | sockudo) targets+=("$1") ;;
         --) shift; extra=("$@"); break ;;
         *) echo "unknown argument: $1 (see the header of $0)" >&2; exit 2 ;;
     esac
     shift
 done
-((${#scenarios[@]})) || scenarios=(fanout multinode connections publish latency catchup stuck)
+((${#scenarios[@]})) || scenarios=(fanout multinode connections publish latency catchup stuck auth)
 ((${#targets[@]})) || targets=(channelhub nats sockudo)
 join() { local IFS=,; echo "$*"; }
 

@@ -87,7 +87,7 @@ struct Args {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "fanout,multinode,connections,publish,latency,catchup,stuck"
+        default_value = "fanout,multinode,connections,publish,latency,catchup,stuck,auth"
     )]
     scenarios: Vec<Scenario>,
     /// Servers the fan-out and latency workloads run against.

@@ -18,18 +18,22 @@
 //! signature share one text: key ids are not to be probed.
 
 use std::{
-    collections::{HashMap, HashSet},
+    collections::HashMap,
     sync::{Arc, Mutex, RwLock},
     time::{Duration, Instant},
 };
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
-use jsonwebtoken::{Algorithm, DecodingKey, Validation, errors::ErrorKind};
+use jsonwebtoken::{Algorithm, DecodingKey};
 use quick_cache::sync::Cache;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use super::{keys::LoadedKey, scopes};
+use super::{
+    keys::LoadedKey,
+    revocations::{JwtView, Revocations},
+    scopes,
+};
 use crate::{
     model::{Millis, RevocationRecord, TrustedKeyRecord, format_millis, now_millis},
     store::{Store, StoreError},
@@ -87,6 +91,8 @@ impl Default for JwtSettings {
 pub struct JwtGrant {
     /// The key that signed it; `None` for the HS secret.
     pub kid: Option<String>,
+    /// That key's fingerprint ([`LoadedKey::fingerprint`]).
+    pub key_fingerprint: Option<[u8; 32]>,
     /// The key's issuer (prefixes the subject).
     pub issuer: Option<String>,
     pub sub: Option<String>,
@@ -149,90 +155,6 @@ impl JwtGrant {
     }
 }
 
-/// The deny-list: tokens refused before their `exp`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Revocations {
-    jtis: HashSet<String>,
-    /// (key issuer, sub) → tokens issued before this are refused; `None`: all.
-    subjects: HashMap<(Option<String>, String), Option<Millis>>,
-}
-
-impl Revocations {
-    pub fn from_records(records: &[RevocationRecord]) -> Revocations {
-        let mut revocations = Revocations::default();
-        for record in records {
-            revocations.add(record);
-        }
-        revocations
-    }
-
-    pub fn add(&mut self, record: &RevocationRecord) {
-        if record.kind == "jti" {
-            self.jtis.insert(record.value.clone());
-            return;
-        }
-        let key = (record.issuer.clone(), record.value.clone());
-        let before = match (self.subjects.get(&key), record.issued_before) {
-            (Some(None), _) | (_, None) => None,
-            (Some(Some(a)), Some(b)) => Some((*a).max(b)),
-            (None, Some(b)) => Some(b),
-        };
-        self.subjects.insert(key, before);
-    }
-
-    /// Whether `grant` is refused by an entry.
-    pub fn covers(&self, grant: &JwtGrant) -> bool {
-        if grant
-            .jti
-            .as_ref()
-            .is_some_and(|jti| self.jtis.contains(jti))
-        {
-            return true;
-        }
-        let Some(sub) = &grant.sub else {
-            return false;
-        };
-        match self.subjects.get(&(grant.issuer.clone(), sub.clone())) {
-            Some(None) => true,
-            // A token that does not say when it was issued cannot show it is newer.
-            Some(Some(before)) => grant.iat.is_none_or(|iat| iat < *before),
-            None => false,
-        }
-    }
-}
-
-/// Why a live JWT holder must leave: its key was removed, or it was revoked.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum JwtRevoked {
-    Key(String),
-    Tokens(Revocations),
-}
-
-impl JwtRevoked {
-    pub fn covers(&self, grant: &JwtGrant) -> bool {
-        match self {
-            JwtRevoked::Key(kid) => grant.kid.as_deref() == Some(kid.as_str()),
-            JwtRevoked::Tokens(revocations) => revocations.covers(grant),
-        }
-    }
-}
-
-/// This node's view of the keys and the deny-list at one moment, for the
-/// periodic access recheck.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct JwtView {
-    pub kids: HashSet<String>,
-    pub revocations: Revocations,
-}
-
-impl JwtView {
-    /// Whether `grant` still holds under this view (its expiry aside).
-    pub fn holds(&self, grant: &JwtGrant) -> bool {
-        grant.kid.as_ref().is_none_or(|kid| self.kids.contains(kid))
-            && !self.revocations.covers(grant)
-    }
-}
-
 type Keys = Arc<HashMap<String, Arc<LoadedKey>>>;
 
 pub struct JwtVerifier {
@@ -242,12 +164,18 @@ pub struct JwtVerifier {
     revocations: RwLock<Arc<Revocations>>,
     last_miss_reload: Mutex<Option<Instant>>,
     verified: Cache<[u8; 32], (Arc<JwtGrant>, Instant)>,
+    /// Counts changes made here (a key added or removed, an entry added):
+    /// a reload whose reads began before one does not overwrite it.
+    changes: Mutex<u64>,
 }
 
 /// The key material a token is checked against.
 struct Signer<'a> {
     kid: Option<String>,
-    keys: Vec<&'a DecodingKey>,
+    fingerprint: Option<[u8; 32]>,
+    /// Each key, with when it stops being accepted (the previous secret's
+    /// rotation window; `None`: while it is trusted).
+    keys: Vec<(&'a DecodingKey, Option<Millis>)>,
     algorithm: Algorithm,
     ceiling: Option<&'a [String]>,
     issuer: Option<&'a str>,
@@ -264,6 +192,7 @@ impl JwtVerifier {
             revocations: RwLock::default(),
             last_miss_reload: Mutex::new(None),
             verified: Cache::new(CACHE_ENTRIES),
+            changes: Mutex::new(0),
         }
     }
 
@@ -271,31 +200,55 @@ impl JwtVerifier {
         &self.settings
     }
 
-    /// Reads the keys and the deny-list from the store. A key that was
-    /// removed or changed drops every cached verification.
+    fn leeway_ms(&self) -> Millis {
+        self.settings.leeway.as_millis() as Millis
+    }
+
+    fn changes(&self) -> std::sync::MutexGuard<'_, u64> {
+        self.changes.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Reads the keys and the deny-list from the store. Should this node
+    /// change either meanwhile (a notice applied while the reads ran), the
+    /// reads are stale: they are made again (at most three times; then the
+    /// next recheck tries again). A key removed or replaced drops every
+    /// cached verification.
     pub async fn reload(&self) -> Result<(), StoreError> {
-        let records = self.store.list_keys().await?;
-        let revocations = self.store.list_revocations(now_millis()).await?;
-        let mut keys = HashMap::new();
-        for record in records {
-            let kid = record.kid.clone();
-            match LoadedKey::from_record(record) {
-                Ok(key) => {
-                    keys.insert(kid, Arc::new(key));
+        for _ in 0..3 {
+            let started = *self.changes();
+            let records = self.store.list_keys().await?;
+            let revocations = self.store.list_revocations(now_millis()).await?;
+            let mut keys = HashMap::new();
+            for record in records {
+                let kid = record.kid.clone();
+                match LoadedKey::from_record(record) {
+                    Ok(key) => {
+                        keys.insert(kid, Arc::new(key));
+                    }
+                    Err(err) => {
+                        tracing::warn!(kid, error = %err, "a stored trusted key is unusable");
+                    }
                 }
-                Err(err) => tracing::warn!(kid, error = %err, "a stored trusted key is unusable"),
             }
-        }
-        let changed = {
-            let old = self.keys.read().unwrap_or_else(|e| e.into_inner());
-            old.iter()
-                .any(|(kid, key)| keys.get(kid).is_none_or(|new| new.record != key.record))
-        };
-        *self.keys.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(keys);
-        *self.revocations.write().unwrap_or_else(|e| e.into_inner()) =
-            Arc::new(Revocations::from_records(&revocations));
-        if changed {
-            self.verified.clear();
+            let changes = self.changes();
+            if *changes != started {
+                continue;
+            }
+            let changed = {
+                let old = self.keys.read().unwrap_or_else(|e| e.into_inner());
+                old.iter().any(|(kid, key)| {
+                    keys.get(kid)
+                        .is_none_or(|new| new.fingerprint != key.fingerprint)
+                })
+            };
+            *self.keys.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(keys);
+            *self.revocations.write().unwrap_or_else(|e| e.into_inner()) =
+                Arc::new(Revocations::from_records(&revocations, self.leeway_ms()));
+            drop(changes);
+            if changed {
+                self.verified.clear();
+            }
+            return Ok(());
         }
         Ok(())
     }
@@ -305,10 +258,16 @@ impl JwtVerifier {
         let kid = record.kid.clone();
         match LoadedKey::from_record(record) {
             Ok(key) => {
+                let mut changes = self.changes();
                 let mut keys = self.keys.write().unwrap_or_else(|e| e.into_inner());
                 let mut next = (**keys).clone();
-                next.insert(kid, Arc::new(key));
+                // A kid registered again may name other key material.
+                let replaced = next.insert(kid, Arc::new(key)).is_some();
                 *keys = Arc::new(next);
+                *changes += 1;
+                if replaced {
+                    self.verified.clear();
+                }
             }
             Err(err) => tracing::warn!(kid, error = %err, "an announced trusted key is unusable"),
         }
@@ -317,20 +276,29 @@ impl JwtVerifier {
     /// Stops verifying with a key, and forgets every verification.
     pub fn remove_key(&self, kid: &str) {
         {
+            let mut changes = self.changes();
             let mut keys = self.keys.write().unwrap_or_else(|e| e.into_inner());
             let mut next = (**keys).clone();
             next.remove(kid);
             *keys = Arc::new(next);
+            *changes += 1;
         }
         self.verified.clear();
     }
 
     /// Adds a deny-list entry to this node's copy.
     pub fn add_revocation(&self, record: &RevocationRecord) {
+        let mut changes = self.changes();
         let mut revocations = self.revocations.write().unwrap_or_else(|e| e.into_inner());
         let mut next = (**revocations).clone();
         next.add(record);
         *revocations = Arc::new(next);
+        *changes += 1;
+    }
+
+    /// A deny-list holding just `record`, as this node matches entries.
+    pub fn revocation(&self, record: &RevocationRecord) -> Revocations {
+        Revocations::from_records(std::slice::from_ref(record), self.leeway_ms())
     }
 
     pub fn key(&self, kid: &str) -> Option<Arc<LoadedKey>> {
@@ -348,7 +316,11 @@ impl JwtVerifier {
     /// The keys and deny-list as this node has them now.
     pub fn view(&self) -> JwtView {
         JwtView {
-            kids: self.keys().keys().cloned().collect(),
+            keys: self
+                .keys()
+                .iter()
+                .map(|(kid, key)| (kid.clone(), key.fingerprint))
+                .collect(),
             revocations: (**self.revocations.read().unwrap_or_else(|e| e.into_inner())).clone(),
         }
     }
@@ -357,7 +329,10 @@ impl JwtVerifier {
     /// and the deny-list.
     pub fn holds(&self, grant: &JwtGrant, now: Millis) -> bool {
         grant.expires_at.is_none_or(|at| at > now)
-            && grant.kid.as_ref().is_none_or(|kid| self.key(kid).is_some())
+            && grant.kid.as_ref().is_none_or(|kid| {
+                self.key(kid)
+                    .is_some_and(|key| Some(key.fingerprint) == grant.key_fingerprint)
+            })
             && !self
                 .revocations
                 .read()
@@ -407,7 +382,8 @@ impl JwtVerifier {
             Some(key) if key.algorithm != algorithm => return Err(UNVERIFIED.into()),
             Some(key) => Signer {
                 kid: kid.clone(),
-                keys: vec![&key.decoding],
+                fingerprint: Some(key.fingerprint),
+                keys: vec![(&key.decoding, None)],
                 algorithm,
                 ceiling: key.ceiling.as_deref(),
                 issuer: key.record.issuer.as_deref(),
@@ -416,7 +392,8 @@ impl JwtVerifier {
             },
             None => Signer {
                 kid: None,
-                keys: secrets.iter().collect(),
+                fingerprint: None,
+                keys: secrets.iter().map(|(key, until)| (key, *until)).collect(),
                 algorithm,
                 ceiling: self.settings.secret_max_scopes.as_deref(),
                 issuer: None,
@@ -424,8 +401,8 @@ impl JwtVerifier {
                 max_ttl_ms: None,
             },
         };
-        let claims = check_signature(token, &signer)?;
-        let grant = Arc::new(self.check_claims(&claims, &signer)?);
+        let (claims, until) = check_signature(token, &signer)?;
+        let grant = Arc::new(self.check_claims(&claims, &signer, until)?);
         if self
             .revocations
             .read()
@@ -477,8 +454,12 @@ impl JwtVerifier {
         self.key(kid)
     }
 
-    /// The current secret, and the previous one while it is still accepted.
-    fn secret_keys(&self, algorithm: Algorithm) -> Result<Vec<DecodingKey>, String> {
+    /// The current secret, and the previous one while it is still accepted
+    /// (with the end of its window).
+    fn secret_keys(
+        &self,
+        algorithm: Algorithm,
+    ) -> Result<Vec<(DecodingKey, Option<Millis>)>, String> {
         if self.settings.secret.is_none() {
             return Err(format!(
                 "{} tokens are not accepted: this server has no --jwt-secret",
@@ -490,18 +471,24 @@ impl JwtVerifier {
             .previous_secret
             .as_ref()
             .filter(|(_, until)| *until > now_millis())
-            .map(|(secret, _)| secret);
-        [self.settings.secret.as_ref(), previous]
+            .map(|(secret, until)| (secret, Some(*until)));
+        [self.settings.secret.as_ref().map(|s| (s, None)), previous]
             .into_iter()
             .flatten()
-            .map(|secret| DecodingKey::from_secret(secret).map_err(|e| e.to_string()))
+            .map(|(secret, until)| {
+                let key = DecodingKey::from_secret(secret).map_err(|e| e.to_string())?;
+                Ok((key, until))
+            })
             .collect()
     }
 
+    /// The claims' checks; `until` ends the grant early (a token verified
+    /// by the previous secret lasts no longer than its window).
     fn check_claims(
         &self,
         claims: &Map<String, Value>,
         signer: &Signer<'_>,
+        until: Option<Millis>,
     ) -> Result<JwtGrant, String> {
         let now = now_millis();
         let leeway = self.settings.leeway.as_millis() as i64;
@@ -529,6 +516,16 @@ impl JwtVerifier {
                 format_millis(nbf)
             ));
         }
+        // A minting clock a little ahead is fine; an iat further ahead would
+        // carry a token past max_ttl and subject revocations.
+        if let Some(iat) = iat
+            && iat - leeway > now
+        {
+            return Err(format!(
+                "the token's iat ({}) is in the future, beyond the leeway",
+                format_millis(iat)
+            ));
+        }
         self.check_audience(claims.get("aud"))?;
         let iss = string_claim(claims, "iss")?;
         if let (Some(iss), Some(issuer)) = (&iss, signer.issuer)
@@ -550,15 +547,22 @@ impl JwtVerifier {
         }
         let scopes = scopes::normalize(claims)?;
         scopes::within(&scopes, signer.ceiling)?;
+        let sub = string_claim(claims, "sub")?;
+        check_subject(sub.as_deref(), signer.issuer.is_some())?;
+        let expires_at = match (exp.map(|exp| exp.saturating_add(leeway)), until) {
+            (Some(exp), Some(until)) => Some(exp.min(until)),
+            (exp, until) => exp.or(until),
+        };
         Ok(JwtGrant {
             kid: signer.kid.clone(),
+            key_fingerprint: signer.fingerprint,
             issuer: signer.issuer.map(str::to_owned),
-            sub: string_claim(claims, "sub")?,
+            sub,
             name: string_claim(claims, "name")?,
             scopes,
             jti: string_claim(claims, "jti")?,
             iat,
-            expires_at: exp.map(|exp| exp.saturating_add(leeway)),
+            expires_at,
         })
     }
 
@@ -620,26 +624,45 @@ fn header_algorithm(token: &str) -> Result<Algorithm, String> {
         .map_err(|_| format!("alg {alg:?} is not accepted"))
 }
 
-/// Checks the signature with each of `signer`'s keys; the claims on success.
-fn check_signature(token: &str, signer: &Signer<'_>) -> Result<Map<String, Value>, String> {
-    let mut validation = Validation::new(signer.algorithm);
-    validation.required_spec_claims = HashSet::new();
-    validation.validate_exp = false;
-    validation.validate_nbf = false;
-    validation.validate_aud = false;
-    validation.leeway = 0;
-    let mut refusal = UNVERIFIED.to_owned();
-    for key in &signer.keys {
-        match jsonwebtoken::decode::<Map<String, Value>>(token, key, &validation) {
-            Ok(data) => return Ok(data.claims),
-            Err(err) => match err.kind() {
-                ErrorKind::InvalidSignature => {}
-                ErrorKind::InvalidAlgorithm | ErrorKind::InvalidKeyFormat => {}
-                _ => refusal = format!("the token is malformed ({err})"),
-            },
+/// Checks the signature with each of `signer`'s keys; the claims, and when
+/// the key that verified them stops being accepted, on success. Every
+/// failure before a signature verifies is one answer ([`UNVERIFIED`]):
+/// whether a kid exists is not told by how a bad token fails.
+fn check_signature(
+    token: &str,
+    signer: &Signer<'_>,
+) -> Result<(Map<String, Value>, Option<Millis>), String> {
+    if header_json(token).is_some_and(|header| header.contains_key("crit")) {
+        return Err("the token's header has crit extensions, which are not supported".into());
+    }
+    let (message, signature) = token.rsplit_once('.').ok_or(UNVERIFIED)?;
+    for (key, until) in &signer.keys {
+        let verified =
+            jsonwebtoken::crypto::verify(signature, message.as_bytes(), key, signer.algorithm);
+        if matches!(verified, Ok(true)) {
+            let claims = message
+                .split_once('.')
+                .and_then(|(_, payload)| URL_SAFE_NO_PAD.decode(payload).ok())
+                .and_then(|json| serde_json::from_slice::<Map<String, Value>>(&json).ok())
+                .ok_or("the token's claims are not a JSON object")?;
+            return Ok((claims, *until));
         }
     }
-    Err(refusal)
+    Err(UNVERIFIED.into())
+}
+
+/// `sub` names who publishes: never with a `:` (it separates an issuer from
+/// a subject, so `a` + `b:c` and `a:b` + `c` would be one publisher), and,
+/// for a key without an issuer, never `admin` (the admin's publisher id).
+fn check_subject(sub: Option<&str>, has_issuer: bool) -> Result<(), String> {
+    match sub {
+        Some(sub) if sub.contains(':') => Err("sub may not contain ':'".into()),
+        Some("admin") if !has_issuer => Err(
+            "sub may not be \"admin\" on a key without an issuer (give the key an issuer)".into(),
+        ),
+        Some("") => Err("sub may not be empty".into()),
+        _ => Ok(()),
+    }
 }
 
 /// A NumericDate claim in milliseconds, if present.
@@ -658,6 +681,7 @@ fn time_claim(claims: &Map<String, Value>, name: &str) -> Result<Option<Millis>,
 fn string_claim(claims: &Map<String, Value>, name: &str) -> Result<Option<String>, String> {
     match claims.get(name) {
         None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.contains('\0') => Err(format!("{name} holds a NUL character")),
         Some(Value::String(s)) if s.chars().count() <= 256 => Ok(Some(s.clone())),
         Some(Value::String(_)) => Err(format!("{name} is longer than 256 characters")),
         Some(_) => Err(format!("{name} must be a string")),

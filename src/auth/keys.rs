@@ -55,6 +55,10 @@ pub struct LoadedKey {
     pub algorithm: Algorithm,
     pub decoding: DecodingKey,
     pub ceiling: Option<Vec<String>>,
+    /// SHA-256 of the algorithm and the public JWK: a grant remembers the
+    /// key it was verified with, so a kid registered again with another key
+    /// does not keep the old key's tokens.
+    pub fingerprint: [u8; 32],
 }
 
 impl LoadedKey {
@@ -69,6 +73,7 @@ impl LoadedKey {
             .transpose()
             .map_err(|e| e.to_string())?;
         Ok(LoadedKey {
+            fingerprint: fingerprint(&record),
             record,
             algorithm,
             decoding,
@@ -82,6 +87,16 @@ impl LoadedKey {
     }
 }
 
+/// What identifies a stored key's material: its algorithm and public JWK.
+pub fn fingerprint(record: &TrustedKeyRecord) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    hash.update(record.alg.as_bytes());
+    hash.update([0]);
+    hash.update(record.jwk.as_bytes());
+    hash.finalize().into()
+}
+
 /// Checks a registration and makes the row to store; the error says what
 /// is wrong with it.
 pub fn prepare(request: KeyRequest, now: Millis) -> Result<TrustedKeyRecord, String> {
@@ -92,11 +107,16 @@ pub fn prepare(request: KeyRequest, now: Millis) -> Result<TrustedKeyRecord, Str
                 .into(),
         );
     }
+    // `:` separates the parts of a JWT's identity (`jwt:<kid>:<subject>`)
+    // and `#` marks the HS secret's: neither may be part of a kid.
     let kid_ok = (1..=MAX_KID_CHARS).contains(&request.kid.chars().count())
-        && request.kid.bytes().all(|b| b.is_ascii_graphic());
+        && request
+            .kid
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b':' && b != b'#');
     if !kid_ok {
         return Err(format!(
-            "kid is 1 to {MAX_KID_CHARS} visible ASCII characters"
+            "kid is 1 to {MAX_KID_CHARS} visible ASCII characters, without : and #"
         ));
     }
     let jwk = match (request.x, request.jwk) {
@@ -185,9 +205,7 @@ fn b64(value: &str, member: &str) -> Result<Vec<u8>, String> {
 }
 
 fn ed25519_jwk(x: &str) -> Result<Jwk, String> {
-    if b64(x, "x")?.len() != 32 {
-        return Err("x must be a 32-byte Ed25519 public key, base64url".into());
-    }
+    ed25519_point(x)?;
     Ok(Jwk {
         common: CommonParameters::default(),
         algorithm: AlgorithmParameters::OctetKeyPair(OctetKeyPairParameters {
@@ -196,6 +214,26 @@ fn ed25519_jwk(x: &str) -> Result<Jwk, String> {
             x: x.trim_end_matches('=').to_owned(),
         }),
     })
+}
+
+/// An Ed25519 public key that can only be verified against: exactly 32
+/// bytes (jsonwebtoken's verifier would panic on fewer), a point on the
+/// curve, and not of small order (with such a key, a signature made by
+/// nobody verifies: anyone could forge its tokens).
+fn ed25519_point(x: &str) -> Result<(), String> {
+    let bytes: [u8; 32] = b64(x, "x")?
+        .try_into()
+        .map_err(|_| "x must be a 32-byte Ed25519 public key, base64url".to_owned())?;
+    let key = ed25519_dalek::VerifyingKey::from_bytes(&bytes)
+        .map_err(|_| "x is not an Ed25519 public key (not a point on the curve)".to_owned())?;
+    if key.is_weak() {
+        return Err(
+            "x is a weak Ed25519 key (a point of small order): signatures made by \
+                    nobody would verify"
+                .into(),
+        );
+    }
+    Ok(())
 }
 
 /// The public members of a JWK, checked; private members are refused.
@@ -307,10 +345,8 @@ fn pinned_algorithm(jwk: &Jwk, asked: Option<&str>) -> Result<Algorithm, String>
 /// The key jsonwebtoken verifies with, proven usable now (an EC point off
 /// its curve, a malformed modulus fail here, not at a token's first use).
 fn usable_key(jwk: &Jwk, algorithm: Algorithm) -> Result<DecodingKey, String> {
-    if let AlgorithmParameters::OctetKeyPair(p) = &jwk.algorithm
-        && b64(&p.x, "x")?.len() != 32
-    {
-        return Err("x must be a 32-byte Ed25519 public key, base64url".into());
+    if let AlgorithmParameters::OctetKeyPair(p) = &jwk.algorithm {
+        ed25519_point(&p.x)?;
     }
     let key = DecodingKey::from_jwk(jwk).map_err(|e| format!("the key is not usable: {e}"))?;
     let provider = CryptoProvider::try_get_default().expect("one crypto backend is built in");
@@ -343,6 +379,23 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.contains("32-byte"), "{err}");
+    }
+
+    #[test]
+    fn small_order_ed25519_keys_are_refused() {
+        use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+        // The identity point: every "signature" (R = identity, s = 0) verifies.
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        let err = prepare(
+            KeyRequest {
+                x: Some(URL_SAFE_NO_PAD.encode(identity)),
+                ..request("k")
+            },
+            0,
+        )
+        .unwrap_err();
+        assert!(err.contains("weak"), "{err}");
     }
 
     #[test]

@@ -31,6 +31,7 @@
 
 mod jwt;
 mod keys;
+mod revocations;
 pub mod scopes;
 mod secrets;
 
@@ -48,10 +49,9 @@ use crate::{
     model::{TokenKind, TokenRecord, now_millis},
     store::{Store, StoreError},
 };
-pub use jwt::{
-    JwtGrant, JwtRevoked, JwtSettings, JwtVerifier, JwtView, Revocations, looks_like_jwt,
-};
-pub use keys::{KeyRequest, LoadedKey, prepare as prepare_key};
+pub use jwt::{JwtGrant, JwtSettings, JwtVerifier, looks_like_jwt};
+pub use keys::{KeyRequest, LoadedKey, fingerprint as key_fingerprint, prepare as prepare_key};
+pub use revocations::{JwtRevoked, JwtView};
 use secrets::{Check, Queue, Verified, argon2_hash, digest, random_secret, secret_shaped};
 
 const TOKEN_PREFIX: &str = "chs";

@@ -14,7 +14,7 @@
 use std::sync::Arc;
 
 use crate::{
-    auth::{JwtRevoked, Principal},
+    auth::{JwtRevoked, Principal, key_fingerprint},
     live::{
         ReplayPage, ReplayStop,
         rooms::{Access, CloseOrder},
@@ -93,8 +93,13 @@ impl Hub {
             // The key as the database has it (another node may have removed
             // it); the deny-list as this node has it (re-read on every notice
             // and access recheck).
+            // A kid registered again with other key material counts as gone.
             let key_gone = match &grant.kid {
-                Some(kid) => self.store.get_key(kid).await?.is_none(),
+                Some(kid) => self
+                    .store
+                    .get_key(kid)
+                    .await?
+                    .is_none_or(|key| Some(key_fingerprint(&key)) != grant.key_fingerprint),
                 None => false,
             };
             if key_gone || !self.auth.jwt().holds(grant, now_millis()) {

@@ -47,7 +47,7 @@ impl Hub {
         limit: Option<u32>,
     ) -> HubResult<Page<Channel>> {
         let limit = page_limit(limit)?;
-        let include_private = matches!(principal, Principal::Admin);
+        let include_private = principal.is_admin();
         let mut channels = self
             .store
             .list_channels(cursor, include_private, limit + 1)

@@ -5,7 +5,7 @@
 use std::{collections::HashSet, sync::Arc};
 
 use crate::{
-    auth::{JwtRevoked, Revocations},
+    auth::JwtRevoked,
     live::rooms::CloseOrder,
     model::{TokenKind, now_millis},
     notice::{CONTROL_TOPIC, ControlNotice},
@@ -54,7 +54,7 @@ impl Hub {
                 self.auth.jwt().add_revocation(revocation);
                 self.rooms
                     .close_everywhere(CloseOrder::JwtRevoked(Arc::new(JwtRevoked::Tokens(
-                        Revocations::from_records(std::slice::from_ref(revocation)),
+                        self.auth.jwt().revocation(revocation),
                     ))));
             }
         }

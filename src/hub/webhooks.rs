@@ -139,7 +139,11 @@ impl Hub {
                 sub: grant.sub.clone().unwrap_or_default(),
                 issuer: grant.issuer.clone(),
                 jti: grant.jti.clone(),
-                iat: grant.iat,
+                // Less the leeway, as subject revocations match (a minting
+                // clock ahead must not carry the webhook past one).
+                iat: grant.iat.map(|iat| {
+                    iat.saturating_sub(self.auth.jwt().settings().leeway.as_millis() as i64)
+                }),
             }),
         };
         // Anonymous registrants are bounded per address: each webhook makes

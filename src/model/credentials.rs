@@ -72,6 +72,7 @@ pub struct JwtRegistrant {
     /// The key's issuer.
     pub issuer: Option<String>,
     pub jti: Option<String>,
-    /// When the token was issued (ms), if it said.
+    /// When the token was issued (ms), if it said, less the JWT leeway (so
+    /// that a subject revocation covers it as it covers the live token).
     pub iat: Option<Millis>,
 }

@@ -258,6 +258,18 @@ sql_impl!(WebhookStore {
                 return Ok(Registration::Revoked(row.try_into()?));
             }
             Some((id, owner, _, _)) if owner == webhook.registered_by || webhook.registered_by == "admin" => {
+                // The admin refreshing a webhook a JWT registered takes it
+                // over: it no longer ends with that JWT (whose expiry only
+                // the webhook's own bounded), it is the admin's now.
+                if owner != webhook.registered_by && owner.starts_with("jwt:") {
+                    sqlx::query(
+                        "UPDATE webhooks SET registered_by = 'admin', jwt_kid = NULL, jwt_sub = NULL, \
+                         jwt_issuer = NULL, jwt_jti = NULL, jwt_iat = NULL WHERE id = $1",
+                    )
+                    .bind(id.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                }
                 Some(id)
             }
             // Another registrant's webhook: theirs to change, unless its TTL is
