@@ -103,7 +103,7 @@ impl Bus {
                 Err(err) => tracing::warn!(error = %err, "malformed event notice"),
             },
             CONTROL_TOPIC => match serde_json::from_str::<ControlNotice>(notification.payload()) {
-                Ok(notice) => self.hub.apply_control(&notice),
+                Ok(notice) => self.hub.receive_control(&notice),
                 Err(err) => tracing::warn!(error = %err, "malformed control notice"),
             },
             other => tracing::debug!(topic = other, "notification on an unknown topic"),

@@ -280,3 +280,33 @@ async fn webhooks_registered_with_a_jwt_follow_it(backend: Backend) {
         .unwrap();
     assert_eq!(theirs["state"], "revoked", "{theirs}");
 }
+
+/// A node that missed the notices (its LISTEN connection lost them: a
+/// debug hook drops them) still learns of a key added elsewhere at the
+/// token's first use, and closes the key's sockets once it is removed,
+/// within its access recheck interval. PostgreSQL: two nodes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_missed_the_notices_converges() {
+    if !common::postgres_available("a_node_that_missed_the_notices_converges") {
+        return;
+    }
+    let a = start(Backend::Postgres, &["--access-recheck-interval", "1"]).await;
+    let b = a.join_with_env(&[("CHANNELHUB_DEBUG_DROP_CONTROL_NOTICES", "1000")]);
+    private_channel(&a, "missed").await;
+    let key = AppKey::new("elsewhere");
+    key.register(&a, json!({})).await;
+    let token = key.mint(json!({"scopes": ["sub:missed"], "sub": "u", "exp": now() + 600}));
+    let mut socket = b
+        .ws(&format!(
+            "/channels/missed/ws?close_codes=app&token={token}"
+        ))
+        .await;
+    a.publish("missed", json!({"data": "live"})).await;
+    assert!(next_text(&mut socket).await.contains("live"));
+    let (status, _) = a
+        .call(Method::DELETE, "/keys/elsewhere", Some(ADMIN), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_closed_with(&mut socket, 4001).await;
+    assert_eq!(whoami(&b, &token).await.0, StatusCode::UNAUTHORIZED);
+}

@@ -173,7 +173,7 @@ impl Hub {
 /// Faults a test can switch on in debug builds, to hold open a window that
 /// otherwise opens only under load.
 #[cfg(debug_assertions)]
-mod fault {
+pub(super) mod fault {
     use std::sync::{
         OnceLock,
         atomic::{AtomicU64, Ordering},
@@ -194,6 +194,13 @@ mod fault {
         take(&LEFT, "CHANNELHUB_DEBUG_DROP_NOTICES")
     }
 
+    /// `CHANNELHUB_DEBUG_DROP_CONTROL_NOTICES=N`: the next N control notices
+    /// from other nodes are ignored, as if lost with a LISTEN connection.
+    pub fn drop_control_notice() -> bool {
+        static LEFT: OnceLock<AtomicU64> = OnceLock::new();
+        take(&LEFT, "CHANNELHUB_DEBUG_DROP_CONTROL_NOTICES")
+    }
+
     /// Takes one from the budget `var` sets (read once); false when spent.
     fn take(left: &OnceLock<AtomicU64>, var: &str) -> bool {
         left.get_or_init(|| {
@@ -207,12 +214,16 @@ mod fault {
 
 /// Release builds: no hook.
 #[cfg(not(debug_assertions))]
-mod fault {
+pub(super) mod fault {
     pub fn live_read_fails() -> bool {
         false
     }
 
     pub fn drop_notice() -> bool {
+        false
+    }
+
+    pub fn drop_control_notice() -> bool {
         false
     }
 }

@@ -23,6 +23,15 @@ impl Hub {
         }
     }
 
+    /// A control notice another node sent (the cluster bus): applied here.
+    pub fn receive_control(&self, notice: &ControlNotice) {
+        if super::announced::fault::drop_control_notice() {
+            tracing::warn!(?notice, "debug hook: a control notice is ignored");
+            return;
+        }
+        self.apply_control(notice);
+    }
+
     /// Closes the sockets and forgets the credentials a notice is about.
     pub fn apply_control(&self, notice: &ControlNotice) {
         match notice {
