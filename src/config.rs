@@ -225,7 +225,7 @@ pub struct ServeConfig {
 
     /// The secret before the current one, accepted until
     /// `--jwt-previous-secret-until` (a rotation window).
-    #[arg(long, env = "CHANNELHUB_JWT_PREVIOUS_SECRET", hide_env_values = true, value_parser = parse_jwt_secret, requires = "jwt_previous_secret_until")]
+    #[arg(long, env = "CHANNELHUB_JWT_PREVIOUS_SECRET", hide_env_values = true, value_parser = parse_jwt_secret, requires_all = ["jwt_previous_secret_until", "jwt_secret"])]
     pub jwt_previous_secret: Option<String>,
 
     /// When the previous secret stops being accepted (RFC 3339).

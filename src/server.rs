@@ -77,6 +77,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), Box<dyn std::error::Error>
             disable_after: config.webhook_disable_after,
             retry_base: config.webhook_retry_base,
             retry_max: config.webhook_retry_max,
+            jwt_secrets: config.jwt_settings().accepted_secrets(),
         },
         key,
         webhooks_queued,

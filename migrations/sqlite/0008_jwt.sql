@@ -9,6 +9,7 @@ CREATE TABLE trusted_keys (
     issuer      TEXT,                -- prefixes publisher ids; a token's iss must equal it
     require_exp INTEGER NOT NULL,
     max_ttl_ms  BIGINT,              -- exp - iat may not exceed it
+    fingerprint TEXT NOT NULL,       -- hex of SHA-256(alg, jwk), first 16 bytes: which key material
     created_at  BIGINT NOT NULL
 ) WITHOUT ROWID;
 
@@ -25,9 +26,11 @@ CREATE TABLE jwt_revocations (
 ) WITHOUT ROWID;
 
 -- A webhook registered with a JWT holds that token's identity, so that it
--- stops with it: key removed, jti or subject revoked (its expires_at is
--- already no later than the token's exp).
+-- stops with it: key removed or replaced (jwt_key: the fingerprint of the
+-- key, or of the HS secret, that verified it), jti or subject revoked (its
+-- expires_at is already no later than the token's exp).
 ALTER TABLE webhooks ADD COLUMN jwt_kid TEXT;
+ALTER TABLE webhooks ADD COLUMN jwt_key TEXT;
 ALTER TABLE webhooks ADD COLUMN jwt_sub TEXT;
 ALTER TABLE webhooks ADD COLUMN jwt_issuer TEXT;
 ALTER TABLE webhooks ADD COLUMN jwt_jti TEXT;

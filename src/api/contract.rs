@@ -13,7 +13,10 @@
 //! - a publish answers one event or a batch (`oneOf`);
 //! - times are `date-time`, webhook URLs `uri`, delivery outcomes an enum;
 //! - links from the operations that create channels, tokens, events and
-//!   webhooks to those that read and delete them.
+//!   webhooks to those that read and delete them;
+//! - how a request authenticates: a bearer token (the admin token, a
+//!   channel token), a JWT bearer, or `?token=`; every operation accepts
+//!   any of them or none (each says which credential it needs).
 //!
 //! `/api/v1/openapi.json` serves [`document`]; `openapi/openapi.json` is the
 //! same bytes (a test compares them).
@@ -95,6 +98,10 @@ pub fn finish(spec: &str) -> String {
         }
         split_create_token(schemas);
     }
+    doc["components"]["securitySchemes"] = security_schemes();
+    // Any one of them, or none: what an operation needs is its own rule
+    // (public channels need none), said in its description and its 401/403.
+    doc["security"] = json!([{}, {"bearer": []}, {"jwt": []}, {"token_query": []}]);
     if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
         for (path, item) in paths.iter_mut() {
             for (method, operation) in item.as_object_mut().into_iter().flatten() {
@@ -103,6 +110,36 @@ pub fn finish(spec: &str) -> String {
         }
     }
     serde_json::to_string_pretty(&doc).expect("a document serializes")
+}
+
+/// The three ways a request presents a credential.
+fn security_schemes() -> Value {
+    json!({
+        "bearer": {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "The admin token, or a channel token (`chs_<id>_<secret>`) \
+                minted by `POST /channels/{channel_id}/tokens`.",
+        },
+        "jwt": {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "JWT",
+            "description": "A JSON Web Token your own server minted: HS256/384/512 with the \
+                server's `--jwt-secret`, or EdDSA, ES256/384, RS256/384/512 or PS256/384/512 \
+                with a key trusted by `POST /keys` (named by the `kid` header). Claims: \
+                `scopes` (`admin`, `pub:<pattern>`, `sub:<pattern>`; a pattern is a channel \
+                id, `*` or a prefix ending in `*`), `sub`, `name`, `exp`, `nbf`, `iat`, \
+                `aud`, `iss`, `jti`. A refusal (401) names the failed check.",
+        },
+        "token_query": {
+            "type": "apiKey",
+            "in": "query",
+            "name": "token",
+            "description": "Any of the above as `?token=`, for clients that cannot set \
+                headers (`EventSource`, browser WebSockets).",
+        },
+    })
 }
 
 fn finish_schema(name: &str, schema: &mut Value) {

@@ -33,9 +33,15 @@ use super::{
     keys::LoadedKey,
     revocations::{JwtView, Revocations},
     scopes,
+    token::{
+        check_signature, check_subject, header_algorithm, header_json, string_claim, time_claim,
+    },
 };
 use crate::{
-    model::{Millis, RevocationRecord, TrustedKeyRecord, format_millis, now_millis},
+    model::{
+        AcceptedSecrets, Millis, RevocationRecord, TrustedKeyRecord, format_millis, now_millis,
+        short_hex,
+    },
     store::{Store, StoreError},
 };
 
@@ -91,7 +97,8 @@ impl Default for JwtSettings {
 pub struct JwtGrant {
     /// The key that signed it; `None` for the HS secret.
     pub kid: Option<String>,
-    /// That key's fingerprint ([`LoadedKey::fingerprint`]).
+    /// The fingerprint of the key material ([`LoadedKey::fingerprint`]) or
+    /// of the HS secret that verified it.
     pub key_fingerprint: Option<[u8; 32]>,
     /// The key's issuer (prefixes the subject).
     pub issuer: Option<String>,
@@ -169,13 +176,16 @@ pub struct JwtVerifier {
     changes: Mutex<u64>,
 }
 
+/// A secret to check HS tokens with: the key, the end of its rotation
+/// window (the previous secret), its fingerprint.
+type Secret = (DecodingKey, Option<Millis>, [u8; 32]);
+
 /// The key material a token is checked against.
 struct Signer<'a> {
     kid: Option<String>,
-    fingerprint: Option<[u8; 32]>,
     /// Each key, with when it stops being accepted (the previous secret's
-    /// rotation window; `None`: while it is trusted).
-    keys: Vec<(&'a DecodingKey, Option<Millis>)>,
+    /// rotation window; `None`: while it is trusted) and its fingerprint.
+    keys: Vec<(&'a DecodingKey, Option<Millis>, [u8; 32])>,
     algorithm: Algorithm,
     ceiling: Option<&'a [String]>,
     issuer: Option<&'a str>,
@@ -361,6 +371,11 @@ impl JwtVerifier {
             return Err(format!("the token is longer than {MAX_TOKEN_BYTES} bytes"));
         }
         let algorithm = header_algorithm(token)?;
+        // Before any key is looked up: how a token fails must not tell
+        // whether its kid exists.
+        if header_json(token).is_some_and(|header| header.contains_key("crit")) {
+            return Err("the token's header has crit extensions, which are not supported".into());
+        }
         let kid = match algorithm {
             Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => None,
             _ => Some(
@@ -382,8 +397,7 @@ impl JwtVerifier {
             Some(key) if key.algorithm != algorithm => return Err(UNVERIFIED.into()),
             Some(key) => Signer {
                 kid: kid.clone(),
-                fingerprint: Some(key.fingerprint),
-                keys: vec![(&key.decoding, None)],
+                keys: vec![(&key.decoding, None, key.fingerprint)],
                 algorithm,
                 ceiling: key.ceiling.as_deref(),
                 issuer: key.record.issuer.as_deref(),
@@ -392,8 +406,10 @@ impl JwtVerifier {
             },
             None => Signer {
                 kid: None,
-                fingerprint: None,
-                keys: secrets.iter().map(|(key, until)| (key, *until)).collect(),
+                keys: secrets
+                    .iter()
+                    .map(|(key, until, fingerprint)| (key, *until, *fingerprint))
+                    .collect(),
                 algorithm,
                 ceiling: self.settings.secret_max_scopes.as_deref(),
                 issuer: None,
@@ -401,8 +417,8 @@ impl JwtVerifier {
                 max_ttl_ms: None,
             },
         };
-        let (claims, until) = check_signature(token, &signer)?;
-        let grant = Arc::new(self.check_claims(&claims, &signer, until)?);
+        let (claims, until, fingerprint) = check_signature(token, &signer.keys, signer.algorithm)?;
+        let grant = Arc::new(self.check_claims(&claims, &signer, until, fingerprint)?);
         if self
             .revocations
             .read()
@@ -456,10 +472,7 @@ impl JwtVerifier {
 
     /// The current secret, and the previous one while it is still accepted
     /// (with the end of its window).
-    fn secret_keys(
-        &self,
-        algorithm: Algorithm,
-    ) -> Result<Vec<(DecodingKey, Option<Millis>)>, String> {
+    fn secret_keys(&self, algorithm: Algorithm) -> Result<Vec<Secret>, String> {
         if self.settings.secret.is_none() {
             return Err(format!(
                 "{} tokens are not accepted: this server has no --jwt-secret",
@@ -477,7 +490,7 @@ impl JwtVerifier {
             .flatten()
             .map(|(secret, until)| {
                 let key = DecodingKey::from_secret(secret).map_err(|e| e.to_string())?;
-                Ok((key, until))
+                Ok((key, until, secret_fingerprint(secret)))
             })
             .collect()
     }
@@ -489,6 +502,7 @@ impl JwtVerifier {
         claims: &Map<String, Value>,
         signer: &Signer<'_>,
         until: Option<Millis>,
+        fingerprint: [u8; 32],
     ) -> Result<JwtGrant, String> {
         let now = now_millis();
         let leeway = self.settings.leeway.as_millis() as i64;
@@ -555,7 +569,7 @@ impl JwtVerifier {
         };
         Ok(JwtGrant {
             kid: signer.kid.clone(),
-            key_fingerprint: signer.fingerprint,
+            key_fingerprint: Some(fingerprint),
             issuer: signer.issuer.map(str::to_owned),
             sub,
             name: string_claim(claims, "name")?,
@@ -595,95 +609,28 @@ impl JwtVerifier {
     }
 }
 
-pub(super) fn digest(token: &str) -> [u8; 32] {
-    Sha256::digest(token.as_bytes()).into()
+/// Which secret verified a token: the secret's SHA-256 (never the secret).
+fn secret_fingerprint(secret: &[u8]) -> [u8; 32] {
+    Sha256::digest(secret).into()
 }
 
-/// Whether `presented` is shaped like a JWT: three base64url segments, the
-/// first a JSON object naming `alg`. Decides nothing about its validity.
-pub fn looks_like_jwt(presented: &str) -> bool {
-    presented.len() <= MAX_TOKEN_BYTES
-        && presented.split('.').count() == 3
-        && header_json(presented).is_some_and(|header| header.contains_key("alg"))
-}
-
-fn header_json(token: &str) -> Option<Map<String, Value>> {
-    let header = token.split('.').next()?;
-    let bytes = URL_SAFE_NO_PAD.decode(header).ok()?;
-    serde_json::from_slice(&bytes).ok()
-}
-
-/// The algorithm a token's header names, if this server accepts it at all.
-fn header_algorithm(token: &str) -> Result<Algorithm, String> {
-    let header = header_json(token).ok_or("the token is not a well-formed JWT")?;
-    let alg = header
-        .get("alg")
-        .and_then(Value::as_str)
-        .ok_or("the token's header names no alg")?;
-    alg.parse::<Algorithm>()
-        .map_err(|_| format!("alg {alg:?} is not accepted"))
-}
-
-/// Checks the signature with each of `signer`'s keys; the claims, and when
-/// the key that verified them stops being accepted, on success. Every
-/// failure before a signature verifies is one answer ([`UNVERIFIED`]):
-/// whether a kid exists is not told by how a bad token fails.
-fn check_signature(
-    token: &str,
-    signer: &Signer<'_>,
-) -> Result<(Map<String, Value>, Option<Millis>), String> {
-    if header_json(token).is_some_and(|header| header.contains_key("crit")) {
-        return Err("the token's header has crit extensions, which are not supported".into());
-    }
-    let (message, signature) = token.rsplit_once('.').ok_or(UNVERIFIED)?;
-    for (key, until) in &signer.keys {
-        let verified =
-            jsonwebtoken::crypto::verify(signature, message.as_bytes(), key, signer.algorithm);
-        if matches!(verified, Ok(true)) {
-            let claims = message
-                .split_once('.')
-                .and_then(|(_, payload)| URL_SAFE_NO_PAD.decode(payload).ok())
-                .and_then(|json| serde_json::from_slice::<Map<String, Value>>(&json).ok())
-                .ok_or("the token's claims are not a JSON object")?;
-            return Ok((claims, *until));
+impl JwtSettings {
+    /// The HS secrets accepted, by fingerprint: what webhooks registered
+    /// with a secret's token are checked against.
+    pub fn accepted_secrets(&self) -> AcceptedSecrets {
+        AcceptedSecrets {
+            current: self
+                .secret
+                .as_deref()
+                .map(|s| short_hex(&secret_fingerprint(s))),
+            previous: self
+                .previous_secret
+                .as_ref()
+                .map(|(s, until)| (short_hex(&secret_fingerprint(s)), *until)),
         }
     }
-    Err(UNVERIFIED.into())
 }
 
-/// `sub` names who publishes: never with a `:` (it separates an issuer from
-/// a subject, so `a` + `b:c` and `a:b` + `c` would be one publisher), and,
-/// for a key without an issuer, never `admin` (the admin's publisher id).
-fn check_subject(sub: Option<&str>, has_issuer: bool) -> Result<(), String> {
-    match sub {
-        Some(sub) if sub.contains(':') => Err("sub may not contain ':'".into()),
-        Some("admin") if !has_issuer => Err(
-            "sub may not be \"admin\" on a key without an issuer (give the key an issuer)".into(),
-        ),
-        Some("") => Err("sub may not be empty".into()),
-        _ => Ok(()),
-    }
-}
-
-/// A NumericDate claim in milliseconds, if present.
-fn time_claim(claims: &Map<String, Value>, name: &str) -> Result<Option<Millis>, String> {
-    match claims.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(n)) => n
-            .as_f64()
-            .filter(|s| s.is_finite() && (0.0..1e11).contains(s))
-            .map(|s| Some((s * 1000.0) as Millis))
-            .ok_or_else(|| format!("{name} is not a valid time")),
-        Some(_) => Err(format!("{name} must be a number of seconds")),
-    }
-}
-
-fn string_claim(claims: &Map<String, Value>, name: &str) -> Result<Option<String>, String> {
-    match claims.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) if s.contains('\0') => Err(format!("{name} holds a NUL character")),
-        Some(Value::String(s)) if s.chars().count() <= 256 => Ok(Some(s.clone())),
-        Some(Value::String(_)) => Err(format!("{name} is longer than 256 characters")),
-        Some(_) => Err(format!("{name} must be a string")),
-    }
+pub(super) fn digest(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
 }

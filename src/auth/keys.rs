@@ -73,7 +73,7 @@ impl LoadedKey {
             .transpose()
             .map_err(|e| e.to_string())?;
         Ok(LoadedKey {
-            fingerprint: fingerprint(&record),
+            fingerprint: record.fingerprint(),
             record,
             algorithm,
             decoding,
@@ -85,16 +85,6 @@ impl LoadedKey {
     pub fn jwk(&self) -> Map<String, Value> {
         serde_json::from_str(&self.record.jwk).unwrap_or_default()
     }
-}
-
-/// What identifies a stored key's material: its algorithm and public JWK.
-pub fn fingerprint(record: &TrustedKeyRecord) -> [u8; 32] {
-    use sha2::{Digest, Sha256};
-    let mut hash = Sha256::new();
-    hash.update(record.alg.as_bytes());
-    hash.update([0]);
-    hash.update(record.jwk.as_bytes());
-    hash.finalize().into()
 }
 
 /// Checks a registration and makes the row to store; the error says what
@@ -159,6 +149,10 @@ pub fn prepare(request: KeyRequest, now: Millis) -> Result<TrustedKeyRecord, Str
         return Err(format!(
             "issuer is 1 to {MAX_ISSUER_CHARS} characters, without control characters"
         ));
+    }
+    // `key:<kid>` is the publisher id of tokens without `sub`.
+    if request.issuer.as_deref() == Some("key") {
+        return Err("issuer \"key\" is reserved (publisher ids of tokens without sub)".into());
     }
     let max_ttl_ms = match request.max_ttl_seconds {
         None => None,

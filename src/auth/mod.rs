@@ -34,6 +34,7 @@ mod keys;
 mod revocations;
 pub mod scopes;
 mod secrets;
+mod token;
 
 use std::{
     collections::HashMap,
@@ -49,10 +50,11 @@ use crate::{
     model::{TokenKind, TokenRecord, now_millis},
     store::{Store, StoreError},
 };
-pub use jwt::{JwtGrant, JwtSettings, JwtVerifier, looks_like_jwt};
-pub use keys::{KeyRequest, LoadedKey, fingerprint as key_fingerprint, prepare as prepare_key};
+pub use jwt::{JwtGrant, JwtSettings, JwtVerifier};
+pub use keys::{KeyRequest, LoadedKey, prepare as prepare_key};
 pub use revocations::{JwtRevoked, JwtView};
 use secrets::{Check, Queue, Verified, argon2_hash, digest, random_secret, secret_shaped};
+pub use token::looks_like_jwt;
 
 const TOKEN_PREFIX: &str = "chs";
 const ADMIN_PREFIX: &str = "cha";

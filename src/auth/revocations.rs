@@ -73,6 +73,10 @@ impl Revocations {
 pub enum JwtRevoked {
     Key(String),
     Tokens(Revocations),
+    /// The one listener it is handed to no longer holds (a replay page or a
+    /// long-poll found so): never sent to a room, where it would cover
+    /// every JWT holder.
+    Lapsed,
 }
 
 impl JwtRevoked {
@@ -80,6 +84,7 @@ impl JwtRevoked {
         match self {
             JwtRevoked::Key(kid) => grant.kid.as_deref() == Some(kid.as_str()),
             JwtRevoked::Tokens(revocations) => revocations.covers(grant),
+            JwtRevoked::Lapsed => true,
         }
     }
 }

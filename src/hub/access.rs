@@ -14,7 +14,7 @@
 use std::sync::Arc;
 
 use crate::{
-    auth::{JwtRevoked, Principal, key_fingerprint},
+    auth::{JwtRevoked, Principal},
     live::{
         ReplayPage, ReplayStop,
         rooms::{Access, CloseOrder},
@@ -99,13 +99,11 @@ impl Hub {
                     .store
                     .get_key(kid)
                     .await?
-                    .is_none_or(|key| Some(key_fingerprint(&key)) != grant.key_fingerprint),
+                    .is_none_or(|key| Some(key.fingerprint()) != grant.key_fingerprint),
                 None => false,
             };
             if key_gone || !self.auth.jwt().holds(grant, now_millis()) {
-                return Ok(Some(CloseOrder::JwtRevoked(Arc::new(JwtRevoked::Key(
-                    grant.kid.clone().unwrap_or_default(),
-                )))));
+                return Ok(Some(CloseOrder::JwtRevoked(Arc::new(JwtRevoked::Lapsed))));
             }
         }
         if !channel.is_public && access.anonymous {

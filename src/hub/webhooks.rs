@@ -6,7 +6,8 @@ use super::{Hub, HubError, HubResult, channel_not_found};
 use crate::{
     auth::Principal,
     model::{
-        DeliveryAttempt, JwtRegistrant, Webhook, WebhookRecord, WebhookState, limit_key, now_millis,
+        DeliveryAttempt, JwtRegistrant, Webhook, WebhookRecord, WebhookState, limit_key,
+        now_millis, short_hex,
     },
     store::{Registration, StoreError},
     telemetry::{LimitKind, count_refusal},
@@ -136,6 +137,7 @@ impl Hub {
             registered_by,
             jwt: access.jwt.as_ref().map(|grant| JwtRegistrant {
                 kid: grant.kid.clone(),
+                key: grant.key_fingerprint.as_ref().map(short_hex),
                 sub: grant.sub.clone().unwrap_or_default(),
                 issuer: grant.issuer.clone(),
                 jti: grant.jti.clone(),
@@ -240,9 +242,11 @@ impl Hub {
     /// [`crate::store::WebhookStore::revoke_unauthorized_webhooks`]); run after
     /// every access change and periodically, for tokens that expire.
     pub async fn revoke_unauthorized_webhooks(&self) -> HubResult<u64> {
+        let now = now_millis();
+        let accepted = self.auth.jwt().settings().accepted_secrets().at(now);
         Ok(self
             .store
-            .revoke_unauthorized_webhooks(now_millis())
+            .revoke_unauthorized_webhooks(now, &accepted)
             .await?)
     }
 }

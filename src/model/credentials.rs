@@ -5,7 +5,41 @@
 use poem_openapi::Object;
 use serde::{Deserialize, Serialize};
 
+use sha2::{Digest, Sha256};
+
 use super::Millis;
+
+/// The first 16 bytes of a SHA-256, in hex: how stored rows name key
+/// material (hex, so that it is safe inside SQL `LIKE` patterns).
+pub fn short_hex(digest: &[u8; 32]) -> String {
+    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Which HS secrets the server accepts now, by fingerprint: the current
+/// one, and the previous one until its rotation window ends. Webhooks a
+/// token of any other secret registered have lost access.
+#[derive(Debug, Clone, Default)]
+pub struct AcceptedSecrets {
+    pub current: Option<String>,
+    pub previous: Option<(String, Millis)>,
+}
+
+impl AcceptedSecrets {
+    /// The fingerprints accepted at `now`, as `,a,b,` (for SQL `LIKE`).
+    pub fn at(&self, now: Millis) -> String {
+        let previous = self
+            .previous
+            .as_ref()
+            .filter(|(_, until)| *until > now)
+            .map(|(fingerprint, _)| fingerprint);
+        let mut list = String::from(",");
+        for fingerprint in self.current.iter().chain(previous) {
+            list.push_str(fingerprint);
+            list.push(',');
+        }
+        list
+    }
+}
 
 /// A trusted public key, as stored.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, Serialize, Deserialize)]
@@ -21,6 +55,18 @@ pub struct TrustedKeyRecord {
     pub require_exp: bool,
     pub max_ttl_ms: Option<i64>,
     pub created_at: Millis,
+}
+
+impl TrustedKeyRecord {
+    /// SHA-256 of the algorithm and the public JWK: which key material a
+    /// kid names (a kid registered again may name other material).
+    pub fn fingerprint(&self) -> [u8; 32] {
+        let mut hash = Sha256::new();
+        hash.update(self.alg.as_bytes());
+        hash.update([0]);
+        hash.update(self.jwk.as_bytes());
+        hash.finalize().into()
+    }
 }
 
 /// One deny-list entry.
@@ -68,6 +114,9 @@ pub struct Identity {
 pub struct JwtRegistrant {
     /// The signing key; `None` for the HS256 secret.
     pub kid: Option<String>,
+    /// The fingerprint ([`short_hex`]) of the key material, or of the
+    /// secret, that verified the token.
+    pub key: Option<String>,
     pub sub: String,
     /// The key's issuer.
     pub issuer: Option<String>,

@@ -8,7 +8,9 @@ mod credentials;
 
 use std::{collections::BTreeMap, net::IpAddr};
 
-pub use credentials::{Identity, JwtRegistrant, RevocationRecord, TrustedKeyRecord};
+pub use credentials::{
+    AcceptedSecrets, Identity, JwtRegistrant, RevocationRecord, TrustedKeyRecord, short_hex,
+};
 
 use ipnet::Ipv6Net;
 

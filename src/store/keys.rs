@@ -10,9 +10,11 @@ use super::{
     StoreError, StoreResult,
     sql::{RowsAffected, classify, sql_impl},
 };
-use crate::model::{Millis, RevocationRecord, TrustedKeyRecord};
+use crate::model::{Millis, RevocationRecord, TrustedKeyRecord, short_hex};
 
 const KEY_COLUMNS: &str = "kid, alg, jwk, max_scopes, issuer, require_exp, max_ttl_ms, created_at";
+/// Written with a key, never read back into the record (it is derived).
+const FINGERPRINT_COLUMN: &str = "fingerprint";
 const REVOCATION_COLUMNS: &str = "id, kind, value, issuer, issued_before, expires_at, created_at";
 
 /// How adding a bounded row went.
@@ -62,7 +64,8 @@ sql_impl!(KeyStore {
             return Ok(Adding::Full);
         }
         let sql = format!(
-            "INSERT INTO trusted_keys ({KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+            "INSERT INTO trusted_keys ({KEY_COLUMNS}, {FINGERPRINT_COLUMN}) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
         );
         let inserted = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(key.kid.as_str())
@@ -73,6 +76,7 @@ sql_impl!(KeyStore {
             .bind(key.require_exp)
             .bind(key.max_ttl_ms)
             .bind(key.created_at)
+            .bind(short_hex(&key.fingerprint()))
             .execute(&mut *tx)
             .await
             .map_err(classify);

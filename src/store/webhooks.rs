@@ -14,13 +14,15 @@ use crate::model::{
 
 const WEBHOOK_COLUMNS: &str = "id, channel_id, url, event_types, secret, created_at, \
      expires_at, state, last_error, failing_since, last_success_at, registered_by, \
-     jwt_kid, jwt_sub, jwt_issuer, jwt_jti, jwt_iat";
+     jwt_kid, jwt_key, jwt_sub, jwt_issuer, jwt_jti, jwt_iat";
 /// Who may read a webhook's channel, as SQL over a `webhooks` row ($1 = now,
-/// $2 = false): true when its registrant has lost access. The one rule of
+/// $2 = false, $3 = the HS secrets accepted now, [`crate::model::AcceptedSecrets::at`]):
+/// true when its registrant has lost access. The one rule of
 /// delivery, the same as [`crate::hub::Hub::can_read`]: a token registrant
 /// whose token is gone (revoked) or expired has none; a JWT registrant whose
-/// key was removed, or whose token was revoked by `jti` or subject, has none
-/// (its expiry is the webhook's own); on a private channel only the admin, a
+/// key was removed or replaced (its fingerprint differs), whose HS secret is
+/// no longer accepted (rotated), or whose token was revoked by `jti` or
+/// subject, has none (its expiry is the webhook's own); on a private channel only the admin, a
 /// subscribe token of that channel or a JWT whose scopes read it (checked
 /// when it registered; a token's scopes never change) has any. The sweep
 /// revokes by it and the worker checks it before every delivery.
@@ -28,7 +30,9 @@ const LOST_ACCESS: &str = "(registered_by LIKE 'token:%' AND NOT EXISTS (SELECT 
        WHERE 'token:' || t.id = webhooks.registered_by \
        AND (t.expires_at IS NULL OR t.expires_at > $1))) \
      OR (registered_by LIKE 'jwt:%' AND (\
-       (jwt_kid IS NOT NULL AND NOT EXISTS (SELECT 1 FROM trusted_keys k WHERE k.kid = webhooks.jwt_kid)) \
+       (jwt_kid IS NOT NULL AND NOT EXISTS (SELECT 1 FROM trusted_keys k WHERE k.kid = webhooks.jwt_kid \
+         AND k.fingerprint = webhooks.jwt_key)) \
+       OR (jwt_kid IS NULL AND $3 NOT LIKE '%,' || COALESCE(webhooks.jwt_key, '-') || ',%') \
        OR EXISTS (SELECT 1 FROM jwt_revocations r WHERE r.kind = 'jti' AND r.value = webhooks.jwt_jti) \
        OR EXISTS (SELECT 1 FROM jwt_revocations r WHERE r.kind = 'subject' AND r.value = webhooks.jwt_sub \
          AND COALESCE(r.issuer, '') = COALESCE(webhooks.jwt_issuer, '') \
@@ -153,12 +157,22 @@ pub trait WebhookStore: Send + Sync + 'static {
     /// Stops (state `revoked`, queue dropped) every webhook whose registrant
     /// lost access: its token was revoked or expired, or it registered
     /// anonymously and the channel is private now. Returns how many.
-    async fn revoke_unauthorized_webhooks(&self, now: Millis) -> StoreResult<u64>;
+    /// `accepted_secrets`: [`crate::model::AcceptedSecrets::at`] now.
+    async fn revoke_unauthorized_webhooks(
+        &self,
+        now: Millis,
+        accepted_secrets: &str,
+    ) -> StoreResult<u64>;
     /// Whether a webhook's registrant lost access to its channel by the rule
     /// [`WebhookStore::revoke_unauthorized_webhooks`] revokes by (checked
     /// before each delivery, so that no event goes out between an access
     /// change and the sweep).
-    async fn registrant_lost_access(&self, webhook_id: &str, now: Millis) -> StoreResult<bool>;
+    async fn registrant_lost_access(
+        &self,
+        webhook_id: &str,
+        now: Millis,
+        accepted_secrets: &str,
+    ) -> StoreResult<bool>;
 }
 
 #[derive(sqlx::FromRow)]
@@ -176,6 +190,7 @@ struct WebhookRow {
     last_success_at: Option<i64>,
     registered_by: String,
     jwt_kid: Option<String>,
+    jwt_key: Option<String>,
     jwt_sub: Option<String>,
     jwt_issuer: Option<String>,
     jwt_jti: Option<String>,
@@ -205,6 +220,7 @@ impl TryFrom<WebhookRow> for WebhookRecord {
             registered_by: row.registered_by,
             jwt: row.jwt_sub.map(|sub| JwtRegistrant {
                 kid: row.jwt_kid,
+                key: row.jwt_key,
                 sub,
                 issuer: row.jwt_issuer,
                 jti: row.jwt_jti,
@@ -263,7 +279,7 @@ sql_impl!(WebhookStore {
                 // the webhook's own bounded), it is the admin's now.
                 if owner != webhook.registered_by && owner.starts_with("jwt:") {
                     sqlx::query(
-                        "UPDATE webhooks SET registered_by = 'admin', jwt_kid = NULL, jwt_sub = NULL, \
+                        "UPDATE webhooks SET registered_by = 'admin', jwt_kid = NULL, jwt_key = NULL, jwt_sub = NULL, \
                          jwt_issuer = NULL, jwt_jti = NULL, jwt_iat = NULL WHERE id = $1",
                     )
                     .bind(id.as_str())
@@ -290,7 +306,7 @@ sql_impl!(WebhookStore {
                 sqlx::query(
                     "UPDATE webhooks SET event_types = $2, expires_at = $3, state = 'active', \
                      failing_since = NULL, last_error = NULL, jwt_kid = $4, jwt_sub = $5, \
-                     jwt_issuer = $6, jwt_jti = $7, jwt_iat = $8 WHERE id = $1",
+                     jwt_issuer = $6, jwt_jti = $7, jwt_iat = $8, jwt_key = $9 WHERE id = $1",
                 )
                 .bind(id.as_str())
                 .bind(event_types_text(&webhook.event_types))
@@ -300,6 +316,7 @@ sql_impl!(WebhookStore {
                 .bind(jwt.and_then(|j| j.issuer.as_deref()))
                 .bind(jwt.and_then(|j| j.jti.as_deref()))
                 .bind(jwt.and_then(|j| j.iat))
+                .bind(jwt.and_then(|j| j.key.as_deref()))
                 .execute(&mut *tx)
                 .await?;
                 let sql = format!("SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE id = $1");
@@ -335,7 +352,7 @@ sql_impl!(WebhookStore {
                 }
                 let sql = format!(
                     "INSERT INTO webhooks ({WEBHOOK_COLUMNS}) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
                 );
                 sqlx::query(sqlx::AssertSqlSafe(sql))
                     .bind(webhook.id.as_str())
@@ -351,6 +368,7 @@ sql_impl!(WebhookStore {
                     .bind(webhook.last_success_at)
                     .bind(webhook.registered_by.as_str())
                     .bind(jwt.and_then(|j| j.kid.as_deref()))
+                    .bind(jwt.and_then(|j| j.key.as_deref()))
                     .bind(jwt.map(|j| j.sub.as_str()))
                     .bind(jwt.and_then(|j| j.issuer.as_deref()))
                     .bind(jwt.and_then(|j| j.jti.as_deref()))
@@ -590,7 +608,11 @@ sql_impl!(WebhookStore {
         Ok(removed)
     }
 
-    async fn revoke_unauthorized_webhooks(&self, now: Millis) -> StoreResult<u64> {
+    async fn revoke_unauthorized_webhooks(
+        &self,
+        now: Millis,
+        accepted_secrets: &str,
+    ) -> StoreResult<u64> {
         let mut tx = self.backend().begin_write().await?;
         let sql = format!(
             "UPDATE webhooks SET state = 'revoked', last_error = {LOST_ACCESS_REASON} \
@@ -599,6 +621,7 @@ sql_impl!(WebhookStore {
         let revoked = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(now)
             .bind(false)
+            .bind(accepted_secrets)
             .execute(&mut *tx)
             .await?
             .rows_affected();
@@ -614,11 +637,17 @@ sql_impl!(WebhookStore {
         Ok(revoked)
     }
 
-    async fn registrant_lost_access(&self, webhook_id: &str, now: Millis) -> StoreResult<bool> {
-        let sql = format!("SELECT COUNT(*) FROM webhooks WHERE id = $3 AND ({LOST_ACCESS})");
+    async fn registrant_lost_access(
+        &self,
+        webhook_id: &str,
+        now: Millis,
+        accepted_secrets: &str,
+    ) -> StoreResult<bool> {
+        let sql = format!("SELECT COUNT(*) FROM webhooks WHERE id = $4 AND ({LOST_ACCESS})");
         let lost: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
             .bind(now)
             .bind(false)
+            .bind(accepted_secrets)
             .bind(webhook_id)
             .fetch_one(self.pool())
             .await?;

@@ -23,6 +23,9 @@ pub struct WebhookSettings {
     pub disable_after: Duration,
     pub retry_base: Duration,
     pub retry_max: Duration,
+    /// The HS secrets JWTs are accepted with: a webhook a token of another
+    /// secret registered has lost access.
+    pub jwt_secrets: crate::model::AcceptedSecrets,
 }
 
 /// The result of one delivery attempt.

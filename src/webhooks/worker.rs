@@ -185,8 +185,15 @@ impl Worker {
         }
         // Its registrant must be able to read the channel now (an access
         // change the sweep has not reached yet, or one from another node).
-        if self.store.registrant_lost_access(&webhook.id, now).await? {
-            self.store.revoke_unauthorized_webhooks(now).await?;
+        let accepted = self.settings.jwt_secrets.at(now);
+        if self
+            .store
+            .registrant_lost_access(&webhook.id, now, &accepted)
+            .await?
+        {
+            self.store
+                .revoke_unauthorized_webhooks(now, &accepted)
+                .await?;
             return Ok(());
         }
         let Some(event) = self
@@ -363,6 +370,7 @@ mod tests {
             disable_after: Duration::from_secs(86_400),
             retry_base: Duration::from_secs(1),
             retry_max: Duration::from_secs(3600),
+            jwt_secrets: Default::default(),
         }
     }
 
