@@ -49,22 +49,28 @@ pub struct CreateChannel {
     pub retention: Option<Retention>,
 }
 
-/// Fields to change; absent fields stay as they are.
+/// Fields to change; absent fields stay as they are. `null` resets
+/// `description` (to ""), `tags` (to []), `meta` (to {}), `config` (to no
+/// types, not strict) and `retention` (to none); on `name` and `is_public`
+/// it changes nothing.
 #[derive(Debug, Object, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateChannel {
     #[oai(validator(max_length = 200))]
     pub name: Option<String>,
     #[oai(validator(max_length = 2000))]
-    pub description: Option<String>,
+    #[serde(default, deserialize_with = "crate::model::nullable")]
+    pub description: Option<Option<String>>,
     #[oai(validator(max_items = 32, min_length = 1, max_length = 64))]
-    pub tags: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "crate::model::nullable")]
+    pub tags: Option<Option<Vec<String>>>,
     pub is_public: Option<bool>,
-    pub meta: Option<Value>,
-    #[serde(default, deserialize_with = "crate::model::optional_object")]
-    pub config: Option<ChannelConfig>,
-    #[serde(default, deserialize_with = "crate::model::optional_object")]
-    pub retention: Option<Retention>,
+    #[serde(default, deserialize_with = "crate::model::nullable")]
+    pub meta: Option<Option<Value>>,
+    #[serde(default, deserialize_with = "crate::model::nullable_object")]
+    pub config: Option<Option<ChannelConfig>>,
+    #[serde(default, deserialize_with = "crate::model::nullable_object")]
+    pub retention: Option<Option<Retention>>,
 }
 
 impl StorableText for CreateChannel {
@@ -79,8 +85,8 @@ impl StorableText for CreateChannel {
 impl StorableText for UpdateChannel {
     fn check_text(&self) -> Result<(), Invalid> {
         check_storable_opt("name", self.name.as_deref())?;
-        check_storable_opt("description", self.description.as_deref())?;
-        check_storable_all("tags", self.tags.as_deref())
+        check_storable_opt("description", self.description.clone().flatten().as_deref())?;
+        check_storable_all("tags", self.tags.clone().flatten().as_deref())
     }
 }
 
@@ -172,14 +178,17 @@ impl ChannelsApi {
     ) -> Result<Json<Channel>, ApiError> {
         let principal = caller(&self.hub, req).await?;
         let body = body.0;
+        // `null` (Some(None)) resets a field to its default.
         let patch = ChannelPatch {
             name: body.name,
-            description: body.description,
-            tags: body.tags,
+            description: body.description.map(Option::unwrap_or_default),
+            tags: body.tags.map(Option::unwrap_or_default),
             is_public: body.is_public,
-            meta: body.meta,
-            config: body.config,
-            retention: body.retention,
+            meta: body
+                .meta
+                .map(|meta| meta.unwrap_or_else(|| Value::Object(Default::default()))),
+            config: body.config.map(Option::unwrap_or_default),
+            retention: body.retention.map(Option::unwrap_or_default),
         };
         let channel = self
             .hub

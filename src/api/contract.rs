@@ -35,6 +35,8 @@ const CLOSED_REQUESTS: &[&str] = &[
     "RegisterWebhook",
     "CreateKey",
     "CreateRevocation",
+    "ChannelConfig",
+    "StorageConfig",
 ];
 
 /// Properties holding RFC 3339 times.
@@ -186,6 +188,13 @@ fn finish_schema(name: &str, schema: &mut Value) {
             }
             ("CreateChannel" | "UpdateChannel", "meta") => {
                 value.insert("type".into(), json!("object"));
+            }
+            ("EventInput", "meta") => {
+                // A string, or (Zooid's form) an object stored as its JSON text.
+                let string = json!({ "type": "string", "pattern": STORABLE });
+                value.remove("type");
+                value.remove("pattern");
+                value.insert("oneOf".into(), json!([string, { "type": "object" }]));
             }
             ("ChannelConfig", "types") => {
                 // Each value is a JSON Schema: an object or a boolean.

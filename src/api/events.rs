@@ -34,7 +34,9 @@ pub struct EventInput {
     /// Any JSON value, at most 64 KiB serialized.
     pub data: Value,
     /// An opaque string stored and returned untouched, at most 16 KiB
-    /// (16 384 bytes of UTF-8; 400 past it).
+    /// (16 384 bytes of UTF-8; 400 past it). A JSON object is accepted too
+    /// (as Zooid's clients send it): stored and returned as its JSON text.
+    #[serde(default, deserialize_with = "meta_text")]
     pub meta: Option<String>,
 }
 
@@ -69,6 +71,18 @@ impl<'de> Deserialize<'de> for PublishBody {
             serde_json::from_value(value).map(PublishBody::Single)
         }
         .map_err(D::Error::custom)
+    }
+}
+
+/// `meta` as stored: a string as it is, an object as its compact JSON text.
+fn meta_text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    match Value::deserialize(deserializer)? {
+        Value::Null => Ok(None),
+        Value::String(text) => Ok(Some(text)),
+        object @ Value::Object(_) => Ok(Some(object.to_string())),
+        _ => Err(D::Error::custom(
+            "meta is a string, or a JSON object (stored as its JSON text)",
+        )),
     }
 }
 

@@ -28,6 +28,9 @@ pub struct Problem {
     pub status: u16,
     /// What went wrong with this request, for a person to read.
     pub detail: String,
+    /// The same text as `detail` (an RFC 9457 extension member): Zooid's SDK
+    /// and CLI read a failure's reason from `error`.
+    pub error: String,
 }
 
 /// An error answered as a problem document.
@@ -90,6 +93,7 @@ impl ApiError {
             title: self.status.canonical_reason().unwrap_or("Error").to_owned(),
             status: self.status.as_u16(),
             detail: self.detail.clone(),
+            error: self.detail.clone(),
         }
     }
 }

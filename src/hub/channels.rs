@@ -5,7 +5,9 @@ use serde_json::Value;
 
 use crate::{
     auth::Principal,
-    model::{Channel, ChannelPatch, Invalid, NewChannel, now_millis, validate_channel_id},
+    model::{
+        Channel, ChannelPatch, Invalid, NewChannel, Retention, now_millis, validate_channel_id,
+    },
     notice::ControlNotice,
     store::StoreError,
 };
@@ -27,6 +29,10 @@ impl Hub {
         Self::require_admin(principal)?;
         validate_channel_id(&new.id)?;
         validate_channel_fields(&new.name, &new.description, &new.tags, &new.meta)?;
+        let new = NewChannel {
+            retention: new.config.retention_from_storage(new.retention)?,
+            ..new
+        };
         new.retention.validate()?;
         TypeRules::compile(&new.config)?;
         match self.store.create_channel(&new, now_millis()).await {
@@ -99,6 +105,23 @@ impl Hub {
         channel.tags = tags.unwrap_or(channel.tags);
         channel.is_public = is_public.unwrap_or(channel.is_public);
         channel.meta = meta.unwrap_or(channel.meta);
+        // Zooid's storage.retention_days, when this update sets the config.
+        let retention = match &config {
+            Some(config)
+                if config
+                    .storage
+                    .as_ref()
+                    .is_some_and(|s| s.retention_days.is_some()) =>
+            {
+                Some(
+                    config.retention_from_storage(retention.unwrap_or(Retention {
+                        max_age_seconds: None,
+                        ..channel.retention
+                    }))?,
+                )
+            }
+            _ => retention,
+        };
         channel.config = config.unwrap_or(channel.config);
         channel.retention = retention.unwrap_or(channel.retention);
         validate_channel_fields(

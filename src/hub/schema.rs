@@ -20,6 +20,17 @@ pub struct TypeRules {
     validators: BTreeMap<String, Validator>,
 }
 
+/// The schema a type's entry stands for. Zooid's CLI writes an entry as
+/// `{"schema": {...}, "description": "..."}`: a wrapper (`schema` is no
+/// JSON Schema keyword), whose inner schema is enforced. Anything else is a
+/// JSON Schema itself. The stored config stays as written.
+fn zooid_inner(entry: &Value) -> &Value {
+    match entry.get("schema") {
+        Some(inner @ Value::Object(_)) => inner,
+        _ => entry,
+    }
+}
+
 impl TypeRules {
     /// Compiles every schema of `config`; an unusable config is refused.
     pub fn compile(config: &ChannelConfig) -> Result<TypeRules, Invalid> {
@@ -31,7 +42,7 @@ impl TypeRules {
         }
         let mut validators = BTreeMap::new();
         for (name, schema) in &config.types {
-            let validator = jsonschema::validator_for(schema).map_err(|e| {
+            let validator = jsonschema::validator_for(zooid_inner(schema)).map_err(|e| {
                 Invalid(format!(
                     "config.types.{name} is not a valid JSON Schema: {e}"
                 ))
@@ -128,6 +139,7 @@ mod tests {
 
     fn strict() -> ChannelConfig {
         ChannelConfig {
+            storage: None,
             strict_types: true,
             types: BTreeMap::from([(
                 "price.update".to_string(),
@@ -152,14 +164,40 @@ mod tests {
         assert!(rules.check(None, &json!({})).is_err());
     }
 
+    /// Zooid's CLI writes `{"schema": ..., "description": ...}` per type:
+    /// its inner schema is enforced, not taken as an empty (allow-all) one.
+    #[test]
+    fn zooid_wrapped_schemas_are_enforced() {
+        let config = ChannelConfig {
+            storage: None,
+            strict_types: true,
+            types: BTreeMap::from([(
+                "price".to_string(),
+                json!({"schema": {"type": "object", "required": ["usd"],
+                                  "properties": {"usd": {"type": "number"}}},
+                       "description": "a price"}),
+            )]),
+        };
+        let rules = TypeRules::compile(&config).unwrap();
+        assert!(rules.check(Some("price"), &json!({"usd": 3})).is_ok());
+        assert!(
+            rules
+                .check(Some("price"), &json!({"usd": "three"}))
+                .is_err()
+        );
+        assert!(rules.check(Some("price"), &json!({})).is_err());
+    }
+
     #[test]
     fn configs_that_cannot_work_are_refused() {
         let no_types = ChannelConfig {
+            storage: None,
             strict_types: true,
             types: BTreeMap::new(),
         };
         assert!(TypeRules::compile(&no_types).is_err());
         let bad_schema = ChannelConfig {
+            storage: None,
             strict_types: false,
             types: BTreeMap::from([("t".to_string(), json!({"type": 12}))]),
         };

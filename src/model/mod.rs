@@ -152,6 +152,21 @@ pub fn optional_object<'de, D: Deserializer<'de>, T: DeserializeOwned>(
     }
 }
 
+/// For `#[serde(default, deserialize_with)]` on an `Option<Option<T>>`:
+/// absent is `None`, `null` is `Some(None)`, a value `Some(Some(value))`.
+pub fn nullable<'de, D: Deserializer<'de>, T: DeserializeOwned>(
+    deserializer: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+/// [`nullable`] for an object, with [`optional_object`]'s errors.
+pub fn nullable_object<'de, D: Deserializer<'de>, T: DeserializeOwned>(
+    deserializer: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    optional_object(deserializer).map(Some)
+}
+
 /// For `#[serde(deserialize_with)]` on a list of objects.
 pub fn objects<'de, D: Deserializer<'de>, T: DeserializeOwned>(
     deserializer: D,
@@ -179,8 +194,10 @@ pub fn validate_channel_id(id: &str) -> Result<(), Invalid> {
     Ok(())
 }
 
-/// Per-channel publishing rules.
+/// Per-channel publishing rules. Unknown keys are refused (400), at every
+/// level: a setting that is not understood must not pass for one that is.
 #[derive(Debug, Clone, Default, PartialEq, Object, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ChannelConfig {
     /// When true, every event needs a `type` listed in `types` and `data` valid against its schema.
     #[oai(default)]
@@ -193,6 +210,48 @@ pub struct ChannelConfig {
     #[oai(default)]
     #[serde(default)]
     pub types: BTreeMap<String, Value>,
+    /// Zooid's storage settings, accepted as Zooid writes them:
+    /// `retention_days` sets `retention.max_age_seconds` (giving both is a
+    /// 400). Kept in the config as written.
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage: Option<StorageConfig>,
+}
+
+/// Zooid's `config.storage`.
+#[derive(Debug, Clone, Default, PartialEq, Object, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageConfig {
+    /// Days events are kept (whole days; fractions are rounded down, as
+    /// Zooid does): 1 to 36 500.
+    #[oai(validator(minimum(value = "1"), maximum(value = "36500")))]
+    pub retention_days: Option<f64>,
+}
+
+impl ChannelConfig {
+    /// `retention` with Zooid's `storage.retention_days` applied, when the
+    /// config has one: as `max_age_seconds`, unless that is given too.
+    pub fn retention_from_storage(&self, retention: Retention) -> Result<Retention, Invalid> {
+        let Some(days) = self.storage.as_ref().and_then(|s| s.retention_days) else {
+            return Ok(retention);
+        };
+        if !(1.0..=36_500.0).contains(&days) {
+            return Err(Invalid(
+                "config.storage.retention_days is 1 to 36500".into(),
+            ));
+        }
+        if retention.max_age_seconds.is_some() {
+            return Err(Invalid(
+                "give config.storage.retention_days (Zooid's form) or \
+                 retention.max_age_seconds, not both"
+                    .into(),
+            ));
+        }
+        Ok(Retention {
+            max_age_seconds: Some(days.floor() as i64 * 86_400),
+            ..retention
+        })
+    }
 }
 
 /// How long a channel keeps its events; the oldest go first.

@@ -39,7 +39,7 @@ export class ChannelhubError extends Error {
       }
     } catch {
       // A proxy or a crash can answer without a problem body: keep what there is.
-      problem = { type: 'about:blank', title: response.statusText || 'HTTP error', status: response.status, detail: text };
+      problem = { type: 'about:blank', title: response.statusText || 'HTTP error', status: response.status, detail: text, error: text };
     }
     const retry = Number(response.headers.get('retry-after'));
     return new ChannelhubError(problem, { retryAfter: Number.isFinite(retry) && retry > 0 ? retry : undefined });

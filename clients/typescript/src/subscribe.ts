@@ -373,7 +373,7 @@ function asError(error: unknown): Error {
 
 function closeProblem(end: WsEnd) {
   const detail = end.opened ? `WebSocket closed with ${end.code}${end.reason ? ` "${end.reason}"` : ''}` : 'WebSocket could not connect';
-  return { type: 'about:blank', title: end.reason || 'WebSocket closed', status: 0, detail };
+  return { type: 'about:blank', title: end.reason || 'WebSocket closed', status: 0, detail, error: detail };
 }
 
 /** Events an iterator holds for a slow loop body before it stops taking more. */

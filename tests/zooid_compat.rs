@@ -1,0 +1,206 @@
+//! Requests shaped as Zooid's SDK and CLI send them (shapes read from
+//! Zooid's source: `packages/sdk/src/client.ts`, `packages/cli`), and the
+//! bugs they found in channelhub's own rules. On SQLite and PostgreSQL.
+
+mod common;
+
+use common::{ADMIN, Backend, TestServer};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+on_both_backends!(
+    a_strict_channel_written_as_zooids_cli_does_enforces_its_schemas,
+    unknown_config_keys_are_refused_and_retention_days_is_read,
+    patch_with_null_resets_to_the_default,
+    problems_carry_the_reason_as_error_too,
+    meta_may_be_an_object,
+);
+
+async fn create(server: &TestServer, body: Value) -> (StatusCode, Value) {
+    server
+        .call(Method::POST, "/channels", Some(ADMIN), Some(body))
+        .await
+}
+
+async fn publish(server: &TestServer, channel: &str, body: Value) -> (StatusCode, Value) {
+    server
+        .call(
+            Method::POST,
+            &format!("/channels/{channel}/events"),
+            Some(ADMIN),
+            Some(body),
+        )
+        .await
+}
+
+/// Zooid's CLI writes `config.types.<type> = {"schema": {...}}` (with a
+/// `description` in its docs): the inner schema is enforced (it was taken
+/// as an empty schema, so anything was stored), and the config is stored
+/// as written.
+async fn a_strict_channel_written_as_zooids_cli_does_enforces_its_schemas(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let config = json!({
+        "strict_types": true,
+        "types": {"price": {
+            "schema": {"type": "object", "required": ["usd"],
+                       "properties": {"usd": {"type": "number"}}},
+            "description": "a price in dollars"
+        }}
+    });
+    let (status, channel) = create(&server, json!({"id": "prices", "config": config})).await;
+    assert_eq!(status, StatusCode::CREATED, "{channel}");
+    assert_eq!(channel["config"], config, "stored as written");
+    let (status, body) = publish(
+        &server,
+        "prices",
+        json!({"type": "price", "data": {"usd": "ten"}}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, _) = publish(&server, "prices", json!({"type": "price", "data": {}})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, body) = publish(
+        &server,
+        "prices",
+        json!({"type": "price", "data": {"usd": 10}}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+}
+
+/// Unknown keys inside `config` were dropped silently; now they are a 400.
+/// Zooid's `config.storage.retention_days` sets the retention.
+async fn unknown_config_keys_are_refused_and_retention_days_is_read(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    for config in [
+        json!({"bogus": 1}),
+        json!({"storage": {"retention_hours": 1}}),
+        json!({"storage": {"retention_days": 0}}),
+    ] {
+        let (status, body) = create(&server, json!({"id": "odd", "config": config})).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{config} → {body}");
+    }
+    let (status, channel) = create(
+        &server,
+        json!({"id": "weekly", "config": {"storage": {"retention_days": 7}}}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{channel}");
+    assert_eq!(channel["retention"]["max_age_seconds"], 7 * 86_400);
+    assert_eq!(channel["config"]["storage"]["retention_days"], 7.0);
+    let (status, body) = create(
+        &server,
+        json!({"id": "both", "config": {"storage": {"retention_days": 7}},
+               "retention": {"max_age_seconds": 60}}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        body["detail"].as_str().unwrap().contains("not both"),
+        "{body}"
+    );
+    // Through an update too, keeping max_events.
+    server
+        .create_channel(json!({"id": "later", "retention": {"max_events": 5}}))
+        .await;
+    let (status, channel) = server
+        .call(
+            Method::PATCH,
+            "/channels/later",
+            Some(ADMIN),
+            Some(json!({"config": {"storage": {"retention_days": 2}}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{channel}");
+    assert_eq!(
+        channel["retention"],
+        json!({"max_age_seconds": 2 * 86_400, "max_events": 5})
+    );
+}
+
+/// `PATCH` with `null` resets a field to its default (it changed nothing).
+async fn patch_with_null_resets_to_the_default(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    server
+        .create_channel(json!({
+            "id": "full", "description": "d", "tags": ["t"], "meta": {"k": 1},
+            "config": {"types": {"a": {"type": "object"}}},
+            "retention": {"max_events": 10}
+        }))
+        .await;
+    let (status, channel) = server
+        .call(
+            Method::PATCH,
+            "/channels/full",
+            Some(ADMIN),
+            Some(json!({"description": null, "tags": null, "meta": null,
+                        "config": null, "retention": null, "name": null})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{channel}");
+    assert_eq!(channel["description"], "");
+    assert_eq!(channel["tags"], json!([]));
+    assert_eq!(channel["meta"], json!({}));
+    assert_eq!(channel["config"]["types"], json!({}));
+    assert_eq!(channel["config"]["strict_types"], false);
+    assert_eq!(channel["retention"]["max_events"], Value::Null);
+    assert_eq!(channel["name"], "full", "null leaves the name as it is");
+    // Absent fields stay.
+    let (_, channel) = server
+        .call(
+            Method::PATCH,
+            "/channels/full",
+            Some(ADMIN),
+            Some(json!({"description": "again"})),
+        )
+        .await;
+    assert_eq!(channel["description"], "again");
+    assert_eq!(channel["meta"], json!({}));
+}
+
+/// Zooid's SDK and CLI read a failure's reason from `error`: problem
+/// documents carry it beside `detail`.
+async fn problems_carry_the_reason_as_error_too(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let (status, body) = server
+        .call(Method::GET, "/channels/nowhere", None, None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(body["detail"].as_str().unwrap().contains("nowhere"));
+    assert_eq!(body["error"], body["detail"]);
+    let (status, body) = create(&server, json!({"id": "X"})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"], body["detail"]);
+}
+
+/// Zooid's SDK sends `meta` as an object: stored and returned as its JSON
+/// text (as Zooid does), within the 16 KiB bound; other kinds are a 400.
+async fn meta_may_be_an_object(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    server.create_channel(json!({"id": "metas"})).await;
+    let (status, event) = publish(
+        &server,
+        "metas",
+        json!({"data": 1, "meta": {"source": "sdk", "n": 2}}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{event}");
+    assert_eq!(event["meta"], r#"{"source":"sdk","n":2}"#);
+    let (status, event) = publish(&server, "metas", json!({"data": 1, "meta": "as text"})).await;
+    assert_eq!(
+        (status, event["meta"].clone()),
+        (StatusCode::CREATED, json!("as text"))
+    );
+    for meta in [json!(5), json!([1]), json!({"big": "x".repeat(17_000)})] {
+        let (status, body) = publish(&server, "metas", json!({"data": 1, "meta": meta})).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    }
+    let (status, batch) = publish(
+        &server,
+        "metas",
+        json!({"events": [{"data": 1, "meta": {"i": 1}}, {"data": 2}]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{batch}");
+    assert_eq!(batch["events"][0]["meta"], r#"{"i":1}"#);
+}
