@@ -56,6 +56,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), Box<dyn std::error::Error>
         server_id,
         version: env!("CARGO_PKG_VERSION"),
         webhook_public_key: key.public_key(),
+        webhook_public_key_spki: key.spki_base64url(),
     });
 
     let rooms = Rooms::new(config.subscriber_queue_frames);
@@ -145,6 +146,10 @@ pub async fn serve(config: ServeConfig) -> Result<(), Box<dyn std::error::Error>
         .at("/healthz", get(api::system::healthz))
         .at("/readyz", get(api::system::readyz))
         .at("/.well-known/channelhub.json", get(well_known))
+        .at(
+            "/.well-known/zooid.json",
+            get(api::system::zooid_well_known),
+        )
         .at("/metrics", get(api::system::prometheus_metrics))
         .data(metrics)
         .data(hub)

@@ -4,7 +4,14 @@
 
 mod common;
 
-use common::{ADMIN, Backend, TestServer};
+use base64::{
+    Engine,
+    engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD},
+};
+use common::{
+    ADMIN, Backend, TestServer,
+    receiver::{Behaviour, Receiver},
+};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -14,6 +21,7 @@ on_both_backends!(
     patch_with_null_resets_to_the_default,
     problems_carry_the_reason_as_error_too,
     meta_may_be_an_object,
+    deliveries_verify_as_zooids_verify_webhook_does,
 );
 
 async fn create(server: &TestServer, body: Value) -> (StatusCode, Value) {
@@ -203,4 +211,97 @@ async fn meta_may_be_an_object(backend: Backend) {
     .await;
     assert_eq!(status, StatusCode::CREATED, "{batch}");
     assert_eq!(batch["events"][0]["meta"], r#"{"i":1}"#);
+}
+
+/// What Zooid's `verifyWebhook` does (`packages/sdk/src/verify.ts`), done
+/// here with ed25519-dalek: import `/.well-known/zooid.json`'s `public_key`
+/// as SPKI DER (base64url), check `X-Zooid-Signature` (base64) over
+/// `` `${X-Zooid-Timestamp}.${body}` ``, and the timestamp's age (`maxAge`).
+async fn deliveries_verify_as_zooids_verify_webhook_does(backend: Backend) {
+    let server = TestServer::start_with(backend, &["--allow-private-webhooks"]).await;
+    server.create_channel(json!({"id": "signed"})).await;
+    let receiver = Receiver::start(Behaviour::default()).await;
+    let (status, hook) = server
+        .register_webhook("signed", Some(ADMIN), json!({"url": receiver.url}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{hook}");
+    let event = server
+        .publish("signed", json!({"type": "t", "data": {"n": 1}}))
+        .await;
+    common::eventually("the delivery arrives", || async {
+        !receiver.received().is_empty()
+    })
+    .await;
+    let delivery = receiver.received().remove(0);
+
+    let discovery: Value = server
+        .http
+        .get(format!("http://{}/.well-known/zooid.json", server.addr))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(discovery["public_key_format"], "spki");
+    assert_eq!(discovery["algorithm"], "Ed25519");
+    assert!(discovery["delivery"].is_array());
+    let spki = URL_SAFE_NO_PAD
+        .decode(discovery["public_key"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(spki.len(), 44, "SPKI DER of an Ed25519 key");
+    assert_eq!(
+        &spki[..12],
+        &[
+            0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00
+        ]
+    );
+    let key = ed25519_dalek::VerifyingKey::from_bytes(&spki[12..].try_into().unwrap()).unwrap();
+
+    let header = |name: &str| delivery.headers[name].to_str().unwrap().to_owned();
+    let timestamp = header("x-zooid-timestamp");
+    let age = chrono::Utc::now()
+        - chrono::DateTime::parse_from_rfc3339(&timestamp)
+            .expect("an RFC 3339 time")
+            .with_timezone(&chrono::Utc);
+    assert!(
+        age.num_seconds().abs() < 300,
+        "within Zooid's maxAge: {age}"
+    );
+    let signature = STANDARD.decode(header("x-zooid-signature")).unwrap();
+    let signature = ed25519_dalek::Signature::from_slice(&signature).unwrap();
+    let message = format!("{timestamp}.{}", delivery.body);
+    key.verify_strict(message.as_bytes(), &signature)
+        .expect("the X-Zooid-Signature verifies with the published key");
+    // A body changed in transit does not.
+    let tampered = format!(
+        "{timestamp}.{}",
+        delivery.body.replace("\"n\":1", "\"n\":2")
+    );
+    assert!(key.verify_strict(tampered.as_bytes(), &signature).is_err());
+    assert_eq!(header("x-zooid-event-id"), event["id"].as_str().unwrap());
+    assert_eq!(header("x-zooid-channel"), "signed");
+    // The same key as channelhub.json's `whpk_`.
+    let well_known: Value = server
+        .http
+        .get(format!(
+            "http://{}/.well-known/channelhub.json",
+            server.addr
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let whpk = STANDARD
+        .decode(
+            well_known["webhook_public_key"]
+                .as_str()
+                .unwrap()
+                .strip_prefix("whpk_")
+                .unwrap(),
+        )
+        .unwrap();
+    assert_eq!(&spki[12..], &whpk[..]);
 }

@@ -1,7 +1,8 @@
 //! Endpoints outside `/api/v1`: the live console page at `/`, `/healthz` (the
 //! process answers), `/readyz` (the database answers too), `/metrics`, and
 //! `/.well-known/channelhub.json` (who this server is and the key its webhook
-//! deliveries are signed with).
+//! deliveries are signed with), and `/.well-known/zooid.json` (the same, the
+//! way Zooid's clients read it).
 
 use std::sync::Arc;
 
@@ -21,6 +22,10 @@ pub struct ServerIdentity {
     pub version: &'static str,
     /// Ed25519 public key, `whpk_<base64>`: verifies the `v1a,` webhook signatures.
     pub webhook_public_key: String,
+    /// The same key as SPKI DER in base64url, as `/.well-known/zooid.json`
+    /// publishes it (Zooid's `verifyWebhook` imports it).
+    #[serde(skip)]
+    pub webhook_public_key_spki: String,
 }
 
 /// Who this server is, and which JWTs it accepts: the algorithms (the
@@ -34,6 +39,24 @@ pub fn well_known(
     let mut document = serde_json::to_value(identity.as_ref()).expect("serializes");
     document["jwt"] = hub.jwt_summary();
     Json(document)
+}
+
+/// `/.well-known/zooid.json`: this server described the way Zooid's
+/// discovery (its SDK's `getMetadata`, its CLI's `status`) reads a server,
+/// with the key that verifies the `X-Zooid-Signature` of webhook deliveries.
+#[handler]
+pub fn zooid_well_known(identity: Data<&Arc<ServerIdentity>>) -> Json<serde_json::Value> {
+    Json(json!({
+        "version": "0.1",
+        "public_key": identity.webhook_public_key_spki,
+        "public_key_format": "spki",
+        "algorithm": "Ed25519",
+        "server_id": identity.server_id,
+        "server_name": "channelhub",
+        "server_description": null,
+        "poll_interval": 30,
+        "delivery": ["poll", "webhook", "websocket", "rss", "sse"],
+    }))
 }
 
 /// Prometheus text exposition of every metric in `telemetry`.

@@ -4,8 +4,17 @@
 //! `v1,<base64 HMAC-SHA256>` with the webhook's own secret (`whsec_<base64>`),
 //! and `v1a,<base64 Ed25519>` with the server's key, whose public half is
 //! published at `/.well-known/channelhub.json` (as `whpk_<base64>`).
+//!
+//! Zooid's headers come beside them, so that Zooid's `verifyWebhook` checks
+//! a channelhub delivery unchanged: `X-Zooid-Signature` is the same server
+//! key's Ed25519 signature (standard base64) over `"{timestamp}.{body}"`,
+//! where `X-Zooid-Timestamp` is an RFC 3339 time with milliseconds; the
+//! public key is published at `/.well-known/zooid.json` as SPKI DER.
 
-use base64::{Engine, engine::general_purpose::STANDARD};
+use base64::{
+    Engine,
+    engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD},
+};
 use ed25519_dalek::{Signer, SigningKey};
 use hmac::{Hmac, Mac};
 use rand::RngCore;
@@ -40,6 +49,22 @@ impl ServerKey {
             "whpk_{}",
             STANDARD.encode(self.0.verifying_key().as_bytes())
         )
+    }
+
+    /// The public key as Zooid publishes it: SPKI DER (RFC 8410), base64url.
+    pub fn spki_base64url(&self) -> String {
+        const SPKI_PREFIX: [u8; 12] = [
+            0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+        ];
+        let mut der = SPKI_PREFIX.to_vec();
+        der.extend_from_slice(self.0.verifying_key().as_bytes());
+        URL_SAFE_NO_PAD.encode(der)
+    }
+
+    /// The `X-Zooid-Signature` header value: over `"{timestamp}.{body}"`.
+    pub fn zooid_signature(&self, timestamp: &str, body: &str) -> String {
+        let signed = format!("{timestamp}.{body}");
+        STANDARD.encode(self.0.sign(signed.as_bytes()).to_bytes())
     }
 
     /// The `webhook-signature` header value for one delivery.

@@ -205,16 +205,24 @@ impl Worker {
             return self.store.drop_job(job.id).await;
         };
         let body = event.to_json_string();
-        let timestamp = chrono::Utc::now().timestamp();
+        let now = chrono::Utc::now();
+        let timestamp = now.timestamp();
         let signature = self
             .key
             .signature(&webhook.secret, &event.id, timestamp, &body);
+        let zooid_timestamp = now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let headers = Signed {
+            event_id: &event.id,
+            channel_id: &webhook.channel_id,
+            timestamp,
+            signature: &signature,
+            zooid_signature: self.key.zooid_signature(&zooid_timestamp, &body),
+            zooid_timestamp,
+        };
 
         let started = tokio::time::Instant::now();
         let at = now_millis();
-        let result = self
-            .post(&webhook.url, &event.id, timestamp, &signature, body)
-            .await;
+        let result = self.post(&webhook.url, &headers, body).await;
         let duration_ms = started.elapsed().as_millis() as i64;
         let (outcome, status, error, retry_after) = match result {
             Ok(()) => (Outcome::Success, None, None, None),
@@ -250,14 +258,7 @@ impl Worker {
         self.store.finish_attempt(job, &attempt, next).await
     }
 
-    async fn post(
-        &self,
-        url: &str,
-        event_id: &str,
-        timestamp: i64,
-        signature: &str,
-        body: String,
-    ) -> Result<(), Failure> {
+    async fn post(&self, url: &str, signed: &Signed<'_>, body: String) -> Result<(), Failure> {
         let url = reqwest::Url::parse(url).map_err(|e| Failure::refused(e.to_string()))?;
         guard::check_literal(&url, self.settings.allow_private)
             .map_err(|e| Failure::refused(e.0))?;
@@ -265,9 +266,14 @@ impl Worker {
             .client
             .post(url)
             .header(header::CONTENT_TYPE, "application/json")
-            .header("webhook-id", event_id)
-            .header("webhook-timestamp", timestamp.to_string())
-            .header("webhook-signature", signature)
+            .header("webhook-id", signed.event_id)
+            .header("webhook-timestamp", signed.timestamp.to_string())
+            .header("webhook-signature", signed.signature)
+            // Zooid's, so that its verifyWebhook checks deliveries unchanged.
+            .header("x-zooid-event-id", signed.event_id)
+            .header("x-zooid-channel", signed.channel_id)
+            .header("x-zooid-timestamp", &signed.zooid_timestamp)
+            .header("x-zooid-signature", &signed.zooid_signature)
             .body(body)
             .timeout(self.settings.timeout)
             .send()
@@ -357,6 +363,18 @@ fn retry_delay(
         .min(settings.retry_max);
     let jittered = backoff.mul_f64(rand::rng().random_range(0.5..1.5));
     retry_after.map_or(jittered, |asked| jittered.max(asked))
+}
+
+/// A delivery's identifying and signature headers.
+struct Signed<'a> {
+    event_id: &'a str,
+    channel_id: &'a str,
+    /// Standard Webhooks: seconds since the epoch.
+    timestamp: i64,
+    signature: &'a str,
+    /// Zooid: RFC 3339 with milliseconds.
+    zooid_timestamp: String,
+    zooid_signature: String,
 }
 
 #[cfg(test)]

@@ -85,3 +85,24 @@ test('deliveries from the server verify with the secret (v1) and the public key 
   const { ['webhook-signature']: _, ...unsigned } = headers;
   await refused(verifyWebhook(unsigned, body, { secret }), 'a delivery without a signature fails');
 });
+
+// Zooid's `verifyWebhook` (its SDK's verify.ts), step for step with WebCrypto:
+// the SPKI key from /.well-known/zooid.json, Ed25519 over `${timestamp}.${body}`.
+test("deliveries carry Zooid's headers, which verify as Zooid's verifyWebhook checks them", async () => {
+  await waitFor(20_000, 'a delivery arrived', () => deliveries.length >= 1);
+  const discovery = (await (await fetch(`${server.client().baseUrl}/.well-known/zooid.json`)).json()) as {
+    public_key: string; public_key_format: string; algorithm: string;
+  };
+  assert.equal(discovery.public_key_format, 'spki');
+  assert.equal(discovery.algorithm, 'Ed25519');
+  const key = await crypto.subtle.importKey('spki', Buffer.from(discovery.public_key, 'base64url'), 'Ed25519', false, ['verify']);
+  const { headers, body } = deliveries[0];
+  const timestamp = String(headers['x-zooid-timestamp']);
+  assert.ok(Math.abs(Date.now() - Date.parse(timestamp)) < 300_000, 'fresh, as maxAge: 300 wants');
+  const signature = Buffer.from(String(headers['x-zooid-signature']), 'base64');
+  const message = (text: string) => new TextEncoder().encode(`${timestamp}.${text}`);
+  assert.ok(await crypto.subtle.verify('Ed25519', key, signature, message(body)), 'the signature verifies');
+  assert.ok(!(await crypto.subtle.verify('Ed25519', key, signature, message(body.replace('"n":1', '"n":2')))), 'tampering fails');
+  assert.equal(headers['x-zooid-event-id'], headers['webhook-id']);
+  assert.ok(String(headers['x-zooid-channel']).length > 0);
+});
