@@ -22,6 +22,7 @@ on_both_backends!(
     problems_carry_the_reason_as_error_too,
     meta_may_be_an_object,
     deliveries_verify_as_zooids_verify_webhook_does,
+    tokens_are_minted_and_their_claims_read_as_zooids_sdk_does,
 );
 
 async fn create(server: &TestServer, body: Value) -> (StatusCode, Value) {
@@ -304,4 +305,120 @@ async fn deliveries_verify_as_zooids_verify_webhook_does(backend: Backend) {
         )
         .unwrap();
     assert_eq!(&spki[12..], &whpk[..]);
+}
+
+/// Zooid's `mintToken` (`POST /tokens`, admin) and `getTokenClaims`
+/// (`GET /tokens/claims`), and `getServerMeta` (`GET /server`).
+async fn tokens_are_minted_and_their_claims_read_as_zooids_sdk_does(backend: Backend) {
+    const SECRET: &str = "zooid-compat-secret-0123456789abcdef";
+    let server = TestServer::start_with(backend, &["--jwt-secret", SECRET]).await;
+    server
+        .create_channel(json!({"id": "minted", "is_public": false}))
+        .await;
+    let (status, minted) = mint(
+        &server,
+        json!({"scopes": ["sub:minted", "pub:minted"], "sub": "agent-7", "name": "Seven",
+               "expires_in": "5m", "groups": ["ops"]}),
+        Some(ADMIN),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{minted}");
+    let token = minted["token"].as_str().unwrap().to_owned();
+    let (status, claims) = server
+        .call(Method::GET, "/tokens/claims", Some(&token), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{claims}");
+    assert_eq!(claims["scopes"], json!(["sub:minted", "pub:minted"]));
+    assert_eq!(claims["sub"], "agent-7");
+    assert_eq!(claims["name"], "Seven");
+    let lifetime = claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap();
+    assert_eq!(lifetime, 300);
+    // The minted token works: it reads the private channel and publishes.
+    let (status, _) = server
+        .call(Method::GET, "/channels/minted/events", Some(&token), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, event) = publish_with(&server, "minted", &token).await;
+    assert_eq!(
+        (status, event["publisher_id"].clone()),
+        (StatusCode::CREATED, json!("agent-7"))
+    );
+    // Without expires_in, a server that requires exp gives a day.
+    let (_, minted) = mint(&server, json!({"scopes": ["sub:minted"]}), Some(ADMIN)).await;
+    let (_, claims) = server
+        .call(
+            Method::GET,
+            "/tokens/claims",
+            Some(minted["token"].as_str().unwrap()),
+            None,
+        )
+        .await;
+    assert_eq!(
+        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+        86_400
+    );
+    // Zooid's refusals.
+    let (status, body) = mint(&server, json!({"scopes": ["read:minted"]}), Some(ADMIN)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        body["error"],
+        "Invalid scope \"read:minted\". Must be \"admin\", \"pub:<channel>\", or \"sub:<channel>\""
+    );
+    for bad in [
+        json!({"scopes": []}),
+        json!({"scopes": ["admin"], "expires_in": "5 minutes"}),
+        json!({"scopes": ["admin"], "sub": "a:b"}),
+    ] {
+        let (status, body) = mint(&server, bad.clone(), Some(ADMIN)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad} → {body}");
+    }
+    let (status, _) = mint(&server, json!({"scopes": ["admin"]}), None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = mint(&server, json!({"scopes": ["admin"]}), Some(&token)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "minting needs admin");
+    // Claims of the other credentials; none is a 401.
+    let (_, claims) = server
+        .call(Method::GET, "/tokens/claims", Some(ADMIN), None)
+        .await;
+    assert_eq!(claims["scopes"], json!(["admin"]));
+    let (subscribe, _) = server.create_token("minted", "subscribe", json!({})).await;
+    let (_, claims) = server
+        .call(Method::GET, "/tokens/claims", Some(&subscribe), None)
+        .await;
+    assert_eq!(claims["scopes"], json!(["sub:minted"]));
+    let (status, body) = server.call(Method::GET, "/tokens/claims", None, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    let (status, meta) = server.call(Method::GET, "/server", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(meta["name"], "channelhub");
+    assert_eq!(meta["tags"], json!([]));
+    // A server without a secret mints nothing: a documented 404.
+    let plain = TestServer::start(backend).await;
+    let (status, body) = plain
+        .call(
+            Method::POST,
+            "/tokens",
+            Some(ADMIN),
+            Some(json!({"scopes": ["admin"]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("--jwt-secret"));
+}
+
+async fn mint(server: &TestServer, body: Value, token: Option<&str>) -> (StatusCode, Value) {
+    server
+        .call(Method::POST, "/tokens", token, Some(body))
+        .await
+}
+
+async fn publish_with(server: &TestServer, channel: &str, token: &str) -> (StatusCode, Value) {
+    server
+        .call(
+            Method::POST,
+            &format!("/channels/{channel}/events"),
+            Some(token),
+            Some(json!({"data": 1})),
+        )
+        .await
 }

@@ -37,6 +37,7 @@ const CLOSED_REQUESTS: &[&str] = &[
     "CreateRevocation",
     "ChannelConfig",
     "StorageConfig",
+    "MintToken",
 ];
 
 /// Properties holding RFC 3339 times.
@@ -48,6 +49,7 @@ const TIMES: &[&str] = &[
     "last_success_at",
     "at",
     "issued_before",
+    "updated_at",
 ];
 
 /// Text both databases can store: no NUL (U+0000).

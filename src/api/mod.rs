@@ -17,6 +17,7 @@ pub mod system;
 pub mod tokens;
 pub mod webhooks;
 pub mod ws;
+pub mod zooid;
 
 use std::sync::Arc;
 
@@ -53,6 +54,9 @@ pub enum ApiTags {
     Feeds,
     /// Trusted JWT keys, the JWT deny-list, and what a credential grants.
     Keys,
+    /// Routes Zooid's SDK and CLI call: this server, a credential's claims,
+    /// tokens minted with the HS256 secret.
+    Zooid,
 }
 
 /// `201 Created` with a JSON body.
@@ -203,6 +207,7 @@ pub type Apis = (
     feeds::FeedsApi,
     webhooks::WebhooksApi,
     keys::KeysApi,
+    zooid::ZooidApi,
 );
 
 /// Every API under `/api/v1`, documented together.
@@ -222,7 +227,11 @@ pub fn service(hub: Arc<Hub>, sessions: Arc<Sessions>) -> OpenApiService<Apis, (
             },
             feeds::FeedsApi { hub: hub.clone() },
             webhooks::WebhooksApi { hub: hub.clone() },
-            keys::KeysApi { hub },
+            keys::KeysApi { hub: hub.clone() },
+            zooid::ZooidApi {
+                hub,
+                started_at: crate::model::format_millis(crate::model::now_millis()),
+            },
         ),
         "channelhub",
         env!("CARGO_PKG_VERSION"),

@@ -110,6 +110,8 @@ pub struct JwtGrant {
     pub iat: Option<Millis>,
     /// When it stops being accepted (`exp` plus the leeway, ms); `None`: never.
     pub expires_at: Option<Millis>,
+    /// Its `exp` as it says (ms).
+    pub exp: Option<Millis>,
 }
 
 impl JwtGrant {
@@ -577,6 +579,7 @@ impl JwtVerifier {
             jti: string_claim(claims, "jti")?,
             iat,
             expires_at,
+            exp,
         })
     }
 
@@ -612,6 +615,16 @@ impl JwtVerifier {
 /// Which secret verified a token: the secret's SHA-256 (never the secret).
 fn secret_fingerprint(secret: &[u8]) -> [u8; 32] {
     Sha256::digest(secret).into()
+}
+
+impl JwtVerifier {
+    /// Signs `claims` with the HS256 secret: the token Zooid's
+    /// `POST /tokens` hands out. `None` without a secret.
+    pub fn mint_with_secret(&self, claims: &Map<String, Value>) -> Option<String> {
+        let secret = self.settings.secret.as_ref()?;
+        let key = jsonwebtoken::EncodingKey::from_secret(secret).ok()?;
+        jsonwebtoken::encode(&jsonwebtoken::Header::new(Algorithm::HS256), claims, &key).ok()
+    }
 }
 
 impl JwtSettings {

@@ -15,6 +15,17 @@ use crate::{
 
 use super::{Hub, HubError, HubResult};
 
+/// A token to mint with the secret (Zooid's `POST /tokens` body).
+#[derive(Debug, Default)]
+pub struct MintRequest {
+    pub scopes: Vec<String>,
+    pub sub: Option<String>,
+    pub name: Option<String>,
+    pub expires_in_seconds: Option<i64>,
+    /// Carried as a claim, inert (as in Zooid).
+    pub groups: Vec<String>,
+}
+
 /// Longest `jti` or `sub` a deny-list entry names.
 const MAX_REVOKED_VALUE_CHARS: usize = 256;
 
@@ -167,6 +178,80 @@ impl Hub {
         }
         self.auth.jwt().reload().await?;
         Ok(())
+    }
+
+    /// Mints a JWT with the HS256 secret (admin): Zooid's `POST /tokens`.
+    /// Without `expires_in_seconds` the token lasts a day when this server
+    /// requires `exp` (`--jwt-secret-require-exp`, the default), else it has
+    /// none (as Zooid's). 404 without a secret.
+    pub fn mint_jwt(&self, principal: &Principal, request: MintRequest) -> HubResult<String> {
+        Self::require_admin(principal)?;
+        let jwt = self.auth.jwt();
+        let settings = jwt.settings();
+        if settings.secret.is_none() {
+            return Err(HubError::NotFound(
+                "this server mints no tokens: it has no --jwt-secret to sign them with".into(),
+            ));
+        }
+        if request.scopes.is_empty() || request.scopes.len() > crate::auth::scopes::MAX_SCOPES {
+            return Err(HubError::Invalid(format!(
+                "scopes holds 1 to {} scopes",
+                crate::auth::scopes::MAX_SCOPES
+            )));
+        }
+        if let Some(bad) = request
+            .scopes
+            .iter()
+            .find(|s| !crate::auth::scopes::well_formed(s))
+        {
+            return Err(HubError::Invalid(format!(
+                "Invalid scope \"{bad}\". Must be \"admin\", \"pub:<channel>\", or \"sub:<channel>\""
+            )));
+        }
+        let text = |name: &str, value: &Option<String>| match value {
+            Some(v) if v.is_empty() || v.chars().count() > 256 || v.contains('\0') => Err(
+                HubError::Invalid(format!("{name} is 1 to 256 characters, without NUL")),
+            ),
+            _ => Ok(()),
+        };
+        text("sub", &request.sub)?;
+        text("name", &request.name)?;
+        if request
+            .sub
+            .as_deref()
+            .is_some_and(|sub| sub.contains(':') || sub == "admin")
+        {
+            return Err(HubError::Invalid(
+                "sub may not contain ':' nor be \"admin\" (tokens of the secret have no issuer)"
+                    .into(),
+            ));
+        }
+        let now = now_millis() / 1000;
+        let lifetime = match request.expires_in_seconds {
+            Some(seconds) if (1..=100 * 365 * 24 * 3600).contains(&seconds) => Some(seconds),
+            Some(_) => return Err(HubError::Invalid("expires_in is 1 s to 100 years".into())),
+            None if settings.secret_require_exp => Some(24 * 3600),
+            None => None,
+        };
+        let mut claims = serde_json::Map::new();
+        claims.insert("scopes".into(), serde_json::json!(request.scopes));
+        claims.insert("iat".into(), serde_json::json!(now));
+        if let Some(lifetime) = lifetime {
+            claims.insert("exp".into(), serde_json::json!(now + lifetime));
+        }
+        if let Some(aud) = settings.audience.first() {
+            claims.insert("aud".into(), serde_json::json!(aud));
+        }
+        for (name, value) in [("sub", request.sub), ("name", request.name)] {
+            if let Some(value) = value {
+                claims.insert(name.into(), serde_json::json!(value));
+            }
+        }
+        if !request.groups.is_empty() {
+            claims.insert("groups".into(), serde_json::json!(request.groups));
+        }
+        jwt.mint_with_secret(&claims)
+            .ok_or_else(|| HubError::Unavailable("the token could not be signed".into()))
     }
 
     /// Which JWTs this server accepts, for `/.well-known/channelhub.json`.

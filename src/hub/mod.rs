@@ -34,7 +34,7 @@ use schema::TypeRulesCache;
 use writer::EventWriter;
 
 pub use events::{Publication, Published};
-pub use keys::RevocationRequest;
+pub use keys::{MintRequest, RevocationRequest};
 pub use tokens::TokenRequest;
 
 #[derive(Debug, thiserror::Error)]

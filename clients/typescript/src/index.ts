@@ -64,6 +64,9 @@ export const OPERATIONS = {
   'GET /revocations': 'listRevocations',
   'DELETE /revocations/{revocation_id}': 'deleteRevocation',
   'GET /whoami': 'whoami',
+  'GET /server': 'serverMeta',
+  'GET /tokens/claims': 'tokenClaims',
+  'POST /tokens': 'mintToken',
 } as const satisfies Record<Operation, keyof Channelhub>;
 
 export type { CallOptions };

@@ -209,6 +209,21 @@ export class RestClient {
     return this.call('GET', '/whoami', options);
   }
 
+  // --- Zooid's routes -------------------------------------------------------
+
+  /** This server, as Zooid's `GET /api/v1/server` describes one. */
+  serverMeta(options?: CallOptions): Promise<Schemas['ServerMeta']> {
+    return this.call('GET', '/server', options);
+  }
+  /** What the client's credential grants, in Zooid's shape (`scopes`, `sub`, `iat`, `exp`). */
+  tokenClaims(options?: CallOptions): Promise<Schemas['TokenClaims']> {
+    return this.call('GET', '/tokens/claims', options);
+  }
+  /** A JWT signed with the server's HS256 secret (admin); 404 when the server has none. */
+  mintToken(body: Schemas['MintToken'], options?: CallOptions): Promise<Schemas['MintedJwt']> {
+    return this.call('POST', '/tokens', { ...options, body });
+  }
+
   // --- Outside /api/v1 (not in the OpenAPI document) ---------------------
 
   /** `/.well-known/channelhub.json`: server id, version and the webhook public key (`whpk_…`). */

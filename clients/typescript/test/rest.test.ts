@@ -120,6 +120,13 @@ test('every REST operation of the OpenAPI document works against the server', as
   assert.ok((await admin.listRevocations()).some((r) => r.id === revocation.id && r.jti === `jti-${id}`));
   await admin.deleteRevocation(revocation.id);
   assert.equal((await holder.whoami()).kind, 'jwt', 'a removed revocation lets the token in again');
+  const claims = await holder.tokenClaims();
+  assert.deepEqual(claims.scopes, [`sub:${id}`, `pub:${id}`]);
+  assert.equal(claims.sub, 'ada');
+  assert.equal(typeof claims.exp, 'number');
+  assert.equal((await admin.serverMeta()).name, 'channelhub');
+  // The test server has no --jwt-secret: minting is a documented 404.
+  await assert.rejects(admin.mintToken({ scopes: [`sub:${id}`] }), (e: unknown) => e instanceof ChannelhubError && e.status === 404);
   assert.deepEqual(await admin.removeKey(kid), { ok: true });
   await assert.rejects(holder.whoami(), (e: unknown) => e instanceof ChannelhubError && e.status === 401);
 
