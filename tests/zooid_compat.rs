@@ -23,6 +23,7 @@ on_both_backends!(
     meta_may_be_an_object,
     deliveries_verify_as_zooids_verify_webhook_does,
     tokens_are_minted_and_their_claims_read_as_zooids_sdk_does,
+    a_reply_to_is_refused_with_what_to_send_instead,
 );
 
 async fn create(server: &TestServer, body: Value) -> (StatusCode, Value) {
@@ -421,4 +422,29 @@ async fn publish_with(server: &TestServer, channel: &str, token: &str) -> (Statu
             Some(json!({"data": 1})),
         )
         .await
+}
+
+/// Zooid's SDK sends `reply_to` for threads, which channelhub does not
+/// keep: a 400 that says what to send instead, and nothing stored.
+async fn a_reply_to_is_refused_with_what_to_send_instead(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    server.create_channel(json!({"id": "threads"})).await;
+    let first = server.publish("threads", json!({"data": 1})).await;
+    let reply_to = first["id"].clone();
+    for body in [
+        json!({"data": 2, "reply_to": reply_to}),
+        json!({"events": [{"data": 2}, {"data": 3, "reply_to": reply_to}]}),
+    ] {
+        let (status, problem) = publish(&server, "threads", body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
+        assert!(
+            problem["error"].as_str().unwrap().contains("meta or data"),
+            "{problem}"
+        );
+    }
+    assert_eq!(
+        server.all_events("threads").await.len(),
+        1,
+        "nothing was stored"
+    );
 }

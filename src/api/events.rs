@@ -65,6 +65,17 @@ impl<'de> Deserialize<'de> for PublishBody {
         if !value.is_object() {
             return Err(D::Error::custom("the body must be a JSON object"));
         }
+        // Zooid's threads: refused with what to send instead, never ignored.
+        let replies = value.get("reply_to").is_some()
+            || value["events"]
+                .as_array()
+                .is_some_and(|events| events.iter().any(|e| e.get("reply_to").is_some()));
+        if replies {
+            return Err(D::Error::custom(
+                "reply_to (Zooid's threads) is not supported here: put the id of the event \
+                 this one answers in its meta or data instead",
+            ));
+        }
         if value.get("events").is_some() {
             serde_json::from_value(value).map(PublishBody::Batch)
         } else {
