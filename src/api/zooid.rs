@@ -17,7 +17,7 @@ use super::{
 use crate::{
     auth::Principal,
     hub::{Hub, HubError, MintRequest},
-    model::{Invalid, TokenKind, check_storable_all, check_storable_opt},
+    model::{Invalid, check_storable_all, check_storable_opt},
 };
 
 /// This server, as Zooid's `GET /api/v1/server` describes one (read-only).
@@ -143,14 +143,7 @@ impl ZooidApi {
                 exp: None,
             },
             Principal::Token(token) => TokenClaims {
-                scopes: vec![format!(
-                    "{}:{}",
-                    match token.kind {
-                        TokenKind::Publish => "pub",
-                        TokenKind::Subscribe => "sub",
-                    },
-                    token.channel_id
-                )],
+                scopes: vec![token.scope()],
                 sub: token.publisher_id.clone(),
                 name: token.name.clone(),
                 iat: Some(seconds(token.created_at)),

@@ -33,6 +33,7 @@ use super::{
     keys::LoadedKey,
     revocations::{JwtView, Revocations},
     scopes,
+    secrets::digest,
     token::{
         check_signature, check_subject, header_algorithm, header_json, string_claim, time_claim,
     },
@@ -642,8 +643,4 @@ impl JwtSettings {
                 .map(|(s, until)| (short_hex(&secret_fingerprint(s)), *until)),
         }
     }
-}
-
-pub(super) fn digest(token: &str) -> [u8; 32] {
-    Sha256::digest(token.as_bytes()).into()
 }

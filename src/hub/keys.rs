@@ -300,14 +300,7 @@ impl Hub {
             },
             Principal::Token(token) => Identity {
                 kind: "channel_token".into(),
-                scopes: vec![format!(
-                    "{}:{}",
-                    match token.kind {
-                        crate::model::TokenKind::Publish => "pub",
-                        crate::model::TokenKind::Subscribe => "sub",
-                    },
-                    token.channel_id
-                )],
+                scopes: vec![token.scope()],
                 subject: token.publisher_id.clone(),
                 name: token.name.clone(),
                 expires_at: token.expires_at.map(format_millis),

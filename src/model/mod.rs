@@ -443,6 +443,15 @@ impl TokenRecord {
     pub fn is_expired(&self, now: Millis) -> bool {
         self.expires_at.is_some_and(|at| at <= now)
     }
+
+    /// What the token grants, as a JWT scope: `pub:<channel>` or `sub:<channel>`.
+    pub fn scope(&self) -> String {
+        let action = match self.kind {
+            TokenKind::Publish => "pub",
+            TokenKind::Subscribe => "sub",
+        };
+        format!("{action}:{}", self.channel_id)
+    }
 }
 
 /// A token as listed: never the secret, never the hash.
