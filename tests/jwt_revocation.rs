@@ -22,6 +22,7 @@ on_both_backends!(
     revoking_by_jti_and_subject_closes_live_sockets,
     an_expiring_jwt_ends_its_socket,
     webhooks_registered_with_a_jwt_follow_it,
+    the_deny_list_is_bounded,
 );
 
 fn long_poll(
@@ -309,4 +310,38 @@ async fn a_node_that_missed_the_notices_converges() {
     assert_eq!(status, StatusCode::OK);
     assert_closed_with(&mut socket, 4001).await;
     assert_eq!(whoami(&b, &token).await.0, StatusCode::UNAUTHORIZED);
+}
+
+/// `--jwt-max-revocations` bounds the deny-list (409 past it); entries past
+/// their `expires_at` are swept and leave room.
+async fn the_deny_list_is_bounded(backend: Backend) {
+    let server = start(backend, &["--jwt-max-revocations", "2"]).await;
+    let revoke = |body: Value| {
+        let server = &server;
+        async move {
+            server
+                .call(Method::POST, "/revocations", Some(ADMIN), Some(body))
+                .await
+        }
+    };
+    let soon = chrono_like(now() + 1);
+    assert_eq!(
+        revoke(json!({"jti": "a", "expires_at": soon})).await.0,
+        StatusCode::CREATED
+    );
+    assert_eq!(revoke(json!({"sub": "b"})).await.0, StatusCode::CREATED);
+    let (status, body) = revoke(json!({"jti": "c"})).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("--jwt-max-revocations")
+    );
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert_eq!(
+        revoke(json!({"jti": "c"})).await.0,
+        StatusCode::CREATED,
+        "the expired entry was swept"
+    );
 }
