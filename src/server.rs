@@ -80,7 +80,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), Box<dyn std::error::Error>
             retry_max: config.webhook_retry_max,
             jwt_secrets: config.jwt_settings().accepted_secrets(),
         },
-        key,
+        key.clone(),
         webhooks_queued,
         stop_webhooks.clone(),
     );
@@ -129,7 +129,12 @@ pub async fn serve(config: ServeConfig) -> Result<(), Box<dyn std::error::Error>
         Vec::new()
     };
 
-    let service = api::service(hub.clone(), sessions.clone());
+    let service = api::service(
+        hub.clone(),
+        sessions.clone(),
+        key,
+        config.public_url.clone(),
+    );
     let limits = Limits::new(limit_settings(&config), hub.clone());
     let document = api::contract::document(&service);
     let allowed = api::methods::AllowedMethods::from_document(&document);

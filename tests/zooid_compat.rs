@@ -24,6 +24,8 @@ on_both_backends!(
     deliveries_verify_as_zooids_verify_webhook_does,
     tokens_are_minted_and_their_claims_read_as_zooids_sdk_does,
     a_reply_to_is_refused_with_what_to_send_instead,
+    the_server_profile_is_set_by_the_admin_and_read_by_every_node,
+    directory_claims_are_signed_with_the_published_key,
 );
 
 async fn create(server: &TestServer, body: Value) -> (StatusCode, Value) {
@@ -447,4 +449,179 @@ async fn a_reply_to_is_refused_with_what_to_send_instead(backend: Backend) {
         1,
         "nothing was stored"
     );
+}
+
+/// Zooid's `updateServerMeta` / `zooid server set`: the admin changes the
+/// profile, absent fields stay, `null` clears, each field is bounded and bad
+/// input changes nothing; discovery carries the name; another node on the
+/// same database answers the same.
+async fn the_server_profile_is_set_by_the_admin_and_read_by_every_node(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let (status, before) = server.call(Method::GET, "/server", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(before["name"], "channelhub");
+    assert_eq!(before["owner"], Value::Null);
+
+    let change = json!({"name": "Ops hub", "description": "deploy events", "tags": ["ops", "ci"],
+                        "owner": "Ada", "company": "Acme", "email": "ops@example.com"});
+    let (subscriber, _) = {
+        server.create_channel(json!({"id": "prof"})).await;
+        server.create_token("prof", "publish", json!({})).await
+    };
+    for token in [None, Some(subscriber.as_str())] {
+        let (status, body) = server
+            .call(Method::PUT, "/server", token, Some(change.clone()))
+            .await;
+        let expected = if token.is_none() {
+            StatusCode::UNAUTHORIZED
+        } else {
+            StatusCode::FORBIDDEN
+        };
+        common::assert_problem(status, &body, expected);
+    }
+    let (status, set) = server
+        .call(Method::PUT, "/server", Some(ADMIN), Some(change.clone()))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{set}");
+    for field in ["name", "description", "tags", "owner", "company", "email"] {
+        assert_eq!(set[field], change[field], "{field}");
+    }
+    assert_ne!(set["updated_at"], before["updated_at"]);
+
+    // Absent stays, null clears.
+    let (_, cleared) = server
+        .call(
+            Method::PUT,
+            "/server",
+            Some(ADMIN),
+            Some(json!({"company": null})),
+        )
+        .await;
+    assert_eq!(cleared["company"], Value::Null);
+    assert_eq!(cleared["owner"], "Ada");
+    assert_eq!(cleared["tags"], json!(["ops", "ci"]));
+
+    // Bounds and bad input: 400, nothing changes.
+    for bad in [
+        json!({"name": ""}),
+        json!({"name": "n".repeat(201)}),
+        json!({"description": "d".repeat(2001)}),
+        json!({"tags": (0..33).map(|i| format!("t{i}")).collect::<Vec<_>>()}),
+        json!({"tags": [""]}),
+        json!({"tags": ["t".repeat(65)]}),
+        json!({"email": "e".repeat(257)}),
+        json!({"name": null}),
+        json!({"nickname": "x"}),
+        json!({"owner": "nul\u{0}"}),
+    ] {
+        let (status, body) = server
+            .call(Method::PUT, "/server", Some(ADMIN), Some(bad.clone()))
+            .await;
+        common::assert_problem(status, &body, StatusCode::BAD_REQUEST);
+    }
+    let (_, now) = server.call(Method::GET, "/server", None, None).await;
+    assert_eq!(now, cleared, "refused changes changed nothing");
+
+    let discovery: Value = server
+        .http
+        .get(format!("http://{}/.well-known/zooid.json", server.addr))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(discovery["server_name"], "Ops hub");
+    assert_eq!(discovery["server_description"], "deploy events");
+
+    if backend == Backend::Postgres {
+        let other = server.join();
+        let (_, there) = other.call(Method::GET, "/server", None, None).await;
+        assert_eq!(there, cleared, "another node answers the same profile");
+    }
+}
+
+/// Zooid's `getClaim` / `zooid share`: the admin gets a claim naming this
+/// server's URL and existing channels, signed with the key that
+/// `/.well-known/zooid.json` publishes; anyone else, unknown channels, an
+/// empty or oversized list and another action are refused.
+async fn directory_claims_are_signed_with_the_published_key(backend: Backend) {
+    use ed25519_dalek::{Signature, VerifyingKey};
+
+    let server =
+        TestServer::start_with(backend, &["--public-url", "https://hub.example.com/"]).await;
+    server
+        .create_channel(json!({"id": "listed", "is_public": true}))
+        .await;
+    server.create_channel(json!({"id": "also"})).await;
+    let (status, signed) = server
+        .call(
+            Method::POST,
+            "/directory/claim",
+            Some(ADMIN),
+            Some(json!({"channels": ["listed", "also"], "action": "delete"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{signed}");
+    let claim_text = URL_SAFE_NO_PAD
+        .decode(signed["claim"].as_str().unwrap())
+        .unwrap();
+    let claim: Value = serde_json::from_slice(&claim_text).unwrap();
+    assert_eq!(claim["server_url"], "https://hub.example.com");
+    assert_eq!(claim["channels"], json!(["listed", "also"]));
+    assert_eq!(claim["action"], "delete");
+    assert!(claim["timestamp"].as_str().unwrap().ends_with('Z'));
+
+    let discovery: Value = server
+        .http
+        .get(format!("http://{}/.well-known/zooid.json", server.addr))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let spki = URL_SAFE_NO_PAD
+        .decode(discovery["public_key"].as_str().unwrap())
+        .unwrap();
+    let key = VerifyingKey::from_bytes(spki[12..].try_into().unwrap()).unwrap();
+    let signature: [u8; 64] = URL_SAFE_NO_PAD
+        .decode(signed["signature"].as_str().unwrap())
+        .unwrap()
+        .try_into()
+        .unwrap();
+    let signature = Signature::from_bytes(&signature);
+    key.verify_strict(&claim_text, &signature)
+        .expect("the claim verifies with the published key");
+    let mut forged = claim_text.clone();
+    forged[2] ^= 1;
+    assert!(key.verify_strict(&forged, &signature).is_err());
+
+    let (token, _) = server.create_token("listed", "publish", json!({})).await;
+    let (status, body) = server
+        .call(
+            Method::POST,
+            "/directory/claim",
+            Some(&token),
+            Some(json!({"channels": ["listed"]})),
+        )
+        .await;
+    common::assert_problem(status, &body, StatusCode::FORBIDDEN);
+    let too_many: Vec<String> = (0..101).map(|i| format!("c{i}")).collect();
+    for (bad, says) in [
+        (
+            json!({"channels": ["listed", "ghost"]}),
+            "Channels not found: ghost",
+        ),
+        (json!({"channels": []}), "1–100"),
+        (json!({"channels": too_many}), "1–100"),
+        (json!({"channels": ["listed"], "action": "list"}), "delete"),
+        (json!({"channels": ["listed"], "extra": 1}), "extra"),
+    ] {
+        let (status, body) = server
+            .call(Method::POST, "/directory/claim", Some(ADMIN), Some(bad))
+            .await;
+        common::assert_problem(status, &body, StatusCode::BAD_REQUEST);
+        assert!(body["detail"].as_str().unwrap().contains(says), "{body}");
+    }
 }

@@ -38,7 +38,12 @@ const CLOSED_REQUESTS: &[&str] = &[
     "ChannelConfig",
     "StorageConfig",
     "MintToken",
+    "UpdateServerMeta",
+    "DirectoryClaimBody",
 ];
+
+/// Optional properties that may be absent but not `null`.
+const NEVER_NULL: &[(&str, &str)] = &[("UpdateServerMeta", "name")];
 
 /// Properties holding RFC 3339 times.
 const TIMES: &[&str] = &[
@@ -210,7 +215,10 @@ fn finish_schema(name: &str, schema: &mut Value) {
             }
             _ => {}
         }
-        if !required.contains(property) && !value.contains_key("default") {
+        if !required.contains(property)
+            && !value.contains_key("default")
+            && !NEVER_NULL.contains(&(name, property.as_str()))
+        {
             make_nullable(value);
         }
     }

@@ -11,7 +11,7 @@ use poem_openapi::{
     payload::{Json, PlainText},
 };
 
-use super::{ApiTags, presented_token, problem::ApiError};
+use super::{ApiTags, presented_token, problem::ApiError, request_origin};
 use crate::{
     hub::Hub,
     model::{Channel, Event, parse_rfc3339},
@@ -57,12 +57,7 @@ pub struct FeedsApi {
 
 /// The server's own base URL, as the client reached it.
 fn base_url(req: &Request) -> String {
-    let host = req
-        .headers()
-        .get(poem::http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("localhost");
-    format!("http://{host}/api/v1")
+    format!("{}/api/v1", request_origin(req))
 }
 
 fn title_of(event: &Event) -> String {

@@ -36,6 +36,7 @@ use crate::{
         rooms::{Access, Listener},
         ws::Sessions,
     },
+    webhooks::signing::ServerKey,
 };
 
 #[derive(Tags)]
@@ -193,6 +194,16 @@ async fn debug_pause_after_access_check() {
 }
 
 /// Who is calling, from the credential the request presents.
+/// The server's origin as the client reached it (`http://` and its `Host`).
+pub fn request_origin(req: &Request) -> String {
+    let host = req
+        .headers()
+        .get(poem::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost");
+    format!("http://{host}")
+}
+
 pub async fn caller(hub: &Hub, req: &Request) -> Result<Principal, problem::ApiError> {
     Ok(hub.authenticate(presented_token(req).as_deref()).await?)
 }
@@ -211,7 +222,12 @@ pub type Apis = (
 );
 
 /// Every API under `/api/v1`, documented together.
-pub fn service(hub: Arc<Hub>, sessions: Arc<Sessions>) -> OpenApiService<Apis, ()> {
+pub fn service(
+    hub: Arc<Hub>,
+    sessions: Arc<Sessions>,
+    key: Arc<ServerKey>,
+    public_url: Option<String>,
+) -> OpenApiService<Apis, ()> {
     OpenApiService::new(
         (
             channels::ChannelsApi { hub: hub.clone() },
@@ -230,7 +246,8 @@ pub fn service(hub: Arc<Hub>, sessions: Arc<Sessions>) -> OpenApiService<Apis, (
             keys::KeysApi { hub: hub.clone() },
             zooid::ZooidApi {
                 hub,
-                started_at: crate::model::format_millis(crate::model::now_millis()),
+                key,
+                public_url,
             },
         ),
         "channelhub",

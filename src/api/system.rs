@@ -44,19 +44,28 @@ pub fn well_known(
 /// `/.well-known/zooid.json`: this server described the way Zooid's
 /// discovery (its SDK's `getMetadata`, its CLI's `status`) reads a server,
 /// with the key that verifies the `X-Zooid-Signature` of webhook deliveries.
+/// Its name and description are the server profile's (`PUT /api/v1/server`).
 #[handler]
-pub fn zooid_well_known(identity: Data<&Arc<ServerIdentity>>) -> Json<serde_json::Value> {
+pub async fn zooid_well_known(
+    identity: Data<&Arc<ServerIdentity>>,
+    hub: Data<&Arc<Hub>>,
+) -> poem::Response {
+    let profile = match hub.server_profile().await {
+        Ok(profile) => profile,
+        Err(err) => return super::problem::ApiError::from(err).into_response(),
+    };
     Json(json!({
         "version": "0.1",
         "public_key": identity.webhook_public_key_spki,
         "public_key_format": "spki",
         "algorithm": "Ed25519",
         "server_id": identity.server_id,
-        "server_name": "channelhub",
-        "server_description": null,
+        "server_name": profile.name,
+        "server_description": profile.description,
         "poll_interval": 30,
         "delivery": ["poll", "webhook", "websocket", "rss", "sse"],
     }))
+    .into_response()
 }
 
 /// Prometheus text exposition of every metric in `telemetry`.

@@ -1,10 +1,13 @@
 //! Routes Zooid's SDK and CLI call that have no other home here:
-//! `GET /server` (who this server is), `GET /tokens/claims` (what the
-//! presented credential grants, in Zooid's shape) and `POST /tokens` (a JWT
-//! minted with the HS256 secret). Shapes as Zooid's server answers them.
+//! `GET`/`PUT /server` (who this server is), `GET /tokens/claims` (what the
+//! presented credential grants, in Zooid's shape), `POST /tokens` (a JWT
+//! minted with the HS256 secret) and `POST /directory/claim` (a listing
+//! claim for Zooid's directory, signed with the server key). Shapes as
+//! Zooid's server answers them.
 
 use std::sync::Arc;
 
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use poem::Request;
 use poem_openapi::{Object, OpenApi, payload::Json};
 use serde::Deserialize;
@@ -13,24 +16,91 @@ use super::{
     ApiTags, caller,
     json::{JsonBody, StorableText},
     problem::ApiError,
+    request_origin,
 };
 use crate::{
     auth::Principal,
-    hub::{Hub, HubError, MintRequest},
-    model::{Invalid, check_storable_all, check_storable_opt},
+    hub::{
+        Hub, HubError, MintRequest,
+        profile::{ClaimRequest, ProfileUpdate},
+    },
+    model::{Invalid, ServerProfile, check_storable_all, check_storable_opt},
+    webhooks::signing::ServerKey,
 };
 
-/// This server, as Zooid's `GET /api/v1/server` describes one (read-only).
+/// A change to the server's profile (Zooid's `PUT /api/v1/server` body):
+/// absent fields stay as they are, `null` clears one.
+#[derive(Debug, Object, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateServerMeta {
+    /// Not `null`: a server always has a name.
+    #[oai(validator(min_length = 1, max_length = 200))]
+    #[serde(default, deserialize_with = "not_null")]
+    pub name: Option<String>,
+    #[oai(validator(max_length = 2000))]
+    #[serde(default, deserialize_with = "crate::model::nullable")]
+    pub description: Option<Option<String>>,
+    /// `null` clears, as `[]` does.
+    #[oai(validator(max_items = 32, min_length = 1, max_length = 64))]
+    #[serde(default, deserialize_with = "crate::model::nullable")]
+    pub tags: Option<Option<Vec<String>>>,
+    #[oai(validator(max_length = 256))]
+    #[serde(default, deserialize_with = "crate::model::nullable")]
+    pub owner: Option<Option<String>>,
+    #[oai(validator(max_length = 256))]
+    #[serde(default, deserialize_with = "crate::model::nullable")]
+    pub company: Option<Option<String>>,
+    #[oai(validator(max_length = 256))]
+    #[serde(default, deserialize_with = "crate::model::nullable")]
+    pub email: Option<Option<String>>,
+}
+
+impl StorableText for UpdateServerMeta {
+    fn check_text(&self) -> Result<(), Invalid> {
+        check_storable_opt("name", self.name.as_deref())?;
+        check_storable_opt("description", self.description.clone().flatten().as_deref())?;
+        check_storable_all("tags", self.tags.clone().flatten().as_deref())?;
+        check_storable_opt("owner", self.owner.clone().flatten().as_deref())?;
+        check_storable_opt("company", self.company.clone().flatten().as_deref())?;
+        check_storable_opt("email", self.email.clone().flatten().as_deref())
+    }
+}
+
+/// For `#[serde(default, deserialize_with)]`: absent is `None`, `null` an error.
+fn not_null<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    Option::<String>::deserialize(deserializer)?
+        .map(Some)
+        .ok_or_else(|| serde::de::Error::custom("name cannot be null: a server always has a name"))
+}
+
+/// What to claim in Zooid's directory (`POST /api/v1/directory/claim`).
+#[derive(Debug, Object, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DirectoryClaimBody {
+    /// Existing channel ids, 1–100.
+    #[oai(validator(min_items = 1, max_items = 100))]
+    pub channels: Vec<String>,
+    /// `delete` to withdraw the channels from the directory.
+    #[oai(validator(pattern = "^delete$"))]
+    pub action: Option<String>,
+}
+
+impl StorableText for DirectoryClaimBody {
+    fn check_text(&self) -> Result<(), Invalid> {
+        check_storable_all("channels", Some(&self.channels))?;
+        check_storable_opt("action", self.action.as_deref())
+    }
+}
+
+/// A signed directory claim.
 #[derive(Debug, Object)]
-pub struct ServerMeta {
-    pub name: String,
-    pub description: Option<String>,
-    pub tags: Vec<String>,
-    pub owner: Option<String>,
-    pub company: Option<String>,
-    pub email: Option<String>,
-    /// When this process started.
-    pub updated_at: String,
+pub struct DirectoryClaim {
+    /// The claim's JSON text (`server_url`, `channels`, `timestamp`, and
+    /// `action` when withdrawing), base64url without padding.
+    pub claim: String,
+    /// Ed25519 over the claim's JSON text with the server key (the one
+    /// `/.well-known/zooid.json` publishes), base64url without padding.
+    pub signature: String,
 }
 
 /// What the presented credential grants, in Zooid's shape.
@@ -84,8 +154,11 @@ pub struct MintedJwt {
 
 pub struct ZooidApi {
     pub hub: Arc<Hub>,
-    /// RFC 3339: when this process started.
-    pub started_at: String,
+    /// Signs directory claims.
+    pub key: Arc<ServerKey>,
+    /// `--public-url`: the URL a directory claim names (else the origin the
+    /// request reached).
+    pub public_url: Option<String>,
 }
 
 /// `5m` → 300.
@@ -108,18 +181,74 @@ fn duration_seconds(text: &str) -> Result<i64, ApiError> {
 
 #[OpenApi(tag = "ApiTags::Zooid")]
 impl ZooidApi {
-    /// This server, as Zooid's clients read one (read-only; anyone).
+    /// This server, as Zooid's clients read one (anyone).
     #[oai(path = "/server", method = "get")]
-    async fn server(&self) -> Json<ServerMeta> {
-        Json(ServerMeta {
-            name: "channelhub".into(),
-            description: None,
-            tags: Vec::new(),
-            owner: None,
-            company: None,
-            email: None,
-            updated_at: self.started_at.clone(),
-        })
+    async fn server(&self) -> Result<Json<ServerProfile>, ApiError> {
+        Ok(Json(self.hub.server_profile().await?))
+    }
+
+    /// Change what this server says about itself (admin), as Zooid's
+    /// `updateServerMeta` and `zooid server set`.
+    #[oai(path = "/server", method = "put")]
+    async fn update_server(
+        &self,
+        req: &Request,
+        body: JsonBody<UpdateServerMeta>,
+    ) -> Result<Json<ServerProfile>, ApiError> {
+        let principal = caller(&self.hub, req).await?;
+        let body = body.0;
+        let update = ProfileUpdate {
+            name: body.name,
+            description: body.description,
+            tags: body.tags.map(Option::unwrap_or_default),
+            owner: body.owner,
+            company: body.company,
+            email: body.email,
+        };
+        let profile = self.hub.update_server_profile(&principal, update).await?;
+        Ok(Json(profile))
+    }
+
+    /// A claim, signed with the server key, that lists channels in (or with
+    /// `action: "delete"`, withdraws them from) Zooid's directory (admin), as
+    /// Zooid's `getClaim` and `zooid share`. Each channel must exist.
+    #[oai(path = "/directory/claim", method = "post")]
+    async fn directory_claim(
+        &self,
+        req: &Request,
+        body: JsonBody<DirectoryClaimBody>,
+    ) -> Result<Json<DirectoryClaim>, ApiError> {
+        let principal = caller(&self.hub, req).await?;
+        let body = body.0;
+        let delete = match body.action.as_deref() {
+            None => false,
+            Some("delete") => true,
+            Some(other) => {
+                return Err(HubError::Invalid(format!(
+                    "action must be \"delete\" (got {other:?})"
+                ))
+                .into());
+            }
+        };
+        let server_url = match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_string(),
+            None => request_origin(req),
+        };
+        let claim = self
+            .hub
+            .directory_claim(
+                &principal,
+                ClaimRequest {
+                    channels: body.channels,
+                    delete,
+                    server_url,
+                },
+            )
+            .await?;
+        Ok(Json(DirectoryClaim {
+            signature: self.key.sign_base64url(claim.as_bytes()),
+            claim: URL_SAFE_NO_PAD.encode(claim),
+        }))
     }
 
     /// What the presented credential grants, in Zooid's shape (a credential

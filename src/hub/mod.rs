@@ -14,6 +14,7 @@ mod keys;
 mod notices;
 mod poll;
 mod presence;
+pub mod profile;
 pub mod schema;
 mod tokens;
 pub mod webhooks;

@@ -5,12 +5,14 @@
 //! bytes), but they know nothing of routes, status codes or SQL.
 
 mod credentials;
+mod profile;
 
 use std::{collections::BTreeMap, net::IpAddr};
 
 pub use credentials::{
     AcceptedSecrets, Identity, JwtRegistrant, RevocationRecord, TrustedKeyRecord, short_hex,
 };
+pub use profile::ServerProfile;
 
 use ipnet::Ipv6Net;
 

@@ -30,6 +30,8 @@ pub trait NodeStore: Send + Sync + 'static {
     async fn get_setting(&self, key: &str) -> StoreResult<Option<String>>;
     /// Stores `value` unless the key has one; returns the value now stored.
     async fn put_setting_if_absent(&self, key: &str, value: &str) -> StoreResult<String>;
+    /// Stores `value` under the key, replacing any value it had.
+    async fn put_setting(&self, key: &str, value: &str) -> StoreResult<()>;
 
     /// Replaces this node's published subscriber counts (clustered stores).
     async fn report_subscribers(
@@ -83,6 +85,18 @@ sql_impl!(NodeStore {
         self.get_setting(key)
             .await?
             .ok_or_else(|| StoreError::Malformed(format!("setting {key} vanished")))
+    }
+
+    async fn put_setting(&self, key: &str, value: &str) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO settings (key, value) VALUES ($1, $2) \
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(key)
+        .bind(value)
+        .execute(self.pool())
+        .await?;
+        Ok(())
     }
 
     async fn report_subscribers(

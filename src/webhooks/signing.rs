@@ -67,6 +67,12 @@ impl ServerKey {
         STANDARD.encode(self.0.sign(signed.as_bytes()).to_bytes())
     }
 
+    /// A detached Ed25519 signature of `message`, base64url without padding
+    /// (a Zooid directory claim's `signature`).
+    pub fn sign_base64url(&self, message: &[u8]) -> String {
+        URL_SAFE_NO_PAD.encode(self.0.sign(message).to_bytes())
+    }
+
     /// The `webhook-signature` header value for one delivery.
     pub fn signature(&self, secret: &str, message_id: &str, timestamp: i64, body: &str) -> String {
         let signed = format!("{message_id}.{timestamp}.{body}");

@@ -65,6 +65,8 @@ export const OPERATIONS = {
   'DELETE /revocations/{revocation_id}': 'deleteRevocation',
   'GET /whoami': 'whoami',
   'GET /server': 'serverMeta',
+  'PUT /server': 'updateServerMeta',
+  'POST /directory/claim': 'directoryClaim',
   'GET /tokens/claims': 'tokenClaims',
   'POST /tokens': 'mintToken',
 } as const satisfies Record<Operation, keyof Channelhub>;

@@ -215,6 +215,14 @@ export class RestClient {
   serverMeta(options?: CallOptions): Promise<Schemas['ServerMeta']> {
     return this.call('GET', '/server', options);
   }
+  /** Change what this server says about itself (admin), as Zooid's `PUT /api/v1/server`: absent fields stay, `null` clears. */
+  updateServerMeta(body: Schemas['UpdateServerMeta'], options?: CallOptions): Promise<Schemas['ServerMeta']> {
+    return this.call('PUT', '/server', { ...options, body });
+  }
+  /** A claim listing channels in Zooid's directory (or withdrawing them: `action: 'delete'`), signed with the server key (admin). */
+  directoryClaim(body: Schemas['DirectoryClaimBody'], options?: CallOptions): Promise<Schemas['DirectoryClaim']> {
+    return this.call('POST', '/directory/claim', { ...options, body });
+  }
   /** What the client's credential grants, in Zooid's shape (`scopes`, `sub`, `iat`, `exp`). */
   tokenClaims(options?: CallOptions): Promise<Schemas['TokenClaims']> {
     return this.call('GET', '/tokens/claims', options);

@@ -125,6 +125,20 @@ test('every REST operation of the OpenAPI document works against the server', as
   assert.equal(claims.sub, 'ada');
   assert.equal(typeof claims.exp, 'number');
   assert.equal((await admin.serverMeta()).name, 'channelhub');
+  const profile = await admin.updateServerMeta({ name: 'Test hub', description: 'for tests', tags: ['t'] });
+  assert.deepEqual([profile.name, profile.description, profile.tags], ['Test hub', 'for tests', ['t']]);
+  assert.equal((await admin.serverMeta()).description, 'for tests');
+  assert.equal((await admin.updateServerMeta({ description: null })).description, null, 'null clears');
+  await assert.rejects(holder.updateServerMeta({ name: 'x' }), (e: unknown) => e instanceof ChannelhubError && e.status === 403);
+  // A directory claim verifies with the key /.well-known/zooid.json publishes.
+  const signed = await admin.directoryClaim({ channels: [id] });
+  const claimText = Buffer.from(signed.claim, 'base64url');
+  assert.deepEqual(JSON.parse(claimText.toString()).channels, [id]);
+  const discovery = (await (await fetch(`${server.url}/.well-known/zooid.json`)).json()) as { public_key: string; server_name: string };
+  assert.equal(discovery.server_name, 'Test hub');
+  const serverKey = await crypto.subtle.importKey('spki', Buffer.from(discovery.public_key, 'base64url'), 'Ed25519', false, ['verify']);
+  assert.ok(await crypto.subtle.verify('Ed25519', serverKey, Buffer.from(signed.signature, 'base64url'), claimText));
+  await assert.rejects(admin.directoryClaim({ channels: ['no-such-channel'] }), (e: unknown) => e instanceof ChannelhubError && e.status === 400 && /no-such-channel/.test(e.detail));
   // The test server has no --jwt-secret: minting is a documented 404.
   await assert.rejects(admin.mintToken({ scopes: [`sub:${id}`] }), (e: unknown) => e instanceof ChannelhubError && e.status === 404);
   assert.deepEqual(await admin.removeKey(kid), { ok: true });
