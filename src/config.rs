@@ -69,6 +69,16 @@ pub struct ServeConfig {
     #[arg(long, env = "CHANNELHUB_SUBSCRIBER_QUEUE_BYTES", default_value_t = 8 * 1024 * 1024)]
     pub subscriber_queue_bytes: u64,
 
+    /// Serve the MCP endpoint at `/mcp` (`--mcp false` turns it off).
+    #[arg(long, env = "CHANNELHUB_MCP", default_value_t = true, action = clap::ArgAction::Set)]
+    pub mcp: bool,
+
+    /// Browser origins allowed to call `/mcp` (comma-separated, with the
+    /// scheme, e.g. `https://app.example.com`); a request with any other
+    /// `Origin` header is refused (403). MCP hosts are not browsers and send none.
+    #[arg(long, env = "CHANNELHUB_MCP_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub mcp_allowed_origins: Vec<String>,
+
     /// Largest request body in bytes; larger ones get 413.
     #[arg(long, env = "CHANNELHUB_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
     pub max_body_bytes: usize,

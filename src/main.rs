@@ -14,6 +14,7 @@ mod config;
 mod hub;
 mod limits;
 mod live;
+mod mcp;
 mod model;
 mod notice;
 mod server;

@@ -57,6 +57,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), Box<dyn std::error::Error>
         version: env!("CARGO_PKG_VERSION"),
         webhook_public_key: key.public_key(),
         webhook_public_key_spki: key.spki_base64url(),
+        mcp: config.mcp,
     });
 
     let rooms = Rooms::new(config.subscriber_queue_frames);
@@ -138,7 +139,19 @@ pub async fn serve(config: ServeConfig) -> Result<(), Box<dyn std::error::Error>
     let limits = Limits::new(limit_settings(&config), hub.clone());
     let document = api::contract::document(&service);
     let allowed = api::methods::AllowedMethods::from_document(&document);
-    let app = Route::new()
+    let stop_mcp = CancellationToken::new();
+    let mcp = config.mcp.then(|| {
+        crate::mcp::endpoint(
+            hub.clone(),
+            limits.clone(),
+            crate::mcp::McpSettings {
+                max_body_bytes: config.max_body_bytes,
+                allowed_origins: config.mcp_allowed_origins.clone(),
+                shutdown: stop_mcp.clone(),
+            },
+        )
+    });
+    let mut app = Route::new()
         .nest("/docs", api::contract::swagger_ui(&service, &document))
         .at("/api/v1/openapi.json", api::contract::endpoint(document))
         .nest(
@@ -155,7 +168,11 @@ pub async fn serve(config: ServeConfig) -> Result<(), Box<dyn std::error::Error>
             "/.well-known/zooid.json",
             get(api::system::zooid_well_known),
         )
-        .at("/metrics", get(api::system::prometheus_metrics))
+        .at("/metrics", get(api::system::prometheus_metrics));
+    if let Some(mcp) = mcp {
+        app = app.at("/mcp", mcp);
+    }
+    let app = app
         .data(metrics)
         .data(hub)
         .data(identity)
@@ -187,6 +204,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), Box<dyn std::error::Error>
         async move {
             shutdown_signal().await;
             tracing::info!("shutting down");
+            stop_mcp.cancel();
             tokio::spawn(async move {
                 closing.shut_down(grace).await;
                 let _ = closed_tx.send(());

@@ -21,6 +21,8 @@ pub const WEBHOOK_ATTEMPTS: &str = "channelhub_webhook_attempts_total";
 pub const LIMIT_REFUSALS: &str = "channelhub_limit_refusals_total";
 pub const REQUEST_SECONDS: &str = "channelhub_http_request_duration_seconds";
 pub const TOKEN_HASH_CHECKS: &str = "channelhub_token_hash_checks_total";
+/// MCP tool calls, by `tool` and `outcome` (`ok`, `error`, `timeout`).
+pub const MCP_TOOL_CALLS: &str = "channelhub_mcp_tool_calls_total";
 /// Where a published event's time goes on its way to subscribers; its
 /// `stage` label is one of the `STAGE_*` values.
 pub const DELIVERY_STAGE_SECONDS: &str = "channelhub_delivery_stage_seconds";
@@ -146,6 +148,7 @@ pub fn install() -> PrometheusHandle {
         TOKEN_HASH_CHECKS,
         "argon2 verifications of presented credentials (cache misses)"
     );
+    describe_counter!(MCP_TOOL_CALLS, "MCP tool calls by tool and outcome");
     handle
 }
 

@@ -81,16 +81,24 @@ struct TokenParam {
 
 /// The credential a request presents: `Authorization: Bearer …`, else `?token=`.
 pub fn presented_token(req: &Request) -> Option<String> {
-    let header = req
-        .headers()
+    bearer_token(req).or_else(|| query_token(req))
+}
+
+/// The `Authorization: Bearer …` credential.
+pub fn bearer_token(req: &Request) -> Option<String> {
+    req.headers()
         .get(poem::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| {
             v.strip_prefix("Bearer ")
                 .or_else(|| v.strip_prefix("bearer "))
         })
-        .map(|v| v.trim().to_owned());
-    header.or_else(|| req.params::<TokenParam>().ok().and_then(|p| p.token))
+        .map(|v| v.trim().to_owned())
+}
+
+/// The `?token=` credential.
+pub fn query_token(req: &Request) -> Option<String> {
+    req.params::<TokenParam>().ok().and_then(|p| p.token)
 }
 
 /// The client's address as the limits judged it (behind `--trusted-proxies`,

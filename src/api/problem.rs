@@ -77,6 +77,23 @@ impl ApiError {
         }
     }
 
+    /// The problem in one line, as an MCP tool error says it:
+    /// `Title (status): detail`, and `retry after N s` when it has a
+    /// `Retry-After`.
+    pub fn one_line(&self) -> String {
+        let title = self.status.canonical_reason().unwrap_or("Error");
+        let mut text = format!("{title} ({}): {}", self.status.as_u16(), self.detail);
+        let retry = self
+            .headers
+            .iter()
+            .find(|(name, _)| name == poem::http::header::RETRY_AFTER)
+            .and_then(|(_, value)| value.to_str().ok());
+        if let Some(seconds) = retry {
+            text.push_str(&format!("; retry after {seconds} s"));
+        }
+        text
+    }
+
     pub fn bad_request(detail: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, detail)
     }

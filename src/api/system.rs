@@ -26,6 +26,9 @@ pub struct ServerIdentity {
     /// publishes it (Zooid's `verifyWebhook` imports it).
     #[serde(skip)]
     pub webhook_public_key_spki: String,
+    /// Whether `/mcp` is served (`mcp_url` in the document).
+    #[serde(skip)]
+    pub mcp: bool,
 }
 
 /// Who this server is, and which JWTs it accepts: the algorithms (the
@@ -38,6 +41,9 @@ pub fn well_known(
 ) -> Json<serde_json::Value> {
     let mut document = serde_json::to_value(identity.as_ref()).expect("serializes");
     document["jwt"] = hub.jwt_summary();
+    if identity.mcp {
+        document["mcp_url"] = json!("/mcp");
+    }
     Json(document)
 }
 

@@ -305,7 +305,7 @@ impl Hub {
         limit: u32,
     ) -> HubResult<(Channel, Vec<Event>)> {
         let (channel, _) = self.open_for_reading(channel_id, presented).await?;
-        let events = self.store.latest_events(channel_id, limit).await?;
+        let events = self.store.latest_events(channel_id, &[], limit).await?;
         Ok((channel, events))
     }
 

@@ -36,6 +36,7 @@ use writer::EventWriter;
 
 pub use events::{Publication, Published};
 pub use keys::{MintRequest, RevocationRequest};
+pub use poll::Gap;
 pub use tokens::TokenRequest;
 
 #[derive(Debug, thiserror::Error)]

@@ -28,9 +28,24 @@ impl Hub {
         &self,
         channel_id: &str,
         presented: Option<&str>,
+        query: EventQuery,
+        limit: Option<u32>,
+        wait: Duration,
+    ) -> HubResult<(Page<Event>, Option<Gap>)> {
+        self.poll_within(channel_id, presented, query, limit, wait, MAX_PAGE_BYTES)
+            .await
+    }
+
+    /// [`Hub::poll`] with a page of at most `max_bytes` of event JSON (at
+    /// least one event): the MCP tools keep pages small for a model's context.
+    pub async fn poll_within(
+        &self,
+        channel_id: &str,
+        presented: Option<&str>,
         mut query: EventQuery,
         limit: Option<u32>,
         wait: Duration,
+        max_bytes: usize,
     ) -> HubResult<(Page<Event>, Option<Gap>)> {
         let (channel, principal) = self.open_for_reading(channel_id, presented).await?;
         let limit = page_limit(limit)?;
@@ -72,7 +87,7 @@ impl Hub {
         }
         let mut has_more = events.len() > limit as usize;
         events.truncate(limit as usize);
-        let fit = events_within(&events, MAX_PAGE_BYTES);
+        let fit = events_within(&events, max_bytes);
         if fit < events.len() {
             events.truncate(fit);
             has_more = true;
@@ -86,6 +101,49 @@ impl Hub {
             },
             gap,
         ))
+    }
+
+    /// The newest `limit` events (of `types`; empty: all), oldest first
+    /// within the page, at most `max_bytes` of event JSON (the newest kept);
+    /// the cursor is the newest id, or the channel's position when it has no
+    /// such event, so a poll from it sees only what comes next (`has_more`
+    /// is therefore false: nothing after the cursor is left out).
+    pub async fn latest_page(
+        &self,
+        channel_id: &str,
+        presented: Option<&str>,
+        types: &[String],
+        limit: Option<u32>,
+        max_bytes: usize,
+    ) -> HubResult<Page<Event>> {
+        let (channel, _) = self.open_for_reading(channel_id, presented).await?;
+        let limit = page_limit(limit)?;
+        let mut events = self.store.latest_events(channel_id, types, limit).await?;
+        events.truncate(events_within(&events, max_bytes));
+        events.reverse();
+        let cursor = events
+            .last()
+            .map(|e| e.id.clone())
+            .or(channel.last_event_id);
+        Ok(Page {
+            items: events,
+            cursor,
+            has_more: false,
+        })
+    }
+
+    /// Where a channel stands now: its newest event id ever (`None` before
+    /// its first event), for a wait that starts from now.
+    pub async fn position_now(
+        &self,
+        channel_id: &str,
+        presented: Option<&str>,
+    ) -> HubResult<Option<String>> {
+        Ok(self
+            .open_for_reading(channel_id, presented)
+            .await?
+            .0
+            .last_event_id)
     }
 
     /// Checks a consumer's resume point (the last event id it saw): a gap

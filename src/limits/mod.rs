@@ -104,6 +104,17 @@ fn route_of(req: &Request) -> Option<Route> {
     }
 }
 
+/// What an MCP tool call counts against: its HTTP request (a POST to
+/// `/mcp`) does not say which tool it calls, so the tool asks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ToolCost {
+    /// `publish_events`: the publish bucket, as `POST …/events`.
+    Publish,
+    /// `wait_for_events` with a timeout: the long-poll bucket and a
+    /// per-address slot, as `GET …/events?wait=N`.
+    LongPoll,
+}
+
 /// The limits, shared by every request.
 pub struct Limits {
     settings: LimitSettings,
@@ -160,12 +171,7 @@ impl Limits {
         let Some(route) = route_of(&req) else {
             return next.call(req).await.map(IntoResponse::into_response);
         };
-        let peer = req
-            .remote_addr()
-            .as_socket_addr()
-            .map(|addr| addr.ip())
-            .unwrap_or(IpAddr::from([0, 0, 0, 0]));
-        let client = self.settings.trusted_proxies.client(peer, req.headers());
+        let client = self.client_address(&req);
         // Handlers that record who asked (webhook registrants) see the same address.
         req.extensions_mut()
             .insert(crate::api::ClientAddress(client));
@@ -202,6 +208,40 @@ impl Limits {
             bucket_headers(bucket, remaining, &mut response);
         }
         Ok(response)
+    }
+
+    /// The client's address as the limits see it: the peer, or what a
+    /// trusted proxy says.
+    pub fn client_address(&self, req: &Request) -> IpAddr {
+        let peer = req
+            .remote_addr()
+            .as_socket_addr()
+            .map(|addr| addr.ip())
+            .unwrap_or(IpAddr::from([0, 0, 0, 0]));
+        self.settings.trusted_proxies.client(peer, req.headers())
+    }
+
+    /// Admits an MCP tool call as REST admits the route it mirrors: the same
+    /// buckets, keys and exemptions; a long-poll's slot is held until the
+    /// returned guard is dropped.
+    pub async fn admit_tool(
+        self: &Arc<Self>,
+        cost: ToolCost,
+        client: IpAddr,
+        token: Option<&str>,
+    ) -> Result<Option<ConnectionSlot>, ApiError> {
+        if client.is_loopback() && self.settings.exempt_loopback {
+            return Ok(None);
+        }
+        let route = match cost {
+            ToolCost::Publish => Route::Publish,
+            ToolCost::LongPoll => Route::LongPoll,
+        };
+        self.check_rate(route, client, token).await?;
+        match cost {
+            ToolCost::Publish => Ok(None),
+            ToolCost::LongPoll => self.take_slot(client).map(Some),
+        }
     }
 
     /// Runs a WebSocket upgrade request within `--handshake-timeout`.
@@ -340,7 +380,7 @@ fn bucket_headers(bucket: &Bucket, remaining: u32, response: &mut Response) {
 }
 
 /// One open connection counted against an address; released when dropped.
-struct ConnectionSlot {
+pub struct ConnectionSlot {
     limits: Arc<Limits>,
     key: IpAddr,
 }

@@ -331,7 +331,7 @@ pub struct ChannelPatch {
 ///
 /// Field order here is the order on the wire; WebSocket frames, poll pages and
 /// webhook bodies are all written from this one type.
-#[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Event {
     /// ULID; increases in publish order within a channel.
     pub id: String,

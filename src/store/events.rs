@@ -95,7 +95,13 @@ pub trait EventStore: Send + Sync + 'static {
     /// Events matching `query`, oldest first, at most `query.limit`.
     async fn list_events(&self, channel_id: &str, query: &EventQuery) -> StoreResult<Vec<Event>>;
     /// The newest `limit` events, newest first.
-    async fn latest_events(&self, channel_id: &str, limit: u32) -> StoreResult<Vec<Event>>;
+    /// The newest events (of these types; empty: all), newest first.
+    async fn latest_events(
+        &self,
+        channel_id: &str,
+        types: &[String],
+        limit: u32,
+    ) -> StoreResult<Vec<Event>>;
     async fn delete_event(&self, channel_id: &str, event_id: &str) -> StoreResult<bool>;
     /// Applies every channel's retention policy; returns how many events went.
     async fn apply_retention(&self, now: Millis) -> StoreResult<u64>;
@@ -125,6 +131,22 @@ pub struct ResumePoint {
     pub removed_through: Option<String>,
     /// The newest event id the channel ever had.
     pub last_event_id: Option<String>,
+}
+
+/// ` AND type IN (…)` when only some types are wanted.
+fn push_types<DB: sqlx::Database>(sql: &mut QueryBuilder<DB>, types: &[String])
+where
+    for<'t> String: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+{
+    if types.is_empty() {
+        return;
+    }
+    sql.push(" AND type IN (");
+    let mut list = sql.separated(", ");
+    for event_type in types {
+        list.push_bind(event_type.clone());
+    }
+    sql.push(")");
 }
 
 #[derive(sqlx::FromRow)]
@@ -328,14 +350,7 @@ sql_impl!(EventStore {
         if let Some(since) = query.since {
             sql.push(" AND created_at >= ").push_bind(since);
         }
-        if !query.types.is_empty() {
-            sql.push(" AND type IN (");
-            let mut list = sql.separated(", ");
-            for event_type in &query.types {
-                list.push_bind(event_type.clone());
-            }
-            sql.push(")");
-        }
+        push_types(&mut sql, &query.types);
         sql.push(" ORDER BY id LIMIT ").push_bind(i64::from(query.limit));
         let rows = sql
             .build_query_as::<EventRow>()
@@ -344,13 +359,18 @@ sql_impl!(EventStore {
         rows.into_iter().map(Event::try_from).collect()
     }
 
-    async fn latest_events(&self, channel_id: &str, limit: u32) -> StoreResult<Vec<Event>> {
-        let sql = format!(
-            "SELECT {EVENT_COLUMNS} FROM events WHERE channel_id = $1 ORDER BY id DESC LIMIT $2"
-        );
-        let rows = sqlx::query_as::<_, EventRow>(sqlx::AssertSqlSafe(sql))
-            .bind(channel_id)
-            .bind(i64::from(limit))
+    async fn latest_events(
+        &self,
+        channel_id: &str,
+        types: &[String],
+        limit: u32,
+    ) -> StoreResult<Vec<Event>> {
+        let mut sql = QueryBuilder::<B::Db>::new(format!("SELECT {EVENT_COLUMNS} FROM events WHERE channel_id = "));
+        sql.push_bind(channel_id.to_owned());
+        push_types(&mut sql, types);
+        sql.push(" ORDER BY id DESC LIMIT ").push_bind(i64::from(limit));
+        let rows = sql
+            .build_query_as::<EventRow>()
             .fetch_all(self.pool())
             .await?;
         rows.into_iter().map(Event::try_from).collect()

@@ -16,6 +16,7 @@ use tokio_tungstenite::{
 };
 
 pub mod jwt;
+pub mod mcp;
 pub mod receiver;
 mod sockets;
 mod spawned;

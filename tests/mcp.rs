@@ -1,0 +1,671 @@
+//! The MCP endpoint (`/mcp`) against the real binary, by JSON-RPC over
+//! HTTP: the handshakes and tool listing, access equal to REST's, cursors,
+//! waits, limits and bad input. On SQLite and PostgreSQL (and two nodes).
+
+mod common;
+
+use common::{
+    ADMIN, Backend, LIMIT_LOOPBACK, TestServer,
+    mcp::{Mcp, answer, tool_answer},
+};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+on_both_backends!(
+    handshakes_and_tool_listing,
+    access_equals_rests_for_every_credential,
+    pages_continue_without_gaps_within_the_size_budget,
+    waits_are_woken_time_out_and_start_from_now,
+    publishing_is_idempotent_with_a_key_and_gaps_are_reported,
+    limits_refuse_inside_the_tool_result,
+    bad_input_is_refused_clearly_and_changes_nothing,
+    the_door_refuses_urls_with_tokens_bad_tokens_and_browsers,
+);
+
+const START: &str = "00000000000000000000000000";
+
+/// Both handshakes answer; five tools, each with closed input and an output schema.
+async fn handshakes_and_tool_listing(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let mcp = Mcp::new(&server, None);
+    let init = mcp
+        .request(
+            "initialize",
+            json!({"protocolVersion": "2025-06-18", "capabilities": {},
+                   "clientInfo": {"name": "test", "version": "1"}}),
+        )
+        .await;
+    assert_eq!(init["result"]["serverInfo"]["name"], "channelhub", "{init}");
+    assert!(
+        init["result"]["instructions"]
+            .as_str()
+            .unwrap()
+            .contains("wait_for_events")
+    );
+    let known: Value = server
+        .http
+        .get(format!("http://{}/.well-known/channelhub.json", server.addr))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(known["mcp_url"], "/mcp");
+    let listed = mcp.request("tools/list", json!({})).await;
+    let tools = listed["result"]["tools"].as_array().unwrap();
+    let mut names: Vec<&str> = tools.iter().map(|t| t["name"].as_str().unwrap()).collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "get_channel",
+            "list_channels",
+            "publish_events",
+            "read_events",
+            "wait_for_events"
+        ]
+    );
+    for tool in tools {
+        assert_eq!(
+            tool["inputSchema"]["additionalProperties"],
+            json!(false),
+            "{tool}"
+        );
+        assert_eq!(tool["outputSchema"]["type"], "object", "{tool}");
+        assert!(tool["description"].as_str().unwrap().len() > 40);
+    }
+}
+
+/// Each tool's answer equals its REST route's for anonymous, subscribe,
+/// publish, another channel's and the admin credential, on a public and a
+/// private channel.
+async fn access_equals_rests_for_every_credential(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    server
+        .create_channel(json!({"id": "open", "is_public": true}))
+        .await;
+    server
+        .create_channel(json!({"id": "shut", "is_public": false}))
+        .await;
+    server.create_channel(json!({"id": "other"})).await;
+    let mut credentials: Vec<(&str, Option<String>)> =
+        vec![("anonymous", None), ("admin", Some(ADMIN.into()))];
+    for channel in ["open", "shut"] {
+        for kind in ["subscribe", "publish"] {
+            let (token, _) = server
+                .create_token(
+                    channel,
+                    kind,
+                    json!({"publisher_id": "p"})
+                        .as_object()
+                        .filter(|_| kind == "publish")
+                        .map(|o| Value::Object(o.clone()))
+                        .unwrap_or(json!({})),
+                )
+                .await;
+            credentials.push((
+                if channel == "open" {
+                    if kind == "publish" {
+                        "open publish"
+                    } else {
+                        "open subscribe"
+                    }
+                } else if kind == "publish" {
+                    "shut publish"
+                } else {
+                    "shut subscribe"
+                },
+                Some(token),
+            ));
+        }
+    }
+    let (other, _) = server.create_token("other", "publish", json!({})).await;
+    credentials.push(("another channel's", Some(other)));
+    for (who, token) in &credentials {
+        let mcp = Mcp::new(&server, token.as_deref());
+        for channel in ["open", "shut"] {
+            let rest = |method: Method, path: String, body: Option<Value>| {
+                let token = token.clone();
+                let server = &server;
+                async move { server.call(method, &path, token.as_deref(), body).await.0 }
+            };
+            let cases = [
+                (
+                    "get_channel",
+                    json!({"channel": channel}),
+                    rest(Method::GET, format!("/channels/{channel}"), None).await,
+                ),
+                (
+                    "read_events",
+                    json!({"channel": channel, "after": START}),
+                    rest(Method::GET, format!("/channels/{channel}/events"), None).await,
+                ),
+                (
+                    "wait_for_events",
+                    json!({"channel": channel, "timeout_seconds": 0}),
+                    rest(
+                        Method::GET,
+                        format!("/channels/{channel}/events?wait=0"),
+                        None,
+                    )
+                    .await,
+                ),
+                (
+                    "publish_events",
+                    json!({"channel": channel, "events": [{"type": "t", "data": who}]}),
+                    rest(
+                        Method::POST,
+                        format!("/channels/{channel}/events"),
+                        Some(json!({"events": [{"type": "t", "data": who}]})),
+                    )
+                    .await,
+                ),
+            ];
+            for (tool, arguments, status) in cases {
+                let answer = mcp.tool(tool, arguments).await;
+                match answer {
+                    common::mcp::ToolAnswer::Ok(_) => assert!(
+                        status.is_success(),
+                        "{who} {tool} {channel}: MCP allowed, REST {status}"
+                    ),
+                    common::mcp::ToolAnswer::Refused(text) => {
+                        assert!(
+                            !status.is_success(),
+                            "{who} {tool} {channel}: MCP refused ({text}), REST {status}"
+                        );
+                        assert!(
+                            text.contains(&format!("({})", status.as_u16())),
+                            "{who} {tool} {channel}: {text} vs {status}"
+                        );
+                    }
+                }
+            }
+        }
+        let listed = mcp.tool("list_channels", json!({})).await.ok();
+        let (_, rest) = server
+            .call(Method::GET, "/channels", token.as_deref(), None)
+            .await;
+        let ids = |v: &Value| {
+            v["channels"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["id"].clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(ids(&listed), ids(&rest), "{who}: list_channels");
+    }
+}
+
+/// A loop of read_events over 40 events of ~5 KiB sees each once, in order,
+/// in pages of at most 64 KiB; without a cursor it answers the newest.
+async fn pages_continue_without_gaps_within_the_size_budget(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    server
+        .create_channel(json!({"id": "big", "is_public": true}))
+        .await;
+    let mcp = Mcp::new(&server, Some(ADMIN));
+    let mut published = Vec::new();
+    for batch in 0..4 {
+        let events: Vec<Value> = (0..10)
+            .map(
+                |i| json!({"type": "blob", "data": {"n": batch * 10 + i, "pad": "x".repeat(5000)}}),
+            )
+            .collect();
+        let out = mcp
+            .tool(
+                "publish_events",
+                json!({"channel": "big", "events": events}),
+            )
+            .await
+            .ok();
+        assert_eq!(out["replayed"], false);
+        published.extend(
+            out["events"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["id"].as_str().unwrap().to_owned()),
+        );
+    }
+    let mut seen = Vec::new();
+    let mut cursor = START.to_owned();
+    let mut pages = 0;
+    loop {
+        let page = mcp
+            .tool(
+                "read_events",
+                json!({"channel": "big", "after": cursor, "limit": 1000}),
+            )
+            .await
+            .ok();
+        let events = page["events"].as_array().unwrap();
+        assert!(
+            serde_json::to_string(events).unwrap().len() <= 64 * 1024 + 1024,
+            "a page stays near its budget"
+        );
+        seen.extend(events.iter().map(|e| e["id"].as_str().unwrap().to_owned()));
+        cursor = page["cursor"].as_str().unwrap().to_owned();
+        pages += 1;
+        if page["has_more"] == json!(false) {
+            break;
+        }
+    }
+    assert_eq!(seen, published, "every event once, in order");
+    assert!(pages >= 4, "the budget splits 200 KiB into pages ({pages})");
+    let newest = mcp
+        .tool("read_events", json!({"channel": "big", "limit": 3}))
+        .await
+        .ok();
+    let ids: Vec<&str> = newest["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        published[37..]
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(newest["cursor"], json!(published[39]));
+    // An empty channel still has a cursor: its start.
+    server
+        .create_channel(json!({"id": "empty", "is_public": true}))
+        .await;
+    let empty = mcp
+        .tool("read_events", json!({"channel": "empty"}))
+        .await
+        .ok();
+    assert_eq!(empty["cursor"], START);
+}
+
+/// A wait answers when an event commits, times out with the same cursor,
+/// and without a cursor waits for what comes after the call began.
+async fn waits_are_woken_time_out_and_start_from_now(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    server
+        .create_channel(json!({"id": "wait-ch", "is_public": true}))
+        .await;
+    let old = server
+        .publish("wait-ch", json!({"type": "a", "data": "old"}))
+        .await;
+    let old_id = old["id"].as_str().unwrap().to_owned();
+    let mcp = Mcp::new(&server, None);
+
+    let timed_out = mcp
+        .tool(
+            "wait_for_events",
+            json!({"channel": "wait-ch", "after": old_id, "timeout_seconds": 1}),
+        )
+        .await
+        .ok();
+    assert_eq!(timed_out["events"], json!([]));
+    assert_eq!(timed_out["timed_out"], true);
+    assert_eq!(timed_out["cursor"], json!(old_id), "the same cursor");
+
+    // From now: the old event is not answered, the next one is.
+    let waiting = {
+        let server = &server;
+        async move {
+            Mcp::new(server, None)
+                .tool(
+                    "wait_for_events",
+                    json!({"channel": "wait-ch", "timeout_seconds": 30}),
+                )
+                .await
+                .ok()
+        }
+    };
+    let publishing = async {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        server
+            .publish("wait-ch", json!({"type": "a", "data": "new"}))
+            .await
+    };
+    let (woken, new) = tokio::join!(waiting, publishing);
+    assert_eq!(woken["timed_out"], false);
+    assert_eq!(woken["events"].as_array().unwrap().len(), 1, "{woken}");
+    assert_eq!(woken["events"][0]["id"], new["id"]);
+    assert_eq!(woken["cursor"], new["id"]);
+
+    // Events already there after the cursor answer at once.
+    let at_once = mcp
+        .tool(
+            "wait_for_events",
+            json!({"channel": "wait-ch", "after": old_id, "timeout_seconds": 60}),
+        )
+        .await
+        .ok();
+    assert_eq!(at_once["events"][0]["id"], new["id"]);
+
+    // A wait asked for progress reports it while waiting (SSE) before its answer.
+    let response = Mcp::new(&server, None)
+        .post(
+            &json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {
+            "name": "wait_for_events", "_meta": {"progressToken": "p1"},
+            "arguments": {"channel": "wait-ch", "after": new["id"], "timeout_seconds": 11}}}),
+        )
+        .await;
+    let (message, notes) = answer(response).await;
+    assert!(
+        notes.iter().any(
+            |n| n["method"] == "notifications/progress" && n["params"]["progressToken"] == "p1"
+        ),
+        "{notes:?}"
+    );
+    assert_eq!(tool_answer(&message).ok()["timed_out"], true);
+
+    if backend == Backend::Postgres {
+        // A wait on node B is woken by a publish on node A.
+        let b = server.join();
+        let waiting = async {
+            Mcp::new(&b, None)
+                .tool(
+                    "wait_for_events",
+                    json!({"channel": "wait-ch", "timeout_seconds": 30}),
+                )
+                .await
+                .ok()
+        };
+        let publishing = async {
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            server
+                .publish("wait-ch", json!({"type": "a", "data": "across"}))
+                .await
+        };
+        let (woken, across) = tokio::join!(waiting, publishing);
+        assert_eq!(woken["events"][0]["id"], across["id"], "{woken}");
+    }
+}
+
+/// The same key answers the first result (`replayed`) and stores nothing
+/// more; a reader behind removed events is told of the gap.
+async fn publishing_is_idempotent_with_a_key_and_gaps_are_reported(backend: Backend) {
+    let server = TestServer::start_with(backend, &["--retention-interval", "0.2"]).await;
+    server
+        .create_channel(json!({"id": "idem", "is_public": true, "retention": {"max_events": 2}}))
+        .await;
+    let mcp = Mcp::new(&server, Some(ADMIN));
+    let args = json!({"channel": "idem", "events": [{"data": 1}], "idempotency_key": "k-1"});
+    let first = mcp.tool("publish_events", args.clone()).await.ok();
+    let again = mcp.tool("publish_events", args).await.ok();
+    assert_eq!(again["replayed"], true);
+    assert_eq!(again["events"], first["events"]);
+    assert_eq!(server.all_events("idem").await.len(), 1);
+    let first_id = first["cursor"].as_str().unwrap().to_owned();
+    for n in 0..4 {
+        mcp.tool(
+            "publish_events",
+            json!({"channel": "idem", "events": [{"data": n}]}),
+        )
+        .await
+        .ok();
+    }
+    // Retention sweeps every 0.2 s here, keeping the newest two.
+    let mut behind = Value::Null;
+    for _ in 0..50 {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        behind = mcp
+            .tool("read_events", json!({"channel": "idem", "after": first_id}))
+            .await
+            .ok();
+        if behind["gap"]["removed_through"].is_string() {
+            break;
+        }
+    }
+    assert!(behind["gap"]["removed_through"].is_string(), "{behind}");
+    assert_eq!(behind["events"].as_array().unwrap().len(), 2);
+}
+
+/// Publishing and waiting are limited as on REST, refused in the tool result
+/// with the retry time; a wait's slot is free again once it ends.
+async fn limits_refuse_inside_the_tool_result(backend: Backend) {
+    let server = TestServer::start_with(
+        backend,
+        &[
+            LIMIT_LOOPBACK,
+            "--publish-rate",
+            "0.1",
+            "--publish-burst",
+            "1",
+            "--max-connections-per-ip",
+            "1",
+        ],
+    )
+    .await;
+    server
+        .create_channel(json!({"id": "lim", "is_public": true}))
+        .await;
+    let (token, _) = server.create_token("lim", "publish", json!({})).await;
+    let publisher = Mcp::new(&server, Some(&token));
+    publisher
+        .tool(
+            "publish_events",
+            json!({"channel": "lim", "events": [{"data": 1}]}),
+        )
+        .await
+        .ok();
+    let refused = publisher
+        .tool(
+            "publish_events",
+            json!({"channel": "lim", "events": [{"data": 2}]}),
+        )
+        .await
+        .refused();
+    assert!(
+        refused.contains("(429)") && refused.contains("retry after"),
+        "{refused}"
+    );
+    assert_eq!(server.all_events("lim").await.len(), 1, "nothing stored");
+
+    // One slot per address: a second wait is refused while the first waits.
+    let first = async {
+        Mcp::new(&server, None)
+            .tool(
+                "wait_for_events",
+                json!({"channel": "lim", "timeout_seconds": 3}),
+            )
+            .await
+            .ok()
+    };
+    let second = async {
+        tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+        Mcp::new(&server, None)
+            .tool(
+                "wait_for_events",
+                json!({"channel": "lim", "timeout_seconds": 1}),
+            )
+            .await
+            .refused()
+    };
+    let (first, second) = tokio::join!(first, second);
+    assert_eq!(first["timed_out"], true);
+    assert!(second.contains("(429)"), "{second}");
+    // A wait whose client went away frees its slot.
+    let request = server
+        .http
+        .post(format!("http://{}/mcp", server.addr))
+        .header("Accept", "application/json, text/event-stream")
+        .header("MCP-Protocol-Version", common::mcp::PROTOCOL)
+        .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+            "params": {"name": "wait_for_events", "arguments": {"channel": "lim", "timeout_seconds": 60}}}));
+    let gone = tokio::spawn(async move { request.send().await });
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    gone.abort();
+    let mut freed = false;
+    for _ in 0..50 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        if let common::mcp::ToolAnswer::Ok(page) = Mcp::new(&server, None)
+            .tool(
+                "wait_for_events",
+                json!({"channel": "lim", "timeout_seconds": 1}),
+            )
+            .await
+        {
+            assert_eq!(page["timed_out"], true);
+            freed = true;
+            break;
+        }
+    }
+    assert!(freed, "the abandoned wait's slot was freed");
+}
+
+/// Malformed input gets a protocol or tool error in REST's words and
+/// stores nothing.
+async fn bad_input_is_refused_clearly_and_changes_nothing(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    server
+        .create_channel(json!({"id": "bad", "is_public": true}))
+        .await;
+    server
+        .create_channel(json!({"id": "elsewhere", "is_public": true}))
+        .await;
+    let elsewhere = server.publish("elsewhere", json!({"data": 1})).await;
+    let mcp = Mcp::new(&server, Some(ADMIN));
+
+    let unknown = mcp
+        .request(
+            "tools/call",
+            json!({"name": "drop_tables", "arguments": {}}),
+        )
+        .await;
+    assert!(unknown["error"]["code"].is_i64(), "{unknown}");
+    for arguments in [
+        json!({"channel": "bad", "events": [{"data": 1}], "surprise": true}),
+        json!({"channel": "bad", "events": "not a list"}),
+        json!({"channel": "bad", "events": [{"data": 1, "colour": "red"}]}),
+    ] {
+        let message = mcp
+            .request(
+                "tools/call",
+                json!({"name": "publish_events", "arguments": arguments}),
+            )
+            .await;
+        let refused = message.get("error").is_some() || message["result"]["isError"] == json!(true);
+        assert!(refused, "{message}");
+    }
+    let cases = [
+        (
+            "publish_events",
+            json!({"channel": "bad", "events": []}),
+            "(400)",
+        ),
+        (
+            "publish_events",
+            json!({"channel": "bad", "events": [{"type": "nul\u{0}", "data": 1}]}),
+            "(400)",
+        ),
+        (
+            "publish_events",
+            json!({"channel": "bad", "events": (0..101).map(|i| json!({"data": i})).collect::<Vec<_>>()}),
+            "(400)",
+        ),
+        (
+            "publish_events",
+            json!({"channel": "bad", "events": [{"data": "x".repeat(70_000)}]}),
+            "(413)",
+        ),
+        (
+            "publish_events",
+            json!({"channel": "nope", "events": [{"data": 1}]}),
+            "(404)",
+        ),
+        (
+            "read_events",
+            json!({"channel": "bad", "after": elsewhere["id"]}),
+            "(404)",
+        ),
+        (
+            "read_events",
+            json!({"channel": "bad", "after": "not-a-cursor"}),
+            "(400)",
+        ),
+        (
+            "read_events",
+            json!({"channel": "bad", "since": "yesterday"}),
+            "(400)",
+        ),
+        (
+            "wait_for_events",
+            json!({"channel": "bad", "timeout_seconds": 61}),
+            "(400)",
+        ),
+    ];
+    for (tool, arguments, status) in cases {
+        let text = mcp.tool(tool, arguments.clone()).await.refused();
+        assert!(text.contains(status), "{tool} {arguments}: {text}");
+        assert!(!text.contains("(5"), "never a 5xx: {text}");
+    }
+    assert_eq!(server.all_events("bad").await.len(), 0, "nothing stored");
+
+    let oversize = Mcp::new(&server, Some(ADMIN))
+        .post(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "publish_events",
+            "arguments": {"channel": "bad", "events": [{"data": "y".repeat(2 * 1024 * 1024)}]}}}))
+        .await;
+    assert_eq!(oversize.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let garbage = server
+        .http
+        .post(format!("http://{}/mcp", server.addr))
+        .header("Accept", "application/json, text/event-stream")
+        .header("Content-Type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        garbage.status().is_client_error() || garbage.status() == StatusCode::OK,
+        "{}",
+        garbage.status()
+    );
+    assert_eq!(server.all_events("bad").await.len(), 0, "nothing stored");
+}
+
+/// `?token=` is refused (400), an invalid token is a 401 at the door with
+/// no OAuth metadata, and a browser's `Origin` is refused (403).
+async fn the_door_refuses_urls_with_tokens_bad_tokens_and_browsers(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let list = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"});
+    let send = |url: String, token: Option<&'static str>, origin: Option<&'static str>| {
+        let mut request = server
+            .http
+            .post(url)
+            .header("Accept", "application/json, text/event-stream")
+            .header("MCP-Protocol-Version", common::mcp::PROTOCOL)
+            .json(&list);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(origin) = origin {
+            request = request.header("Origin", origin);
+        }
+        request.send()
+    };
+    let url = format!("http://{}/mcp", server.addr);
+    let in_url = send(format!("{url}?token={ADMIN}"), None, None)
+        .await
+        .unwrap();
+    assert_eq!(in_url.status(), StatusCode::BAD_REQUEST);
+    assert!(in_url.text().await.unwrap().contains("Authorization"));
+    let bad = send(url.clone(), Some("chs_not_a_real_token"), None)
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), StatusCode::UNAUTHORIZED);
+    let challenge = bad.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        challenge.contains("invalid_token") && !challenge.contains("resource_metadata"),
+        "{challenge}"
+    );
+    let browser = send(url.clone(), Some(ADMIN), Some("https://evil.example"))
+        .await
+        .unwrap();
+    assert_eq!(browser.status(), StatusCode::FORBIDDEN);
+    let fine = send(url, Some(ADMIN), None).await.unwrap();
+    assert_eq!(fine.status(), StatusCode::OK);
+}
