@@ -20,6 +20,7 @@ on_both_backends!(
     limits_refuse_inside_the_tool_result,
     bad_input_is_refused_clearly_and_changes_nothing,
     the_door_refuses_urls_with_tokens_bad_tokens_and_browsers,
+    the_stdio_relay_carries_calls_and_cancellations,
 );
 
 const START: &str = "00000000000000000000000000";
@@ -44,7 +45,10 @@ async fn handshakes_and_tool_listing(backend: Backend) {
     );
     let known: Value = server
         .http
-        .get(format!("http://{}/.well-known/channelhub.json", server.addr))
+        .get(format!(
+            "http://{}/.well-known/channelhub.json",
+            server.addr
+        ))
         .send()
         .await
         .unwrap()
@@ -668,4 +672,96 @@ async fn the_door_refuses_urls_with_tokens_bad_tokens_and_browsers(backend: Back
     assert_eq!(browser.status(), StatusCode::FORBIDDEN);
     let fine = send(url, Some(ADMIN), None).await.unwrap();
     assert_eq!(fine.status(), StatusCode::OK);
+}
+
+/// `channelhub mcp` relays stdin lines to `/mcp` and answers to stdout; a
+/// `notifications/cancelled` drops the call it names, so its wait frees its
+/// slot; an unreachable server is a clear error and a non-zero exit.
+async fn the_stdio_relay_carries_calls_and_cancellations(backend: Backend) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+    let server =
+        TestServer::start_with(backend, &[LIMIT_LOOPBACK, "--max-connections-per-ip", "1"]).await;
+    server
+        .create_channel(json!({"id": "relayed", "is_public": true}))
+        .await;
+    let mut relay = tokio::process::Command::new(env!("CARGO_BIN_EXE_channelhub"))
+        .args([
+            "mcp",
+            "--url",
+            &format!("http://{}", server.addr),
+            "--token",
+            ADMIN,
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stdin = relay.stdin.take().unwrap();
+    let mut stdout = BufReader::new(relay.stdout.take().unwrap()).lines();
+    let mut send = async |message: Value| {
+        stdin
+            .write_all(format!("{message}\n").as_bytes())
+            .await
+            .unwrap();
+        stdin.flush().await.unwrap();
+    };
+    send(json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}})).await;
+    let line = stdout.next_line().await.unwrap().unwrap();
+    let init: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(init["result"]["serverInfo"]["name"], "channelhub");
+    send(json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "publish_events",
+        "arguments": {"channel": "relayed", "events": [{"data": "via stdio"}]}}})).await;
+    let published: Value =
+        serde_json::from_str(&stdout.next_line().await.unwrap().unwrap()).unwrap();
+    assert_eq!(published["id"], 2);
+    assert_eq!(
+        tool_answer(&published).ok()["events"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // A long wait, cancelled: its slot (one per address here) is free again.
+    send(json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "wait_for_events",
+        "arguments": {"channel": "relayed", "timeout_seconds": 60}}})).await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    send(
+        json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 3}}),
+    )
+    .await;
+    let mut answered = None;
+    for attempt in 0..40 {
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        send(json!({"jsonrpc": "2.0", "id": 100 + attempt, "method": "tools/call", "params": {"name": "wait_for_events",
+            "arguments": {"channel": "relayed", "timeout_seconds": 1}}})).await;
+        let message: Value =
+            serde_json::from_str(&stdout.next_line().await.unwrap().unwrap()).unwrap();
+        assert_ne!(message["id"], 3, "the cancelled call is not answered");
+        if let common::mcp::ToolAnswer::Ok(page) = tool_answer(&message) {
+            answered = Some(page);
+            break;
+        }
+    }
+    assert_eq!(
+        answered.expect("a wait after the cancellation got the slot")["timed_out"],
+        true
+    );
+    drop(stdin);
+    assert!(
+        relay.wait().await.unwrap().success(),
+        "stdin closed: the relay ends"
+    );
+
+    let unreachable = tokio::process::Command::new(env!("CARGO_BIN_EXE_channelhub"))
+        .args(["mcp", "--url", "http://127.0.0.1:1"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .unwrap();
+    assert!(!unreachable.status.success());
+    assert!(String::from_utf8_lossy(&unreachable.stderr).contains("cannot reach the server"));
 }

@@ -1,4 +1,4 @@
-//! The command-line client: `channelhub channel|token|publish|tail|webhook`.
+//! The command-line client: `channelhub channel|token|publish|tail|webhook|jwt|mcp`.
 //!
 //! A thin HTTP/WebSocket client of the public API, in the same binary as the
 //! server so that nobody needs curl. It shares no code path with the server's
@@ -6,6 +6,7 @@
 //! detail and exit non-zero.
 
 mod jwt;
+mod mcp;
 mod output;
 mod tail;
 
@@ -72,6 +73,10 @@ pub enum ClientCommand {
     /// Make keys, mint JWTs, and check what a token grants.
     #[command(subcommand)]
     Jwt(jwt::JwtCommand),
+    /// Relay MCP over stdio to the server's `/mcp` (for hosts that only
+    /// start local processes): JSON-RPC lines in on stdin, answers out on
+    /// stdout, with `--url` and `--token`.
+    Mcp,
 }
 
 #[derive(Debug, Subcommand)]
@@ -246,6 +251,7 @@ impl Client {
             } => tail::run(self, &channel, follow, types.as_deref(), lines).await,
             ClientCommand::Webhook(command) => self.webhook(command).await,
             ClientCommand::Jwt(command) => jwt::run(self, command).await,
+            ClientCommand::Mcp => mcp::run(self).await,
         }
     }
 

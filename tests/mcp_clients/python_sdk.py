@@ -1,6 +1,7 @@
 """The official Python MCP SDK (PyPI `mcp`) against channelhub's /mcp, in
 both handshakes: `auto` (the current revision, negotiated with
-server/discover) and `legacy` (initialize, 2025-11-25 and earlier). Starts
+server/discover) and `legacy` (initialize, 2025-11-25 and earlier), and
+over stdio through `channelhub mcp` (the relay in the same binary). Starts
 the debug binary (or $CHANNELHUB_BIN) on SQLite; exits non-zero on the
 first failure.
 
@@ -19,7 +20,7 @@ import time
 import urllib.error
 import urllib.request
 
-from mcp import Client
+from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
@@ -81,6 +82,15 @@ class Server:
 
 
 async def session(server, token, mode, body):
+    if mode == "stdio":
+        # `channelhub mcp`, the binary's stdio relay, started by the SDK as
+        # a local MCP server, as hosts that only start processes do.
+        env = {"PATH": os.environ.get("PATH", ""), "CHANNELHUB_URL": server.url}
+        if token:
+            env["CHANNELHUB_TOKEN"] = token
+        params = StdioServerParameters(command=BINARY, args=["mcp"], env=env)
+        async with Client(params) as client:
+            return await body(client)
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     http = create_mcp_http_client(headers=headers)
     async with http:
@@ -165,7 +175,7 @@ async def run(server, mode):
 def main():
     server = Server()
     try:
-        for mode in ("auto", "legacy"):
+        for mode in ("auto", "legacy", "stdio"):
             asyncio.run(run(server, mode))
     finally:
         server.close()
