@@ -23,7 +23,9 @@ use crate::{
     api::problem::ApiError,
     hub::{Hub, HubError, Page, Publication},
     limits::{Limits, ToolCost},
-    model::{Channel, Event, EventQuery, NewEvent, check_storable_opt, parse_rfc3339},
+    model::{
+        Channel, Event, EventQuery, NewEvent, check_storable_opt, parse_rfc3339, tool_schema,
+    },
 };
 
 /// Bytes of event JSON a page holds at most (at least one event): a page
@@ -56,6 +58,7 @@ pub struct ChannelhubMcp {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(transform = tool_schema::input)]
 pub struct ListChannelsArgs {
     /// The cursor of the previous page: continue after it.
     cursor: Option<String>,
@@ -66,6 +69,7 @@ pub struct ListChannelsArgs {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(transform = tool_schema::input)]
 pub struct GetChannelArgs {
     /// The channel id.
     channel: String,
@@ -73,12 +77,14 @@ pub struct GetChannelArgs {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(transform = tool_schema::input)]
 pub struct EventArg {
     /// Event type; subscribers filter on it.
     #[serde(rename = "type")]
     #[schemars(length(min = 1, max = 128))]
     event_type: Option<String>,
     /// Any JSON value, at most 64 KiB serialized.
+    #[schemars(schema_with = "tool_schema::any_value")]
     data: Value,
     /// Opaque string stored and returned untouched.
     meta: Option<String>,
@@ -86,6 +92,7 @@ pub struct EventArg {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(transform = tool_schema::input)]
 pub struct PublishArgs {
     /// The channel id.
     channel: String,
@@ -100,6 +107,7 @@ pub struct PublishArgs {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(transform = tool_schema::input)]
 pub struct ReadArgs {
     /// The channel id.
     channel: String,
@@ -119,6 +127,7 @@ pub struct ReadArgs {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(transform = tool_schema::input)]
 pub struct WaitArgs {
     /// The channel id.
     channel: String,
@@ -141,15 +150,20 @@ pub struct WaitArgs {
 
 /// A channel, as REST's `GET /channels/{id}` answers it.
 #[derive(Debug, Serialize, JsonSchema)]
+#[schemars(transform = tool_schema::output)]
 pub struct ChannelOut {
     id: String,
     name: String,
     description: String,
     tags: Vec<String>,
     is_public: bool,
+    #[schemars(schema_with = "tool_schema::any_object")]
     meta: Value,
     /// `strict_types` and `types` (event type → the JSON Schema its data must satisfy).
+    #[schemars(schema_with = "tool_schema::any_object")]
     config: Value,
+    /// `max_age_seconds` and `max_events` (null: no bound).
+    #[schemars(schema_with = "tool_schema::any_object")]
     retention: Value,
     created_at: String,
     event_count: i64,
@@ -177,6 +191,7 @@ impl From<Channel> for ChannelOut {
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
+#[schemars(transform = tool_schema::output)]
 pub struct ChannelList {
     channels: Vec<ChannelOut>,
     /// Pass as `cursor` for the next page.
@@ -185,6 +200,7 @@ pub struct ChannelList {
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
+#[schemars(transform = tool_schema::output)]
 pub struct PublishedEvent {
     id: String,
     #[serde(rename = "type")]
@@ -193,6 +209,7 @@ pub struct PublishedEvent {
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
+#[schemars(transform = tool_schema::output)]
 pub struct PublishedOut {
     events: Vec<PublishedEvent>,
     /// The last stored event's id.
@@ -202,12 +219,14 @@ pub struct PublishedOut {
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
+#[schemars(transform = tool_schema::output)]
 pub struct GapOut {
     /// Events up to this id were removed before you read them.
     removed_through: String,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
+#[schemars(transform = tool_schema::output)]
 pub struct EventPage {
     events: Vec<Event>,
     /// Pass as `after` next time (`000…0`: the channel's start).

@@ -6,6 +6,7 @@
 
 mod credentials;
 mod profile;
+pub mod tool_schema;
 
 use std::{collections::BTreeMap, net::IpAddr};
 
@@ -332,6 +333,7 @@ pub struct ChannelPatch {
 /// Field order here is the order on the wire; WebSocket frames, poll pages and
 /// webhook bodies are all written from this one type.
 #[derive(Debug, Clone, PartialEq, Object, Serialize, Deserialize, schemars::JsonSchema)]
+#[schemars(transform = tool_schema::output)]
 pub struct Event {
     /// ULID; increases in publish order within a channel.
     pub id: String,
@@ -339,6 +341,7 @@ pub struct Event {
     #[oai(rename = "type")]
     #[serde(rename = "type")]
     pub event_type: Option<String>,
+    #[schemars(schema_with = "tool_schema::any_value")]
     pub data: Value,
     /// Opaque string stored and returned untouched.
     pub meta: Option<String>,
