@@ -85,7 +85,7 @@ async fn handshakes_and_tool_listing(backend: Backend) {
 /// publish, another channel's and the admin credential, on a public and a
 /// private channel.
 async fn access_equals_rests_for_every_credential(backend: Backend) {
-    let server = TestServer::start(backend).await;
+    let server = common::jwt::start(backend, &[]).await;
     server
         .create_channel(json!({"id": "open", "is_public": true}))
         .await;
@@ -93,39 +93,25 @@ async fn access_equals_rests_for_every_credential(backend: Backend) {
         .create_channel(json!({"id": "shut", "is_public": false}))
         .await;
     server.create_channel(json!({"id": "other"})).await;
-    let mut credentials: Vec<(&str, Option<String>)> =
-        vec![("anonymous", None), ("admin", Some(ADMIN.into()))];
+    let mut credentials: Vec<(String, Option<String>)> = vec![
+        ("anonymous".into(), None),
+        ("admin".into(), Some(ADMIN.into())),
+    ];
     for channel in ["open", "shut"] {
         for kind in ["subscribe", "publish"] {
-            let (token, _) = server
-                .create_token(
-                    channel,
-                    kind,
-                    json!({"publisher_id": "p"})
-                        .as_object()
-                        .filter(|_| kind == "publish")
-                        .map(|o| Value::Object(o.clone()))
-                        .unwrap_or(json!({})),
-                )
-                .await;
-            credentials.push((
-                if channel == "open" {
-                    if kind == "publish" {
-                        "open publish"
-                    } else {
-                        "open subscribe"
-                    }
-                } else if kind == "publish" {
-                    "shut publish"
-                } else {
-                    "shut subscribe"
-                },
-                Some(token),
-            ));
+            let (token, _) = server.create_token(channel, kind, json!({})).await;
+            credentials.push((format!("{channel} {kind}"), Some(token)));
+        }
+        // JWTs work on /mcp like any credential.
+        for scope in ["sub", "pub"] {
+            let claims = json!({"sub": "agent", "scopes": [format!("{scope}:{channel}")],
+                "aud": common::jwt::AUDIENCE, "exp": common::jwt::now() + 600});
+            let jwt = common::jwt::hs256(common::jwt::SECRET, claims);
+            credentials.push((format!("JWT {scope}:{channel}"), Some(jwt)));
         }
     }
     let (other, _) = server.create_token("other", "publish", json!({})).await;
-    credentials.push(("another channel's", Some(other)));
+    credentials.push(("another channel's".into(), Some(other)));
     for (who, token) in &credentials {
         let mcp = Mcp::new(&server, token.as_deref());
         for channel in ["open", "shut"] {
