@@ -49,8 +49,13 @@ enum Command {
     Client(client::ClientCommand),
 }
 
+/// Info, but rmcp only from warnings: at info it logs each MCP request, and
+/// what a client sent (its `initialize`), three lines per request.
+const DEFAULT_LOG_FILTER: &str = "info,rmcp=warn";
+
 fn init_logging(json: bool) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG_FILTER));
     // Colour codes only for a person at a terminal, never into files or journald.
     let builder = fmt()
         .with_env_filter(filter)

@@ -146,6 +146,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), Box<dyn std::error::Error>
             limits.clone(),
             crate::mcp::McpSettings {
                 max_body_bytes: config.max_body_bytes,
+                body_timeout: config.body_timeout,
                 allowed_origins: config.mcp_allowed_origins.clone(),
                 shutdown: stop_mcp.clone(),
             },

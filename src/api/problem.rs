@@ -88,7 +88,9 @@ impl ApiError {
             .iter()
             .find(|(name, _)| name == poem::http::header::RETRY_AFTER)
             .and_then(|(_, value)| value.to_str().ok());
-        if let Some(seconds) = retry {
+        if let Some(seconds) = retry
+            && !self.detail.contains("retry")
+        {
             text.push_str(&format!("; retry after {seconds} s"));
         }
         text

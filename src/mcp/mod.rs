@@ -13,6 +13,7 @@
 //! allowed, and the client address the limits key on. `tools` owns the
 //! tools. Neither touches storage or access decisions.
 
+mod calls;
 mod tools;
 
 use std::{net::IpAddr, sync::Arc, time::Duration};
@@ -24,8 +25,11 @@ use rmcp::transport::streamable_http_server::{
 };
 use tokio_util::sync::CancellationToken;
 
+use calls::InFlight;
+use poem::error::ReadBodyError;
+
 use crate::{
-    api::{bearer_token, problem::ApiError, query_token},
+    api::{bearer_token, problem::ApiError},
     hub::{Hub, HubError},
     limits::{Limits, http::ConnectionClosed},
 };
@@ -47,6 +51,8 @@ pub struct McpCaller {
 pub struct McpSettings {
     /// Largest request body (`--max-body-bytes`).
     pub max_body_bytes: usize,
+    /// How long a request body may take to arrive (`--body-timeout`).
+    pub body_timeout: Duration,
     /// Browser origins allowed to call (`--mcp-allowed-origins`); others are refused.
     pub allowed_origins: Vec<String>,
     /// Cancelled at shutdown: waiting tools answer at once.
@@ -55,42 +61,90 @@ pub struct McpSettings {
 
 /// The `/mcp` endpoint.
 pub fn endpoint(hub: Arc<Hub>, limits: Arc<Limits>, settings: McpSettings) -> impl Endpoint {
+    // rmcp gets no shutdown token of its own: it would end waits with an
+    // empty 500 where the tools answer an empty page at shutdown.
     let config = StreamableHttpServerConfig::default()
         .with_legacy_session_mode(false)
         .with_json_response(true)
         .with_sse_keep_alive(Some(Duration::from_secs(15)))
         .with_max_request_body_bytes(settings.max_body_bytes)
-        .with_cancellation_token(settings.shutdown.child_token())
         // channelhub is a network server with its own credentials: REST
         // has no Host check, and MCP reaches exactly what REST reaches.
-        .disable_allowed_hosts()
-        .with_allowed_origins(settings.allowed_origins)
-        .enforce_origin_validation();
+        // Origins are checked at the door.
+        .disable_allowed_hosts();
     let shutdown = settings.shutdown;
-    let tool_limits = limits.clone();
-    let tool_hub = hub.clone();
+    let in_flight = Arc::new(InFlight::default());
+    let tools = (hub.clone(), limits.clone(), in_flight.clone());
     let service = StreamableHttpService::new(
         move || {
-            Ok(ChannelhubMcp::new(
-                tool_hub.clone(),
-                tool_limits.clone(),
-                shutdown.clone(),
-            ))
+            let (hub, limits, in_flight) = tools.clone();
+            Ok(ChannelhubMcp::new(hub, limits, in_flight, shutdown.clone()))
         },
         Arc::new(NeverSessionManager::default()),
         config,
     );
-    McpEndpoint(service).around(move |next, req| door(hub.clone(), limits.clone(), next, req))
+    let endpoint = McpEndpoint {
+        service,
+        in_flight,
+        max_body_bytes: settings.max_body_bytes,
+        body_timeout: settings.body_timeout,
+    };
+    let origins = Arc::new(settings.allowed_origins);
+    endpoint.around(move |next, req| door(hub.clone(), limits.clone(), origins.clone(), next, req))
 }
 
-/// rmcp's service called from poem: the request and response converted.
-struct McpEndpoint(StreamableHttpService<ChannelhubMcp, NeverSessionManager>);
+/// rmcp's service called from poem: the body read within its bounds, a
+/// cancellation delivered to the call it names, the response converted.
+struct McpEndpoint {
+    service: StreamableHttpService<ChannelhubMcp, NeverSessionManager>,
+    in_flight: Arc<InFlight>,
+    max_body_bytes: usize,
+    body_timeout: Duration,
+}
 
 impl Endpoint for McpEndpoint {
     type Output = Response;
 
-    async fn call(&self, req: Request) -> poem::Result<Response> {
-        let response = self.0.handle(http::Request::from(req)).await;
+    async fn call(&self, mut req: Request) -> poem::Result<Response> {
+        let limit = self.max_body_bytes;
+        let read = tokio::time::timeout(self.body_timeout, req.take_body().into_bytes_limit(limit));
+        let body = match read.await {
+            Err(_elapsed) => {
+                return Err(ApiError::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    format!(
+                        "the request body did not arrive within {} s",
+                        self.body_timeout.as_secs_f64()
+                    ),
+                )
+                .into());
+            }
+            Ok(Err(ReadBodyError::PayloadTooLarge)) => {
+                return Err(ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!("the request body is over the {limit} byte limit"),
+                )
+                .into());
+            }
+            Ok(Err(err)) => {
+                return Err(ApiError::bad_request(format!(
+                    "could not read the request body: {err}"
+                ))
+                .into());
+            }
+            Ok(Ok(body)) => body,
+        };
+        // Stateless, a cancellation arrives as a request of its own.
+        if let Ok(message) = serde_json::from_slice::<serde_json::Value>(&body)
+            && message["method"] == "notifications/cancelled"
+            && let Some(caller) = req.extensions().get::<McpCaller>()
+        {
+            self.in_flight
+                .cancel(caller, &message["params"]["requestId"]);
+            return Ok(Response::builder().status(StatusCode::ACCEPTED).finish());
+        }
+        req.set_body(body);
+        let response = self.service.handle(http::Request::from(req)).await;
         let (parts, body) = response.into_parts();
         let body = body
             .map_err(|never: std::convert::Infallible| -> std::io::Error { match never {} })
@@ -99,23 +153,57 @@ impl Endpoint for McpEndpoint {
     }
 }
 
-/// The door: no token in the URL, a presented token must be valid (401
-/// otherwise, with no OAuth metadata: hosts would then ignore the static
-/// header), and the caller goes into the request for the tools.
+/// The door: no credential in the URL, an `Authorization` header only as
+/// `Bearer <token>` with a valid token (401 otherwise, with no OAuth
+/// metadata: hosts would then ignore the static header), no browser origin
+/// but the allowed ones, and the caller goes into the request for the tools.
 async fn door<E: Endpoint>(
     hub: Arc<Hub>,
     limits: Arc<Limits>,
+    origins: Arc<Vec<String>>,
     next: E,
     mut req: Request,
 ) -> poem::Result<Response> {
-    if query_token(&req).is_some() {
-        return Err(ApiError::bad_request(
-            "/mcp takes the token only in the Authorization header (Bearer); \
-             a token in the URL would end up in logs",
-        )
-        .into());
+    match req.params::<Vec<(String, String)>>() {
+        Ok(pairs) if pairs.iter().any(|(name, _)| name == "token") => {
+            return Err(ApiError::bad_request(
+                "/mcp takes the token only in the Authorization header (Bearer); \
+                 a token in the URL would end up in logs",
+            )
+            .into());
+        }
+        Ok(_) => {}
+        Err(_) => return Err(ApiError::bad_request("the query string cannot be read").into()),
     }
-    let token = bearer_token(&req).filter(|t| !t.is_empty());
+    if let Some(origin) = req.headers().get(poem::http::header::ORIGIN) {
+        let allowed = origin
+            .to_str()
+            .is_ok_and(|origin| origins.iter().any(|o| o == origin));
+        if !allowed {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "browser origins may not call /mcp unless --mcp-allowed-origins lists them",
+            )
+            .into());
+        }
+    }
+    let token = match req.headers().get(poem::http::header::AUTHORIZATION) {
+        None => None,
+        Some(_) => match bearer_token(&req).filter(|t| !t.is_empty()) {
+            Some(token) => Some(token),
+            None => {
+                return Err(ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "the Authorization header must be `Bearer <token>`",
+                )
+                .with_header(
+                    poem::http::header::WWW_AUTHENTICATE,
+                    "Bearer error=\"invalid_request\"",
+                )
+                .into());
+            }
+        },
+    };
     if let Some(token) = token.as_deref() {
         match hub.authenticate(Some(token)).await {
             Ok(_) => {}

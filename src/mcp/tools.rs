@@ -18,14 +18,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-use super::McpCaller;
+use super::{McpCaller, calls::InFlight};
 use crate::{
     api::problem::ApiError,
     hub::{Hub, HubError, Page, Publication},
     limits::{Limits, ToolCost},
-    model::{
-        Channel, Event, EventQuery, NewEvent, check_storable_opt, parse_rfc3339, tool_schema,
-    },
+    model::{Channel, Event, EventQuery, NewEvent, check_storable_opt, parse_rfc3339, tool_schema},
 };
 
 /// Bytes of event JSON a page holds at most (at least one event): a page
@@ -36,6 +34,8 @@ const DEFAULT_LIMIT: u32 = 20;
 const DEFAULT_WAIT_SECONDS: u32 = 25;
 const MAX_WAIT_SECONDS: u32 = 60;
 const MAX_TYPES: usize = 100;
+/// The longest event type, as publishing allows.
+const MAX_TYPE_CHARS: usize = 128;
 /// How often a waiting call reports progress, when the client asked.
 const PROGRESS_EVERY: Duration = Duration::from_secs(10);
 /// The cursor before a channel's first event (the zero ULID: every id is
@@ -53,6 +53,7 @@ call stores nothing twice.";
 pub struct ChannelhubMcp {
     hub: Arc<Hub>,
     limits: Arc<Limits>,
+    in_flight: Arc<InFlight>,
     shutdown: CancellationToken,
 }
 
@@ -117,7 +118,7 @@ pub struct ReadArgs {
     after: Option<String>,
     /// RFC 3339: only events created at or after this time (oldest first).
     since: Option<String>,
-    /// Only these event types.
+    /// Only these event types (at most 100, each 1–128 characters).
     #[schemars(length(max = 100))]
     types: Option<Vec<String>>,
     /// 1–1000, default 20.
@@ -135,7 +136,7 @@ pub struct WaitArgs {
     /// published after this call starts.
     #[schemars(pattern(r"^[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{26}$"))]
     after: Option<String>,
-    /// Only these event types.
+    /// Only these event types (at most 100, each 1–128 characters).
     #[schemars(length(max = 100))]
     types: Option<Vec<String>>,
     /// 1–1000, default 20.
@@ -299,6 +300,11 @@ fn types(types: Option<Vec<String>>) -> Result<Vec<String>, String> {
     }
     for event_type in &types {
         storable("types", Some(event_type))?;
+        if event_type.chars().count() > MAX_TYPE_CHARS {
+            return Err(invalid(format!(
+                "types: each is at most {MAX_TYPE_CHARS} characters"
+            )));
+        }
     }
     Ok(types)
 }
@@ -327,10 +333,16 @@ fn counted<T>(tool: &'static str, result: Result<T, String>) -> Result<T, String
 
 #[tool_router]
 impl ChannelhubMcp {
-    pub fn new(hub: Arc<Hub>, limits: Arc<Limits>, shutdown: CancellationToken) -> ChannelhubMcp {
+    pub fn new(
+        hub: Arc<Hub>,
+        limits: Arc<Limits>,
+        in_flight: Arc<InFlight>,
+        shutdown: CancellationToken,
+    ) -> ChannelhubMcp {
         ChannelhubMcp {
             hub,
             limits,
+            in_flight,
             shutdown,
         }
     }
@@ -585,6 +597,9 @@ impl ChannelhubMcp {
             PAGE_BYTES,
         );
         tokio::pin!(poll);
+        // A `notifications/cancelled` naming this call ends it.
+        let request_id = serde_json::to_value(&ctx.id).unwrap_or_default();
+        let registration = self.in_flight.register(&caller, &request_id);
         let progress = ctx.meta.get_progress_token();
         let started = tokio::time::Instant::now();
         let mut ticker = tokio::time::interval_at(started + PROGRESS_EVERY, PROGRESS_EVERY);
@@ -592,6 +607,9 @@ impl ChannelhubMcp {
             tokio::select! {
                 result = &mut poll => break result,
                 () = ctx.ct.cancelled() => {
+                    return Err("Cancelled: the client cancelled the call".to_owned());
+                }
+                () = registration.cancelled().cancelled() => {
                     return Err("Cancelled: the client cancelled the call".to_owned());
                 }
                 () = caller.closed.cancelled() => {

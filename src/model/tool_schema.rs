@@ -29,7 +29,10 @@ pub fn output(schema: &mut Schema) {
         typed.insert("type".into(), single);
         object.insert(
             "anyOf".into(),
-            Value::Array(vec![Value::Object(typed), serde_json::json!({"type": "null"})]),
+            Value::Array(vec![
+                Value::Object(typed),
+                serde_json::json!({"type": "null"}),
+            ]),
         );
         if let Some(description) = description {
             object.insert("description".into(), description);
