@@ -190,6 +190,14 @@ async fn access_equals_rests_for_every_credential(backend: Backend) {
         };
         assert_eq!(ids(&listed), ids(&rest), "{who}: list_channels");
     }
+    // Each call is counted by tool and outcome.
+    let ok = server
+        .metric(r#"channelhub_mcp_tool_calls_total{tool="get_channel",outcome="ok"}"#)
+        .await;
+    let refused = server
+        .metric(r#"channelhub_mcp_tool_calls_total{tool="get_channel",outcome="error"}"#)
+        .await;
+    assert!(ok >= 1.0 && refused >= 1.0, "ok {ok}, refused {refused}");
 }
 
 /// A loop of read_events over 40 events of ~5 KiB sees each once, in order,
@@ -610,11 +618,7 @@ async fn bad_input_is_refused_clearly_and_changes_nothing(backend: Backend) {
         .send()
         .await
         .unwrap();
-    assert!(
-        garbage.status().is_client_error(),
-        "{}",
-        garbage.status()
-    );
+    assert!(garbage.status().is_client_error(), "{}", garbage.status());
     assert_eq!(server.all_events("bad").await.len(), 0, "nothing stored");
 }
 
