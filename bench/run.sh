@@ -1,20 +1,25 @@
 #!/usr/bin/env bash
 # The channelhub benchmark, in one command.
 #
-#   bench/run.sh                  full run (about 24 minutes on 2 cores; stuck adds ~7)
-#   bench/run.sh quick            small sizes, short runs (about 6 minutes; stuck adds ~2)
+#   bench/run.sh                  full run (about 24 minutes on 2 cores; stuck adds ~7, mcp ~2)
+#   bench/run.sh quick            small sizes, short runs (about 6 minutes; stuck adds ~2, mcp ~1)
 #   bench/run.sh quick fanout nats channelhub   only these scenarios / targets
+#   bench/run.sh full mcp channelhub             MCP waits vs REST long-polls (issue 27)
 #   bench/run.sh full -- --subscribers 5000      extra flags for the load generator
 #   bench/run.sh head full                       benchmark the last commit, not the working tree
 #   bench/run.sh at=5609d60 quick publish         benchmark that commit
 #
-# Scenarios: fanout multinode connections publish latency catchup stuck. Targets: channelhub nats sockudo
+# Scenarios: fanout multinode connections publish latency catchup stuck auth mcp. Targets: channelhub nats sockudo
 # (fanout runs against each; latency against channelhub on SQLite and on PostgreSQL, and nats).
 # (multinode: the fan-out workloads against 3 channelhub nodes sharing one PostgreSQL database;
 # publish: 64 clients on one channel and over 100, on one node per database and on 3 PostgreSQL nodes;
 # latency: 1 000 subscribers over 10 channels at 1 000 events/s, publish-to-receive percentiles
 # side by side plus channelhub's own stage timings from /metrics;
-# stuck: subscribers that never read plus one reader, ~100 MB of 8 KB events, server RSS before/peak/after.)
+# stuck: subscribers that never read plus one reader, ~100 MB of 8 KB events, server RSS before/peak/after;
+# auth: WebSocket connects per credential kind, server CPU per connect;
+# mcp: 1 000 agents (500 quick) over 100 channels at 100 events/s looping MCP wait_for_events, then
+# the same long-polling REST, each on a fresh SQLite node: wake-up latency, server CPU per 1 000
+# wake-ups, server RSS per waiter, and MCP ÷ REST.)
 # Builds channelhub and the load generator in release mode under
 # CARGO_TARGET_DIR (default target/bench inside the checkout, git-ignored), installs Sockudo once under
 # ~/.cache/channelhub-bench/sockudo, and writes results to bench/results/.
@@ -31,14 +36,14 @@ while (($#)); do
         quick | full) mode=$1 ;;
         head) head=1 ;;
         at=*) head=1 commit=${1#at=} ;;
-        fanout | multinode | connections | publish | latency | catchup | stuck | auth) scenarios+=("$1") ;;
+        fanout | multinode | connections | publish | latency | catchup | stuck | auth | mcp) scenarios+=("$1") ;;
         channelhub | nats | sockudo) targets+=("$1") ;;
         --) shift; extra=("$@"); break ;;
         *) echo "unknown argument: $1 (see the header of $0)" >&2; exit 2 ;;
     esac
     shift
 done
-((${#scenarios[@]})) || scenarios=(fanout multinode connections publish latency catchup stuck auth)
+((${#scenarios[@]})) || scenarios=(fanout multinode connections publish latency catchup stuck auth mcp)
 ((${#targets[@]})) || targets=(channelhub nats sockudo)
 join() { local IFS=,; echo "$*"; }
 

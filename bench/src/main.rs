@@ -3,8 +3,9 @@
 //! fan-out workload against NATS and Sockudo on the same machine and against
 //! several channelhub nodes sharing one PostgreSQL database (multinode), the
 //! publish workload against such a cluster too, and the light-load latency
-//! workload against channelhub on SQLite and on PostgreSQL and NATS, then
-//! prints tables and writes JSON.
+//! workload against channelhub on SQLite and on PostgreSQL and NATS, and
+//! agents blocking on MCP `wait_for_events` beside the same agents
+//! long-polling REST (mcp), then prints tables and writes JSON.
 //! Normally started by `bench/run.sh`, which builds everything first.
 
 mod net;
@@ -33,7 +34,7 @@ use peers::{
 };
 use procs::Db;
 use report::Results;
-use scenarios::{catchup, connect_auth, connections, fanout, latency, publish, stuck};
+use scenarios::{catchup, connect_auth, connections, fanout, latency, mcp, publish, stuck};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Scenario {
@@ -55,6 +56,10 @@ enum Scenario {
     /// WebSocket connects with distinct JWTs, one reused JWT, one `chs_`
     /// token and none: server CPU per connect and memory growth.
     Auth,
+    /// Agents looping MCP `wait_for_events` over 100 channels at 100
+    /// events/s, then the same agents long-polling REST, each phase on a
+    /// fresh SQLite node: wake-up latency, server CPU per wake-up, RSS per waiter.
+    Mcp,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -87,7 +92,7 @@ struct Args {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "fanout,multinode,connections,publish,latency,catchup,stuck,auth"
+        default_value = "fanout,multinode,connections,publish,latency,catchup,stuck,auth,mcp"
     )]
     scenarios: Vec<Scenario>,
     /// Servers the fan-out and latency workloads run against.
@@ -115,10 +120,16 @@ struct Args {
     connections: Option<usize>,
     /// Events in the catch-up channel [quick: 100000; full: 1000000].
     #[arg(long)]
+    catchup_events: Option<u64>,
     /// WebSocket connects per credential kind in the auth scenario [quick: 2000; full: 10000].
     #[arg(long)]
     auth_connects: Option<usize>,
-    catchup_events: Option<u64>,
+    /// Agents of the mcp scenario, in each phase [quick: 500; full: 1000].
+    #[arg(long)]
+    mcp_agents: Option<usize>,
+    /// Seconds of publishing in each phase of the mcp scenario [quick: 8; full: 20].
+    #[arg(long)]
+    mcp_seconds: Option<u64>,
     /// Non-reading subscribers of the stuck scenario, one server per count
     /// [quick: 1000; full: 1000,5000,10000].
     #[arg(long, value_delimiter = ',')]
@@ -376,6 +387,46 @@ async fn run_all(args: &Args, work: &Path, fd_limit: usize, results: &mut Result
         match connect_auth::run(&hub, connects).await {
             Ok(o) => results.auth = Some(o),
             Err(err) => results.note(format!("auth failed: {err:#}")),
+        }
+    }
+
+    if args.scenarios.contains(&Scenario::Mcp) {
+        let case = mcp::Case {
+            agents: args
+                .mcp_agents
+                .unwrap_or(if args.quick { 500 } else { 1_000 }),
+            channels: mcp::CHANNELS,
+            rate: mcp::RATE,
+            seconds: args.mcp_seconds.unwrap_or(if args.quick { 8 } else { 20 }),
+            payload_bytes: args.payload_bytes,
+        };
+        if fits_fd_limit(case.agents, fd_limit, "mcp", results) {
+            let mut phases = Vec::new();
+            for api in [mcp::Api::Mcp, mcp::Api::Rest] {
+                println!(
+                    "\n== mcp: {} agents, {} over {} channels at {} events/s for {} s, fresh SQLite node",
+                    case.agents,
+                    api.label(),
+                    case.channels,
+                    case.rate,
+                    case.seconds
+                );
+                let tag = match api {
+                    mcp::Api::Mcp => "mcp-mcp",
+                    mcp::Api::Rest => "mcp-rest",
+                };
+                let outcome = match ChannelHub::start(hub_launch(Db::Sqlite, tag, vec![])).await {
+                    Ok(hub) => mcp::run(Arc::new(hub), api, &case).await,
+                    Err(e) => Err(e),
+                };
+                match outcome {
+                    Ok(phase) => phases.push(phase),
+                    Err(err) => results.note(format!("mcp: {} phase failed: {err:#}", api.label())),
+                }
+            }
+            if !phases.is_empty() {
+                results.mcp = Some(mcp::Outcome::new(case, phases));
+            }
         }
     }
 

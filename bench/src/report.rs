@@ -5,7 +5,7 @@ use std::{path::Path, process::Command};
 
 use serde::Serialize;
 
-use crate::scenarios::{catchup, connect_auth, connections, fanout, latency, publish, stuck};
+use crate::scenarios::{catchup, connect_auth, connections, fanout, latency, mcp, publish, stuck};
 
 #[derive(Debug, Default, Serialize)]
 pub struct Machine {
@@ -98,6 +98,7 @@ pub struct Results {
     pub catchup: Vec<catchup::Outcome>,
     pub stuck: Vec<stuck::Outcome>,
     pub auth: Option<connect_auth::Outcome>,
+    pub mcp: Option<mcp::Outcome>,
     pub notes: Vec<String>,
 }
 
@@ -386,6 +387,60 @@ impl Results {
                 for line in &s.slow_consumer_metrics {
                     println!("          {line}");
                 }
+            }
+        }
+        if let Some(m) = &self.mcp {
+            println!(
+                "\nMCP waits vs REST long-polls ({} agents over {} channels, {} events/s for {} s; \
+                 one fresh SQLite node per phase; CPU: server s per 1000 wake-ups, net = minus \
+                 publishing alone; RSS in MiB)",
+                m.case.agents, m.case.channels, m.case.rate, m.case.seconds
+            );
+            println!(
+                "{:<20} {:>9} {:>8} {:>8} {:>8} {:>9} {:>9} {:>8} {:>8} {:>9} {:>8} {:>6} {:>12}",
+                "api",
+                "wakeup/s",
+                "p50 ms",
+                "p99 ms",
+                "max ms",
+                "cpu/1000",
+                "net/1000",
+                "rss pre",
+                "rss wait",
+                "KiB/wait",
+                "missing",
+                "errors",
+                "cpu srv/gen%"
+            );
+            for p in &m.phases {
+                println!(
+                    "{:<20} {:>9.0} {:>8.2} {:>8.2} {:>8.1} {:>9.3} {:>9.3} {:>8.1} {:>8.1} {:>9.1} {:>8} {:>6} {:>6.0}/{:<5.0}",
+                    p.api.label(),
+                    p.wakeups_per_s,
+                    p.latency.p50_ms,
+                    p.latency.p99_ms,
+                    p.latency.max_ms,
+                    p.server_cpu_s_per_1000_wakeups,
+                    p.net_server_cpu_s_per_1000_wakeups,
+                    p.rss_before_mb,
+                    p.rss_waiting_mb,
+                    p.rss_per_waiter_kib,
+                    p.missing_events,
+                    p.errors,
+                    p.cpu.server_pct,
+                    p.cpu.loadgen_pct
+                );
+            }
+            if let Some(r) = &m.mcp_over_rest {
+                println!(
+                    "MCP ÷ REST: server CPU per wake-up {:.2} (net of publishing {:.2}), \
+                     RSS per waiter {:.2}, latency p50 {:.2}, p99 {:.2} (<1: MCP cheaper/faster)",
+                    r.server_cpu_per_wakeup,
+                    r.net_server_cpu_per_wakeup,
+                    r.rss_per_waiter,
+                    r.p50_latency,
+                    r.p99_latency
+                );
             }
         }
         if !self.notes.is_empty() {

@@ -42,8 +42,9 @@ const FIXED_RATE_PUBLISHERS: usize = 64;
 const DRAIN_STALL: Duration = Duration::from_secs(3);
 const DRAIN_MAX: Duration = Duration::from_secs(15);
 
-/// Where publishers run, apart from the receivers (see `run`).
-static PUBLISHER_RUNTIME: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
+/// Where publishers run, apart from the receivers (see `run`; the mcp
+/// scenario's publisher runs here too).
+pub(crate) static PUBLISHER_RUNTIME: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .thread_name("publisher")

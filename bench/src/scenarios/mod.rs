@@ -5,5 +5,6 @@ pub mod connect_auth;
 pub mod connections;
 pub mod fanout;
 pub mod latency;
+pub mod mcp;
 pub mod publish;
 pub mod stuck;
