@@ -74,12 +74,10 @@ pub fn endpoint(hub: Arc<Hub>, limits: Arc<Limits>, settings: McpSettings) -> im
         .disable_allowed_hosts();
     let shutdown = settings.shutdown;
     let in_flight = Arc::new(InFlight::default());
-    let tools = (hub.clone(), limits.clone(), in_flight.clone());
+    // Made once; each request gets a clone (handles to the same state).
+    let tools = ChannelhubMcp::new(hub.clone(), limits.clone(), in_flight.clone(), shutdown);
     let service = StreamableHttpService::new(
-        move || {
-            let (hub, limits, in_flight) = tools.clone();
-            Ok(ChannelhubMcp::new(hub, limits, in_flight, shutdown.clone()))
-        },
+        move || Ok(tools.clone()),
         Arc::new(NeverSessionManager::default()),
         config,
     );

@@ -8,7 +8,10 @@ use std::{sync::Arc, time::Duration};
 
 use rmcp::{
     RoleServer, ServerHandler,
-    handler::server::wrapper::{Json, Parameters},
+    handler::server::{
+        router::tool::ToolRouter,
+        wrapper::{Json, Parameters},
+    },
     model::{Implementation, ProgressNotificationParam, ServerCapabilities, ServerConfig},
     service::RequestContext,
     tool, tool_handler, tool_router,
@@ -55,6 +58,8 @@ pub struct ChannelhubMcp {
     limits: Arc<Limits>,
     in_flight: Arc<InFlight>,
     shutdown: CancellationToken,
+    /// Built once: rmcp asks for it on every request.
+    tool_router: Arc<ToolRouter<ChannelhubMcp>>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -344,6 +349,7 @@ impl ChannelhubMcp {
             limits,
             in_flight,
             shutdown,
+            tool_router: Arc::new(Self::tool_router()),
         }
     }
 
@@ -638,7 +644,7 @@ impl ChannelhubMcp {
     }
 }
 
-#[tool_handler]
+#[tool_handler(router = self.tool_router)]
 impl ServerHandler for ChannelhubMcp {
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
