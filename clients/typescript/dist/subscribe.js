@@ -1,0 +1,383 @@
+// Subscriptions that lose nothing: a WebSocket (or long-polling) session
+// that reconnects with backoff and resumes after the last event seen.
+//
+// The resume point is the id of the last event handed to `onEvent`. Event ids
+// increase within a channel, so anything at or below it is a duplicate (a
+// replay overlapping what the last socket already sent) and is dropped: the
+// server promises no duplicates on `after=`, this is the safety net.
+import { ChannelhubError } from './errors.js';
+import { backoffDelay, sleep } from './backoff.js';
+/**
+ * What a close means. The client asks for the server's application codes
+ * (`close_codes=app`: 4000 slow consumer, 4001 token revoked, 4002 channel made
+ * private, 4003 token expired, 4004 channel deleted, 4011 replay failed); the
+ * seed's codes and reasons are understood too.
+ */
+export function classifyClose(code, reason) {
+    if (code === 4000)
+        return 'resume';
+    if (code === 4001 || code === 4002 || code === 4003 || code === 4004)
+        return 'fatal';
+    if (code === 4011)
+        return 'retry';
+    if (code === 1008)
+        return /slow|behind/i.test(reason) ? 'resume' : 'fatal';
+    if (code === 1000 && /deleted/i.test(reason))
+        return 'fatal';
+    // Going away (1001), server error (1011), a dropped connection (1006), and
+    // anything unknown: reconnect; a channel that is gone fails the next handshake.
+    return 'retry';
+}
+export function subscribe(client, channel, options = {}) {
+    return new Session(client, channel, options).start();
+}
+class Session {
+    client;
+    channel;
+    options;
+    lastEventId;
+    done;
+    stop = new AbortController();
+    token;
+    typeList;
+    /** The channel had no event when we started: with no event seen yet, a resume reads it from the start. */
+    startedEmpty = false;
+    /** Events are handed on one at a time, in arrival order. */
+    delivery = Promise.resolve();
+    failure;
+    constructor(client, channel, options) {
+        this.client = client;
+        this.channel = channel;
+        this.options = options;
+        this.lastEventId = options.after;
+        this.token = options.token ?? client.token;
+        this.typeList = options.types?.length ? options.types.join(',') : undefined;
+        options.signal?.addEventListener('abort', () => this.close(), { once: true });
+        if (options.signal?.aborted)
+            this.stop.abort();
+    }
+    start() {
+        this.done = this.run();
+        // A caller that uses callbacks only must not see an unhandled rejection.
+        this.done.catch(() => { });
+        return this;
+    }
+    close() {
+        this.stop.abort();
+    }
+    get stopped() {
+        return this.stop.signal.aborted || this.failure !== undefined;
+    }
+    async run() {
+        const mode = this.options.mode ?? 'auto';
+        let useWs = mode !== 'poll';
+        let attempt = 0;
+        /** Handshakes in a row that failed while the server answered HTTP. */
+        let blocked = 0;
+        try {
+            if (this.lastEventId === undefined)
+                await this.anchor();
+            while (!this.stopped) {
+                let verdict;
+                if (useWs) {
+                    if (this.lastEventId === undefined && this.startedEmpty && !(await this.readStore())) {
+                        await sleep(backoffDelay(attempt++, this.options.backoff), this.stop.signal);
+                        continue;
+                    }
+                    const end = await this.runWs();
+                    await this.delivery;
+                    if (this.stopped)
+                        break;
+                    const closed = new ChannelhubError(closeProblem(end), { closeCode: end.code });
+                    if (end.opened) {
+                        attempt = blocked = 0;
+                        verdict = classifyClose(end.code, end.reason);
+                        if (verdict === 'fatal') {
+                            this.fail(closed);
+                            break;
+                        }
+                    }
+                    else {
+                        verdict = 'retry';
+                        // Twice, so that a server coming back from a restart between the
+                        // handshake and the probe does not switch us to polling.
+                        if ((await this.answersHttp()) && ++blocked >= 2 && mode === 'auto') {
+                            useWs = false;
+                            continue;
+                        }
+                    }
+                    this.report(closed, false);
+                }
+                else {
+                    verdict = await this.runPoll(mode === 'auto');
+                    if (verdict === 'resume') {
+                        useWs = true;
+                        attempt = blocked = 0;
+                        continue;
+                    }
+                }
+                if (this.stopped)
+                    break;
+                // A slow-consumer close resumes at once: the backlog is on the server.
+                await sleep(verdict === 'resume' ? 0 : backoffDelay(attempt++, this.options.backoff), this.stop.signal);
+            }
+        }
+        catch (error) {
+            if (!this.stop.signal.aborted)
+                this.fail(asError(error));
+        }
+        await this.delivery;
+        if (this.failure)
+            throw this.failure;
+    }
+    /** No `after` given: start at the channel's newest event, so a reconnect before the first event has a resume point. */
+    async anchor() {
+        for (let attempt = 0; !this.stopped; attempt++) {
+            try {
+                const feed = await this.client.feed(this.channel, { token: this.token, signal: this.stop.signal });
+                this.lastEventId = feed.items[0]?._channelhub.id;
+                this.startedEmpty = this.lastEventId === undefined;
+                return;
+            }
+            catch (error) {
+                if (isFinal(error))
+                    throw error;
+                this.report(asError(error), false);
+                await sleep(backoffDelay(attempt, this.options.backoff), this.stop.signal);
+            }
+        }
+    }
+    /**
+     * For a channel that was empty at the start, with no event seen yet: hands
+     * on the stored events (all published since the start) from the first,
+     * up to `before` when given. False after a failure that a reconnect can
+     * cure (it is reported); a refusal throws.
+     */
+    async readStore(before) {
+        try {
+            let page;
+            do {
+                page = await this.client.pollEvents(this.channel, { cursor: this.lastEventId, type: this.typeList, limit: 1000 }, { token: this.token, signal: this.stop.signal });
+                for (const event of page.events) {
+                    if (before !== undefined && event.id >= before)
+                        return true;
+                    await this.handOver(event);
+                }
+            } while (page.has_more && !this.stopped);
+            return true;
+        }
+        catch (error) {
+            if (isFinal(error))
+                throw error;
+            if (!this.stop.signal.aborted)
+                this.report(asError(error), false);
+            return false;
+        }
+    }
+    runWs() {
+        const WebSocketImpl = this.client.WebSocketImpl;
+        if (!WebSocketImpl)
+            throw new TypeError('no WebSocket implementation: pass `WebSocket` (e.g. from the `ws` package) to the client, or use mode "poll"');
+        const url = this.client.wsUrl(this.channel, {
+            types: this.typeList,
+            token: this.token,
+            after: this.lastEventId,
+            close_codes: 'app',
+        });
+        return new Promise((resolve) => {
+            const socket = new WebSocketImpl(url);
+            let opened = false;
+            const onAbort = () => socket.close(1000, 'client closed');
+            this.stop.signal.addEventListener('abort', onAbort, { once: true });
+            socket.onopen = () => {
+                opened = true;
+                this.options.onOpen?.('ws');
+            };
+            /** Set when this socket's events can no longer be handed on without a gap. */
+            let discard = false;
+            socket.onmessage = (message) => {
+                if (typeof message.data !== 'string')
+                    return;
+                const parsed = JSON.parse(message.data);
+                // Sent before a replay when events after `after` were removed: no `id`.
+                if (parsed.gap && parsed.id === undefined) {
+                    const gap = parsed.gap;
+                    this.enqueue(async () => this.options.onGap?.({ after: gap.after, removedThrough: gap.removed_through }));
+                    return;
+                }
+                const event = parsed;
+                this.enqueue(async () => {
+                    // The first live event with no resume point (an empty channel at the
+                    // start) may follow events published before this socket opened:
+                    // those come from the store first.
+                    if (!discard && this.lastEventId === undefined && this.startedEmpty && !(await this.readStore(event.id))) {
+                        discard = true;
+                        socket.close(); // the next connection catches up from the store
+                    }
+                    if (!discard)
+                        await this.handOver(event);
+                });
+            };
+            socket.onclose = (close) => {
+                this.stop.signal.removeEventListener('abort', onAbort);
+                resolve({ opened, code: close.code, reason: close.reason });
+            };
+            // An error is always followed by a close, which decides what happens.
+            socket.onerror = () => { };
+        });
+    }
+    /**
+     * After a WebSocket that never opened, which says nothing about why
+     * (browsers hide the HTTP answer): whether the server answers HTTP. A
+     * refusal there (401, 403, 404) ends the subscription; a server that answers
+     * HTTP but not WebSockets has something in between that blocks them.
+     */
+    async answersHttp() {
+        try {
+            await this.client.getChannel(this.channel, { token: this.token, signal: this.stop.signal });
+            return true;
+        }
+        catch (error) {
+            if (isFinal(error))
+                throw error;
+            return false; // the server is down or restarting
+        }
+    }
+    /** Long-polls until an error (`retry`) or, when `tryWs`, until it is time to try a WebSocket again (`resume`). */
+    async runPoll(tryWs) {
+        const until = Date.now() + (this.options.wsRetryAfterMs ?? 60_000);
+        let announced = false;
+        while (!this.stopped) {
+            if (tryWs && Date.now() >= until)
+                return 'resume';
+            try {
+                const page = await this.client.pollEvents(this.channel, { cursor: this.lastEventId, type: this.typeList, limit: 1000, wait: pollWait(this.options, announced) }, { token: this.token, signal: this.stop.signal });
+                if (!announced) {
+                    announced = true;
+                    this.options.onOpen?.('poll');
+                }
+                if (page.gap && this.lastEventId !== undefined) {
+                    const gap = { after: this.lastEventId, removedThrough: page.gap.removed_through };
+                    this.enqueue(async () => this.options.onGap?.(gap));
+                }
+                for (const event of page.events)
+                    this.enqueue(() => this.handOver(event));
+                await this.delivery;
+            }
+            catch (error) {
+                if (this.stop.signal.aborted)
+                    return 'retry';
+                if (isFinal(error))
+                    throw error;
+                this.report(asError(error), false);
+                if (error instanceof ChannelhubError && error.retryAfter)
+                    await sleep(error.retryAfter * 1000, this.stop.signal);
+                return 'retry';
+            }
+        }
+        return 'retry';
+    }
+    /** Runs `step` after every step queued before it: events are handed on one at a time, in arrival order. */
+    enqueue(step) {
+        this.delivery = this.delivery.then(() => (this.stopped ? undefined : step()));
+        // A failed step is thrown where `run` awaits the chain; until then it is not "unhandled".
+        this.delivery.catch(() => { });
+    }
+    /** Hands one event to `onEvent`, unless it is at or below the resume point (a duplicate). */
+    async handOver(event) {
+        if (this.stopped)
+            return;
+        if (this.lastEventId !== undefined && event.id <= this.lastEventId)
+            return;
+        this.lastEventId = event.id;
+        try {
+            await this.options.onEvent?.(event);
+        }
+        catch (error) {
+            // The caller's handler failed: stop rather than skip the event silently.
+            this.fail(asError(error));
+        }
+    }
+    report(error, fatal) {
+        this.options.onError?.(error, { fatal });
+    }
+    fail(error) {
+        if (this.failure)
+            return;
+        this.failure = error;
+        this.report(error, true);
+        this.stop.abort();
+    }
+}
+/** The first poll answers at once, so that a fallback is announced promptly. */
+function pollWait(options, announced) {
+    return announced ? (options.pollWait ?? 30) : 0;
+}
+/** Refusals that a retry cannot fix: bad request, no access, no such channel. */
+function isFinal(error) {
+    return error instanceof ChannelhubError && [400, 401, 403, 404, 410].includes(error.status);
+}
+function asError(error) {
+    return error instanceof Error ? error : new Error(String(error));
+}
+function closeProblem(end) {
+    const detail = end.opened ? `WebSocket closed with ${end.code}${end.reason ? ` "${end.reason}"` : ''}` : 'WebSocket could not connect';
+    return { type: 'about:blank', title: end.reason || 'WebSocket closed', status: 0, detail, error: detail };
+}
+/** Events an iterator holds for a slow loop body before it stops taking more. */
+const ITERATOR_HIGH_WATER = 1000;
+/**
+ * The subscription as an async iterator. Events wait in a buffer between the
+ * socket and the loop body; past `ITERATOR_HIGH_WATER` the subscription waits
+ * for the loop (long-polling then stops asking; a WebSocket's frames queue
+ * in the delivery chain, since browsers' WebSockets cannot be paused). A
+ * fatal close ends the loop by throwing; leaving the loop closes the
+ * subscription.
+ */
+export async function* events(client, channel, options = {}) {
+    const buffer = [];
+    let wake;
+    let drained;
+    const nudge = () => {
+        wake?.();
+        wake = undefined;
+    };
+    const release = () => {
+        drained?.();
+        drained = undefined;
+    };
+    const subscription = subscribe(client, channel, {
+        ...options,
+        onEvent: (event) => {
+            buffer.push(event);
+            nudge();
+            if (buffer.length >= ITERATOR_HIGH_WATER)
+                return new Promise((resolve) => (drained = resolve));
+        },
+    });
+    let ended = false;
+    const end = () => {
+        ended = true;
+        nudge();
+    };
+    subscription.done.then(end, end);
+    try {
+        for (;;) {
+            while (buffer.length) {
+                const event = buffer.shift();
+                if (buffer.length < ITERATOR_HIGH_WATER / 2)
+                    release();
+                yield event;
+            }
+            if (ended)
+                break;
+            await new Promise((resolve) => (wake = resolve));
+        }
+        await subscription.done; // rethrows a fatal ending
+    }
+    finally {
+        subscription.close();
+        release();
+    }
+}
+//# sourceMappingURL=subscribe.js.map
