@@ -15,8 +15,10 @@ pub struct Revocations {
     /// must not carry a token past its revocation).
     leeway_ms: Millis,
     jtis: HashSet<String>,
-    /// (key issuer, sub) → tokens issued before this are refused; `None`: all.
-    subjects: HashMap<(Option<String>, String), Option<Millis>>,
+    /// Key issuer → sub → tokens issued before this are refused; `None`:
+    /// all. Nested, so that a lookup borrows the grant's strings (it runs
+    /// on every use of a JWT).
+    subjects: HashMap<Option<String>, HashMap<String, Option<Millis>>>,
 }
 
 impl Revocations {
@@ -36,13 +38,13 @@ impl Revocations {
             self.jtis.insert(record.value.clone());
             return;
         }
-        let key = (record.issuer.clone(), record.value.clone());
-        let before = match (self.subjects.get(&key), record.issued_before) {
+        let subjects = self.subjects.entry(record.issuer.clone()).or_default();
+        let before = match (subjects.get(&record.value), record.issued_before) {
             (Some(None), _) | (_, None) => None,
             (Some(Some(a)), Some(b)) => Some((*a).max(b)),
             (None, Some(b)) => Some(b),
         };
-        self.subjects.insert(key, before);
+        subjects.insert(record.value.clone(), before);
     }
 
     /// Whether `grant` is refused by an entry.
@@ -57,7 +59,11 @@ impl Revocations {
         let Some(sub) = &grant.sub else {
             return false;
         };
-        match self.subjects.get(&(grant.issuer.clone(), sub.clone())) {
+        let entry = self
+            .subjects
+            .get(&grant.issuer)
+            .and_then(|subjects| subjects.get(sub.as_str()));
+        match entry {
             Some(None) => true,
             // A token that does not say when it was issued cannot show it is newer.
             Some(Some(before)) => grant
