@@ -1,9 +1,12 @@
 """The Python client for channelhub: typed REST for every operation of the
 server's OpenAPI document, blocking (`Channelhub`) and asyncio
-(`AsyncChannelhub`), with the server's problems as exceptions."""
+(`AsyncChannelhub`), with the server's problems as exceptions;
+subscriptions that lose nothing (`events()`); webhook verification."""
 
 from . import models
 from .client import OPERATIONS, AsyncChannelhub, Channelhub
+from .subscribe import Gap, SubscriptionClosed
+from .webhooks import WebhookVerificationError, verify_webhook
 from .errors import (
     BadRequest,
     ChannelhubError,
@@ -26,12 +29,16 @@ __all__ = [
     "ChannelhubError",
     "Conflict",
     "Forbidden",
+    "Gap",
     "Gone",
     "NotFound",
     "PayloadTooLarge",
     "TooManyRequests",
     "Unauthorized",
     "Unavailable",
+    "SubscriptionClosed",
     "Unprocessable",
+    "WebhookVerificationError",
     "models",
+    "verify_webhook",
 ]

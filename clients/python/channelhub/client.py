@@ -10,7 +10,10 @@ dicts; answers are the generated models (or `None` for a 204).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import asyncio
+import queue
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -19,7 +22,8 @@ import httpx
 from pydantic import BaseModel, TypeAdapter
 
 from . import models
-from .errors import from_response
+from .errors import TooManyRequests, Unavailable, from_response
+from .subscribe import backoff_delay
 
 #: A token, or a callable answering the current one (called per request).
 Token = str | Callable[[], str | None] | None
@@ -247,6 +251,34 @@ class _Operations:
         return f"{self.url}/api/v1{path}" + (f"?{encoded}" if encoded else "")
 
 
+#: Events per publish request; `publish_batch` splits longer lists.
+MAX_BATCH = 100
+
+
+def _chunks(events: list[Any], idempotency_key: str | None):
+    """Requests of at most 100 events, each with its own key (`key:index`
+    when there are several) so that a retried chunk is recognised."""
+    for index, start in enumerate(range(0, len(events), MAX_BATCH)):
+        chunk = [_body(e) for e in events[start : start + MAX_BATCH]]
+        key = idempotency_key
+        if key is not None and len(events) > MAX_BATCH:
+            key = f"{key}:{index}"
+        yield chunk, key
+
+
+def _retriable(error: BaseException, key: str | None) -> float | None:
+    """Seconds to wait before retrying a publish, or None: only a keyed
+    publish is retried (the server then stores nothing twice), after a
+    network failure or a 429/503 (after its `Retry-After`)."""
+    if key is None:
+        return None
+    if isinstance(error, httpx.TransportError):
+        return 0.0
+    if isinstance(error, (TooManyRequests, Unavailable)):
+        return error.retry_after or 0.0
+    return None
+
+
 #: Each operation of the API document ("METHOD /path") and its method here.
 OPERATIONS: dict[str, str] = {
     "POST /channels": "create_channel",
@@ -290,9 +322,13 @@ class _Base(_Operations):
         self._token = token
         self._timeout = timeout
 
+    def current_token(self) -> str | None:
+        """The token now (a callable token is asked)."""
+        return self._token() if callable(self._token) else self._token
+
     def _request(self, call: Call) -> httpx.Request:
         headers = dict(call.headers)
-        token = self._token() if callable(self._token) else self._token
+        token = self.current_token()
         if token:
             headers["Authorization"] = f"Bearer {token}"
         timeout = httpx.Timeout(self._timeout + call.held)
@@ -319,6 +355,34 @@ class Channelhub(_Base):
     def close(self) -> None:
         self._http.close()
 
+    def publish_batch(
+        self, channel: str, events: list[Any], *, idempotency_key: str | None = None, retries: int = 3
+    ) -> list[models.Event]:
+        """Publishes any number of events, in order, in requests of 100. With
+        `idempotency_key`, a request that failed on the way (network, 429,
+        503) is retried up to `retries` times: it stores nothing twice."""
+        import time
+
+        stored: list[models.Event] = []
+        for chunk, key in _chunks(events, idempotency_key):
+            for attempt in range(retries + 1):
+                try:
+                    stored.extend(self.publish(channel, {"events": chunk}, idempotency_key=key).events)
+                    break
+                except (httpx.TransportError, TooManyRequests, Unavailable) as error:
+                    wait = _retriable(error, key)
+                    if wait is None or attempt == retries:
+                        raise
+                    time.sleep(max(wait, backoff_delay(attempt)))
+        return stored
+
+    def events(self, channel: str, **options: Any) -> Iterator[Any]:
+        """`for event in hub.events(channel, ...)`: every event once, in order,
+        across reconnects (see `channelhub.subscribe`; same options as
+        `AsyncChannelhub.events`). The subscription runs on a thread of its
+        own; leaving the loop ends it."""
+        return _blocking_events(self.url, self._token, self._timeout, channel, options)
+
     def __enter__(self) -> Channelhub:
         return self
 
@@ -340,8 +404,102 @@ class AsyncChannelhub(_Base):
     async def aclose(self) -> None:
         await self._http.aclose()
 
+    def with_token(self, token: Token) -> AsyncChannelhub:
+        """The same server and connection pool, with another credential."""
+        other = AsyncChannelhub.__new__(AsyncChannelhub)
+        _Base.__init__(other, self.url, token=token, timeout=self._timeout)
+        other._http = self._http
+        return other
+
+    async def publish_batch(
+        self, channel: str, events: list[Any], *, idempotency_key: str | None = None, retries: int = 3
+    ) -> list[models.Event]:
+        """As `Channelhub.publish_batch`."""
+        stored: list[models.Event] = []
+        for chunk, key in _chunks(events, idempotency_key):
+            for attempt in range(retries + 1):
+                try:
+                    answer = await self.publish(channel, {"events": chunk}, idempotency_key=key)
+                    stored.extend(answer.events)
+                    break
+                except (httpx.TransportError, TooManyRequests, Unavailable) as error:
+                    wait = _retriable(error, key)
+                    if wait is None or attempt == retries:
+                        raise
+                    await asyncio.sleep(max(wait, backoff_delay(attempt)))
+        return stored
+
+    def events(self, channel: str, **options: Any) -> AsyncIterator[Any]:
+        """`async for event in hub.events(channel, ...)`: every event once, in
+        order, across reconnects and restarts, with gaps reported; options:
+        `types`, `after`, `token`, `mode` (auto, ws, poll), `on_gap`,
+        `yield_gaps`, `backoff`, `poll_wait`, `ws_retry_after` (see
+        `channelhub.subscribe`)."""
+        from .subscribe import events
+
+        return events(self, channel, **options)
+
     async def __aenter__(self) -> AsyncChannelhub:
         return self
 
     async def __aexit__(self, *_: object) -> None:
         await self.aclose()
+
+
+#: Events the blocking iterator holds for a slow loop body before the
+#: subscription waits for it.
+_HIGH_WATER = 1000
+_DONE = object()
+
+
+def _blocking_events(url: str, token: Token, timeout: float, channel: str, options: dict) -> Iterator[Any]:
+    """Runs the asyncio subscription on a thread and hands its items over."""
+    items: queue.Queue = queue.Queue(maxsize=_HIGH_WATER)
+    stop = threading.Event()
+    loop = asyncio.new_event_loop()
+    task_box: list[asyncio.Task] = []
+
+    async def run() -> None:
+        async with AsyncChannelhub(url, token=token, timeout=timeout) as hub:
+            try:
+                async for item in hub.events(channel, **options):
+                    while not stop.is_set():
+                        try:
+                            items.put(item, timeout=0.2)
+                            break
+                        except queue.Full:
+                            await asyncio.sleep(0)
+                    if stop.is_set():
+                        return
+            except asyncio.CancelledError:
+                return
+            except BaseException as error:  # handed to the caller's loop
+                items.put((_DONE, error))
+                return
+        items.put((_DONE, None))
+
+    def thread() -> None:
+        asyncio.set_event_loop(loop)
+        task = loop.create_task(run())
+        task_box.append(task)
+        loop.run_until_complete(task)
+        loop.close()
+
+    worker = threading.Thread(target=thread, name=f"channelhub-events-{channel}", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = items.get()
+            if isinstance(item, tuple) and len(item) == 2 and item[0] is _DONE:
+                if item[1] is not None:
+                    raise item[1]
+                return
+            yield item
+    finally:
+        stop.set()
+        if task_box:
+            try:
+                loop.call_soon_threadsafe(task_box[0].cancel)
+            except RuntimeError:
+                pass  # the loop has finished already
+        worker.join(timeout=5)

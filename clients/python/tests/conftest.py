@@ -15,6 +15,55 @@ BINARY = os.environ.get("CHANNELHUB_BIN", os.path.join(ROOT, "target", "debug", 
 ADMIN = "python-client-admin-token-0123456789"
 
 
+class Server:
+    """A server of the test's own, which it may restart on the same port and database."""
+
+    def __init__(self, *extra: str) -> None:
+        self.directory = tempfile.mkdtemp(prefix="channelhub-py-")
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.extra = extra
+        self.process = None
+        self.start()
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [BINARY, "serve", "--listen", f"127.0.0.1:{self.port}",
+             "--database-url", f"sqlite://{self.directory}/db.sqlite", "--admin-token", ADMIN,
+             "--exempt-loopback", *self.extra],
+            stdout=subprocess.DEVNULL, stderr=open(os.path.join(self.directory, "log"), "a"))
+        for _ in range(300):
+            try:
+                urllib.request.urlopen(f"{self.url}/readyz", timeout=1)
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("the server did not start")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=15)
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
+@pytest.fixture
+def own_server():
+    servers = []
+
+    def make(*extra: str) -> Server:
+        servers.append(Server(*extra))
+        return servers[-1]
+
+    yield make
+    for server in servers:
+        server.stop()
+
+
 @pytest.fixture(scope="session")
 def server_url():
     with tempfile.TemporaryDirectory() as directory, socket.socket() as probe:

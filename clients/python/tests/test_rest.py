@@ -170,3 +170,21 @@ def test_the_asyncio_client(server_url):
             await admin.delete_channel(channel)
 
     asyncio.run(run())
+
+
+def test_publish_batch_splits_and_keys_each_request(server_url):
+    channel = unique("batch")
+    with channelhub.Channelhub(server_url, token=ADMIN) as hub:
+        hub.create_channel({"id": channel, "is_public": True})
+        events = [{"type": "n", "data": n} for n in range(250)]
+        stored = hub.publish_batch(channel, events, idempotency_key="load-1")
+        assert [e.data for e in stored] == list(range(250)), "in order, in requests of 100"
+        again = hub.publish_batch(channel, events, idempotency_key="load-1")
+        assert [e.id for e in again] == [e.id for e in stored], "a repeat stores nothing twice"
+        assert hub.get_channel(channel).event_count == 250
+
+    async def run():
+        async with channelhub.AsyncChannelhub(server_url, token=ADMIN) as hub:
+            return await hub.publish_batch(channel, events[:120])
+
+    assert len(asyncio.run(run())) == 120

@@ -1,0 +1,94 @@
+"""Webhook deliveries checked as the TypeScript client checks them
+(Standard Webhooks): `webhook-timestamp` within a tolerance (a replay is
+refused), and a `v1,` HMAC-SHA256 signature with the webhook's `whsec_`
+secret and/or a `v1a,` Ed25519 signature with the server's `whpk_` key
+(`/.well-known/channelhub.json`; the Ed25519 check needs `cryptography`:
+`pip install 'channelhub[ed25519]'`). Deduplicate on `webhook-id`."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from . import models
+
+
+class WebhookVerificationError(Exception):
+    """A delivery that is not proven to come from the server."""
+
+
+def _header(headers: Mapping[str, Any], name: str) -> str | None:
+    for key, value in headers.items():
+        if key.lower() == name:
+            return value[0] if isinstance(value, (list, tuple)) else value
+    return None
+
+
+def _b64(text: str) -> bytes | None:
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def verify_webhook(
+    headers: Mapping[str, Any],
+    body: bytes | str,
+    *,
+    secret: str | None = None,
+    public_key: str | None = None,
+    tolerance: float = 300,
+    now: float | None = None,
+) -> models.Event:
+    """Checks a delivery and answers its event. Pass the body exactly as
+    received, and at least one of `secret` and `public_key`."""
+    message_id = _header(headers, "webhook-id")
+    timestamp = _header(headers, "webhook-timestamp")
+    signatures = _header(headers, "webhook-signature")
+    if not message_id or not timestamp or not signatures:
+        raise WebhookVerificationError("missing webhook-id, webhook-timestamp or webhook-signature")
+    if not secret and not public_key:
+        raise WebhookVerificationError("pass a secret or a public_key")
+    current = time.time() if now is None else now
+    if not timestamp.isdigit() or abs(current - int(timestamp)) > tolerance:
+        raise WebhookVerificationError("webhook-timestamp is outside the tolerance")
+    raw = body.encode() if isinstance(body, str) else bytes(body)
+    signed = f"{message_id}.{timestamp}.".encode() + raw
+    entries = [entry.partition(",") for entry in signatures.split(" ")]
+
+    if secret:
+        encoded = secret.removeprefix("whsec_")
+        key = _b64(encoded) or secret.encode()
+        expected = hmac.new(key, signed, hashlib.sha256).digest()
+        for version, _, signature in entries:
+            given = _b64(signature)
+            if version == "v1" and given is not None and hmac.compare_digest(given, expected):
+                return models.Event.model_validate(json.loads(raw))
+    if public_key:
+        try:
+            from cryptography.exceptions import InvalidSignature
+            from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+        except ImportError as missing:  # pragma: no cover - depends on the install
+            raise WebhookVerificationError(
+                "checking v1a signatures needs cryptography: pip install 'channelhub[ed25519]'"
+            ) from missing
+        key_bytes = _b64(public_key.removeprefix("whpk_"))
+        if key_bytes is None or len(key_bytes) != 32:
+            raise WebhookVerificationError("public_key is not a whpk_<base64> Ed25519 key")
+        verifier = Ed25519PublicKey.from_public_bytes(key_bytes)
+        for version, _, signature in entries:
+            given = _b64(signature)
+            if version != "v1a" or given is None:
+                continue
+            try:
+                verifier.verify(given, signed)
+                return models.Event.model_validate(json.loads(raw))
+            except InvalidSignature:
+                continue
+    raise WebhookVerificationError("no signature matches")

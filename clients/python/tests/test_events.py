@@ -1,0 +1,114 @@
+"""`events()` as a user iterates it: every event once, in order, across a
+server restart; gaps reported; fatal closes end the loop; long-polling;
+the blocking iterator."""
+
+import asyncio
+import threading
+import time
+
+import pytest
+
+import channelhub
+from channelhub.subscribe import Gap, SubscriptionClosed, classify_close
+
+from conftest import ADMIN
+
+
+def publish(url: str, channel: str, values) -> list[str]:
+    with channelhub.Channelhub(url, token=ADMIN) as hub:
+        return [hub.publish(channel, {"type": "n", "data": value}).id for value in values]
+
+
+def test_every_event_once_in_order_across_a_restart(own_server):
+    server = own_server()
+    with channelhub.Channelhub(server.url, token=ADMIN) as hub:
+        hub.create_channel({"id": "across", "is_public": True})
+    first = publish(server.url, "across", range(5))
+
+    async def follow():
+        seen = []
+        async with channelhub.AsyncChannelhub(server.url, token=ADMIN) as hub:
+            async for event in hub.events("across", after=first[0], backoff=(0.05, 0.5)):
+                seen.append(event.data)
+                if len(seen) == 4:
+                    # The server goes away and comes back; more is published meanwhile.
+                    await asyncio.to_thread(server.restart)
+                    await asyncio.to_thread(publish, server.url, "across", range(5, 10))
+                if len(seen) == 9:
+                    return seen
+
+    seen = asyncio.run(asyncio.wait_for(follow(), 60))
+    assert seen == list(range(1, 10)), "after the first id: each event once, in order"
+
+
+def test_a_gap_is_reported_and_the_rest_delivered(own_server):
+    server = own_server("--retention-interval", "0.2")
+    with channelhub.Channelhub(server.url, token=ADMIN) as hub:
+        hub.create_channel({"id": "holes", "is_public": True, "retention": {"max_events": 2}})
+    ids = publish(server.url, "holes", range(6))
+    time.sleep(1.0)  # retention keeps the newest two
+
+    async def follow(mode):
+        gaps = []
+        async with channelhub.AsyncChannelhub(server.url) as hub:
+            items = []
+            async for item in hub.events("holes", after=ids[0], mode=mode, on_gap=gaps.append, yield_gaps=True):
+                items.append(item)
+                if len([i for i in items if not isinstance(i, Gap)]) == 2:
+                    return gaps, items
+
+    for mode in ("ws", "poll"):
+        gaps, items = asyncio.run(asyncio.wait_for(follow(mode), 30))
+        assert len(gaps) == 1 and gaps[0].after == ids[0], mode
+        assert isinstance(items[0], Gap), "the gap comes before the events after it"
+        assert [i.data for i in items[1:]] == [4, 5], mode
+
+
+def test_a_deleted_channel_ends_the_loop(own_server):
+    server = own_server()
+    with channelhub.Channelhub(server.url, token=ADMIN) as hub:
+        hub.create_channel({"id": "doomed", "is_public": True})
+
+    async def follow():
+        async with channelhub.AsyncChannelhub(server.url, token=ADMIN) as hub:
+            async def delete_soon():
+                await asyncio.sleep(0.5)
+                await hub.delete_channel("doomed")
+
+            asyncio.get_running_loop().create_task(delete_soon())
+            async for _ in hub.events("doomed"):
+                pass
+
+    with pytest.raises(SubscriptionClosed) as closed:
+        asyncio.run(asyncio.wait_for(follow(), 30))
+    assert closed.value.close_code == 4004
+    assert classify_close(4000, "") == "resume" and classify_close(1011, "") == "retry"
+
+
+def test_a_refused_credential_ends_the_loop_with_rests_words(own_server):
+    server = own_server()
+    with channelhub.Channelhub(server.url, token=ADMIN) as hub:
+        hub.create_channel({"id": "shut", "is_public": False})
+
+    async def follow(mode):
+        async with channelhub.AsyncChannelhub(server.url) as hub:
+            async for _ in hub.events("shut", mode=mode):
+                pass
+
+    for mode in ("ws", "poll"):
+        with pytest.raises(channelhub.Unauthorized):
+            asyncio.run(asyncio.wait_for(follow(mode), 30))
+
+
+def test_the_blocking_iterator_and_long_polling(own_server):
+    server = own_server()
+    with channelhub.Channelhub(server.url, token=ADMIN) as hub:
+        hub.create_channel({"id": "blocking", "is_public": True})
+        threading.Timer(0.5, publish, (server.url, "blocking", range(3))).start()
+        for mode in ("auto", "poll"):
+            seen = []
+            for event in hub.events("blocking", mode=mode, after=None if mode == "auto" else "00000000000000000000000000", poll_wait=2):
+                seen.append(event.data)
+                if len(seen) == 3:
+                    break
+            assert seen == [0, 1, 2], mode
