@@ -3,9 +3,12 @@ server restart; gaps reported; fatal closes end the loop; long-polling;
 the blocking iterator."""
 
 import asyncio
+import json
 import threading
 import time
+import urllib.request
 
+import httpx
 import pytest
 
 import channelhub
@@ -112,3 +115,93 @@ def test_the_blocking_iterator_and_long_polling(own_server):
                 if len(seen) == 3:
                     break
             assert seen == [0, 1, 2], mode
+
+
+def test_a_slow_consumer_close_and_a_restart_in_a_burst_lose_nothing(own_server):
+    # A small queue: a subscriber that stops reading during a burst is closed
+    # as a slow consumer (4000) and resumes; then the server restarts in the
+    # middle of another burst.
+    server = own_server("--subscriber-queue-frames", "8", "--subscriber-queue-bytes", "4096")
+    with channelhub.Channelhub(server.url, token=ADMIN) as hub:
+        hub.create_channel({"id": "burst", "is_public": True})
+    start = publish(server.url, "burst", ["start"])[0]
+
+    slow_closes = []
+
+    def slow_consumer_closes() -> float:
+        with urllib.request.urlopen(f"{server.url}/metrics") as response:
+            for line in response.read().decode().splitlines():
+                if line.startswith("channelhub_slow_consumer_disconnects_total"):
+                    return float(line.rsplit(" ", 1)[1])
+        return 0.0
+
+    async def follow():
+        seen = []
+        async with channelhub.AsyncChannelhub(server.url, token=ADMIN) as hub:
+            async for event in hub.events("burst", after=start, backoff=(0.05, 0.5)):
+                seen.append(event.data)
+                if len(seen) == 1:
+                    await asyncio.sleep(3)  # not reading while the rest arrives
+                if len(seen) == 150:
+                    slow_closes.append(await asyncio.to_thread(slow_consumer_closes))
+                    # A burst with a restart in its middle.
+                    await asyncio.to_thread(publish, server.url, "burst", range(400, 450))
+                    await asyncio.to_thread(server.restart)
+                    await asyncio.to_thread(publish, server.url, "burst", range(450, 500))
+                if len(seen) == 250:
+                    return seen
+
+    async def both():
+        follower = asyncio.create_task(follow())
+        await asyncio.sleep(0.5)
+        # 150 × 60 KB: more than the socket buffers hold while it does not read.
+        await asyncio.to_thread(publish, server.url, "burst", [{"pad": "x" * 60000, "n": n} for n in range(150)])
+        return await follower
+
+    seen = asyncio.run(asyncio.wait_for(both(), 90))
+    assert [s["n"] for s in seen[:150]] == list(range(150)), "every event once, in order, after the slow close"
+    assert seen[150:] == list(range(400, 500))
+    assert slow_closes and slow_closes[0] >= 1, f"the subscriber was closed as a slow consumer ({slow_closes})"
+
+
+def test_keyed_publishes_are_retried_and_unkeyed_ones_are_not(own_server):
+    server = own_server()
+    with channelhub.Channelhub(server.url, token=ADMIN) as hub:
+        hub.create_channel({"id": "retried", "is_public": True})
+        server.stop()
+        with pytest.raises(httpx.TransportError):
+            hub.publish_batch("retried", [{"data": 1}])
+        threading.Timer(1.0, server.start).start()
+        stored = hub.publish_batch("retried", [{"data": n} for n in range(3)], idempotency_key="k", retries=8)
+        assert [e.data for e in stored] == [0, 1, 2]
+        assert hub.get_channel("retried").event_count == 3
+
+
+def test_duplicates_are_dropped_and_garbage_is_a_clear_error():
+    """A server that repeats an event id, then sends garbage."""
+    from websockets.asyncio.server import serve
+
+    frames = [
+        {"id": "01J00000000000000000000001", "channel_id": "c", "type": None, "data": 1, "meta": None,
+         "publisher_id": "p", "publisher_name": None, "created_at": "2026-01-01T00:00:00.000Z"},
+        {"id": "01J00000000000000000000001", "channel_id": "c", "type": None, "data": "again", "meta": None,
+         "publisher_id": "p", "publisher_name": None, "created_at": "2026-01-01T00:00:00.000Z"},
+    ]
+
+    async def handler(socket):
+        for frame in frames:
+            await socket.send(json.dumps(frame))
+        await socket.send("{not json")
+        await asyncio.sleep(5)
+
+    async def run():
+        async with serve(handler, "127.0.0.1", 0) as ws_server:
+            port = ws_server.sockets[0].getsockname()[1]
+            seen = []
+            async with channelhub.AsyncChannelhub(f"http://127.0.0.1:{port}") as hub:
+                with pytest.raises(ValueError):
+                    async for event in hub.events("c", after="01J00000000000000000000000", mode="ws"):
+                        seen.append(event.data)
+            return seen
+
+    assert asyncio.run(asyncio.wait_for(run(), 20)) == [1], "the repeated id is dropped, the garbage raises"
