@@ -205,3 +205,48 @@ def test_duplicates_are_dropped_and_garbage_is_a_clear_error():
             return seen
 
     assert asyncio.run(asyncio.wait_for(run(), 20)) == [1], "the repeated id is dropped, the garbage raises"
+
+
+def test_blocked_websockets_fall_back_to_long_polling(own_server):
+    """Behind a proxy that refuses WebSocket upgrades (502) but passes HTTP,
+    `mode="auto"` long-polls, and loses nothing."""
+    server = own_server()
+    with channelhub.Channelhub(server.url, token=ADMIN) as hub:
+        hub.create_channel({"id": "proxied", "is_public": True})
+
+    async def pipe(reader, writer):
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        except ConnectionError:
+            pass
+        finally:
+            writer.close()
+
+    async def handle(client_reader, client_writer):
+        head = await client_reader.readuntil(b"\r\n\r\n")
+        if b"upgrade: websocket" in head.lower():
+            client_writer.write(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            await client_writer.drain()
+            client_writer.close()
+            return
+        upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1", server.port)
+        upstream_writer.write(head)
+        await asyncio.gather(pipe(client_reader, upstream_writer), pipe(upstream_reader, client_writer))
+
+    async def run():
+        proxy = await asyncio.start_server(handle, "127.0.0.1", 0)
+        port = proxy.sockets[0].getsockname()[1]
+        async with channelhub.AsyncChannelhub(f"http://127.0.0.1:{port}") as hub:
+            threading.Timer(1.5, publish, (server.url, "proxied", range(3))).start()
+            seen = []
+            async for event in hub.events("proxied", backoff=(0.05, 0.2), poll_wait=2):
+                seen.append(event.data)
+                if len(seen) == 3:
+                    break
+        proxy.close()
+        return seen
+
+    seen = asyncio.run(asyncio.wait_for(run(), 60))
+    assert seen == [0, 1, 2]
