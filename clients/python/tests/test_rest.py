@@ -1,5 +1,5 @@
 """Every REST operation through the client, against the real server, as a
-user calls them: blocking, then the same calls through the asyncio client."""
+user calls them: through the blocking client and through the asyncio one."""
 
 import asyncio
 import base64
@@ -36,32 +36,58 @@ class Receiver(BaseHTTPRequestHandler):
         pass
 
 
-CALLED: set[str] = set()
+def clients(kind: str, called: set[str]):
+    """A client class for the test: the blocking one, or the asyncio one
+    driven by a loop of its own (each call awaited), with each operation's
+    name recorded when called."""
+
+    if kind == "blocking":
+        def wrap(name):
+            method = getattr(channelhub.Channelhub, name)
+
+            def call(self, *args, **kwargs):
+                called.add(name)
+                return method(self, *args, **kwargs)
+
+            return call
+
+        names = {n: wrap(n) for n in channelhub.OPERATIONS.values()}
+        return type("RecordingChannelhub", (channelhub.Channelhub,), names)
+
+    class AsyncDriven:
+        def __init__(self, url, token=None):
+            self._loop = asyncio.new_event_loop()
+            self._hub = channelhub.AsyncChannelhub(url, token=token)
+
+        def __getattr__(self, name):
+            attr = getattr(self._hub, name)
+            if not callable(attr):
+                return attr
+
+            def call(*args, **kwargs):
+                called.add(name)
+                result = attr(*args, **kwargs)
+                return self._loop.run_until_complete(result) if asyncio.iscoroutine(result) else result
+
+            return call
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *_):
+            self._loop.run_until_complete(self._hub.aclose())
+            self._loop.close()
+
+    return AsyncDriven
 
 
-def recording(cls):
-    """The client class with each operation's name recorded when called."""
+@pytest.mark.parametrize("kind", ["blocking", "asyncio"])
+def test_every_operation(server_url, kind):
+    called: set[str] = set()
+    Client = clients(kind, called)
 
-    def wrap(name):
-        method = getattr(cls, name)
-
-        def call(self, *args, **kwargs):
-            CALLED.add(name)
-            return method(self, *args, **kwargs)
-
-        return call
-
-    return type(f"Recording{cls.__name__}", (cls,), {n: wrap(n) for n in channelhub.OPERATIONS.values()})
-
-
-Client = recording(channelhub.Channelhub)
-
-
-def test_every_operation_blocking(server_url):
-    Recording = Client
-
-    channel = unique("py")
-    with Recording(server_url, token=ADMIN) as admin:
+    channel = unique(f"py-{kind[:3]}")
+    with Client(server_url, token=ADMIN) as admin:
         created = admin.create_channel({"id": channel, "is_public": False, "tags": ["a"]})
         assert isinstance(created, models.Channel) and created.id == channel
         assert any(c.id == channel for c in admin.list_channels(limit=1000).channels)
@@ -142,7 +168,7 @@ def test_every_operation_blocking(server_url):
         with pytest.raises(channelhub.NotFound):
             admin.get_channel(channel)
 
-    missing = set(channelhub.OPERATIONS.values()) - CALLED
+    missing = set(channelhub.OPERATIONS.values()) - called
     assert not missing, f"operations this test does not call: {sorted(missing)}"
 
 
