@@ -14,7 +14,9 @@ order, across reconnects and server restarts.
 - Close codes (asked for with `close_codes=app`): 4001 token revoked, 4002
   channel made private, 4003 token expired, 4004 channel deleted end the
   subscription with a `ChannelhubError`; 4000 (slow consumer) resumes at
-  once; anything else reconnects after a backoff.
+  once; anything else reconnects after a backoff. When the client's token
+  is a callable (a JWT your code renews), 4003 reconnects at once with the
+  token it answers then.
 - `mode="auto"` long-polls when WebSockets cannot connect while the server
   answers HTTP (a proxy that blocks them), and tries a WebSocket again
   after `ws_retry_after` seconds. `Retry-After` on 429/503 is honoured.
@@ -39,6 +41,8 @@ from .errors import ChannelhubError
 if TYPE_CHECKING:
     from .client import AsyncChannelhub
 
+#: The resume point before a channel's first event (the zero ULID).
+START = "00000000000000000000000000"
 #: Refusals a retry cannot cure.
 FINAL = {400, 401, 403, 404, 410}
 #: Largest frame accepted from the server (an event is at most ~1 MiB).
@@ -108,7 +112,7 @@ async def events(
     use_ws = mode != "poll"
     attempt = 0
     blocked = 0
-    if state.last is None:
+    if state.last is None and not state.started_empty:
         await state.anchor(backoff)
     while True:
         verdict = "retry"
@@ -123,6 +127,10 @@ async def events(
                 if end.opened:
                     attempt = blocked = 0
                     verdict = classify_close(end.code, end.reason)
+                    if end.code == 4003 and state.refreshable:
+                        # The token expired, and the client's token is a
+                        # callable: reconnect with the one it answers now.
+                        verdict = "resume"
                     if verdict == "fatal":
                         raise SubscriptionClosed(end.code, end.reason) from None
                 elif await state.answers_http():
@@ -154,7 +162,12 @@ class _State:
         self.on_gap = on_gap
         self.yield_gaps = yield_gaps
         self.started_empty = False
+        if after == START:
+            # The channel's start: every stored event, then live ones.
+            self.last, self.started_empty = None, True
         self.poll_verdict = "retry"
+        #: A token that expires is renewed by asking the client's callable.
+        self.refreshable = token is None and callable(getattr(client, "_token", None))
 
     def _as(self):
         """The client, with the subscription's token when it has its own."""

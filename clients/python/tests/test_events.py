@@ -250,3 +250,34 @@ def test_blocked_websockets_fall_back_to_long_polling(own_server):
 
     seen = asyncio.run(asyncio.wait_for(run(), 60))
     assert seen == [0, 1, 2]
+
+
+def test_a_callable_token_carries_a_subscription_past_its_jwts_expiry(own_server):
+    server = own_server("--jwt-secret", "python-events-secret-0123456789abcdef", "--jwt-leeway", "0")
+    with channelhub.Channelhub(server.url, token=ADMIN) as hub:
+        hub.create_channel({"id": "renewed", "is_public": False})
+    minted = []
+
+    def token() -> str:
+        # Each call mints a JWT that lives 2 s (as an application would renew it).
+        with channelhub.Channelhub(server.url, token=ADMIN) as hub:
+            minted.append(hub.mint_token({"scopes": ["sub:renewed"], "expires_in": "2s"}).token)
+        return minted[-1]
+
+    async def follow():
+        seen = []
+        async with channelhub.AsyncChannelhub(server.url, token=token) as hub:
+            async for event in hub.events("renewed", after="00000000000000000000000000"):
+                seen.append(event.data)
+                if len(seen) == 2:
+                    return seen
+
+    def publish_later():
+        publish(server.url, "renewed", ["before expiry"])
+        time.sleep(4)  # past the first token's expiry
+        publish(server.url, "renewed", ["after expiry"])
+
+    threading.Timer(0.5, publish_later).start()
+    seen = asyncio.run(asyncio.wait_for(follow(), 30))
+    assert seen == ["before expiry", "after expiry"]
+    assert len(set(minted)) >= 2, "a new token was asked for after the first expired"
