@@ -310,25 +310,7 @@ async fn waits_are_woken_time_out_and_start_from_now(backend: Backend) {
     assert_eq!(timed_out["cursor"], json!(old_id), "the same cursor");
 
     // From now: the old event is not answered, the next one is.
-    let waiting = {
-        let server = &server;
-        async move {
-            Mcp::new(server, None)
-                .tool(
-                    "wait_for_events",
-                    json!({"channel": "wait-ch", "timeout_seconds": 30}),
-                )
-                .await
-                .ok()
-        }
-    };
-    let publishing = async {
-        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-        server
-            .publish("wait-ch", json!({"type": "a", "data": "new"}))
-            .await
-    };
-    let (woken, new) = tokio::join!(waiting, publishing);
+    let (woken, new) = wait_while_publishing(&server, &server, "new").await;
     assert_eq!(woken["timed_out"], false);
     assert_eq!(woken["events"].as_array().unwrap().len(), 1, "{woken}");
     assert_eq!(woken["events"][0]["id"], new["id"]);
@@ -364,24 +346,31 @@ async fn waits_are_woken_time_out_and_start_from_now(backend: Backend) {
     if backend == Backend::Postgres {
         // A wait on node B is woken by a publish on node A.
         let b = server.join();
-        let waiting = async {
-            Mcp::new(&b, None)
-                .tool(
-                    "wait_for_events",
-                    json!({"channel": "wait-ch", "timeout_seconds": 30}),
-                )
-                .await
-                .ok()
-        };
-        let publishing = async {
-            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-            server
-                .publish("wait-ch", json!({"type": "a", "data": "across"}))
-                .await
-        };
-        let (woken, across) = tokio::join!(waiting, publishing);
+        let (woken, across) = wait_while_publishing(&b, &server, "across").await;
         assert_eq!(woken["events"][0]["id"], across["id"], "{woken}");
     }
+}
+
+/// A `wait_for_events` from now on `waiter`, woken by a publish on
+/// `publisher` half a second later: the wait's answer and the event.
+async fn wait_while_publishing(
+    waiter: &TestServer,
+    publisher: &TestServer,
+    data: &str,
+) -> (Value, Value) {
+    let mcp = Mcp::new(waiter, None);
+    let waiting = mcp.tool(
+        "wait_for_events",
+        json!({"channel": "wait-ch", "timeout_seconds": 30}),
+    );
+    let publishing = async {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        publisher
+            .publish("wait-ch", json!({"type": "a", "data": data}))
+            .await
+    };
+    let (woken, event) = tokio::join!(waiting, publishing);
+    (woken.ok(), event)
 }
 
 /// The same key answers the first result (`replayed`) and stores nothing

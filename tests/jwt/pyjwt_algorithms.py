@@ -8,68 +8,18 @@ $CHANNELHUB_BIN) on SQLite; exits non-zero on the first failure.
 
 import json
 import os
-import socket
-import subprocess
 import sys
-import tempfile
 import time
-import urllib.error
-import urllib.request
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BINARY = os.environ.get("CHANNELHUB_BIN", os.path.join(ROOT, "target", "debug", "channelhub"))
-ADMIN = "pyjwt-admin-token-0123456789"
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from harness import ADMIN, Server  # noqa: E402  (tests/harness.py)
+
 SECRET = "pyjwt-hs-secret-0123456789abcdef0123456789"
 AUDIENCE = "https://hub.test"
 UNVERIFIED = "invalid JWT: unknown key or bad signature"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    def __init__(self):
-        self.dir = tempfile.TemporaryDirectory()
-        self.port = free_port()
-        self.proc = subprocess.Popen(
-            [BINARY, "serve", "--listen", f"127.0.0.1:{self.port}",
-             "--database-url", f"sqlite://{self.dir.name}/db.sqlite",
-             "--admin-token", ADMIN, "--jwt-secret", SECRET,
-             "--jwt-audience", AUDIENCE, "--exempt-loopback"],
-            stdout=subprocess.DEVNULL, stderr=open(os.path.join(self.dir.name, "log"), "w"))
-        for _ in range(200):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{self.port}/readyz", timeout=1)
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise SystemExit("the server did not start")
-
-    def call(self, method, path, token=None, body=None):
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{self.port}/api/v1{path}", data=data, method=method)
-        if token:
-            request.add_header("Authorization", f"Bearer {token}")
-        if data is not None:
-            request.add_header("Content-Type", "application/json")
-        try:
-            with urllib.request.urlopen(request, timeout=10) as response:
-                text = response.read()
-                return response.status, json.loads(text) if text else None
-        except urllib.error.HTTPError as err:
-            return err.code, json.loads(err.read() or b"null")
-
-    def close(self):
-        self.proc.terminate()
-        self.proc.wait(timeout=10)
-        self.dir.cleanup()
 
 
 FAILURES = []
@@ -96,7 +46,7 @@ def key_pair(alg):
 
 
 def main():
-    server = Server()
+    server = Server("--jwt-secret", SECRET, "--jwt-audience", AUDIENCE)
     try:
         status, _ = server.call("POST", "/channels", ADMIN, {"id": "algs", "is_public": False})
         check(status == 201, "create the channel")

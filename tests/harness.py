@@ -1,5 +1,7 @@
-"""What the MCP client checks share: the debug binary (or $CHANNELHUB_BIN)
-started on SQLite with an admin token, REST calls to it, and `check`."""
+"""What the Python checks beside the Rust tests share (tests/jwt,
+tests/mcp_clients): the debug binary (or $CHANNELHUB_BIN) started on
+SQLite with an admin token and any extra flags, REST calls to it, and
+`check`."""
 
 import json
 import os
@@ -10,9 +12,9 @@ import time
 import urllib.error
 import urllib.request
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BINARY = os.environ.get("CHANNELHUB_BIN", os.path.join(ROOT, "target", "debug", "channelhub"))
-ADMIN = "mcp-sdk-admin-token-0123456789"
+ADMIN = "python-checks-admin-token-0123456789"
 CHECKS = 0
 
 
@@ -30,14 +32,14 @@ def free_port():
 
 
 class Server:
-    def __init__(self):
+    def __init__(self, *extra):
         self.dir = tempfile.TemporaryDirectory()
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc = subprocess.Popen(
             [BINARY, "serve", "--listen", f"127.0.0.1:{self.port}",
              "--database-url", f"sqlite://{self.dir.name}/db.sqlite",
-             "--admin-token", ADMIN, "--exempt-loopback"],
+             "--admin-token", ADMIN, "--exempt-loopback", *extra],
             stdout=subprocess.DEVNULL, stderr=open(os.path.join(self.dir.name, "log"), "w"))
         for _ in range(200):
             try:
