@@ -459,24 +459,28 @@ def _blocking_events(url: str, token: Token, timeout: float, channel: str, optio
     loop = asyncio.new_event_loop()
     task_box: list[asyncio.Task] = []
 
-    async def run() -> None:
-        async with AsyncChannelhub(url, token=token, timeout=timeout) as hub:
+    async def deliver(item: Any) -> bool:
+        """Hands an item to the caller's loop; False once the loop has left."""
+        while not stop.is_set():
             try:
+                items.put_nowait(item)
+                return True
+            except queue.Full:
+                await asyncio.sleep(0.05)
+        return False
+
+    async def run() -> None:
+        ending: Any = (_DONE, None)
+        try:
+            async with AsyncChannelhub(url, token=token, timeout=timeout) as hub:
                 async for item in hub.events(channel, **options):
-                    while not stop.is_set():
-                        try:
-                            items.put(item, timeout=0.2)
-                            break
-                        except queue.Full:
-                            await asyncio.sleep(0)
-                    if stop.is_set():
+                    if not await deliver(item):
                         return
-            except asyncio.CancelledError:
-                return
-            except BaseException as error:  # handed to the caller's loop
-                items.put((_DONE, error))
-                return
-        items.put((_DONE, None))
+        except asyncio.CancelledError:
+            return
+        except BaseException as error:  # handed to the caller's loop
+            ending = (_DONE, error)
+        await deliver(ending)
 
     def thread() -> None:
         asyncio.set_event_loop(loop)

@@ -281,3 +281,24 @@ def test_a_callable_token_carries_a_subscription_past_its_jwts_expiry(own_server
     seen = asyncio.run(asyncio.wait_for(follow(), 30))
     assert seen == ["before expiry", "after expiry"]
     assert len(set(minted)) >= 2, "a new token was asked for after the first expired"
+
+
+def test_the_blocking_iterator_raises_refusals_and_ends_its_thread(own_server):
+    server = own_server()
+    with channelhub.Channelhub(server.url, token=ADMIN) as hub:
+        hub.create_channel({"id": "closed-door", "is_public": False})
+        hub.create_channel({"id": "open-door", "is_public": True})
+    threads = threading.active_count()
+    with channelhub.Channelhub(server.url) as anonymous:
+        with pytest.raises(channelhub.Unauthorized):
+            for _ in anonymous.events("closed-door"):
+                pass
+        threading.Timer(0.3, publish, (server.url, "open-door", ["one", "two"])).start()
+        for event in anonymous.events("open-door"):
+            assert event.data == "one"
+            break  # leaving the loop ends the subscription and its thread
+    for _ in range(50):
+        if threading.active_count() <= threads:
+            break
+        time.sleep(0.1)
+    assert threading.active_count() <= threads, "the subscription's thread ended"
