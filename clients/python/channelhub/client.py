@@ -45,6 +45,10 @@ class Call:
 
 
 def _segment(value: str) -> str:
+    """One path segment. `.` and `..` would be resolved into another path
+    (`delete_event(channel, "..")` would delete the channel): refused."""
+    if value in ("", ".", ".."):
+        raise ValueError(f"{value!r} is not an id")
     return quote(value, safe="")
 
 
@@ -270,7 +274,7 @@ def _retriable(error: BaseException, key: str | None) -> float | None:
     """Seconds to wait before retrying a publish, or None: only a keyed
     publish is retried (the server then stores nothing twice), after a
     network failure or a 429/503 (after its `Retry-After`)."""
-    if key is None:
+    if not key:  # no key, or an empty one (sent as none)
         return None
     if isinstance(error, httpx.TransportError):
         return 0.0

@@ -117,15 +117,20 @@ async def events(
     while True:
         verdict = "retry"
         if use_ws:
-            if state.last is None and state.started_empty:
-                async for item in state.read_store():
-                    yield item
             try:
+                if state.last is None and state.started_empty:
+                    async for item in state.read_store():
+                        yield item
+                state.delivered = False
                 async for item in state.run_ws():
+                    state.delivered = True
                     yield item
             except _End as end:
                 if end.opened:
-                    attempt = blocked = 0
+                    # Back off afresh only after a connection that did some
+                    # good: one closed at once, again and again, must not spin.
+                    if state.delivered or state.uptime() > 30:
+                        attempt = blocked = 0
                     verdict = classify_close(end.code, end.reason)
                     if end.code == 4003 and state.refreshable:
                         # The token expired, and the client's token is a
@@ -138,6 +143,10 @@ async def events(
                     if blocked >= 2 and mode == "auto":
                         use_ws = False
                         continue
+            except (httpx.TransportError, ChannelhubError) as error:
+                # Reading the store failed (a restart, a 503): retry; a refusal ends it.
+                if isinstance(error, ChannelhubError) and error.status in FINAL:
+                    raise
         else:
             deadline = asyncio.get_running_loop().time() + ws_retry_after
             try_ws = mode == "auto"
@@ -147,8 +156,9 @@ async def events(
                 use_ws = True
                 attempt = blocked = 0
                 continue
-        delay = 0.0 if verdict == "resume" else backoff_delay(attempt, *backoff)
-        attempt += verdict != "resume"
+        # A resume is at once the first time only.
+        delay = 0.0 if verdict == "resume" and attempt == 0 else backoff_delay(attempt, *backoff)
+        attempt += 1
         await asyncio.sleep(delay)
 
 
@@ -168,6 +178,15 @@ class _State:
         self.poll_verdict = "retry"
         #: A token that expires is renewed by asking the client's callable.
         self.refreshable = token is None and callable(getattr(client, "_token", None))
+        #: Whether the current connection handed on anything, and since when it is up.
+        self.delivered = False
+        self.opened_at: float | None = None
+
+    def uptime(self) -> float:
+        """Seconds the current connection has been up."""
+        if self.opened_at is None:
+            return 0.0
+        return asyncio.get_running_loop().time() - self.opened_at
 
     def _as(self):
         """The client, with the subscription's token when it has its own."""
@@ -222,6 +241,7 @@ class _State:
             if isinstance(error, InvalidStatus) and error.response.status_code in FINAL:
                 await self.answers_http()  # raises the REST refusal, with its words
             raise _End(False, 1006, str(error)) from None
+        self.opened_at = asyncio.get_running_loop().time()
         try:
             async for message in socket:
                 if not isinstance(message, str):

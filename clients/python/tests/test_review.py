@@ -1,0 +1,85 @@
+"""Findings of a review of this client, each shown failing before its fix."""
+
+import asyncio
+import time
+
+import httpx
+import pytest
+
+import channelhub
+from channelhub import WebhookVerificationError, verify_webhook
+from channelhub.client import _retriable
+
+from conftest import ADMIN
+from test_events import publish
+
+
+def test_dot_segments_are_refused_not_resolved(server_url):
+    with channelhub.Channelhub(server_url, token=ADMIN) as hub:
+        for call in (lambda: hub.delete_event("victim", ".."), lambda: hub.get_channel("."),
+                     lambda: hub.delete_webhook("victim", ""), lambda: hub.ws_url("..")):
+            with pytest.raises(ValueError):
+                call()
+
+
+def test_an_empty_key_is_no_key_and_is_not_retried():
+    assert _retriable(httpx.ConnectError("down"), "") is None
+    assert _retriable(httpx.ConnectError("down"), None) is None
+    assert _retriable(httpx.ConnectError("down"), "k") == 0.0
+
+
+def test_a_server_that_closes_at_once_is_not_hammered():
+    from websockets.asyncio.server import serve
+
+    connections = []
+
+    async def handler(socket):
+        connections.append(time.monotonic())
+        await socket.close(4000, "slow consumer")
+
+    async def run():
+        async with serve(handler, "127.0.0.1", 0) as server:
+            port = server.sockets[0].getsockname()[1]
+            async with channelhub.AsyncChannelhub(f"http://127.0.0.1:{port}") as hub:
+                iterator = hub.events("c", after="01J00000000000000000000000", mode="ws", backoff=(0.1, 1.0))
+                try:
+                    await asyncio.wait_for(anext(iterator), 3)
+                except TimeoutError:
+                    pass
+
+    asyncio.run(run())
+    assert 2 <= len(connections) <= 15, f"{len(connections)} connections in 3 s"
+
+
+def test_a_restart_before_the_first_event_is_survived(own_server):
+    server = own_server()
+    with channelhub.Channelhub(server.url, token=ADMIN) as hub:
+        hub.create_channel({"id": "empty-at-first", "is_public": True})
+
+    async def follow():
+        async with channelhub.AsyncChannelhub(server.url) as hub:
+            async def restart_then_publish():
+                await asyncio.sleep(0.5)
+                await asyncio.to_thread(server.restart)
+                await asyncio.to_thread(publish, server.url, "empty-at-first", ["after the restart"])
+
+            asyncio.get_running_loop().create_task(restart_then_publish())
+            async for event in hub.events("empty-at-first", backoff=(0.05, 0.5)):
+                return event.data
+
+    assert asyncio.run(asyncio.wait_for(follow(), 30)) == "after the restart"
+
+
+def test_malformed_webhook_input_is_a_verification_error():
+    body = b'{"id": "x"}'
+    base = {"webhook-id": "msg_1", "webhook-timestamp": str(int(time.time())), "webhook-signature": "v1,AAAA"}
+    cases = [
+        ({**base, "webhook-timestamp": "\u00b9"}, {"secret": "whsec_" + "QUFBQUFBQUFBQUFBQUFBQQ=="}),
+        ({**base, "webhook-timestamp": "9" * 5000}, {"secret": "whsec_" + "QUFBQUFBQUFBQUFBQUFBQQ=="}),
+        ({k: v.encode() for k, v in base.items()}, {"secret": "whsec_" + "QUFBQUFBQUFBQUFBQUFBQQ=="}),
+        (base, {"secret": "whsec_!!!!"}),
+        (base, {"public_key": 123}),
+    ]
+    for headers, options in cases:
+        with pytest.raises(WebhookVerificationError):
+            verify_webhook(headers, body, **options)
