@@ -19,10 +19,10 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 import httpx
-from pydantic import BaseModel, TypeAdapter
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from . import models
-from .errors import TooManyRequests, Unavailable, from_response
+from .errors import ChannelhubError, TooManyRequests, Unavailable, from_response
 from .subscribe import backoff_delay
 
 #: A token, or a callable answering the current one (called per request).
@@ -75,13 +75,25 @@ def _query(values: Mapping[str, Any]) -> dict[str, str]:
 def _read(call: Call, response: httpx.Response) -> Any:
     if response.status_code >= 400:
         raise from_response(response)
+    if response.status_code >= 300:
+        raise ChannelhubError(
+            response.status_code, "Unexpected redirect",
+            f"{call.method} {call.path} answered {response.status_code}; "
+            "point the client at the server's own URL", {}, None,
+        )
     if call.answer is None or response.status_code == 204:
         return None
     if call.answer == "text":
         return response.text
-    if isinstance(call.answer, TypeAdapter):
-        return call.answer.validate_json(response.content)
-    return call.answer.model_validate_json(response.content)
+    try:
+        if isinstance(call.answer, TypeAdapter):
+            return call.answer.validate_json(response.content)
+        return call.answer.model_validate_json(response.content)
+    except ValidationError as error:
+        raise ChannelhubError(
+            response.status_code, "Unreadable answer",
+            f"{call.method} {call.path} answered what this client cannot read: {error}", {}, None,
+        ) from None
 
 
 _TOKENS = TypeAdapter(list[models.TokenInfo])
@@ -321,7 +333,7 @@ OPERATIONS: dict[str, str] = {
 
 
 class _Base(_Operations):
-    def __init__(self, url: str, *, token: Token = None, timeout: float = 30.0) -> None:
+    def __init__(self, url: str, *, token: Token = None, timeout: float | None = 30.0) -> None:
         self.url = url.rstrip("/")
         self._token = token
         self._timeout = timeout
@@ -335,7 +347,7 @@ class _Base(_Operations):
         token = self.current_token()
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        timeout = httpx.Timeout(self._timeout + call.held)
+        timeout = httpx.Timeout(None if self._timeout is None else self._timeout + call.held)
         return httpx.Request(
             call.method,
             f"{self.url}/api/v1{call.path}",
@@ -349,7 +361,7 @@ class _Base(_Operations):
 class Channelhub(_Base):
     """The blocking client. `with Channelhub(url, token=...) as hub:`."""
 
-    def __init__(self, url: str, *, token: Token = None, timeout: float = 30.0) -> None:
+    def __init__(self, url: str, *, token: Token = None, timeout: float | None = 30.0) -> None:
         super().__init__(url, token=token, timeout=timeout)
         self._http = httpx.Client(timeout=timeout)
 
@@ -398,7 +410,7 @@ class AsyncChannelhub(_Base):
     """The asyncio client: the same methods, each awaited.
     `async with AsyncChannelhub(url, token=...) as hub:`."""
 
-    def __init__(self, url: str, *, token: Token = None, timeout: float = 30.0) -> None:
+    def __init__(self, url: str, *, token: Token = None, timeout: float | None = 30.0) -> None:
         super().__init__(url, token=token, timeout=timeout)
         self._http = httpx.AsyncClient(timeout=timeout)
 

@@ -83,3 +83,40 @@ def test_malformed_webhook_input_is_a_verification_error():
     for headers, options in cases:
         with pytest.raises(WebhookVerificationError):
             verify_webhook(headers, body, **options)
+
+
+def test_an_unreadable_answer_is_a_channelhub_error_and_no_timeout_is_allowed():
+    """A 2xx body the client cannot read, or a redirect, is a ChannelhubError
+    (not pydantic's), and `timeout=None` means no timeout."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    class Odd(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            if self.path.startswith("/api/v1/channels/moved"):
+                self.send_response(302)
+                self.send_header("Location", "http://elsewhere.invalid/")
+                self.end_headers()
+                return
+            body = b'{"not": "a channel"}'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Odd)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with channelhub.Channelhub(f"http://127.0.0.1:{server.server_port}", timeout=None) as hub:
+            with pytest.raises(channelhub.ChannelhubError) as unreadable:
+                hub.get_channel("odd")
+            assert "cannot read" in unreadable.value.detail
+            with pytest.raises(channelhub.ChannelhubError) as moved:
+                hub.get_channel("moved")
+            assert moved.value.status == 302
+    finally:
+        server.shutdown()
