@@ -296,18 +296,7 @@ async fn scopes_ceilings_and_claims_are_checked(backend: Backend) {
     assert_eq!(who["scopes"], json!(["sub:app-1"]));
 
     // The well-known document says what is accepted.
-    let well_known: Value = server
-        .http
-        .get(format!(
-            "http://{}/.well-known/channelhub.json",
-            server.addr
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let well_known: Value = server.root_json("/.well-known/channelhub.json").await;
     assert_eq!(well_known["jwt"]["audience"], json!([AUDIENCE]));
     let algorithms = well_known["jwt"]["algorithms"].as_array().unwrap();
     assert!(algorithms.contains(&json!("HS256")) && algorithms.contains(&json!("EdDSA")));

@@ -47,18 +47,7 @@ async fn handshakes_and_tool_listing(backend: Backend) {
             .unwrap()
             .contains("wait_for_events")
     );
-    let known: Value = server
-        .http
-        .get(format!(
-            "http://{}/.well-known/channelhub.json",
-            server.addr
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let known: Value = server.root_json("/.well-known/channelhub.json").await;
     assert_eq!(known["mcp_url"], "/mcp");
     let listed = mcp.request("tools/list", json!({})).await;
     let tools = listed["result"]["tools"].as_array().unwrap();

@@ -339,16 +339,7 @@ async fn deliveries_are_signed_and_filtered(backend: Backend) {
     );
     assert_eq!(only_a.delivered(), published[..1]);
 
-    let response = server
-        .http
-        .get(format!(
-            "http://{}/.well-known/channelhub.json",
-            server.addr
-        ))
-        .send()
-        .await
-        .unwrap();
-    let identity: Value = response.json().await.unwrap();
+    let identity = server.root_json("/.well-known/channelhub.json").await;
     assert!(
         identity["server_id"].is_string() && identity["version"].is_string(),
         "{identity}"

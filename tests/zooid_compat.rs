@@ -238,15 +238,7 @@ async fn deliveries_verify_as_zooids_verify_webhook_does(backend: Backend) {
     .await;
     let delivery = receiver.received().remove(0);
 
-    let discovery: Value = server
-        .http
-        .get(format!("http://{}/.well-known/zooid.json", server.addr))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let discovery: Value = server.root_json("/.well-known/zooid.json").await;
     assert_eq!(discovery["public_key_format"], "spki");
     assert_eq!(discovery["algorithm"], "Ed25519");
     assert!(discovery["delivery"].is_array());
@@ -286,18 +278,7 @@ async fn deliveries_verify_as_zooids_verify_webhook_does(backend: Backend) {
     assert_eq!(header("x-zooid-event-id"), event["id"].as_str().unwrap());
     assert_eq!(header("x-zooid-channel"), "signed");
     // The same key as channelhub.json's `whpk_`.
-    let well_known: Value = server
-        .http
-        .get(format!(
-            "http://{}/.well-known/channelhub.json",
-            server.addr
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let well_known: Value = server.root_json("/.well-known/channelhub.json").await;
     let whpk = STANDARD
         .decode(
             well_known["webhook_public_key"]
@@ -522,15 +503,7 @@ async fn the_server_profile_is_set_by_the_admin_and_read_by_every_node(backend: 
     let (_, now) = server.call(Method::GET, "/server", None, None).await;
     assert_eq!(now, cleared, "refused changes changed nothing");
 
-    let discovery: Value = server
-        .http
-        .get(format!("http://{}/.well-known/zooid.json", server.addr))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let discovery: Value = server.root_json("/.well-known/zooid.json").await;
     assert_eq!(discovery["server_name"], "Ops hub");
     assert_eq!(discovery["server_description"], "deploy events");
 
@@ -572,15 +545,7 @@ async fn directory_claims_are_signed_with_the_published_key(backend: Backend) {
     assert_eq!(claim["action"], "delete");
     assert!(claim["timestamp"].as_str().unwrap().ends_with('Z'));
 
-    let discovery: Value = server
-        .http
-        .get(format!("http://{}/.well-known/zooid.json", server.addr))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let discovery: Value = server.root_json("/.well-known/zooid.json").await;
     let spki = URL_SAFE_NO_PAD
         .decode(discovery["public_key"].as_str().unwrap())
         .unwrap();

@@ -670,6 +670,19 @@ pub fn metric_value(text: &str, series: &str) -> Option<f64> {
 }
 
 impl TestServer {
+    /// A JSON document outside `/api/v1` (`/.well-known/channelhub.json`,
+    /// `/.well-known/zooid.json`).
+    pub async fn root_json(&self, path: &str) -> Value {
+        self.http
+            .get(format!("http://{}{path}", self.addr))
+            .send()
+            .await
+            .expect("request")
+            .json()
+            .await
+            .expect("a JSON document")
+    }
+
     /// `GET /metrics`, as text.
     pub async fn metrics(&self) -> String {
         self.http
