@@ -42,6 +42,26 @@ const FIXED_RATE_PUBLISHERS: usize = 64;
 const DRAIN_STALL: Duration = Duration::from_secs(3);
 const DRAIN_MAX: Duration = Duration::from_secs(15);
 
+/// Waits until `counter` reaches `expected`, or has not moved for
+/// `DRAIN_STALL`, or `DRAIN_MAX` has passed; answers when it last moved
+/// (the mcp scenario drains the same way).
+pub(crate) async fn drain(counter: &AtomicU64, expected: u64) -> Instant {
+    let deadline = Instant::now() + DRAIN_MAX;
+    let mut last = (counter.load(Ordering::Relaxed), Instant::now());
+    loop {
+        let now = counter.load(Ordering::Relaxed);
+        if now >= expected || Instant::now() > deadline {
+            return last.1;
+        }
+        if now != last.0 {
+            last = (now, Instant::now());
+        } else if last.1.elapsed() > DRAIN_STALL {
+            return last.1;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
 /// Where publishers run, apart from the receivers (see `run`; the mcp
 /// scenario's publisher runs here too).
 pub(crate) static PUBLISHER_RUNTIME: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
@@ -188,26 +208,13 @@ pub async fn run<P: Peer>(peer: Arc<P>, case: &Case, run_tag: &str) -> Result<Ou
     let expected: u64 = (0..case.channels)
         .map(|c| counters.published[c].load(Ordering::Relaxed) * subs_per_channel[c])
         .sum();
-    let mut last = (counters.delivered.load(Ordering::Relaxed), Instant::now());
-    let drain_deadline = Instant::now() + DRAIN_MAX;
-    loop {
-        let delivered = counters.delivered.load(Ordering::Relaxed);
-        if delivered >= expected || Instant::now() > drain_deadline {
-            break;
-        }
-        if delivered != last.0 {
-            last = (delivered, Instant::now());
-        } else if last.1.elapsed() > DRAIN_STALL {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    let last_moved = drain(&counters.delivered, expected).await;
     let delivered = counters.delivered.load(Ordering::Relaxed);
     // Time until the last frame arrived, not the stall detection after it.
     let span = if delivered >= expected {
         start.elapsed()
     } else {
-        last.1 - start
+        last_moved - start
     };
     let cpu = cpu.finish();
     let server_rss_mb = pids.iter().map(|&p| stats::rss_bytes(p)).sum::<u64>() as f64 / 1048576.0;

@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::sync::{Semaphore, watch};
 
-use super::fanout::PUBLISHER_RUNTIME;
+use super::fanout::{PUBLISHER_RUNTIME, drain};
 use crate::{
     peers::channelhub::ChannelHub,
     stats::{self, CpuSplit, Histogram, Latency},
@@ -43,9 +43,6 @@ const WAIT_SECONDS: u32 = 25;
 const BASELINE_SECONDS: u64 = 5;
 /// Concurrent publish requests at most.
 const PUBLISHERS: usize = 64;
-/// How long delivery may make no progress after the last publish.
-const DRAIN_STALL: Duration = Duration::from_secs(3);
-const DRAIN_MAX: Duration = Duration::from_secs(15);
 /// "All agents wait": the server holds a connection per agent, then used at
 /// most one clock tick of CPU in each of this many 250 ms windows in a row
 /// (or `SETTLE_MAX` passed).
@@ -254,20 +251,7 @@ pub async fn run(hub: Arc<ChannelHub>, api: Api, case: &Case) -> Result<Phase> {
     let expected: u64 = (0..case.channels)
         .map(|c| counters.published[c].load(Ordering::Relaxed) * per_channel[c])
         .sum();
-    let deadline = Instant::now() + DRAIN_MAX;
-    let mut last = (counters.events.load(Ordering::Relaxed), Instant::now());
-    loop {
-        let events = counters.events.load(Ordering::Relaxed);
-        if events >= expected || Instant::now() > deadline {
-            break;
-        }
-        if events != last.0 {
-            last = (events, Instant::now());
-        } else if last.1.elapsed() > DRAIN_STALL {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    drain(&counters.events, expected).await;
     let server_cpu = stats::cpu_seconds(pid) - cpu_start;
     let cpu = span.finish();
     let _ = stop_tx.send(true);
