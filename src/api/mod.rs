@@ -97,7 +97,7 @@ pub fn bearer_token(req: &Request) -> Option<String> {
 }
 
 /// The `?token=` credential.
-pub fn query_token(req: &Request) -> Option<String> {
+fn query_token(req: &Request) -> Option<String> {
     req.params::<TokenParam>().ok().and_then(|p| p.token)
 }
 
