@@ -69,6 +69,22 @@ pub struct ServeConfig {
     #[arg(long, env = "CHANNELHUB_SUBSCRIBER_QUEUE_BYTES", default_value_t = 8 * 1024 * 1024)]
     pub subscriber_queue_bytes: u64,
 
+    /// Most channel subscriptions one multiplexed socket (`/api/v1/ws`) may
+    /// hold; past it a subscribe gets an `error` frame (429).
+    #[arg(long, env = "CHANNELHUB_WS_MAX_SUBSCRIPTIONS", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub ws_max_subscriptions: u32,
+
+    /// Largest frame a client may send on the multiplexed socket, in bytes;
+    /// a larger one closes it with 1009.
+    #[arg(long, env = "CHANNELHUB_WS_MAX_FRAME_BYTES", default_value_t = 16 * 1024, value_parser = clap::value_parser!(u32).range(1024..=1024 * 1024))]
+    pub ws_max_frame_bytes: u32,
+
+    /// Commands (subscribe, unsubscribe, refresh) a multiplexed socket may
+    /// send per second, with a burst of five seconds' worth; past it a
+    /// command gets an `error` frame (429) and is not run.
+    #[arg(long, env = "CHANNELHUB_WS_COMMANDS_PER_SECOND", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub ws_commands_per_second: u32,
+
     /// Serve the MCP endpoint at `/mcp` (`--mcp false` turns it off).
     #[arg(long, env = "CHANNELHUB_MCP", default_value_t = true, action = clap::ArgAction::Set)]
     pub mcp: bool,

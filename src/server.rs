@@ -29,7 +29,7 @@ use crate::{
     live::{
         LiveRuntime,
         rooms::Rooms,
-        ws::{SessionLimits, Sessions},
+        ws::{MuxLimits, SessionLimits, Sessions},
     },
     store, telemetry,
     webhooks::{WebhookSettings, signing::ServerKey, worker::Worker},
@@ -100,6 +100,11 @@ pub async fn serve(config: ServeConfig) -> Result<(), Box<dyn std::error::Error>
             queue_frames: config.subscriber_queue_frames,
             queue_bytes: config.subscriber_queue_bytes,
             max_connections: config.max_connections,
+            mux: MuxLimits {
+                max_subscriptions: config.ws_max_subscriptions as usize,
+                max_frame_bytes: config.ws_max_frame_bytes as usize,
+                commands_per_second: config.ws_commands_per_second,
+            },
         },
         live_runtime.handle().clone(),
     );

@@ -9,6 +9,7 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use poem::{Endpoint, IntoResponse, Request, Response};
 
 pub const WEBSOCKET_CONNECTIONS: &str = "channelhub_websocket_connections";
+pub const WS_SUBSCRIPTIONS: &str = "channelhub_ws_subscriptions";
 pub const SUBSCRIBERS: &str = "channelhub_subscribers";
 pub const LIVE_CHANNELS: &str = "channelhub_live_channels";
 pub const EVENTS_PUBLISHED: &str = "channelhub_events_published_total";
@@ -116,6 +117,10 @@ pub fn install() -> PrometheusHandle {
         }
     });
     describe_gauge!(WEBSOCKET_CONNECTIONS, "Open WebSocket connections");
+    describe_gauge!(
+        WS_SUBSCRIPTIONS,
+        "Channel subscriptions held on multiplexed sockets (/api/v1/ws)"
+    );
     describe_gauge!(SUBSCRIBERS, "Live WebSocket subscribers on this node");
     describe_gauge!(
         LIVE_CHANNELS,

@@ -11,6 +11,7 @@ pub mod feeds;
 pub mod json;
 pub mod keys;
 pub mod methods;
+pub mod mux;
 pub mod problem;
 pub mod stream;
 pub mod system;
@@ -179,12 +180,36 @@ pub async fn admit_listener(
     channel_id: &str,
     listener: Listener,
 ) -> Result<(Listener, Access), problem::ApiError> {
-    let (channel, principal) = hub
-        .open_for_reading(channel_id, presented_token(req).as_deref())
-        .await?;
+    let admitted = admit_with(hub, presented_token(req).as_deref(), channel_id, listener).await?;
+    Ok((admitted.listener, admitted.access))
+}
+
+/// A listener let in, and what it was let in with.
+pub struct Admitted {
+    pub listener: Listener,
+    pub access: Access,
+    pub principal: Principal,
+    /// The channel's newest event at the check.
+    pub last_event_id: Option<String>,
+}
+
+/// [`admit_listener`] with the credential given rather than read from a
+/// request (a multiplexed socket's subscription presents its own).
+pub async fn admit_with(
+    hub: &Hub,
+    presented: Option<&str>,
+    channel_id: &str,
+    listener: Listener,
+) -> Result<Admitted, problem::ApiError> {
+    let (channel, principal) = hub.open_for_reading(channel_id, presented).await?;
     listener.checked_at(channel.last_event_id.clone());
     debug_pause_after_access_check().await;
-    Ok((listener, Hub::listener_access(&principal, &channel)))
+    Ok(Admitted {
+        listener,
+        access: Hub::listener_access(&principal, &channel),
+        principal,
+        last_event_id: channel.last_event_id,
+    })
 }
 
 /// Debug builds only: `CHANNELHUB_DEBUG_PAUSE_AFTER_ACCESS_CHECK_MS=N`
@@ -242,6 +267,7 @@ pub fn service(
             tokens::TokensApi { hub: hub.clone() },
             events::EventsApi { hub: hub.clone() },
             ws::LiveApi {
+                gate: Arc::new(mux::HubGate::new(hub.clone())),
                 hub: hub.clone(),
                 sessions: sessions.clone(),
             },

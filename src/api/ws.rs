@@ -16,10 +16,10 @@ use poem_openapi::{
     registry::{MetaResponse, MetaResponses, Registry},
 };
 
-use super::{ApiTags, admit_listener, problem::ApiError, replay_after};
+use super::{ApiTags, admit_listener, mux, presented_token, problem::ApiError, replay_after};
 use crate::{
     hub::Hub,
-    live::ws::{HandshakeError, Sessions, Subscription, wants_upgrade},
+    live::ws::{Gate, HandshakeError, MuxStart, Sessions, Subscription, wants_upgrade},
     model::parse_type_list,
 };
 
@@ -87,6 +87,8 @@ pub enum CloseCodes {
 pub struct LiveApi {
     pub hub: Arc<Hub>,
     pub sessions: Arc<Sessions>,
+    /// Who may subscribe on the multiplexed socket.
+    pub gate: Arc<dyn Gate>,
 }
 
 #[OpenApi(tag = "ApiTags::Live")]
@@ -134,5 +136,36 @@ impl LiveApi {
             app_close_codes,
         };
         Ok(Upgraded(self.sessions.accept(req, subscription)?))
+    }
+
+    /// Subscribe to many channels over one WebSocket. After the `hello`
+    /// frame the client sends `subscribe`, `unsubscribe` and `refresh`
+    /// frames; each subscription gets `subscribed`, its replay (with
+    /// `after`), `caught_up`, then live events (the event JSON, as on the
+    /// per-channel route), and ends alone with `unsubscribed`. The frame
+    /// protocol is in the README ("One socket, many channels"). An optional
+    /// connection credential (`Authorization: Bearer` or `?token=`) stands
+    /// for every subscription that brings no token of its own; an invalid
+    /// one is refused (401).
+    #[oai(path = "/ws", method = "get")]
+    async fn multiplexed(
+        &self,
+        req: &Request,
+        /// A connection credential: a channel token, a JWT or the admin token.
+        #[oai(name = "token")]
+        _token: Query<Option<String>>,
+    ) -> Result<Upgraded, ApiError> {
+        let credential = match presented_token(req) {
+            Some(token) => Some(mux::credential(&self.hub, token).await?),
+            None => None,
+        };
+        if !wants_upgrade(req) {
+            return Err(HandshakeError::NotUpgrade.into());
+        }
+        let start = MuxStart {
+            gate: self.gate.clone(),
+            credential,
+        };
+        Ok(Upgraded(self.sessions.accept_mux(req, start)?))
     }
 }

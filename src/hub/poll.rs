@@ -7,7 +7,7 @@ use tokio::time::Instant;
 
 use crate::{
     live::rooms::{CloseOrder, RoomMessage},
-    model::{Event, EventQuery},
+    model::{Event, EventQuery, NIL_EVENT_ID},
 };
 
 use super::{Hub, HubError, HubResult, Page, channel_not_found, page_limit};
@@ -164,7 +164,9 @@ impl Hub {
         // Channels whose removals predate their tracking (removed_through
         // unset) cannot tell an old removed id from one that never was: such
         // an id is taken as is, as before.
-        let never_was = beyond_last || (removed.is_some() && !was_removed);
+        // The nil id is before every event: it never names a missing one.
+        let never_was =
+            after != NIL_EVENT_ID && (beyond_last || (removed.is_some() && !was_removed));
         if !point.held && never_was {
             return Err(HubError::NotFound(format!(
                 "{after:?} is not an event of channel {channel_id:?}: resume from an id it sent"

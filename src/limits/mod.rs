@@ -80,6 +80,10 @@ enum Route {
 /// would take.
 fn route_of(req: &Request) -> Option<Route> {
     let path = req.uri().path();
+    // The multiplexed socket is a WebSocket connect like any other.
+    if path == "/api/v1/ws" {
+        return matches!(*req.method(), Method::GET | Method::HEAD).then_some(Route::WebSocket);
+    }
     let rest = path
         .strip_prefix("/api/v1/channels/")
         .or_else(|| path.strip_prefix("/channels/"))?;
@@ -485,5 +489,10 @@ mod tests {
             route(Method::HEAD, "/api/v1/channels/a-b/ws"),
             Some(Route::WebSocket)
         );
+        assert_eq!(
+            route(Method::GET, "/api/v1/ws?token=x"),
+            Some(Route::WebSocket)
+        );
+        assert_eq!(route(Method::POST, "/api/v1/ws"), None);
     }
 }

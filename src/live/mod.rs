@@ -113,28 +113,38 @@ pub struct Replay {
     pub fetch: FetchAfter,
 }
 
-/// A page as a session sends it: the gap notice first, if any, then events.
+/// A page as a session sends it: the gap first, if any, then events.
 pub struct Page {
-    /// JSON with no `id`, so no client takes it for an event.
-    pub gap_notice: Option<String>,
+    /// Where the page starts: the last event the client had before it.
+    pub after: String,
+    /// Events after `after` were removed, through this id, before the
+    /// client read them (the session announces it before the events).
+    pub gap: Option<String>,
     pub events: Vec<Event>,
+}
+
+impl Page {
+    /// The per-channel routes' gap notice: JSON with no `id`, so no client
+    /// takes it for an event.
+    pub fn gap_notice(&self) -> Option<String> {
+        self.gap.as_ref().map(|removed_through| {
+            serde_json::json!({"gap": {"after": self.after, "removed_through": removed_through}})
+                .to_string()
+        })
+    }
 }
 
 impl Replay {
     /// The next page of stored events; no events when the replay is done.
     pub async fn next_page(&mut self) -> Result<Page, ReplayStop> {
         let page = (self.fetch)(self.after.clone()).await?;
-        let gap_notice = page.gap.map(|removed_through| {
-            serde_json::json!({
-                "gap": {"after": self.after, "removed_through": removed_through}
-            })
-            .to_string()
-        });
-        if let Some(last) = page.events.last() {
-            self.after = last.id.clone();
-        }
+        let after = match page.events.last() {
+            Some(last) => std::mem::replace(&mut self.after, last.id.clone()),
+            None => self.after.clone(),
+        };
         Ok(Page {
-            gap_notice,
+            after,
+            gap: page.gap,
             events: page.events,
         })
     }

@@ -109,7 +109,7 @@ async fn run(mut sub: SseSubscription, outbox: Outbox, shutdown: CancellationTok
             };
             // A distinct `gap` message before the page tells a resuming
             // client that events it never saw were removed.
-            if let Some(notice) = page.gap_notice
+            if let Some(notice) = page.gap_notice()
                 && !outbox
                     .send(SseEvent::message(notice).event_type("gap"))
                     .await

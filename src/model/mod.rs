@@ -35,6 +35,9 @@ pub const MAX_BATCH_EVENTS: usize = 100;
 pub const MAX_PAGE_LIMIT: u32 = 1000;
 /// Page size when the client names none.
 pub const DEFAULT_PAGE_LIMIT: u32 = 100;
+/// The nil event id, before every event: resuming after it replays a
+/// channel from its first stored event (a resume point for an empty channel).
+pub const NIL_EVENT_ID: &str = "00000000000000000000000000";
 
 /// The key per-address limits use: an IPv4 address, or an IPv6 /64 (one
 /// subscriber usually holds a whole /64, so single IPv6 addresses are free

@@ -192,6 +192,12 @@ class _Operations:
         url = self._url(f"/channels/{_segment(channel)}/ws", query)
         return "ws" + url.removeprefix("http")
 
+    def multiplexed_url(self, **query: Any) -> str:
+        """The URL of the multiplexed WebSocket: one socket, many channels
+        (`subscribe` / `unsubscribe` / `refresh` frames; `token` is the
+        connection credential)."""
+        return "ws" + self._url("/ws", query).removeprefix("http")
+
     def stream_url(self, channel: str, **query: Any) -> str:
         """The SSE stream URL of a channel (`types`, `after`, `token`)."""
         return self._url(f"/channels/{_segment(channel)}/stream", query)
@@ -310,6 +316,7 @@ OPERATIONS: dict[str, str] = {
     "GET /channels/{channel_id}/events/{event_id}": "get_event",
     "DELETE /channels/{channel_id}/events/{event_id}": "delete_event",
     "GET /channels/{channel_id}/ws": "ws_url",
+    "GET /ws": "multiplexed_url",
     "GET /channels/{channel_id}/stream": "stream_url",
     "GET /channels/{channel_id}/feed.json": "feed",
     "GET /channels/{channel_id}/rss": "rss",

@@ -122,6 +122,15 @@ def test_every_operation(server_url, kind):
         assert refused.value.status == 401 and "private" in refused.value.detail
 
         assert admin.ws_url(channel, types="note").startswith("ws://")
+        # The multiplexed socket, with the subscribe token as its credential.
+        from websockets.sync.client import connect
+
+        with connect(admin.multiplexed_url(token=subscriber.token)) as mux:
+            assert json.loads(mux.recv(timeout=10))["hello"]["credential"]["kind"] == "token"
+            mux.send(json.dumps({"subscribe": {"ref": "s1", "channel": channel, "after": one.id}}))
+            frames = [json.loads(mux.recv(timeout=10)) for _ in range(4)]
+        assert [f.get("id") or next(iter(f)) for f in frames] == [
+            "subscribed", *(e.id for e in batch.events), "caught_up"]
         assert admin.stream_url(channel, after=one.id).endswith(f"after={one.id}")
         assert any(item.id == one.id for item in admin.feed(channel).items)
         assert "<rss" in admin.rss(channel)

@@ -37,6 +37,7 @@ export declare const OPERATIONS: {
     readonly 'GET /channels/{channel_id}/events/{event_id}': "getEvent";
     readonly 'DELETE /channels/{channel_id}/events/{event_id}': "deleteEvent";
     readonly 'GET /channels/{channel_id}/ws': "subscribe";
+    readonly 'GET /ws': "multiplexedUrl";
     readonly 'GET /channels/{channel_id}/stream': "streamUrl";
     readonly 'GET /channels/{channel_id}/feed.json': "feed";
     readonly 'GET /channels/{channel_id}/rss': "rss";

@@ -45,6 +45,7 @@ export const OPERATIONS = {
     'GET /channels/{channel_id}/events/{event_id}': 'getEvent',
     'DELETE /channels/{channel_id}/events/{event_id}': 'deleteEvent',
     'GET /channels/{channel_id}/ws': 'subscribe',
+    'GET /ws': 'multiplexedUrl',
     'GET /channels/{channel_id}/stream': 'streamUrl',
     'GET /channels/{channel_id}/feed.json': 'feed',
     'GET /channels/{channel_id}/rss': 'rss',

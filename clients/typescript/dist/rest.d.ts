@@ -70,6 +70,13 @@ export declare class RestClient {
     deleteEvent(channel: string, eventId: string, options?: CallOptions): Promise<void>;
     /** The WebSocket URL (`ws:`/`wss:`) of a channel; the token goes in the query, as browsers cannot set headers. */
     wsUrl(channel: string, query?: QueryOf<'/channels/{channel_id}/ws', 'get'>): string;
+    /**
+     * The URL of the multiplexed WebSocket (`GET /api/v1/ws`): one socket, many
+     * channels, driven with `subscribe` / `unsubscribe` / `refresh` frames (the
+     * server README's "One socket, many channels"). `token` is the connection
+     * credential, in the query as browsers cannot set headers.
+     */
+    multiplexedUrl(query?: QueryOf<'/ws', 'get'>): string;
     /** The Server-Sent Events URL of a channel, for `new EventSource(url)`. */
     streamUrl(channel: string, query?: QueryOf<'/channels/{channel_id}/stream', 'get'>): string;
     feed(channel: string, options?: CallOptions): Promise<Schemas['JsonFeed']>;

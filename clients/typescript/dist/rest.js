@@ -89,6 +89,17 @@ export class RestClient {
         url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
         return url.toString();
     }
+    /**
+     * The URL of the multiplexed WebSocket (`GET /api/v1/ws`): one socket, many
+     * channels, driven with `subscribe` / `unsubscribe` / `refresh` frames (the
+     * server README's "One socket, many channels"). `token` is the connection
+     * credential, in the query as browsers cannot set headers.
+     */
+    multiplexedUrl(query = {}) {
+        const url = this.url('/api/v1/ws', query);
+        url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+        return url.toString();
+    }
     /** The Server-Sent Events URL of a channel, for `new EventSource(url)`. */
     streamUrl(channel, query = {}) {
         return this.url(`/api/v1/channels/${seg(channel)}/stream`, query).toString();

@@ -4,6 +4,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { ChannelhubError, OPERATIONS, type Channelhub } from 'channelhub';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
+import WebSocket from 'ws';
 import { TestServer, channelId, within } from './server.js';
 
 let server: TestServer;
@@ -84,6 +85,23 @@ test('every REST operation of the OpenAPI document works against the server', as
   sub.close();
   await sub.done;
   assert.deepEqual(seen, [batch[0].id, batch[1].id]);
+
+  // The multiplexed socket: the token as its connection credential, then a
+  // subscribe frame replays the channel after `one` and says caught_up.
+  const frames: any[] = [];
+  const mux = new WebSocket(reader.multiplexedUrl({ token: subscribeToken.token }));
+  mux.on('message', (data) => frames.push(JSON.parse(data.toString())));
+  await within(10_000, 'the multiplexed socket said hello', (async () => {
+    while (frames.length < 1) await new Promise((r) => setTimeout(r, 20));
+  })());
+  assert.equal(frames[0].hello.credential.kind, 'token');
+  mux.send(JSON.stringify({ subscribe: { ref: 's1', channel: id, after: one.id } }));
+  await within(10_000, 'the multiplexed socket caught up', (async () => {
+    while (!frames.some((f) => f.caught_up)) await new Promise((r) => setTimeout(r, 20));
+  })());
+  mux.close();
+  assert.deepEqual(frames.slice(1).map((f) => f.id ?? Object.keys(f)[0]), ['subscribed', batch[0].id, batch[1].id, 'caught_up']);
+  assert.equal(frames[1].subscribed.ref, 's1');
 
   const hook = await reader.registerWebhook(id, { url: 'http://127.0.0.1:9/hook', event_types: ['a'] });
   assert.ok('secret' in hook && hook.secret.startsWith('whsec_'), 'a new webhook shows its secret');

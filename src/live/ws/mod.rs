@@ -17,49 +17,40 @@
 //! `accept` is called; this module never reads the store.
 
 use std::{
-    io,
-    pin::Pin,
     sync::{
-        Arc, Mutex, PoisonError,
+        Arc,
         atomic::{AtomicUsize, Ordering},
     },
-    task::{Context, Poll},
     time::Duration,
 };
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use poem::{
-    Request, Response, Upgraded,
+    Request, Response,
     http::{StatusCode, header},
 };
-use tokio::{
-    io::{AsyncRead, AsyncWrite, ReadBuf, ReadHalf, WriteHalf},
-    sync::{Notify, broadcast::error::RecvError},
-    time::MissedTickBehavior,
-};
-use tokio_tungstenite::{
-    WebSocketStream,
-    tungstenite::{
-        Error as WsError, Message,
-        error::CapacityError,
-        handshake::derive_accept_key,
-        protocol::{
-            Role, WebSocketConfig,
-            frame::{Frame, coding::CloseCode},
-        },
-    },
+use tokio::sync::broadcast::error::RecvError;
+use tokio_tungstenite::tungstenite::{
+    handshake::derive_accept_key,
+    protocol::{WebSocketConfig, frame::coding::CloseCode},
 };
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use super::{
     Replay, ReplayStop,
-    rooms::{Access, CloseOrder, Listener, RoomMessage},
+    rooms::{Access, CloseOrder, Listener, Room, RoomMessage},
 };
 use crate::telemetry;
 
+mod mux;
+pub mod protocol;
+mod socket;
 mod write;
 
-use write::{Staged, encode, finish_frame, write_batch, write_close, write_within};
+pub use mux::{Admission, Credential, Gate, MuxLimits, MuxStart};
+
+use socket::{Read, Socket};
+use write::Staged;
 
 /// Largest frame a client may send; a larger one closes the socket with 1009.
 pub const MAX_CLIENT_FRAME_BYTES: usize = 4 * 1024;
@@ -78,6 +69,8 @@ pub struct SessionLimits {
     pub queue_frames: usize,
     pub queue_bytes: u64,
     pub max_connections: usize,
+    /// The multiplexed socket's own bounds.
+    pub mux: MuxLimits,
 }
 
 /// Every live session of this node.
@@ -175,12 +168,45 @@ impl Sessions {
             })
     }
 
-    /// Completes the handshake and starts the session; the response is the 101.
+    /// Completes the handshake and starts a one-channel session; the
+    /// response is the 101.
     pub fn accept(
         self: &Arc<Self>,
         req: &Request,
         subscription: Subscription,
     ) -> Result<Response, HandshakeError> {
+        self.upgrade(
+            req,
+            MAX_CLIENT_FRAME_BYTES,
+            move |socket, sessions| async move {
+                run_session(socket, subscription, &sessions).await;
+            },
+        )
+    }
+
+    /// Completes the handshake and starts a multiplexed session
+    /// (`GET /api/v1/ws`); the response is the 101.
+    pub fn accept_mux(
+        self: &Arc<Self>,
+        req: &Request,
+        start: MuxStart,
+    ) -> Result<Response, HandshakeError> {
+        let max_frame = self.limits.mux.max_frame_bytes;
+        self.upgrade(req, max_frame, move |socket, sessions| async move {
+            mux::run(socket, start, &sessions).await;
+        })
+    }
+
+    fn upgrade<F, Fut>(
+        self: &Arc<Self>,
+        req: &Request,
+        max_frame_bytes: usize,
+        session: F,
+    ) -> Result<Response, HandshakeError>
+    where
+        F: FnOnce(Socket, Arc<Sessions>) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send,
+    {
         if !wants_upgrade(req) {
             return Err(HandshakeError::NotUpgrade);
         }
@@ -209,10 +235,11 @@ impl Sessions {
                 return;
             };
             let config = WebSocketConfig::default()
-                .read_buffer_size(MAX_CLIENT_FRAME_BYTES)
-                .max_message_size(Some(MAX_CLIENT_FRAME_BYTES))
-                .max_frame_size(Some(MAX_CLIENT_FRAME_BYTES));
-            run_session(upgraded, config, subscription, &sessions).await;
+                .read_buffer_size(max_frame_bytes.min(64 * 1024))
+                .max_message_size(Some(max_frame_bytes))
+                .max_frame_size(Some(max_frame_bytes));
+            let socket = Socket::open(upgraded, config, &sessions).await;
+            session(socket, sessions.clone()).await;
         };
         self.tracker.spawn_on(session, &self.runtime);
 
@@ -240,70 +267,6 @@ impl Sessions {
     }
 }
 
-/// The session's half of the socket: every byte it sends goes through here.
-type Writer = WriteHalf<Upgraded>;
-
-/// What tungstenite itself sends: pongs to the client's pings and the answer
-/// to its close. The socket's write half belongs to the session (which writes
-/// prepared event frames), so tungstenite "writes" into this buffer and the
-/// session sends it on.
-#[derive(Default)]
-struct Replies {
-    bytes: Mutex<Vec<u8>>,
-    ready: Notify,
-}
-
-impl Replies {
-    fn take(&self) -> Vec<u8> {
-        std::mem::take(&mut *self.bytes.lock().unwrap_or_else(PoisonError::into_inner))
-    }
-}
-
-/// The socket as tungstenite sees it: reads come from the socket, writes go
-/// to [`Replies`].
-struct ReadSide {
-    reader: ReadHalf<Upgraded>,
-    replies: Arc<Replies>,
-}
-
-impl AsyncRead for ReadSide {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().reader).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for ReadSide {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        _: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        let mut bytes = self
-            .replies
-            .bytes
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if bytes.len() + buf.len() > MAX_PENDING_REPLY_BYTES {
-            return Poll::Ready(Err(io::Error::other("the client does not read its pongs")));
-        }
-        bytes.extend_from_slice(buf);
-        self.replies.ready.notify_one();
-        Poll::Ready(Ok(buf.len()))
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-}
-
 /// How a session ends.
 enum Ending {
     /// Close with this code and reason; with the application code instead
@@ -313,70 +276,43 @@ enum Ending {
     Drop,
 }
 
-async fn run_session(
-    upgraded: Upgraded,
-    config: WebSocketConfig,
-    mut sub: Subscription,
-    sessions: &Sessions,
-) {
+/// The per-channel route's session: one subscription, whose ending ends the
+/// socket; what the client sends is ignored (but for pings and the close).
+async fn run_session(mut socket: Socket, mut sub: Subscription, sessions: &Sessions) {
     let limits = &sessions.limits;
-    // Its own token: waiting on the shared one would take the same lock in
-    // every session on every wake-up.
-    let shutdown = sessions.shutdown.child_token();
+    let app_codes = sub.app_close_codes;
+    let shutdown = socket.shutdown.clone();
     let shutting_down = shutdown.cancelled();
     tokio::pin!(shutting_down);
-    let (reader, mut writer) = tokio::io::split(upgraded);
-    let replies = Arc::new(Replies::default());
-    let read_side = ReadSide {
-        reader,
-        replies: replies.clone(),
-    };
-    let mut incoming =
-        WebSocketStream::from_raw_socket(read_side, Role::Server, Some(config)).await;
-    let mut ping = tokio::time::interval_at(
-        tokio::time::Instant::now() + limits.ping_interval,
-        limits.ping_interval,
-    );
-    ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    let mut unanswered_pings = 0u32;
-    let mut staged = Staged::default();
-    // Every write to this socket, close frames included, gives up after this.
-    let close_grace = CLOSE_GRACE.min(limits.write_timeout);
-    let app_codes = sub.app_close_codes;
 
     if let Some(mut replay) = sub.replay.take() {
         let ending = 'replay: loop {
             let page = match replay.next_page().await {
                 Ok(page) => page,
                 Err(ReplayStop::Lost(order)) => {
-                    break applies_to(&order, &sub).or(Some(Ending::Close(
+                    break applies_to(&order, &sub.access).or(Some(Ending::Close(
                         CloseCode::Policy,
                         Some(APP_TOKEN_REVOKED),
                         "access ended",
                     )));
                 }
-                Err(ReplayStop::Failed(error)) => {
-                    tracing::warn!(%error, "replay failed");
-                    let reason = "could not read stored events; reconnect";
-                    break Some(Ending::Close(
-                        CloseCode::Error,
-                        Some(APP_REPLAY_FAILED),
-                        reason,
-                    ));
-                }
+                Err(ReplayStop::Failed(error)) => break Some(replay_failed(&error)),
             };
-            if let Some(notice) = page.gap_notice {
-                staged.push(super::text_frame(notice).0);
+            if let Some(notice) = page.gap_notice() {
+                socket.staged.push(super::text_frame(notice).0);
             }
+            let mut lagging = || sub.lag(limits);
             if page.events.is_empty() {
                 // A gap notice with nothing after it still goes out.
-                break write_batch(&mut writer, &mut staged, &sub, sessions).await;
+                break socket.write_staged(&mut lagging, sessions).await;
             }
             // Encoded as they are written, a bounded batch at a time.
             for (i, event) in page.events.iter().enumerate() {
-                staged.push(super::text_frame(event.to_json_string()).0);
-                if staged.is_full() || i + 1 == page.events.len() {
-                    let written = write_batch(&mut writer, &mut staged, &sub, sessions).await;
+                socket
+                    .staged
+                    .push(super::text_frame(event.to_json_string()).0);
+                if socket.staged.is_full() || i + 1 == page.events.len() {
+                    let written = socket.write_staged(&mut lagging, sessions).await;
                     if written.is_some() {
                         break 'replay written;
                     }
@@ -385,11 +321,7 @@ async fn run_session(
         };
         if let Some(ending) = ending {
             drop(sub);
-            if let Ending::Close(code, app, reason) = ending {
-                let code = close_code(code, app, app_codes);
-                let _ = finish_frame(&mut writer, &mut staged, close_grace).await;
-                let _ = write_close(&mut writer, code, reason, close_grace).await;
-            }
+            socket.close(ending, app_codes).await;
             return;
         }
         sub.replayed_through = Some(replay.position().to_owned());
@@ -409,45 +341,30 @@ async fn run_session(
                     Err(RecvError::Lagged(_)) => break slow_consumer(Slow::Queue),
                     Err(RecvError::Closed) => break Ending::Close(CloseCode::Normal, None, "channel closed"),
                 };
-                if let Some(ending) = collect(&mut sub, first, &mut staged, limits) {
+                if let Some(ending) = sub.collect(first, &mut socket.staged, limits) {
                     break ending;
                 }
-                if let Some(ending) = write_batch(&mut writer, &mut staged, &sub, sessions).await {
+                if let Some(ending) = socket.write_staged(&mut || sub.lag(limits), sessions).await {
                     break ending;
                 }
                 if shutdown.is_cancelled() {
                     break going_away();
                 }
             }
-            _ = replies.ready.notified() => {
-                if let Err(failed) = write_within(&mut writer, &replies.take(), limits.write_timeout).await {
-                    break failed.ending();
+            _ = socket.replies.ready.notified() => {
+                if let Some(ending) = socket.send_replies(limits.write_timeout).await {
+                    break ending;
                 }
             }
-            frame = incoming.next() => match frame {
-                Some(Ok(Message::Pong(_))) => unanswered_pings = 0,
-                Some(Ok(Message::Close(_))) => {
-                    // tungstenite has queued its answer: have it written out, then send it.
-                    let _ = incoming.flush().await;
-                    let _ = write_within(&mut writer, &replies.take(), close_grace).await;
-                    break Ending::Drop;
-                }
-                None => break Ending::Drop,
-                // Text, binary and pings are ignored; tungstenite answers pings itself.
-                Some(Ok(_)) => {}
-                Some(Err(WsError::Capacity(CapacityError::MessageTooLong { .. }))) => {
-                    break Ending::Close(CloseCode::Size, None, "client frames are limited to 4 KiB");
-                }
-                Some(Err(_)) => break Ending::Drop,
+            frame = socket.incoming.next() => match socket.on_read(frame).await {
+                Read::Gone => break Ending::Drop,
+                Read::TooLong => break Ending::Close(CloseCode::Size, None, "client frames are limited to 4 KiB"),
+                // Text and binary frames are ignored here.
+                Read::Text(_) | Read::Binary | Read::Nothing => {}
             },
-            _ = ping.tick() => {
-                if unanswered_pings >= 2 {
-                    break Ending::Drop;
-                }
-                unanswered_pings += 1;
-                let ping = encode(Frame::ping(Vec::new()));
-                if let Err(failed) = write_within(&mut writer, &ping, limits.write_timeout).await {
-                    break failed.ending();
+            _ = socket.ping.tick() => {
+                if let Some(ending) = socket.keep_alive(limits.write_timeout).await {
+                    break ending;
                 }
             }
             _ = &mut expiry => break Ending::Close(CloseCode::Policy, Some(APP_TOKEN_EXPIRED), "token expired"),
@@ -459,25 +376,39 @@ async fn run_session(
     // room's ring from freeing what it has not read (a slow consumer's close
     // can take `close_grace`).
     drop(sub);
-    if let Ending::Close(code, app, reason) = ending
-        && let code = close_code(code, app, app_codes)
-        && finish_frame(&mut writer, &mut staged, close_grace)
-            .await
-            .is_ok()
-        && write_close(&mut writer, code, reason, close_grace)
-            .await
-            .is_ok()
-    {
-        // Give the peer a moment to answer the close, as the protocol asks.
-        let _ = tokio::time::timeout(CLOSE_GRACE, async {
-            while let Some(Ok(message)) = incoming.next().await {
-                if message.is_close() {
-                    break;
-                }
-            }
-        })
-        .await;
+    socket.close(ending, app_codes).await;
+}
+
+impl Subscription {
+    /// Ends it as a slow consumer once it is past its queue bound.
+    fn lag(&self, limits: &SessionLimits) -> Option<Ending> {
+        is_behind(&self.listener.room, self.taken, limits).then(|| slow_consumer(Slow::Queue))
     }
+
+    fn collect(
+        &mut self,
+        first: RoomMessage,
+        staged: &mut Staged,
+        limits: &SessionLimits,
+    ) -> Option<Ending> {
+        let mut feed = Feed {
+            room: &self.listener.room,
+            types: &self.types,
+            access: &self.access,
+            taken: &mut self.taken,
+            replayed_through: self.replayed_through.as_deref(),
+        };
+        feed.collect(&mut self.listener.receiver, first, staged, limits)
+    }
+}
+
+fn replay_failed(error: &str) -> Ending {
+    tracing::warn!(%error, "replay failed");
+    Ending::Close(
+        CloseCode::Error,
+        Some(APP_REPLAY_FAILED),
+        "could not read stored events; reconnect",
+    )
 }
 
 /// Application close codes (4000–4999), sent instead of the seed's codes to
@@ -530,65 +461,81 @@ fn slow_consumer(slow: Slow) -> Ending {
     Ending::Close(CloseCode::Policy, Some(APP_SLOW_CONSUMER), reason)
 }
 
-/// Frames waiting to be written: references to shared frames, never copies.
-/// Stages the frames of `first` and of whatever else is already queued (up
-/// to a bound), applying the type filter and any close orders.
-fn collect(
-    sub: &mut Subscription,
-    first: RoomMessage,
-    staged: &mut Staged,
-    limits: &SessionLimits,
-) -> Option<Ending> {
-    let mut next = Some(first);
-    while let Some(message) = next.take() {
-        match message {
-            RoomMessage::Events(live) => {
-                sub.taken = (live.end_frames, live.end_bytes);
-                if is_behind(sub, limits) {
-                    return Some(slow_consumer(Slow::Queue));
-                }
-                let replayed = sub.replayed_through.as_deref();
-                staged.frames.reserve(live.events.len());
-                if let Some(at) = live.committed_at {
-                    staged.committed_at = Some(staged.committed_at.map_or(at, |t| t.min(at)));
-                }
-                for event in live.events.iter().filter(|e| {
-                    e.matches_types(&sub.types) && replayed.is_none_or(|r| e.id.as_str() > r)
-                }) {
-                    staged.push(event.frame.clone());
-                }
-            }
-            RoomMessage::Close(order) => {
-                if let Some(ending) = applies_to(&order, sub) {
-                    return Some(ending);
-                }
-            }
-        }
-        if staged.is_full() {
-            break;
-        }
-        next = match sub.listener.receiver.try_recv() {
-            Ok(message) => Some(message),
-            Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) => {
-                return Some(slow_consumer(Slow::Queue));
-            }
-            Err(_) => None,
-        };
-    }
-    None
+/// What one subscription passes on from its room: its filter, what keeps
+/// it on the channel, and how far it has read. Both kinds of session stage
+/// their subscriptions' frames through it.
+struct Feed<'a> {
+    pub room: &'a Room,
+    pub types: &'a [String],
+    pub access: &'a Access,
+    /// Frames and bytes of the room's stream taken so far (see `Room::published`).
+    pub taken: &'a mut (u64, u64),
+    /// Live events up to this id were replayed already.
+    pub replayed_through: Option<&'a str>,
 }
 
-/// Whether the room has published more than a queue's worth past what this
+impl Feed<'_> {
+    /// Stages the frames of `first` and of whatever else is already queued
+    /// (up to a bound), applying the type filter and any close orders.
+    /// Frames are references to shared frames, never copies.
+    fn collect(
+        &mut self,
+        receiver: &mut tokio::sync::broadcast::Receiver<RoomMessage>,
+        first: RoomMessage,
+        staged: &mut Staged,
+        limits: &SessionLimits,
+    ) -> Option<Ending> {
+        let mut next = Some(first);
+        while let Some(message) = next.take() {
+            match message {
+                RoomMessage::Events(live) => {
+                    *self.taken = (live.end_frames, live.end_bytes);
+                    if is_behind(self.room, *self.taken, limits) {
+                        return Some(slow_consumer(Slow::Queue));
+                    }
+                    let replayed = self.replayed_through;
+                    staged.frames.reserve(live.events.len());
+                    if let Some(at) = live.committed_at {
+                        staged.committed_at = Some(staged.committed_at.map_or(at, |t| t.min(at)));
+                    }
+                    for event in live.events.iter().filter(|e| {
+                        e.matches_types(self.types) && replayed.is_none_or(|r| e.id.as_str() > r)
+                    }) {
+                        staged.push(event.frame.clone());
+                    }
+                }
+                RoomMessage::Close(order) => {
+                    if let Some(ending) = applies_to(&order, self.access) {
+                        return Some(ending);
+                    }
+                }
+            }
+            if staged.is_full() {
+                break;
+            }
+            next = match receiver.try_recv() {
+                Ok(message) => Some(message),
+                Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) => {
+                    return Some(slow_consumer(Slow::Queue));
+                }
+                Err(_) => None,
+            };
+        }
+        None
+    }
+}
+
+/// Whether the room has published more than a queue's worth past what a
 /// subscriber has taken.
-fn is_behind(sub: &Subscription, limits: &SessionLimits) -> bool {
-    let (frames, bytes) = sub.listener.room.published();
-    let (taken_frames, taken_bytes) = sub.taken;
+fn is_behind(room: &Room, taken: (u64, u64), limits: &SessionLimits) -> bool {
+    let (frames, bytes) = room.published();
+    let (taken_frames, taken_bytes) = taken;
     frames.saturating_sub(taken_frames) > limits.queue_frames as u64
         || bytes.saturating_sub(taken_bytes) > limits.queue_bytes
 }
 
-fn applies_to(order: &CloseOrder, sub: &Subscription) -> Option<Ending> {
-    if !order.applies_to(&sub.access) {
+fn applies_to(order: &CloseOrder, access: &Access) -> Option<Ending> {
+    if !order.applies_to(access) {
         return None;
     }
     Some(match order {
@@ -599,7 +546,7 @@ fn applies_to(order: &CloseOrder, sub: &Subscription) -> Option<Ending> {
         ),
         // A recheck closes tokens that ended, and anonymous listeners of a
         // channel that is private now.
-        CloseOrder::Recheck { .. } if sub.access.anonymous => Ending::Close(
+        CloseOrder::Recheck { .. } if access.anonymous => Ending::Close(
             CloseCode::Policy,
             Some(APP_CHANNEL_PRIVATE),
             "channel made private",

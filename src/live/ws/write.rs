@@ -22,7 +22,8 @@ use tokio_tungstenite::tungstenite::protocol::{
 };
 
 use super::{
-    Ending, SessionLimits, Sessions, Slow, Subscription, Writer, is_behind, slow_consumer,
+    Ending, SessionLimits, Sessions, Slow, slow_consumer,
+    socket::{Socket, Writer},
 };
 use crate::telemetry;
 
@@ -112,23 +113,34 @@ impl Staged {
     }
 }
 
-/// Writes the staged frames and empties the list. While the socket will not
-/// take them, checks whether the subscriber has fallen past its queue bound,
-/// and gives up once the socket has taken no byte for the write timeout:
-/// either way the session ends as a slow consumer rather than holding the
-/// room back. On such an ending the frames stay staged, so that the one cut
-/// short can be finished before the close frame.
-pub(super) async fn write_batch(
+impl Socket {
+    /// Writes the staged frames and empties the list. While the socket will
+    /// not take them, asks `lagging` every so often whether a subscriber has
+    /// fallen past its queue bound (an ending it returns ends the session),
+    /// and gives up once the socket has taken no byte for the write timeout:
+    /// the session ends as a slow consumer rather than holding rooms back.
+    /// On such an ending the frames stay staged, so that the one cut short
+    /// can be finished before the close frame.
+    pub(super) async fn write_staged(
+        &mut self,
+        lagging: &mut impl FnMut() -> Option<Ending>,
+        sessions: &Sessions,
+    ) -> Option<Ending> {
+        write_batch(&mut self.writer, &mut self.staged, lagging, sessions).await
+    }
+}
+
+async fn write_batch(
     writer: &mut Writer,
     staged: &mut Staged,
-    sub: &Subscription,
+    lagging: &mut impl FnMut() -> Option<Ending>,
     sessions: &Sessions,
 ) -> Option<Ending> {
     if staged.is_done() {
         staged.clear();
         return None;
     }
-    let ending = write_staged(writer, staged, sub, &sessions.limits).await;
+    let ending = write_out(writer, staged, lagging, &sessions.limits).await;
     if ending.is_none() {
         sessions
             .frames_delivered
@@ -141,11 +153,11 @@ pub(super) async fn write_batch(
     ending
 }
 
-/// Writes what is staged, watching `sub`'s lag and the socket's progress.
-pub(super) async fn write_staged(
+/// Writes what is staged, watching the subscribers' lag and the socket's progress.
+async fn write_out(
     writer: &mut Writer,
     staged: &mut Staged,
-    sub: &Subscription,
+    lagging: &mut impl FnMut() -> Option<Ending>,
     limits: &SessionLimits,
 ) -> Option<Ending> {
     // Most writes complete at once: only a blocked socket needs the timers.
@@ -182,8 +194,8 @@ pub(super) async fn write_staged(
             },
             _ = &mut stalled => return Some(slow_consumer(Slow::WriteTimeout)),
             _ = lag_check.tick() => {
-                if is_behind(sub, limits) {
-                    return Some(slow_consumer(Slow::Queue));
+                if let Some(ending) = lagging() {
+                    return Some(ending);
                 }
             }
         }

@@ -1822,6 +1822,165 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/ws": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Subscribe to many channels over one WebSocket. After the `hello`
+         *     frame the client sends `subscribe`, `unsubscribe` and `refresh`
+         *     frames; each subscription gets `subscribed`, its replay (with
+         *     `after`), `caught_up`, then live events (the event JSON, as on the
+         *     per-channel route), and ends alone with `unsubscribed`. The frame
+         *     protocol is in the README ("One socket, many channels"). An optional
+         *     connection credential (`Authorization: Bearer` or `?token=`) stands
+         *     for every subscription that brings no token of its own; an invalid
+         *     one is refused (401).
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description A connection credential: a channel token, a JWT or the admin token. */
+                    token?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Switching to the WebSocket protocol: each event published afterwards arrives as one text frame holding the event JSON */
+                101: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Malformed request or invalid input */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid credentials */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Valid credentials that do not allow this */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description No such channel, token or event */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The request body did not arrive within the server's body deadline */
+                408: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Conflict with the current state */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Gone for good: a webhook revoked for lost access (register anew), or an `Idempotency-Key` whose events were removed (`event_ids` names them) */
+                410: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body or event data too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Well-formed but refused: an `Idempotency-Key` reused for a different request */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The request is not a WebSocket upgrade */
+                426: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description A per-client limit was reached (rate or connections); retry after `Retry-After` seconds. Rate refusals carry `RateLimit` and `RateLimit-Policy` headers */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait before retrying */
+                        "Retry-After": string;
+                        /** @description IETF httpapi rate-limit draft: the bucket's quota and window, e.g. `"publish";q=2000;w=2` */
+                        "RateLimit-Policy"?: string;
+                        /** @description IETF httpapi rate-limit draft: what remains and seconds until more, e.g. `"publish";r=0;t=1` */
+                        RateLimit?: string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Database unavailable, or too many checks of this credential in progress (with `Retry-After`); nothing was changed */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/channels/{channel_id}/stream": {
         parameters: {
             query?: never;

@@ -1,0 +1,287 @@
+//! The multiplexed socket's commands: `subscribe`, `unsubscribe` and
+//! `refresh` read from the client, bounded (rate, count, malformed frames),
+//! handed to the gate, and the gate's answers applied.
+
+use std::sync::Arc;
+
+use futures_util::FutureExt;
+use governor::clock::Clock;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_util::sync::CancellationToken;
+
+use super::{Admission, Counted, MAX_MALFORMED_FRAMES, Mux, Outcome, Replaying, Sub, arm};
+use crate::live::{
+    text_frame,
+    ws::{
+        APP_TOKEN_REVOKED, Ending,
+        protocol::{self, Command, Refusal, Subscribe},
+    },
+};
+
+impl Mux<'_> {
+    pub(super) async fn on_command(&mut self, text: &str) -> Option<Ending> {
+        if let Err(not_until) = self.commands.check() {
+            let wait = not_until.wait_time_from(governor::clock::DefaultClock::default().now());
+            let mut refusal = Refusal::new(
+                429,
+                format!(
+                    "commands are limited to {} a second",
+                    self.sessions.limits.mux.commands_per_second
+                ),
+            );
+            refusal.retry_after = Some(wait.as_secs_f64().ceil().max(1.0) as u64);
+            return self.send(protocol::error(None, None, &refusal)).await;
+        }
+        let command = match protocol::parse(text) {
+            Ok(command) => command,
+            Err(bad) => {
+                let (reference, channel) = (bad.reference, bad.channel);
+                return self
+                    .malformed(reference.as_deref(), channel.as_deref(), bad.detail)
+                    .await;
+            }
+        };
+        match command {
+            Command::Subscribe(subscribe) => self.subscribe(subscribe).await,
+            Command::Unsubscribe { reference, channel } => {
+                if !self.subs.contains_key(channel.as_str()) {
+                    let refusal =
+                        Refusal::new(404, format!("this socket is not subscribed to {channel:?}"));
+                    let frame = protocol::error(reference.as_deref(), Some(&channel), &refusal);
+                    return self.send(frame).await;
+                }
+                self.end(&channel, reference.as_deref(), 1000, "unsubscribed");
+                self.flush().await
+            }
+            Command::Refresh { reference, token } => self.refresh(reference, token).await,
+        }
+    }
+
+    /// Answers a malformed frame with a 400 `error`; too many close the socket.
+    pub(super) async fn malformed(
+        &mut self,
+        reference: Option<&str>,
+        channel: Option<&str>,
+        detail: String,
+    ) -> Option<Ending> {
+        self.malformed += 1;
+        if self.malformed >= MAX_MALFORMED_FRAMES {
+            return Some(Ending::Close(
+                CloseCode::Policy,
+                None,
+                "too many malformed frames",
+            ));
+        }
+        let refusal = Refusal::new(400, detail);
+        self.send(protocol::error(reference, channel, &refusal))
+            .await
+    }
+
+    pub(super) async fn subscribe(&mut self, subscribe: Subscribe) -> Option<Ending> {
+        let refusal = if self.subs.contains_key(subscribe.channel.as_str()) {
+            Some(Refusal::new(
+                409,
+                format!(
+                    "already subscribed to {:?}: to change its filter, unsubscribe, then \
+                     subscribe with after",
+                    subscribe.channel
+                ),
+            ))
+        } else if self.subs.len() >= self.sessions.limits.mux.max_subscriptions {
+            Some(Refusal::new(
+                429,
+                format!(
+                    "this socket holds its maximum of {} subscriptions",
+                    self.sessions.limits.mux.max_subscriptions
+                ),
+            ))
+        } else {
+            None
+        };
+        if let Some(refusal) = refusal {
+            let frame = protocol::error(
+                subscribe.reference.as_deref(),
+                Some(&subscribe.channel),
+                &refusal,
+            );
+            return self.send(frame).await;
+        }
+        let via_connection = subscribe.token.is_none() && self.credential.is_some();
+        let token = subscribe
+            .token
+            .clone()
+            .or_else(|| self.credential.as_ref().map(|c| c.token.clone()));
+        let admit = self.gate.admit(&subscribe, token);
+        self.pending = Some(
+            async move {
+                Outcome::Subscribed {
+                    subscribe,
+                    via_connection,
+                    admitted: admit.await,
+                }
+            }
+            .boxed(),
+        );
+        None
+    }
+
+    pub(super) async fn refresh(
+        &mut self,
+        reference: Option<String>,
+        token: String,
+    ) -> Option<Ending> {
+        let Some(current) = self.credential.as_ref().map(|c| c.identity.clone()) else {
+            let refusal = Refusal::new(
+                403,
+                "this socket has no connection credential to refresh: subscribe with a token",
+            );
+            let frame = protocol::error(reference.as_deref(), None, &refusal);
+            return self.send(frame).await;
+        };
+        let standing: Vec<(Arc<str>, u64)> = self
+            .subs
+            .iter()
+            .filter(|(_, sub)| sub.via_connection)
+            .map(|(channel, sub)| (channel.clone(), sub.id))
+            .collect();
+        let gate = self.gate.clone();
+        self.pending = Some(
+            async move {
+                let result = async {
+                    let credential = gate.credential(token.clone()).await?;
+                    if credential.identity != current {
+                        return Err(Refusal::new(
+                            403,
+                            "a refresh must name the same identity as the connection credential",
+                        ));
+                    }
+                    let mut rechecked = Vec::with_capacity(standing.len());
+                    for (channel, id) in standing {
+                        let access = gate.recheck(&channel, token.clone()).await;
+                        rechecked.push((channel, id, access));
+                    }
+                    Ok((credential, rechecked))
+                }
+                .await;
+                Outcome::Refreshed { reference, result }
+            }
+            .boxed(),
+        );
+        None
+    }
+
+    pub(super) async fn on_outcome(&mut self, outcome: Outcome) -> Option<Ending> {
+        match outcome {
+            Outcome::Subscribed {
+                subscribe,
+                via_connection,
+                admitted,
+            } => {
+                let channel: Arc<str> = subscribe.channel.into();
+                let reference = subscribe.reference.as_deref();
+                match admitted {
+                    Err(refusal) => {
+                        let frame = protocol::error(reference, Some(&channel), &refusal);
+                        self.send(frame).await
+                    }
+                    Ok(admission) => {
+                        self.admit(
+                            channel,
+                            reference,
+                            subscribe.types,
+                            via_connection,
+                            admission,
+                        );
+                        self.flush().await
+                    }
+                }
+            }
+            Outcome::Refreshed { reference, result } => match result {
+                Err(refusal) => {
+                    self.send(protocol::error(reference.as_deref(), None, &refusal))
+                        .await
+                }
+                Ok((credential, rechecked)) => {
+                    for (channel, id, access) in rechecked {
+                        if self.subs.get(&channel).is_none_or(|s| s.id != id) {
+                            continue;
+                        }
+                        match access {
+                            Ok(access) => {
+                                if let Some(sub) = self.subs.get_mut(&channel) {
+                                    sub.access = access;
+                                }
+                            }
+                            Err(_) => self.end(&channel, None, APP_TOKEN_REVOKED, "token revoked"),
+                        }
+                    }
+                    self.reset_expiry();
+                    let expires_at = credential.summary["expires_at"].as_str().map(str::to_owned);
+                    self.credential = Some(credential);
+                    let frame = protocol::refreshed(reference.as_deref(), expires_at.as_deref());
+                    self.send(frame).await
+                }
+            },
+        }
+    }
+
+    /// Takes a subscription the gate let in: `subscribed`, then its replay
+    /// (queued) or at once `caught_up` and live events.
+    pub(super) fn admit(
+        &mut self,
+        channel: Arc<str>,
+        reference: Option<&str>,
+        types: Vec<String>,
+        via_connection: bool,
+        admission: Admission,
+    ) {
+        let Admission {
+            listener,
+            access,
+            position,
+            replay,
+            expires_at,
+        } = admission;
+        self.next_id += 1;
+        let id = self.next_id;
+        let stop = CancellationToken::new();
+        let frame = protocol::subscribed(reference, &channel, &position, expires_at.as_deref());
+        self.socket.staged.push(text_frame(frame).0);
+        let has_expiry = access.expires_at.is_some();
+        self.subs.insert(
+            channel.clone(),
+            Sub {
+                id,
+                types,
+                access,
+                taken: listener.room.published(),
+                // Events up to where the stream starts are before it.
+                replayed_through: Some(position.clone()),
+                room: listener.room.clone(),
+                replaying: replay.is_some(),
+                stop: stop.clone(),
+                via_connection,
+                _counted: Counted::new(),
+            },
+        );
+        if has_expiry {
+            self.reset_expiry();
+        }
+        match replay {
+            Some(replay) => {
+                self.queued.push_back(Replaying {
+                    channel,
+                    id,
+                    listener,
+                    replay,
+                });
+                self.start_replay();
+            }
+            None => {
+                let frame = protocol::caught_up(&channel, &position);
+                self.socket.staged.push(text_frame(frame).0);
+                self.armed.push(arm(channel, id, listener, stop));
+            }
+        }
+    }
+}
