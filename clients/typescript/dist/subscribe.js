@@ -7,6 +7,7 @@
 // server promises no duplicates on `after=`, this is the safety net.
 import { ChannelhubError } from './errors.js';
 import { backoffDelay, sleep } from './backoff.js';
+import { NIL_ID, sharedSocket } from './shared.js';
 /**
  * What a close means. The client asks for the server's application codes
  * (`close_codes=app`: 4000 slow consumer, 4001 token revoked, 4002 channel made
@@ -45,6 +46,8 @@ class Session {
     /** Events are handed on one at a time, in arrival order. */
     delivery = Promise.resolve();
     failure;
+    /** The shared socket cannot carry this subscription: it uses a per-channel socket. */
+    ownSocket = false;
     constructor(client, channel, options) {
         this.client = client;
         this.channel = channel;
@@ -178,6 +181,55 @@ class Session {
         const WebSocketImpl = this.client.WebSocketImpl;
         if (!WebSocketImpl)
             throw new TypeError('no WebSocket implementation: pass `WebSocket` (e.g. from the `ws` package) to the client, or use mode "poll"');
+        return this.runShared() ?? this.runOwnSocket(WebSocketImpl);
+    }
+    /**
+     * On the client's shared socket, when the server has one; undefined when
+     * this subscription must use its own (see `shared.ts`). An empty channel
+     * with no event seen yet resumes from its first stored event (the nil id).
+     */
+    runShared() {
+        const shared = sharedSocket(this.client);
+        if (this.ownSocket)
+            return undefined;
+        const after = this.lastEventId ?? (this.startedEmpty ? NIL_ID : undefined);
+        const request = {
+            types: this.options.types?.length ? this.options.types : undefined,
+            after,
+            token: this.token !== this.client.token ? this.token : undefined,
+        };
+        let settle = () => { };
+        const ended = new Promise((resolve) => (settle = resolve));
+        const frames = this.frameHandler(() => {
+            shared.detach(this.channel, lane);
+            settle({ opened: true, code: 4000, reason: 'catching up from the store' });
+        });
+        const lane = {
+            onSubscribed: () => this.options.onOpen?.('ws'),
+            onFrame: frames,
+            onEnd: (end) => settle(end),
+            onRefused: (error) => settle(error),
+            onElsewhere: () => settle('elsewhere'),
+        };
+        if (!shared.attach(this.channel, request, lane))
+            return undefined;
+        const onAbort = () => {
+            shared.detach(this.channel, lane);
+            settle({ opened: true, code: 1000, reason: 'client closed' });
+        };
+        this.stop.signal.addEventListener('abort', onAbort, { once: true });
+        return ended.then((end) => {
+            this.stop.signal.removeEventListener('abort', onAbort);
+            if (end instanceof Error)
+                throw end;
+            if (end === 'elsewhere') {
+                this.ownSocket = true;
+                return this.runOwnSocket(this.client.WebSocketImpl);
+            }
+            return end;
+        });
+    }
+    runOwnSocket(WebSocketImpl) {
         const url = this.client.wsUrl(this.channel, {
             types: this.typeList,
             token: this.token,
@@ -193,30 +245,10 @@ class Session {
                 opened = true;
                 this.options.onOpen?.('ws');
             };
-            /** Set when this socket's events can no longer be handed on without a gap. */
-            let discard = false;
+            const frames = this.frameHandler(() => socket.close());
             socket.onmessage = (message) => {
-                if (typeof message.data !== 'string')
-                    return;
-                const parsed = JSON.parse(message.data);
-                // Sent before a replay when events after `after` were removed: no `id`.
-                if (parsed.gap && parsed.id === undefined) {
-                    const gap = parsed.gap;
-                    this.enqueue(async () => this.options.onGap?.({ after: gap.after, removedThrough: gap.removed_through }));
-                    return;
-                }
-                const event = parsed;
-                this.enqueue(async () => {
-                    // The first live event with no resume point (an empty channel at the
-                    // start) may follow events published before this socket opened:
-                    // those come from the store first.
-                    if (!discard && this.lastEventId === undefined && this.startedEmpty && !(await this.readStore(event.id))) {
-                        discard = true;
-                        socket.close(); // the next connection catches up from the store
-                    }
-                    if (!discard)
-                        await this.handOver(event);
-                });
+                if (typeof message.data === 'string')
+                    frames(JSON.parse(message.data));
             };
             socket.onclose = (close) => {
                 this.stop.signal.removeEventListener('abort', onAbort);
@@ -225,6 +257,32 @@ class Session {
             // An error is always followed by a close, which decides what happens.
             socket.onerror = () => { };
         });
+    }
+    /** Hands one transport's frames on, in order; `restart` ends the transport so the next one catches up from the store. */
+    frameHandler(restart) {
+        /** Set when this transport's events can no longer be handed on without a gap. */
+        let discard = false;
+        return (frame) => {
+            const parsed = frame;
+            // Sent before a replay when events after `after` were removed: no `id`.
+            if (parsed.gap && parsed.id === undefined) {
+                const gap = parsed.gap;
+                this.enqueue(async () => this.options.onGap?.({ after: gap.after, removedThrough: gap.removed_through }));
+                return;
+            }
+            const event = parsed;
+            this.enqueue(async () => {
+                // The first live event with no resume point (an empty channel at the
+                // start) may follow events published before this socket opened:
+                // those come from the store first.
+                if (!discard && this.lastEventId === undefined && this.startedEmpty && !(await this.readStore(event.id))) {
+                    discard = true;
+                    restart(); // the next connection catches up from the store
+                }
+                if (!discard)
+                    await this.handOver(event);
+            });
+        };
     }
     /**
      * After a WebSocket that never opened, which says nothing about why

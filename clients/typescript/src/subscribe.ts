@@ -7,7 +7,8 @@
 // server promises no duplicates on `after=`, this is the safety net.
 import { ChannelhubError } from './errors.js';
 import { backoffDelay, sleep, type Backoff } from './backoff.js';
-import type { Event, RestClient } from './rest.js';
+import type { Event, RestClient, WebSocketConstructor } from './rest.js';
+import { NIL_ID, sharedSocket, type Lane, type WsEnd } from './shared.js';
 
 export type SubscribeMode = 'auto' | 'ws' | 'poll';
 
@@ -63,11 +64,6 @@ interface GapFrame {
   gap: { after: string; removed_through: string };
 }
 
-interface WsEnd {
-  opened: boolean;
-  code: number;
-  reason: string;
-}
 
 type Verdict = 'resume' | 'retry' | 'fatal';
 
@@ -103,6 +99,8 @@ class Session implements Subscription {
   /** Events are handed on one at a time, in arrival order. */
   private delivery: Promise<void> = Promise.resolve();
   private failure: Error | undefined;
+  /** The shared socket cannot carry this subscription: it uses a per-channel socket. */
+  private ownSocket = false;
 
   constructor(
     private readonly client: RestClient,
@@ -229,6 +227,54 @@ class Session implements Subscription {
   private runWs(): Promise<WsEnd> {
     const WebSocketImpl = this.client.WebSocketImpl;
     if (!WebSocketImpl) throw new TypeError('no WebSocket implementation: pass `WebSocket` (e.g. from the `ws` package) to the client, or use mode "poll"');
+    return this.runShared() ?? this.runOwnSocket(WebSocketImpl);
+  }
+
+  /**
+   * On the client's shared socket, when the server has one; undefined when
+   * this subscription must use its own (see `shared.ts`). An empty channel
+   * with no event seen yet resumes from its first stored event (the nil id).
+   */
+  private runShared(): Promise<WsEnd> | undefined {
+    const shared = sharedSocket(this.client);
+    if (this.ownSocket) return undefined;
+    const after = this.lastEventId ?? (this.startedEmpty ? NIL_ID : undefined);
+    const request = {
+      types: this.options.types?.length ? this.options.types : undefined,
+      after,
+      token: this.token !== this.client.token ? this.token : undefined,
+    };
+    let settle: (end: WsEnd | Error | 'elsewhere') => void = () => {};
+    const ended = new Promise<WsEnd | Error | 'elsewhere'>((resolve) => (settle = resolve));
+    const frames = this.frameHandler(() => {
+      shared.detach(this.channel, lane);
+      settle({ opened: true, code: 4000, reason: 'catching up from the store' });
+    });
+    const lane: Lane = {
+      onSubscribed: () => this.options.onOpen?.('ws'),
+      onFrame: frames,
+      onEnd: (end) => settle(end),
+      onRefused: (error) => settle(error),
+      onElsewhere: () => settle('elsewhere'),
+    };
+    if (!shared.attach(this.channel, request, lane)) return undefined;
+    const onAbort = () => {
+      shared.detach(this.channel, lane);
+      settle({ opened: true, code: 1000, reason: 'client closed' });
+    };
+    this.stop.signal.addEventListener('abort', onAbort, { once: true });
+    return ended.then((end) => {
+      this.stop.signal.removeEventListener('abort', onAbort);
+      if (end instanceof Error) throw end;
+      if (end === 'elsewhere') {
+        this.ownSocket = true;
+        return this.runOwnSocket(this.client.WebSocketImpl!);
+      }
+      return end;
+    });
+  }
+
+  private runOwnSocket(WebSocketImpl: WebSocketConstructor): Promise<WsEnd> {
     const url = this.client.wsUrl(this.channel, {
       types: this.typeList,
       token: this.token,
@@ -244,28 +290,9 @@ class Session implements Subscription {
         opened = true;
         this.options.onOpen?.('ws');
       };
-      /** Set when this socket's events can no longer be handed on without a gap. */
-      let discard = false;
+      const frames = this.frameHandler(() => socket.close());
       socket.onmessage = (message) => {
-        if (typeof message.data !== 'string') return;
-        const parsed = JSON.parse(message.data) as Partial<Event> & Partial<GapFrame>;
-        // Sent before a replay when events after `after` were removed: no `id`.
-        if (parsed.gap && parsed.id === undefined) {
-          const gap = parsed.gap;
-          this.enqueue(async () => this.options.onGap?.({ after: gap.after, removedThrough: gap.removed_through }));
-          return;
-        }
-        const event = parsed as Event;
-        this.enqueue(async () => {
-          // The first live event with no resume point (an empty channel at the
-          // start) may follow events published before this socket opened:
-          // those come from the store first.
-          if (!discard && this.lastEventId === undefined && this.startedEmpty && !(await this.readStore(event.id))) {
-            discard = true;
-            socket.close(); // the next connection catches up from the store
-          }
-          if (!discard) await this.handOver(event);
-        });
+        if (typeof message.data === 'string') frames(JSON.parse(message.data) as Record<string, unknown>);
       };
       socket.onclose = (close) => {
         this.stop.signal.removeEventListener('abort', onAbort);
@@ -274,6 +301,32 @@ class Session implements Subscription {
       // An error is always followed by a close, which decides what happens.
       socket.onerror = () => {};
     });
+  }
+
+  /** Hands one transport's frames on, in order; `restart` ends the transport so the next one catches up from the store. */
+  private frameHandler(restart: () => void): (frame: Record<string, unknown>) => void {
+    /** Set when this transport's events can no longer be handed on without a gap. */
+    let discard = false;
+    return (frame) => {
+      const parsed = frame as Partial<Event> & Partial<GapFrame>;
+      // Sent before a replay when events after `after` were removed: no `id`.
+      if (parsed.gap && parsed.id === undefined) {
+        const gap = parsed.gap;
+        this.enqueue(async () => this.options.onGap?.({ after: gap.after, removedThrough: gap.removed_through }));
+        return;
+      }
+      const event = parsed as Event;
+      this.enqueue(async () => {
+        // The first live event with no resume point (an empty channel at the
+        // start) may follow events published before this socket opened:
+        // those come from the store first.
+        if (!discard && this.lastEventId === undefined && this.startedEmpty && !(await this.readStore(event.id))) {
+          discard = true;
+          restart(); // the next connection catches up from the store
+        }
+        if (!discard) await this.handOver(event);
+      });
+    };
   }
 
   /**
