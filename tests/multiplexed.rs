@@ -1,13 +1,19 @@
 //! The multiplexed socket, `GET /api/v1/ws` (README "One socket, many
-//! channels"), driven by a real WebSocket client against the real binary,
-//! on SQLite and PostgreSQL, and across two nodes.
+//! channels"): many channels on one socket, resume, gaps, endings, bounds
+//! and bad input, driven by a real WebSocket client against the real binary
+//! on SQLite and PostgreSQL. Credentials, refresh and limits on the socket
+//! are in `multiplexed_access.rs`.
 
 mod common;
 
 use std::{collections::HashMap, time::Duration};
 
-use common::{ADMIN, Backend, TestServer, Ws, jwt, scaled};
-use futures_util::{SinkExt, StreamExt};
+use common::{
+    ADMIN, Backend, TestServer,
+    mux::{Mux, NIL, ids, publish_n},
+    scaled,
+};
+use futures_util::SinkExt;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::{Message, protocol::frame::coding::CloseCode};
@@ -21,107 +27,9 @@ on_both_backends!(
     a_slow_subscription_ends_alone,
     bad_frames_get_errors_and_harm_nothing,
     bounds_close_or_refuse,
-    refresh_reauthorizes_what_stood_on_the_connection_credential,
+    padded_types_filter_live_events_as_they_filter_the_replay,
+    an_ended_socket_leaves_its_rooms_before_the_close_handshake,
 );
-
-const NIL: &str = "00000000000000000000000000";
-
-/// A multiplexed socket as a test drives it.
-struct Mux(Ws);
-
-impl Mux {
-    async fn open(server: &TestServer, bearer: Option<&str>) -> (Mux, Value) {
-        let mut mux = Mux(server.ws_with_header("/ws", bearer).await);
-        let hello = mux.next().await;
-        assert!(hello.get("hello").is_some(), "{hello}");
-        (mux, hello["hello"].clone())
-    }
-
-    async fn send(&mut self, frame: Value) {
-        self.0.send(Message::text(frame.to_string())).await.unwrap();
-    }
-
-    /// The next text frame, as JSON.
-    async fn next(&mut self) -> Value {
-        serde_json::from_str(&common::next_text(&mut self.0).await).unwrap()
-    }
-
-    /// Frames up to and including the first that `done` accepts.
-    async fn until(&mut self, what: &str, done: impl Fn(&Value) -> bool) -> Vec<Value> {
-        let deadline = common::Deadline::after(Duration::from_secs(20));
-        let mut frames = Vec::new();
-        loop {
-            let frame = deadline.within(|| what.to_owned(), self.next()).await;
-            let last = done(&frame);
-            frames.push(frame);
-            if last {
-                return frames;
-            }
-        }
-    }
-
-    /// Subscribes and reads through `caught_up`: returns `subscribed`'s
-    /// payload and every frame in between (gap notices, replayed events).
-    async fn subscribe(&mut self, body: Value) -> (Value, Vec<Value>) {
-        let channel = body["channel"].as_str().unwrap().to_owned();
-        self.send(json!({ "subscribe": body })).await;
-        let subscribed = self.next().await;
-        assert_eq!(
-            subscribed["subscribed"]["channel"],
-            channel.as_str(),
-            "{subscribed}"
-        );
-        let mut frames = self
-            .until("caught_up", |f| {
-                f["caught_up"]["channel"] == channel.as_str()
-            })
-            .await;
-        frames.pop();
-        (subscribed["subscribed"].clone(), frames)
-    }
-
-    /// A command that must be refused: its `error` payload.
-    async fn refused(&mut self, frame: Value) -> Value {
-        self.send(frame).await;
-        let answer = self.next().await;
-        assert!(answer.get("error").is_some(), "{answer}");
-        answer["error"].clone()
-    }
-
-    /// Reads to the close frame: its code and the text frames before it.
-    async fn closed(&mut self) -> (Option<CloseCode>, Vec<Value>) {
-        let mut frames = Vec::new();
-        loop {
-            match tokio::time::timeout(scaled(Duration::from_secs(20)), self.0.next())
-                .await
-                .expect("no close within 20 s")
-            {
-                Some(Ok(Message::Text(text))) => frames.push(serde_json::from_str(&text).unwrap()),
-                Some(Ok(Message::Close(frame))) => return (frame.map(|f| f.code), frames),
-                Some(Ok(_)) => {}
-                None | Some(Err(_)) => return (None, frames),
-            }
-        }
-    }
-}
-
-fn ids(events: &[Value]) -> Vec<String> {
-    events
-        .iter()
-        .map(|e| e["id"].as_str().expect("an event").to_owned())
-        .collect()
-}
-
-async fn publish_n(server: &TestServer, channel: &str, n: usize) -> Vec<String> {
-    let mut ids = Vec::new();
-    for i in 0..n {
-        let event = server
-            .publish(channel, json!({"type": "tick", "data": {"i": i}}))
-            .await;
-        ids.push(event["id"].as_str().unwrap().to_owned());
-    }
-    ids
-}
 
 async fn the_handshake_checks_the_credential_then_says_hello(backend: Backend) {
     let server = TestServer::start(backend).await;
@@ -568,101 +476,54 @@ async fn bounds_close_or_refuse(backend: Backend) {
     assert_eq!(code, Some(CloseCode::Size));
 }
 
-async fn refresh_reauthorizes_what_stood_on_the_connection_credential(backend: Backend) {
-    let server = jwt::start(backend, &[]).await;
-    for id in ["alpha", "beta"] {
-        server
-            .create_channel(json!({"id": id, "is_public": false}))
-            .await;
-    }
-    server.create_channel(json!({"id": "open"})).await;
-    let (beta_token, _) = server.create_token("beta", "subscribe", json!({})).await;
-    let claims = |sub: &str, scopes: &str, ttl: i64| {
-        let scopes: Vec<&str> = scopes.split(' ').collect();
-        json!({"sub": sub, "scopes": scopes, "aud": jwt::AUDIENCE, "exp": jwt::now() + ttl})
-    };
-    let first = jwt::hs256(jwt::SECRET, claims("user-1", "sub:alpha sub:beta", 600));
-    let (mut mux, hello) = Mux::open(&server, Some(&first)).await;
-    assert_eq!(hello["credential"]["kind"], "jwt");
-    assert_eq!(hello["credential"]["sub"], "user-1");
-    mux.subscribe(json!({"channel": "alpha"})).await;
-    mux.subscribe(json!({"channel": "beta"})).await;
-    mux.subscribe(json!({"channel": "open"})).await;
-
-    // Another identity may not take the socket over.
-    let stranger = jwt::hs256(jwt::SECRET, claims("user-2", "sub:alpha", 600));
-    let error = mux
-        .refused(json!({"refresh": {"ref": "r0", "token": stranger}}))
+/// The replay reads `types` trimmed (as the per-channel route's `?types=`
+/// does); live delivery reads them the same way.
+async fn padded_types_filter_live_events_as_they_filter_the_replay(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    server.create_channel(json!({"id": "weather"})).await;
+    let stored = server
+        .publish("weather", json!({"type": "storm", "data": 0}))
+        .await;
+    let (mut mux, _) = Mux::open(&server, None).await;
+    let (_, replay) = mux
+        .subscribe(json!({"channel": "weather", "types": [" storm "], "after": NIL}))
         .await;
     assert_eq!(
-        (error["ref"].as_str(), error["status"].as_u64()),
-        (Some("r0"), Some(403))
+        ids(&replay),
+        vec![stored["id"].as_str().unwrap().to_owned()]
     );
-    let error = mux
-        .refused(json!({"refresh": {"token": "eyJ.not.valid"}}))
+    let live = server
+        .publish("weather", json!({"type": "storm", "data": 1}))
         .await;
-    assert_eq!(error["status"], 401);
-
-    // The same identity with fewer scopes: beta ends, alpha and open stay.
-    let narrower = jwt::hs256(jwt::SECRET, claims("user-1", "sub:alpha", 1200));
-    mux.send(json!({"refresh": {"ref": "r1", "token": narrower}}))
-        .await;
-    let frames = mux
-        .until("refreshed", |f| f.get("refreshed").is_some())
-        .await;
-    assert_eq!(frames.len(), 2, "{frames:?}");
-    assert_eq!(frames[0]["unsubscribed"]["channel"], "beta");
-    assert_eq!(frames[0]["unsubscribed"]["code"], 4001);
-    assert_eq!(frames[1]["refreshed"]["ref"], "r1");
-    assert!(frames[1]["refreshed"]["expires_at"].is_string());
-    for channel in ["alpha", "open"] {
-        let event = server.publish(channel, json!({"data": 1})).await;
-        assert_eq!(mux.next().await, event);
-    }
-    // A subscription with its own token does not stand on the connection's.
-    mux.subscribe(json!({"channel": "beta", "token": beta_token}))
-        .await;
-    let again = jwt::hs256(jwt::SECRET, claims("user-1", "sub:alpha", 1200));
-    mux.send(json!({"refresh": {"token": again}})).await;
-    assert!(mux.next().await.get("refreshed").is_some());
-    let event = server.publish("beta", json!({"data": 2})).await;
-    assert_eq!(mux.next().await, event);
+    let frame = tokio::time::timeout(scaled(Duration::from_secs(5)), mux.next())
+        .await
+        .expect("the replay delivered a storm, live delivery drops the next one");
+    assert_eq!(frame, live);
 }
 
-/// Nodes share PostgreSQL; this runs where it is (always under CI).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_subscription_on_another_node_follows_publishes_and_revocations() {
-    if !common::postgres_available(
-        "a_subscription_on_another_node_follows_publishes_and_revocations",
-    ) {
-        return;
+/// A socket that ends leaves its rooms at once, as the per-channel session
+/// does, not after the close handshake (up to 10 s with a peer that does
+/// not answer the close).
+async fn an_ended_socket_leaves_its_rooms_before_the_close_handshake(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    server.create_channel(json!({"id": "okay"})).await;
+    let (mut mux, _) = Mux::open(&server, None).await;
+    mux.subscribe(json!({"channel": "okay"})).await;
+    assert_eq!(server.subscribers("okay").await, 1);
+    // The tenth malformed frame ends the socket (1008). This client reads
+    // nothing more, so it never answers the close.
+    for _ in 0..10 {
+        mux.0.send(Message::text("[]")).await.unwrap();
     }
-    let first = TestServer::start(Backend::Postgres).await;
-    let second = first.join();
-    first
-        .create_channel(json!({"id": "shared", "is_public": false}))
-        .await;
-    first.create_channel(json!({"id": "open"})).await;
-    let (token, record) = first.create_token("shared", "subscribe", json!({})).await;
-    let (mut mux, _) = Mux::open(&second, None).await;
-    mux.subscribe(json!({"channel": "shared", "token": token}))
-        .await;
-    mux.subscribe(json!({"channel": "open"})).await;
-    let event = first.publish("shared", json!({"data": "across"})).await;
-    assert_eq!(mux.next().await, event);
-    let (status, _) = first
-        .call(
-            Method::DELETE,
-            &format!("/channels/shared/tokens/{}", record["id"].as_str().unwrap()),
-            Some(ADMIN),
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::NO_CONTENT);
-    let frame = mux
-        .until("the revocation", |f| f.get("unsubscribed").is_some())
-        .await;
-    assert_eq!(frame.last().unwrap()["unsubscribed"]["code"], 4001);
-    let event = first.publish("open", json!({"data": "still"})).await;
-    assert_eq!(mux.next().await, event);
+    let started = std::time::Instant::now();
+    while server.subscribers("okay").await != 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "the ended socket is still okay's subscriber after {:?}",
+            started.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(server.metric("channelhub_ws_subscriptions").await, 0.0);
+    drop(mux);
 }

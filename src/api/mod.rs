@@ -107,6 +107,18 @@ fn query_token(req: &Request) -> Option<String> {
 #[derive(Debug, Clone, Copy)]
 pub struct ClientAddress(pub std::net::IpAddr);
 
+/// What the limits charge for a credential presented on an open socket (a
+/// multiplexed subscription's `token`, a `refresh`): one the node has not
+/// verified yet costs its presenter's address a connect, as at the
+/// handshake, so that guessing secrets (argon2 per guess) stays bounded by
+/// the address's connect rate. Left in the request by the limits; absent
+/// for exempt clients.
+#[derive(Clone)]
+pub struct CredentialMeter(pub Arc<ChargeCredential>);
+
+/// Charges one presented credential; the 429 when the address has no room.
+pub type ChargeCredential = dyn Fn(&str) -> Result<(), problem::ApiError> + Send + Sync;
+
 /// The address a request came from: as the limits resolved it (trusted
 /// proxies' forwarded address), else the TCP peer (no port).
 pub fn client_address(req: &Request) -> String {
@@ -142,7 +154,7 @@ pub async fn replay_after(
         })?
         .to_string();
     hub.check_resume(channel_id, &after).await?;
-    let (hub, channel_id, types, access) = (
+    let (hub, channel_id, types, replay_access) = (
         hub.clone(),
         channel_id.to_owned(),
         types.to_vec(),
@@ -151,13 +163,8 @@ pub async fn replay_after(
     // Sessions run on the live runtime; store reads stay on this one, which
     // owns the database connections.
     let runtime = tokio::runtime::Handle::current();
-    let fetch: crate::live::FetchAfter = Arc::new(move |after: String| {
-        let (hub, channel_id, types, access) = (
-            hub.clone(),
-            channel_id.clone(),
-            types.clone(),
-            access.clone(),
-        );
+    let fetch: crate::live::FetchAfter = Arc::new(move |after: String, access: Access| {
+        let (hub, channel_id, types) = (hub.clone(), channel_id.clone(), types.clone());
         let page = runtime.spawn(async move {
             hub.replay_page(&channel_id, &access, &after, &types, PAGE)
                 .await
@@ -167,7 +174,11 @@ pub async fn replay_after(
                 .map_err(|e| crate::live::ReplayStop::Failed(e.to_string()))?
         })
     });
-    Ok(Some(crate::live::Replay { after, fetch }))
+    Ok(Some(crate::live::Replay {
+        after,
+        fetch,
+        access: replay_access,
+    }))
 }
 
 /// Admits a live listener (WebSocket or SSE) that has already joined its
@@ -267,7 +278,6 @@ pub fn service(
             tokens::TokensApi { hub: hub.clone() },
             events::EventsApi { hub: hub.clone() },
             ws::LiveApi {
-                gate: Arc::new(mux::HubGate::new(hub.clone())),
                 hub: hub.clone(),
                 sessions: sessions.clone(),
             },

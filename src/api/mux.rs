@@ -8,7 +8,7 @@ use std::sync::Arc;
 use futures_util::future::BoxFuture;
 use serde_json::json;
 
-use super::{admit_with, problem::ApiError, replay_after};
+use super::{CredentialMeter, admit_with, problem::ApiError, replay_after};
 use crate::{
     auth::Principal,
     hub::Hub,
@@ -24,17 +24,29 @@ use crate::{
 
 /// The hub as the multiplexed socket's gate. Its checks run on the runtime
 /// that owns the store's connections, not on the live runtime.
+/// One per socket: it charges the socket's address for the credentials
+/// its frames present.
 pub struct HubGate {
     hub: Arc<Hub>,
     runtime: tokio::runtime::Handle,
+    meter: Option<CredentialMeter>,
 }
 
 impl HubGate {
     /// Must be built on the runtime that serves HTTP.
-    pub fn new(hub: Arc<Hub>) -> HubGate {
+    pub fn new(hub: Arc<Hub>, meter: Option<CredentialMeter>) -> HubGate {
         HubGate {
             hub,
             runtime: tokio::runtime::Handle::current(),
+            meter,
+        }
+    }
+
+    /// Charges a credential a frame presents (see [`CredentialMeter`]).
+    fn charge(&self, token: Option<&str>) -> Result<(), Refusal> {
+        match (&self.meter, token) {
+            (Some(meter), Some(token)) => (meter.0)(token).map_err(|err| refusal(&err)),
+            _ => Ok(()),
         }
     }
 
@@ -53,7 +65,9 @@ impl HubGate {
 }
 
 fn refusal(err: &ApiError) -> Refusal {
-    Refusal::new(err.status().as_u16(), err.detail())
+    let mut refusal = Refusal::new(err.status().as_u16(), err.detail());
+    refusal.retry_after = err.retry_after();
+    refusal
 }
 
 impl Gate for HubGate {
@@ -62,6 +76,9 @@ impl Gate for HubGate {
         subscribe: &Subscribe,
         token: Option<String>,
     ) -> BoxFuture<'static, Result<Admission, Refusal>> {
+        if let Err(refusal) = self.charge(token.as_deref()) {
+            return Box::pin(std::future::ready(Err(refusal)));
+        }
         let hub = self.hub.clone();
         let channel_id = subscribe.channel.clone();
         let types: Vec<String> = subscribe
@@ -92,6 +109,7 @@ impl Gate for HubGate {
     }
 
     fn recheck(&self, channel: &str, token: String) -> BoxFuture<'static, Result<Access, Refusal>> {
+        // The token was read (and charged) by `credential` just before.
         let (hub, channel_id) = (self.hub.clone(), channel.to_owned());
         self.run(async move {
             let (channel, principal) = hub.open_for_reading(&channel_id, Some(&token)).await?;
@@ -100,6 +118,9 @@ impl Gate for HubGate {
     }
 
     fn credential(&self, token: String) -> BoxFuture<'static, Result<Credential, Refusal>> {
+        if let Err(refusal) = self.charge(Some(&token)) {
+            return Box::pin(std::future::ready(Err(refusal)));
+        }
         let hub = self.hub.clone();
         self.run(async move { credential(&hub, token).await })
     }
@@ -124,11 +145,7 @@ pub async fn credential(hub: &Hub, token: String) -> Result<Credential, ApiError
         ),
         Principal::Jwt(grant) => (
             "jwt",
-            format!(
-                "jwt:{}:{}",
-                grant.issuer.as_deref().unwrap_or_default(),
-                grant.sub.as_deref().unwrap_or_default()
-            ),
+            grant.identity().unwrap_or_else(|| grant.rate_key(&token)),
             grant.sub.clone(),
             grant.expires_at,
         ),

@@ -88,6 +88,14 @@ impl ApiError {
         &self.detail
     }
 
+    /// Seconds from its `Retry-After` header, if it has one.
+    pub fn retry_after(&self) -> Option<u64> {
+        self.headers
+            .iter()
+            .find(|(name, _)| name == poem::http::header::RETRY_AFTER)
+            .and_then(|(_, value)| value.to_str().ok()?.parse().ok())
+    }
+
     pub fn one_line(&self) -> String {
         let title = self.status.canonical_reason().unwrap_or("Error");
         let mut text = format!("{title} ({}): {}", self.status.as_u16(), self.detail);

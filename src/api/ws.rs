@@ -16,10 +16,12 @@ use poem_openapi::{
     registry::{MetaResponse, MetaResponses, Registry},
 };
 
-use super::{ApiTags, admit_listener, mux, presented_token, problem::ApiError, replay_after};
+use super::{
+    ApiTags, CredentialMeter, admit_listener, mux, presented_token, problem::ApiError, replay_after,
+};
 use crate::{
     hub::Hub,
-    live::ws::{Gate, HandshakeError, MuxStart, Sessions, Subscription, wants_upgrade},
+    live::ws::{HandshakeError, MuxStart, Sessions, Subscription, wants_upgrade},
     model::parse_type_list,
 };
 
@@ -87,8 +89,6 @@ pub enum CloseCodes {
 pub struct LiveApi {
     pub hub: Arc<Hub>,
     pub sessions: Arc<Sessions>,
-    /// Who may subscribe on the multiplexed socket.
-    pub gate: Arc<dyn Gate>,
 }
 
 #[OpenApi(tag = "ApiTags::Live")]
@@ -162,8 +162,9 @@ impl LiveApi {
         if !wants_upgrade(req) {
             return Err(HandshakeError::NotUpgrade.into());
         }
+        let meter = req.extensions().get::<CredentialMeter>().cloned();
         let start = MuxStart {
-            gate: self.gate.clone(),
+            gate: Arc::new(mux::HubGate::new(self.hub.clone(), meter)),
             credential,
         };
         Ok(Upgraded(self.sessions.accept_mux(req, start)?))

@@ -80,8 +80,9 @@ enum Route {
 /// would take.
 fn route_of(req: &Request) -> Option<Route> {
     let path = req.uri().path();
-    // The multiplexed socket is a WebSocket connect like any other.
-    if path == "/api/v1/ws" {
+    // The multiplexed socket is a WebSocket connect like any other (the
+    // guard sees paths within `/api/v1`, as tests name them in full).
+    if path == "/api/v1/ws" || path == "/ws" {
         return matches!(*req.method(), Method::GET | Method::HEAD).then_some(Route::WebSocket);
     }
     let rest = path
@@ -194,6 +195,12 @@ impl Limits {
             Some(self.take_slot(client)?)
         };
 
+        if route == Route::WebSocket && !exempt_address {
+            let limits = self.clone();
+            let meter = move |token: &str| limits.charge_unverified(client, token);
+            req.extensions_mut()
+                .insert(crate::api::CredentialMeter(Arc::new(meter)));
+        }
         let mut response = if route == Route::WebSocket {
             let closed = req.extensions().get::<ConnectionClosed>().cloned();
             let response = self.handshake(next, req).await?;
@@ -246,6 +253,18 @@ impl Limits {
             ToolCost::Publish => Ok(None),
             ToolCost::LongPoll => self.take_slot(client).map(Some),
         }
+    }
+
+    /// A credential presented on an open socket: one this node has not
+    /// verified yet costs the presenter's address one connect (see
+    /// [`crate::api::CredentialMeter`]); a verified one costs nothing here.
+    fn charge_unverified(&self, client: IpAddr, token: &str) -> Result<(), ApiError> {
+        if token.is_empty() || self.hub.verified_principal(Some(token)).is_some() {
+            return Ok(());
+        }
+        let address = RateKey::Address(limit_key(client));
+        self.count(&self.connect, LimitKind::ConnectRate, &address)
+            .map(|_| ())
     }
 
     /// Runs a WebSocket upgrade request within `--handshake-timeout`.

@@ -102,8 +102,11 @@ pub enum ReplayStop {
 }
 
 /// Reads the next page after an id; an empty page means the replay is done.
-pub type FetchAfter =
-    Arc<dyn Fn(String) -> BoxFuture<'static, Result<ReplayPage, ReplayStop>> + Send + Sync>;
+pub type FetchAfter = Arc<
+    dyn Fn(String, rooms::Access) -> BoxFuture<'static, Result<ReplayPage, ReplayStop>>
+        + Send
+        + Sync,
+>;
 
 /// Stored events a session sends before live ones, so that a reconnecting
 /// client misses nothing.
@@ -111,6 +114,8 @@ pub struct Replay {
     /// The last event the client has.
     pub after: String,
     pub fetch: FetchAfter,
+    /// What each page is read under (a refresh may replace it).
+    pub access: rooms::Access,
 }
 
 /// A page as a session sends it: the gap first, if any, then events.
@@ -137,7 +142,7 @@ impl Page {
 impl Replay {
     /// The next page of stored events; no events when the replay is done.
     pub async fn next_page(&mut self) -> Result<Page, ReplayStop> {
-        let page = (self.fetch)(self.after.clone()).await?;
+        let page = (self.fetch)(self.after.clone(), self.access.clone()).await?;
         let after = match page.events.last() {
             Some(last) => std::mem::replace(&mut self.after, last.id.clone()),
             None => self.after.clone(),

@@ -17,6 +17,7 @@ use tokio_tungstenite::{
 
 pub mod jwt;
 pub mod mcp;
+pub mod mux;
 pub mod receiver;
 mod sockets;
 mod spawned;

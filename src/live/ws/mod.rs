@@ -57,6 +57,8 @@ pub const MAX_CLIENT_FRAME_BYTES: usize = 4 * 1024;
 /// Pongs and close answers waiting to be sent; a client that makes more
 /// without reading is dropped.
 const MAX_PENDING_REPLY_BYTES: usize = 64 * 1024;
+/// Close orders a subscription keeps while a refresh re-checks it.
+const MAX_HELD_ORDERS: usize = 64;
 /// How long a closing handshake may take before the socket is just dropped.
 const CLOSE_GRACE: Duration = Duration::from_secs(10);
 
@@ -397,6 +399,7 @@ impl Subscription {
             access: &self.access,
             taken: &mut self.taken,
             replayed_through: self.replayed_through.as_deref(),
+            held: None,
         };
         feed.collect(&mut self.listener.receiver, first, staged, limits)
     }
@@ -472,6 +475,8 @@ struct Feed<'a> {
     pub taken: &'a mut (u64, u64),
     /// Live events up to this id were replayed already.
     pub replayed_through: Option<&'a str>,
+    /// Close orders that did not apply, kept while a refresh re-checks.
+    pub held: Option<&'a mut Vec<CloseOrder>>,
 }
 
 impl Feed<'_> {
@@ -507,6 +512,15 @@ impl Feed<'_> {
                 RoomMessage::Close(order) => {
                     if let Some(ending) = applies_to(&order, self.access) {
                         return Some(ending);
+                    }
+                    // Bounded: past it, one order that ends any access stands
+                    // for them all (the subscription then resubscribes).
+                    if let Some(held) = self.held.as_deref_mut() {
+                        if held.len() < MAX_HELD_ORDERS {
+                            held.push(order);
+                        } else {
+                            *held = vec![CloseOrder::Interrupted];
+                        }
                     }
                 }
             }
@@ -554,6 +568,7 @@ fn applies_to(order: &CloseOrder, access: &Access) -> Option<Ending> {
         CloseOrder::TokenRevoked(_) | CloseOrder::JwtRevoked(_) | CloseOrder::Recheck { .. } => {
             Ending::Close(CloseCode::Policy, Some(APP_TOKEN_REVOKED), "token revoked")
         }
+        // The seed's reason (SPEC §1), kept on every route.
         CloseOrder::ChannelMadePrivate => Ending::Close(
             CloseCode::Policy,
             Some(APP_CHANNEL_PRIVATE),

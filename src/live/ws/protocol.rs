@@ -105,7 +105,11 @@ pub fn parse(text: &str) -> Result<Command, BadFrame> {
     }
     let invalid = |e: serde_json::Error| bad(format!("invalid {kind}: {e}"));
     let command = match kind.as_str() {
-        "subscribe" => Command::Subscribe(serde_json::from_value(payload).map_err(invalid)?),
+        "subscribe" => {
+            let mut s: Subscribe = serde_json::from_value(payload).map_err(invalid)?;
+            s.types = s.types.iter().map(|t| t.trim().to_owned()).collect();
+            Command::Subscribe(s)
+        }
         "unsubscribe" => {
             let u: Unsubscribe = serde_json::from_value(payload).map_err(invalid)?;
             Command::Unsubscribe {

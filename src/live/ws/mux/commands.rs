@@ -2,7 +2,7 @@
 //! `refresh` read from the client, bounded (rate, count, malformed frames),
 //! handed to the gate, and the gate's answers applied.
 
-use std::sync::Arc;
+use std::{collections::HashMap, sync::Arc};
 
 use futures_util::FutureExt;
 use governor::clock::Clock;
@@ -11,9 +11,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::{Admission, Counted, MAX_MALFORMED_FRAMES, Mux, Outcome, Replaying, Sub, arm};
 use crate::live::{
+    rooms::CloseOrder,
     text_frame,
     ws::{
-        APP_TOKEN_REVOKED, Ending,
+        APP_CHANNEL_DELETED, APP_REPLAY_FAILED, APP_TOKEN_REVOKED, Ending, applies_to,
         protocol::{self, Command, Refusal, Subscribe},
     },
 };
@@ -117,7 +118,7 @@ impl Mux<'_> {
                 Outcome::Subscribed {
                     subscribe,
                     via_connection,
-                    admitted: admit.await,
+                    admitted: Box::new(admit.await),
                 }
             }
             .boxed(),
@@ -140,9 +141,12 @@ impl Mux<'_> {
         };
         let standing: Vec<(Arc<str>, u64)> = self
             .subs
-            .iter()
+            .iter_mut()
             .filter(|(_, sub)| sub.via_connection)
-            .map(|(channel, sub)| (channel.clone(), sub.id))
+            .map(|(channel, sub)| {
+                sub.held = Some(Vec::new());
+                (channel.clone(), sub.id)
+            })
             .collect();
         let gate = self.gate.clone();
         self.pending = Some(
@@ -179,7 +183,7 @@ impl Mux<'_> {
             } => {
                 let channel: Arc<str> = subscribe.channel.into();
                 let reference = subscribe.reference.as_deref();
-                match admitted {
+                match *admitted {
                     Err(refusal) => {
                         let frame = protocol::error(reference, Some(&channel), &refusal);
                         self.send(frame).await
@@ -196,32 +200,47 @@ impl Mux<'_> {
                     }
                 }
             }
-            Outcome::Refreshed { reference, result } => match result {
-                Err(refusal) => {
-                    self.send(protocol::error(reference.as_deref(), None, &refusal))
-                        .await
-                }
-                Ok((credential, rechecked)) => {
-                    for (channel, id, access) in rechecked {
-                        if self.subs.get(&channel).is_none_or(|s| s.id != id) {
-                            continue;
-                        }
-                        match access {
-                            Ok(access) => {
+            Outcome::Refreshed { reference, result } => {
+                // Close orders held while the refresh re-checked are judged
+                // now, against the access each subscription will keep.
+                let mut held: HashMap<Arc<str>, Vec<CloseOrder>> = self
+                    .subs
+                    .iter_mut()
+                    .filter_map(|(c, s)| s.held.take().map(|h| (c.clone(), h)))
+                    .collect();
+                let (credential, rechecked) = match result {
+                    Ok(refreshed) => refreshed,
+                    Err(refusal) => {
+                        let frame = protocol::error(reference.as_deref(), None, &refusal);
+                        return self.send(frame).await;
+                    }
+                };
+                for (channel, id, access) in rechecked {
+                    if self.subs.get(&channel).is_none_or(|s| s.id != id) {
+                        continue;
+                    }
+                    let orders = held.remove(&channel).unwrap_or_default();
+                    match access {
+                        Ok(access) => match orders.iter().find_map(|o| applies_to(o, &access)) {
+                            Some(ending) => self.end_with(&channel, ending),
+                            None => {
                                 if let Some(sub) = self.subs.get_mut(&channel) {
                                     sub.access = access;
                                 }
                             }
-                            Err(_) => self.end(&channel, None, APP_TOKEN_REVOKED, "token revoked"),
+                        },
+                        Err(refusal) => {
+                            let (code, reason) = recheck_ending(&refusal);
+                            self.end(&channel, None, code, reason);
                         }
                     }
-                    self.reset_expiry();
-                    let expires_at = credential.summary["expires_at"].as_str().map(str::to_owned);
-                    self.credential = Some(credential);
-                    let frame = protocol::refreshed(reference.as_deref(), expires_at.as_deref());
-                    self.send(frame).await
                 }
-            },
+                self.reset_expiry();
+                let expires_at = credential.summary["expires_at"].as_str().map(str::to_owned);
+                self.credential = Some(credential);
+                let frame = protocol::refreshed(reference.as_deref(), expires_at.as_deref());
+                self.send(frame).await
+            }
         }
     }
 
@@ -261,6 +280,7 @@ impl Mux<'_> {
                 replaying: replay.is_some(),
                 stop: stop.clone(),
                 via_connection,
+                held: None,
                 _counted: Counted::new(),
             },
         );
@@ -283,5 +303,19 @@ impl Mux<'_> {
                 self.armed.push(arm(channel, id, listener, stop));
             }
         }
+    }
+}
+
+/// How a subscription ends when the refreshed credential's re-check
+/// refuses it: lost access stops it, a channel that is gone stops it, and a
+/// check that failed tells the client to subscribe again.
+fn recheck_ending(refusal: &Refusal) -> (u16, &'static str) {
+    match refusal.status {
+        401 | 403 => (APP_TOKEN_REVOKED, "token revoked"),
+        404 => (APP_CHANNEL_DELETED, "channel deleted"),
+        _ => (
+            APP_REPLAY_FAILED,
+            "access could not be checked: subscribe again",
+        ),
     }
 }

@@ -37,7 +37,7 @@ use super::{
 use crate::{
     live::{
         Page, Replay, ReplayStop,
-        rooms::{Access, Listener, Room, RoomMessage},
+        rooms::{Access, CloseOrder, Listener, Room, RoomMessage},
         text_frame,
     },
     telemetry,
@@ -115,6 +115,8 @@ struct Sub {
     stop: CancellationToken,
     /// It presented no token of its own: it stands on the connection credential.
     via_connection: bool,
+    /// While a refresh re-checks it: the close orders that did not apply.
+    held: Option<Vec<CloseOrder>>,
     _counted: Counted,
 }
 
@@ -162,7 +164,7 @@ enum Outcome {
     Subscribed {
         subscribe: Subscribe,
         via_connection: bool,
-        admitted: Result<Admission, Refusal>,
+        admitted: Box<Result<Admission, Refusal>>,
     },
     Refreshed {
         reference: Option<String>,
@@ -224,12 +226,20 @@ pub(super) async fn run(socket: Socket, start: MuxStart, sessions: &Sessions) {
         Some(ending) => ending,
         None => mux.serve(&mut shutting_down).await,
     };
-    let Mux { socket, subs, .. } = mux;
+    let Mux {
+        socket,
+        subs,
+        armed,
+        queued,
+        running,
+        pending,
+        ..
+    } = mux;
     // Leave the rooms first (see the per-channel session).
     for sub in subs.values() {
         sub.stop.cancel();
     }
-    drop(subs);
+    drop((subs, armed, queued, running, pending));
     socket.close(ending, true).await;
 }
 
@@ -381,6 +391,7 @@ impl Mux<'_> {
                     access: &sub.access,
                     taken: &mut sub.taken,
                     replayed_through: sub.replayed_through.as_deref(),
+                    held: sub.held.as_mut(),
                 };
                 feed.collect(
                     &mut listener.receiver,

@@ -18,6 +18,9 @@ impl Mux<'_> {
         }
         if let Some(mut replaying) = self.queued.pop_front() {
             let id = replaying.id;
+            if let Some(sub) = self.subs.get(&replaying.channel).filter(|s| s.id == id) {
+                replaying.replay.access = sub.access.clone();
+            }
             let read = async move {
                 let page = replaying.replay.next_page().await;
                 (replaying, page)
