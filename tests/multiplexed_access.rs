@@ -22,6 +22,7 @@ on_both_backends!(
     a_refresh_from_another_key_is_another_identity,
     a_refreshed_subscription_replays_under_the_new_credential,
     a_credential_revoked_while_a_refresh_rechecks_ends_what_stands_on_it,
+    a_refresh_costs_a_command_per_recheck,
 );
 
 async fn refresh_reauthorizes_what_stood_on_the_connection_credential(backend: Backend) {
@@ -366,4 +367,39 @@ async fn a_credential_revoked_while_a_refresh_rechecks_ends_what_stands_on_it(ba
             leaked.len()
         );
     }
+}
+
+/// A refresh re-checks every subscription that stands on the connection
+/// credential (a store read each): it costs one command per re-check, so a
+/// socket cannot turn its command rate into a hundred times as many reads.
+async fn a_refresh_costs_a_command_per_recheck(backend: Backend) {
+    let server = jwt::start(backend, &["--ws-commands-per-second", "2"]).await;
+    let claims =
+        json!({"sub": "u", "scopes": ["sub:r-*"], "aud": jwt::AUDIENCE, "exp": jwt::now() + 600});
+    let token = jwt::hs256(jwt::SECRET, claims.clone());
+    for i in 0..9 {
+        jwt::private_channel(&server, &format!("r-{i}")).await;
+    }
+    let (mut mux, _) = Mux::open(&server, Some(&token)).await;
+    // The burst is ten commands; nine subscribes take nine.
+    for i in 0..9 {
+        mux.subscribe(json!({"channel": format!("r-{i}")})).await;
+    }
+    // The refresh and its nine re-checks need nine: (at most) one is left,
+    // plus the two a second that may have come back meanwhile.
+    let error = mux
+        .refused(json!({"refresh": {"ref": "r1", "token": token}}))
+        .await;
+    assert_eq!(
+        (error["ref"].as_str(), error["status"].as_u64()),
+        (Some("r1"), Some(429)),
+        "{error}"
+    );
+    let wait = error["retry_after"].as_u64().expect("retry_after");
+    assert!((1..=5).contains(&wait), "{error}");
+    tokio::time::sleep(Duration::from_secs(wait + 1)).await;
+    mux.send(json!({"refresh": {"ref": "r2", "token": token}}))
+        .await;
+    let answer = mux.next().await;
+    assert_eq!(answer["refreshed"]["ref"], "r2", "{answer}");
 }

@@ -2,14 +2,17 @@
 //! `refresh` read from the client, bounded (rate, count, malformed frames),
 //! handed to the gate, and the gate's answers applied.
 
-use std::{collections::HashMap, sync::Arc};
+use std::{collections::HashMap, num::NonZeroU32, sync::Arc};
 
 use futures_util::FutureExt;
 use governor::clock::Clock;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_util::sync::CancellationToken;
 
-use super::{Admission, Counted, MAX_MALFORMED_FRAMES, Mux, Outcome, Replaying, Sub, arm};
+use super::{
+    Admission, COMMAND_BURST_SECONDS, Counted, MAX_MALFORMED_FRAMES, Mux, Outcome, Replaying, Sub,
+    arm,
+};
 use crate::live::{
     rooms::CloseOrder,
     text_frame,
@@ -21,16 +24,7 @@ use crate::live::{
 
 impl Mux<'_> {
     pub(super) async fn on_command(&mut self, text: &str) -> Option<Ending> {
-        if let Err(not_until) = self.commands.check() {
-            let wait = not_until.wait_time_from(governor::clock::DefaultClock::default().now());
-            let mut refusal = Refusal::new(
-                429,
-                format!(
-                    "commands are limited to {} a second",
-                    self.sessions.limits.mux.commands_per_second
-                ),
-            );
-            refusal.retry_after = Some(wait.as_secs_f64().ceil().max(1.0) as u64);
+        if let Err(refusal) = self.spend_commands(1) {
             return self.send(protocol::error(None, None, &refusal)).await;
         }
         let command = match protocol::parse(text) {
@@ -56,6 +50,28 @@ impl Mux<'_> {
             }
             Command::Refresh { reference, token } => self.refresh(reference, token).await,
         }
+    }
+
+    /// Takes `n` commands from the socket's budget, or says when to retry.
+    fn spend_commands(&self, n: usize) -> Result<(), Refusal> {
+        let Some(n) = NonZeroU32::new(u32::try_from(n).unwrap_or(u32::MAX)) else {
+            return Ok(());
+        };
+        let per_second = self.sessions.limits.mux.commands_per_second;
+        let wait = match self.commands.check_n(n) {
+            Ok(Ok(())) => return Ok(()),
+            Ok(Err(not_until)) => {
+                not_until.wait_time_from(governor::clock::DefaultClock::default().now())
+            }
+            // More than the whole burst: never at once.
+            Err(_) => std::time::Duration::from_secs(u64::from(COMMAND_BURST_SECONDS)),
+        };
+        let mut refusal = Refusal::new(
+            429,
+            format!("commands are limited to {per_second} a second"),
+        );
+        refusal.retry_after = Some(wait.as_secs_f64().ceil().max(1.0) as u64);
+        Err(refusal)
     }
 
     /// Answers a malformed frame with a 400 `error`; too many close the socket.
@@ -139,6 +155,13 @@ impl Mux<'_> {
             let frame = protocol::error(reference.as_deref(), None, &refusal);
             return self.send(frame).await;
         };
+        // Each re-check is a store read: a refresh costs one command per
+        // subscription it re-checks (the one spent on reading it included).
+        let rechecks = self.subs.values().filter(|s| s.via_connection).count();
+        if let Err(refusal) = self.spend_commands(rechecks.saturating_sub(1)) {
+            let frame = protocol::error(reference.as_deref(), None, &refusal);
+            return self.send(frame).await;
+        }
         let standing: Vec<(Arc<str>, u64)> = self
             .subs
             .iter_mut()
