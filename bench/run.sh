@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # The channelhub benchmark, in one command.
 #
-#   bench/run.sh                  full run (about 24 minutes on 2 cores; stuck adds ~7, mcp ~2)
-#   bench/run.sh quick            small sizes, short runs (about 6 minutes; stuck adds ~2, mcp ~1)
+#   bench/run.sh                  full run (about 24 minutes on 2 cores; stuck adds ~7, mcp ~2, mux ~1)
+#   bench/run.sh quick            small sizes, short runs (about 6 minutes; stuck adds ~2, mcp ~1, mux ~0.5)
 #   bench/run.sh quick fanout nats channelhub   only these scenarios / targets
 #   bench/run.sh full mcp channelhub             MCP waits vs REST long-polls (issue 27)
+#   bench/run.sh full mux channelhub nats        one socket, many channels (issue 28)
 #   bench/run.sh full -- --subscribers 5000      extra flags for the load generator
 #   bench/run.sh head full                       benchmark the last commit, not the working tree
 #   bench/run.sh at=5609d60 quick publish         benchmark that commit
 #
-# Scenarios: fanout multinode connections publish latency catchup stuck auth mcp. Targets: channelhub nats sockudo
+# Scenarios: fanout multinode connections publish latency catchup stuck auth mcp mux. Targets: channelhub nats sockudo
 # (fanout runs against each; latency against channelhub on SQLite and on PostgreSQL, and nats).
 # (multinode: the fan-out workloads against 3 channelhub nodes sharing one PostgreSQL database;
 # publish: 64 clients on one channel and over 100, on one node per database and on 3 PostgreSQL nodes;
@@ -19,7 +20,10 @@
 # auth: WebSocket connects per credential kind, server CPU per connect;
 # mcp: 1 000 agents (500 quick) over 100 channels at 100 events/s looping MCP wait_for_events, then
 # the same long-polling REST, each on a fresh SQLite node: wake-up latency, server CPU per 1 000
-# wake-ups, server RSS per waiter, and MCP ÷ REST.)
+# wake-ups, server RSS per waiter, and MCP ÷ REST;
+# mux: 1 000 sockets x 10 subscriptions over 100 channels (quick: 200 over 20) on /api/v1/ws, the
+# same subscriptions as 10 000 per-channel sockets, and 1 000 NATS connections of 10 subjects, each
+# on a fresh server: idle RSS per subscription, and at maximum rate frames/s and server CPU per frame.)
 # Builds channelhub and the load generator in release mode under
 # CARGO_TARGET_DIR (default target/bench inside the checkout, git-ignored), installs Sockudo once under
 # ~/.cache/channelhub-bench/sockudo, and writes results to bench/results/.
@@ -36,14 +40,14 @@ while (($#)); do
         quick | full) mode=$1 ;;
         head) head=1 ;;
         at=*) head=1 commit=${1#at=} ;;
-        fanout | multinode | connections | publish | latency | catchup | stuck | auth | mcp) scenarios+=("$1") ;;
+        fanout | multinode | connections | publish | latency | catchup | stuck | auth | mcp | mux) scenarios+=("$1") ;;
         channelhub | nats | sockudo) targets+=("$1") ;;
         --) shift; extra=("$@"); break ;;
         *) echo "unknown argument: $1 (see the header of $0)" >&2; exit 2 ;;
     esac
     shift
 done
-((${#scenarios[@]})) || scenarios=(fanout multinode connections publish latency catchup stuck auth mcp)
+((${#scenarios[@]})) || scenarios=(fanout multinode connections publish latency catchup stuck auth mcp mux)
 ((${#targets[@]})) || targets=(channelhub nats sockudo)
 join() { local IFS=,; echo "$*"; }
 

@@ -5,7 +5,9 @@
 //! publish workload against such a cluster too, and the light-load latency
 //! workload against channelhub on SQLite and on PostgreSQL and NATS, and
 //! agents blocking on MCP `wait_for_events` beside the same agents
-//! long-polling REST (mcp), then prints tables and writes JSON.
+//! long-polling REST (mcp), and the same subscriptions on per-channel
+//! sockets, on channelhub's multiplexed socket and on NATS connections of
+//! several subjects (mux), then prints tables and writes JSON.
 //! Normally started by `bench/run.sh`, which builds everything first.
 
 mod net;
@@ -34,7 +36,7 @@ use peers::{
 };
 use procs::Db;
 use report::Results;
-use scenarios::{catchup, connect_auth, connections, fanout, latency, mcp, publish, stuck};
+use scenarios::{catchup, connect_auth, connections, fanout, latency, mcp, mux, publish, stuck};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Scenario {
@@ -60,6 +62,11 @@ enum Scenario {
     /// events/s, then the same agents long-polling REST, each phase on a
     /// fresh SQLite node: wake-up latency, server CPU per wake-up, RSS per waiter.
     Mcp,
+    /// One socket, many channels: the same subscriptions on per-channel
+    /// sockets, on multiplexed sockets and on NATS connections of several
+    /// subjects, each on a fresh server: idle RSS per subscription, and at
+    /// maximum rate frames/s and server CPU per frame.
+    Mux,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -92,7 +99,7 @@ struct Args {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "fanout,multinode,connections,publish,latency,catchup,stuck,auth,mcp"
+        default_value = "fanout,multinode,connections,publish,latency,catchup,stuck,auth,mcp,mux"
     )]
     scenarios: Vec<Scenario>,
     /// Servers the fan-out and latency workloads run against.
@@ -130,6 +137,16 @@ struct Args {
     /// Seconds of publishing in each phase of the mcp scenario [quick: 8; full: 20].
     #[arg(long)]
     mcp_seconds: Option<u64>,
+    /// Multiplexed sockets (and NATS connections) of the mux scenario; the
+    /// per-channel shape opens this × --mux-per-socket [quick: 200; full: 1000].
+    #[arg(long)]
+    mux_sockets: Option<usize>,
+    /// Subscriptions per multiplexed socket (and subjects per NATS connection).
+    #[arg(long, default_value_t = mux::PER_SOCKET)]
+    mux_per_socket: usize,
+    /// Channels the mux scenario's subscriptions spread over [quick: 20; full: 100].
+    #[arg(long)]
+    mux_channels: Option<usize>,
     /// Non-reading subscribers of the stuck scenario, one server per count
     /// [quick: 1000; full: 1000,5000,10000].
     #[arg(long, value_delimiter = ',')]
@@ -338,6 +355,7 @@ async fn run_all(args: &Args, work: &Path, fd_limit: usize, results: &mut Result
         let case = fanout::Case {
             subscribers: latency::SUBSCRIBERS,
             channels: latency::CHANNELS,
+            per_socket: 1,
             rate: Some(latency::RATE),
             seconds,
             payload_bytes: args.payload_bytes,
@@ -381,7 +399,9 @@ async fn run_all(args: &Args, work: &Path, fd_limit: usize, results: &mut Result
     }
 
     if args.scenarios.contains(&Scenario::Auth) {
-        let connects = args.auth_connects.unwrap_or(if args.quick { 2_000 } else { 10_000 });
+        let connects = args
+            .auth_connects
+            .unwrap_or(if args.quick { 2_000 } else { 10_000 });
         println!("\n== auth: {connects} WebSocket connects per credential kind");
         let hub = ChannelHub::start(hub_launch(Db::Sqlite, "auth", vec![])).await?;
         match connect_auth::run(&hub, connects).await {
@@ -430,6 +450,10 @@ async fn run_all(args: &Args, work: &Path, fd_limit: usize, results: &mut Result
         }
     }
 
+    if args.scenarios.contains(&Scenario::Mux) {
+        run_mux(args, seconds, fd_limit, work, results).await;
+    }
+
     if args.scenarios.contains(&Scenario::Stuck) {
         let counts = args.stuck_subscribers.clone().unwrap_or(if args.quick {
             vec![1_000]
@@ -468,6 +492,119 @@ async fn run_all(args: &Args, work: &Path, fd_limit: usize, results: &mut Result
     Ok(())
 }
 
+/// The mux scenario: per-channel sockets and multiplexed sockets on fresh
+/// channelhub nodes (SQLite), then NATS, as `--targets` allow.
+async fn run_mux(args: &Args, seconds: u64, fd_limit: usize, work: &Path, results: &mut Results) {
+    let case = mux::Case {
+        sockets: args.mux_sockets.unwrap_or(if args.quick {
+            mux::QUICK_SOCKETS
+        } else {
+            mux::SOCKETS
+        }),
+        per_socket: args.mux_per_socket.max(1),
+        channels: args.mux_channels.unwrap_or(if args.quick {
+            mux::QUICK_CHANNELS
+        } else {
+            mux::CHANNELS
+        }),
+        seconds,
+        payload_bytes: args.payload_bytes,
+    };
+    let mut shapes = Vec::new();
+    if args.targets.contains(&Target::Channelhub) {
+        if fits_fd_limit(
+            case.subscriptions(),
+            fd_limit,
+            "mux (per-channel sockets)",
+            results,
+        ) {
+            shapes.push(mux::Shape::PerChannel);
+        }
+        shapes.push(mux::Shape::Multiplexed);
+    }
+    if args.targets.contains(&Target::Nats) {
+        shapes.push(mux::Shape::Nats);
+    }
+    // The server's defaults (100 subscriptions, a burst of 100 commands)
+    // hold the issue's 10 per socket; more need the flags.
+    let mut hub_args = Vec::new();
+    if case.per_socket > 100 {
+        let n = case.per_socket.to_string();
+        hub_args = vec![
+            "--ws-max-subscriptions".to_string(),
+            n.clone(),
+            "--ws-commands-per-second".to_string(),
+            n,
+        ];
+    }
+    let unexpected_before =
+        peers::channelhub::MUX_UNEXPECTED_FRAMES.load(std::sync::atomic::Ordering::Relaxed);
+    let mut runs = Vec::new();
+    for shape in shapes {
+        println!(
+            "
+== mux: {} subscriptions over {} channels, {}, maximum rate for {} s, fresh server",
+            case.subscriptions(),
+            case.channels,
+            match shape {
+                mux::Shape::PerChannel => format!("{} per-channel sockets", case.subscriptions()),
+                _ => format!(
+                    "{} {} sockets x {}",
+                    case.sockets,
+                    shape.label(),
+                    case.per_socket
+                ),
+            },
+            case.seconds
+        );
+        let outcome = match shape {
+            mux::Shape::Nats => match Nats::start(&args.nats_bin, work).await {
+                Ok(nats) => mux::run(Arc::new(nats), shape, &case).await,
+                Err(e) => Err(e),
+            },
+            _ => {
+                let launch = peers::channelhub::Launch {
+                    bin: &args.server_bin,
+                    db: Db::Sqlite,
+                    work_dir: work,
+                    tag: shape.tag(),
+                    extra_args: hub_args.clone(),
+                };
+                match ChannelHub::start(launch).await {
+                    Ok(hub) => mux::run(Arc::new(hub), shape, &case).await,
+                    Err(e) => Err(e),
+                }
+            }
+        };
+        match outcome {
+            Ok(run) => {
+                let f = &run.fanout;
+                println!(
+                    "    idle {:.2} KiB/subscription; {:.0} frames/s, server {:.3} us/frame, \
+                     cpu srv/gen/all {:.0}/{:.0}/{:.0}%, {}/{} complete, {} ended by server",
+                    run.rss_per_subscription_kib,
+                    f.frames_per_s,
+                    run.server_cpu_us_per_frame,
+                    f.cpu.server_pct,
+                    f.cpu.loadgen_pct,
+                    f.cpu.machine_pct,
+                    f.complete_subscribers,
+                    f.connected,
+                    f.closed_by_server
+                );
+                runs.push(run);
+            }
+            Err(err) => results.note(format!("mux: {} failed: {err:#}", shape.label())),
+        }
+    }
+    let unexpected = peers::channelhub::MUX_UNEXPECTED_FRAMES
+        .load(std::sync::atomic::Ordering::Relaxed)
+        - unexpected_before;
+    if !runs.is_empty() {
+        results.mux = Some(mux::Outcome::new(case, runs, unexpected));
+    }
+}
+
 /// The fan-out workloads: one channel at a fixed and at maximum rate for each
 /// subscriber count, and the same subscribers spread over many channels.
 fn fanout_cases(
@@ -488,6 +625,7 @@ fn fanout_cases(
     let case = |subscribers, channels, rate| fanout::Case {
         subscribers,
         channels,
+        per_socket: 1,
         rate,
         seconds,
         payload_bytes: args.payload_bytes,

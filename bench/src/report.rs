@@ -5,7 +5,9 @@ use std::{path::Path, process::Command};
 
 use serde::Serialize;
 
-use crate::scenarios::{catchup, connect_auth, connections, fanout, latency, mcp, publish, stuck};
+use crate::scenarios::{
+    catchup, connect_auth, connections, fanout, latency, mcp, mux, publish, stuck,
+};
 
 #[derive(Debug, Default, Serialize)]
 pub struct Machine {
@@ -99,6 +101,7 @@ pub struct Results {
     pub stuck: Vec<stuck::Outcome>,
     pub auth: Option<connect_auth::Outcome>,
     pub mcp: Option<mcp::Outcome>,
+    pub mux: Option<mux::Outcome>,
     pub notes: Vec<String>,
 }
 
@@ -442,6 +445,9 @@ impl Results {
                     r.p99_latency
                 );
             }
+        }
+        if let Some(m) = &self.mux {
+            m.print();
         }
         if !self.notes.is_empty() {
             println!("\nNotes");

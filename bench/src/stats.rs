@@ -204,6 +204,7 @@ pub struct CpuSpan {
     server0: f64,
     bench0: f64,
     database0: HashMap<u32, f64>,
+    machine0: f64,
 }
 
 /// Share of one core used, in percent (200 % = both cores of this machine).
@@ -213,6 +214,29 @@ pub struct CpuSplit {
     pub loadgen_pct: f64,
     /// Every `postgres` process of the machine (0 when none ran).
     pub database_pct: f64,
+    /// Every process of the machine (`/proc/stat`: all but idle and iowait),
+    /// so what other work used shows as machine − server − generator − database.
+    pub machine_pct: f64,
+    /// Wall-clock seconds of the span (CPU seconds = pct / 100 × seconds).
+    pub seconds: f64,
+}
+
+/// CPU seconds the whole machine has been busy since boot (all cores).
+fn machine_busy_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let Some(line) = stat.lines().find(|l| l.starts_with("cpu ")) else {
+        return 0.0;
+    };
+    let ticks: Vec<f64> = line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|t| t.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal (guest time is in user).
+    let busy: f64 = ticks.iter().take(8).sum::<f64>()
+        - ticks.get(3).unwrap_or(&0.0)
+        - ticks.get(4).unwrap_or(&0.0);
+    busy / unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64
 }
 
 /// CPU seconds of every PostgreSQL process now running, by pid.
@@ -240,6 +264,7 @@ impl CpuSpan {
             server0: server_pids.iter().map(|&p| cpu_seconds(p)).sum(),
             bench0: cpu_seconds(std::process::id()),
             database0: database_cpu(),
+            machine0: machine_busy_seconds(),
         }
     }
 
@@ -262,6 +287,8 @@ impl CpuSpan {
                     .map(|(pid, now)| now - self.database0.get(pid).unwrap_or(&0.0))
                     .sum::<f64>()
                 / wall,
+            machine_pct: 100.0 * (machine_busy_seconds() - self.machine0) / wall,
+            seconds: wall,
         }
     }
 }

@@ -1,19 +1,22 @@
 //! channelhub under test: starts `channelhub serve` on a fresh SQLite file or
 //! PostgreSQL database, creates channels, publishes over the REST API,
-//! subscribes over `/api/v1/channels/{id}/ws`, and pages through events.
+//! subscribes over `/api/v1/channels/{id}/ws` (or several channels over one
+//! multiplexed socket, `/api/v1/ws`), and pages through events.
 
 use std::{
     net::{Ipv4Addr, SocketAddr},
     path::{Path, PathBuf},
     process::Command,
+    sync::atomic::{AtomicU64, Ordering},
     time::Duration,
 };
 
 use anyhow::{Context, Result, bail};
+use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
-use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::{WebSocketStream, tungstenite::Message};
 
 use super::{Peer, Subscriber, TextFrame, read_event_frames};
 use crate::{
@@ -250,13 +253,89 @@ impl ChannelHub {
     }
 }
 
-/// A channelhub WebSocket subscriber: one text frame per event.
-pub struct HubSubscriber(WebSocketStream<TcpStream>);
+/// A channelhub WebSocket subscriber: on the per-channel route every text
+/// frame is an event; on the multiplexed socket events (the only frames
+/// with a top-level `id`) name their `channel_id`, and control frames are
+/// objects with one key.
+pub struct HubSubscriber {
+    ws: WebSocketStream<TcpStream>,
+    /// The multiplexed socket's channels, in subscription order; empty on
+    /// the per-channel route.
+    channels: Vec<String>,
+    /// Subscriptions the server ended (`unsubscribed`), not yet taken.
+    ended: Vec<(usize, String)>,
+}
+
+/// Frames of multiplexed sockets that were neither events, `subscribed`,
+/// `caught_up` nor `unsubscribed` (an `error` or a `gap` nobody asked for),
+/// over the whole run; the first one is printed.
+pub static MUX_UNEXPECTED_FRAMES: AtomicU64 = AtomicU64::new(0);
 
 impl Subscriber for HubSubscriber {
-    async fn recv<F: FnMut(&[u8]) + Send>(&mut self, on_event: &mut F) -> Result<bool> {
-        read_event_frames(&mut self.0, |_| TextFrame::Event, on_event).await
+    async fn recv<F: FnMut(usize, &[u8]) + Send>(&mut self, on_event: &mut F) -> Result<bool> {
+        let HubSubscriber {
+            ws,
+            channels,
+            ended,
+        } = self;
+        if channels.is_empty() {
+            return read_event_frames(ws, |_| TextFrame::Event(0), on_event).await;
+        }
+        read_event_frames(ws, |frame| mux_frame(frame, channels, ended), on_event).await
     }
+
+    fn take_ended(&mut self) -> Vec<(usize, String)> {
+        std::mem::take(&mut self.ended)
+    }
+}
+
+/// What one frame of a multiplexed socket holding `channels` is. An event
+/// of a channel the socket does not hold counts as unexpected.
+fn mux_frame(frame: &[u8], channels: &[String], ended: &mut Vec<(usize, String)>) -> TextFrame {
+    if frame.starts_with(br#"{"id":"#) {
+        let index = event_channel(frame)
+            .and_then(|c| channels.iter().position(|x| same_name(x.as_bytes(), c)));
+        if let Some(i) = index {
+            return TextFrame::Event(i);
+        }
+    } else if frame.starts_with(br#"{"subscribed":"#) || frame.starts_with(br#"{"caught_up":"#) {
+        return TextFrame::Other;
+    }
+    let text = String::from_utf8_lossy(frame).into_owned();
+    if frame.starts_with(br#"{"unsubscribed":"#) {
+        let channel = serde_json::from_str::<Value>(&text)
+            .ok()
+            .and_then(|v| v["unsubscribed"]["channel"].as_str().map(str::to_owned));
+        if let Some(i) = channel.and_then(|c| channels.iter().position(|x| *x == c)) {
+            ended.push((i, text));
+            return TextFrame::Other;
+        }
+    }
+    if MUX_UNEXPECTED_FRAMES.fetch_add(1, Ordering::Relaxed) == 0 {
+        eprintln!("  multiplexed socket sent an unexpected frame: {text}");
+    }
+    TextFrame::Other
+}
+
+/// The `channel_id` of an event frame: `{"id":"<26-character ULID>","channel_id":"…"`
+/// (looked for in the first 160 bytes if the id is not a ULID). This runs
+/// once per frame received, so it avoids a search where it can.
+fn event_channel(frame: &[u8]) -> Option<&[u8]> {
+    const KEY: &[u8] = br#"","channel_id":""#;
+    const AT: usize = r#"{"id":""#.len() + 26;
+    let start = if frame.get(AT..AT + KEY.len()) == Some(KEY) {
+        AT + KEY.len()
+    } else {
+        let head = &frame[..frame.len().min(160)];
+        head.windows(KEY.len()).position(|w| w == KEY)? + KEY.len()
+    };
+    let len = frame[start..].iter().position(|&b| b == b'"')?;
+    Some(&frame[start..start + len])
+}
+
+/// Channel names of one run share their prefix: compare from the end.
+fn same_name(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().rev().zip(b.iter().rev()).all(|(x, y)| x == y)
 }
 
 impl Peer for ChannelHub {
@@ -277,9 +356,51 @@ impl Peer for ChannelHub {
     async fn subscribe(&self, channel: &str, source: Ipv4Addr) -> Result<HubSubscriber> {
         // The server joins the room before it answers 101.
         let path = format!("/api/v1/channels/{channel}/ws");
-        Ok(HubSubscriber(
-            net::websocket(source, self.addr, &path).await?,
-        ))
+        Ok(HubSubscriber {
+            ws: net::websocket(source, self.addr, &path).await?,
+            channels: Vec::new(),
+            ended: Vec::new(),
+        })
+    }
+
+    /// One multiplexed socket (`/api/v1/ws`): a `subscribe` frame per
+    /// channel, sent at once; ready when each has its `subscribed` (the
+    /// server joins the room before it answers).
+    async fn subscribe_many(&self, channels: &[String], source: Ipv4Addr) -> Result<HubSubscriber> {
+        let mut ws = net::websocket(source, self.addr, "/api/v1/ws").await?;
+        for (i, channel) in channels.iter().enumerate() {
+            let frame = json!({ "subscribe": { "ref": format!("s{i}"), "channel": channel } });
+            ws.feed(Message::text(frame.to_string())).await?;
+        }
+        ws.flush().await?;
+        let mut subscribed = 0;
+        while subscribed < channels.len() {
+            match ws.next().await {
+                Some(Ok(Message::Text(text))) => {
+                    if text.starts_with(r#"{"subscribed":"#) {
+                        subscribed += 1;
+                    } else if text.starts_with(r#"{"error":"#)
+                        || text.starts_with(r#"{"unsubscribed":"#)
+                    {
+                        bail!(
+                            "the multiplexed socket refused a subscription: {}",
+                            text.as_str()
+                        );
+                    }
+                }
+                Some(Ok(Message::Close(close))) => {
+                    bail!("the multiplexed socket closed during subscribe: {close:?}")
+                }
+                None => bail!("the multiplexed socket closed during subscribe"),
+                Some(Ok(_)) => {}
+                Some(Err(err)) => return Err(err.into()),
+            }
+        }
+        Ok(HubSubscriber {
+            ws,
+            channels: channels.to_vec(),
+            ended: Vec::new(),
+        })
     }
 
     async fn publish(&self, channel: &str, data: &[String]) -> Result<()> {
@@ -288,5 +409,34 @@ impl Peer for ChannelHub {
 
     fn max_batch(&self) -> usize {
         100
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn multiplexed_frames_are_told_apart() {
+        let channels = vec!["fan-mux-1".to_string(), "fan-mux-11".to_string()];
+        let mut ended = Vec::new();
+        let mut kind = |frame: &str| match mux_frame(frame.as_bytes(), &channels, &mut ended) {
+            TextFrame::Event(i) => Some(i),
+            _ => None,
+        };
+        let event = r#"{"id":"01JZ8Y3N5V6W7X8Y9Z0A1B2C3D","channel_id":"fan-mux-11","type":"t"}"#;
+        assert_eq!(kind(event), Some(1));
+        let odd_id = r#"{"id":"e-1","channel_id":"fan-mux-1","type":"t"}"#;
+        assert_eq!(kind(odd_id), Some(0));
+        assert_eq!(kind(r#"{"subscribed":{"ref":"s0","channel":"fan-mux-1"}}"#), None);
+        assert_eq!(kind(r#"{"caught_up":{"channel":"fan-mux-1","position":"x"}}"#), None);
+        let other = r#"{"id":"01JZ8Y3N5V6W7X8Y9Z0A1B2C3D","channel_id":"fan-mux-2"}"#;
+        assert_eq!(kind(other), None, "an event of a channel not held is not counted");
+        assert_eq!(
+            kind(r#"{"unsubscribed":{"ref":null,"channel":"fan-mux-11","code":4000}}"#),
+            None
+        );
+        assert_eq!(ended.len(), 1);
+        assert_eq!(ended[0].0, 1);
     }
 }

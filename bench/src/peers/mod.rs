@@ -19,7 +19,9 @@ const DRAIN_FRAMES: usize = 256;
 
 /// What a text frame is to a protocol that sends one event per frame.
 pub enum TextFrame {
-    Event,
+    /// An event of the socket's subscription with this index (0 on a
+    /// socket that holds one).
+    Event(usize),
     /// A protocol message to answer with this text (an application ping).
     Answer(&'static str),
     /// A protocol message to skip.
@@ -30,9 +32,9 @@ pub enum TextFrame {
 /// to `DRAIN_FRAMES`), handing each event to `on_event`: per-frame waiting
 /// made the generator, not the servers, the bottleneck. `Ok(false)` when the
 /// server closed the connection.
-pub async fn read_event_frames<F: FnMut(&[u8]) + Send>(
+pub async fn read_event_frames<F: FnMut(usize, &[u8]) + Send>(
     ws: &mut WebSocketStream<TcpStream>,
-    classify: impl Fn(&[u8]) -> TextFrame,
+    mut classify: impl FnMut(&[u8]) -> TextFrame,
     on_event: &mut F,
 ) -> Result<bool> {
     let mut taken = 0;
@@ -49,8 +51,8 @@ pub async fn read_event_frames<F: FnMut(&[u8]) + Send>(
         };
         match next {
             Some(Ok(Message::Text(text))) => match classify(text.as_bytes()) {
-                TextFrame::Event => {
-                    on_event(text.as_bytes());
+                TextFrame::Event(subscription) => {
+                    on_event(subscription, text.as_bytes());
                     taken += 1;
                 }
                 TextFrame::Answer(answer) => ws.send(Message::text(answer)).await?,
@@ -63,14 +65,23 @@ pub async fn read_event_frames<F: FnMut(&[u8]) + Send>(
     }
 }
 
-/// One live subscriber socket.
+/// One live subscriber socket, holding one subscription or several.
 pub trait Subscriber: Send + 'static {
     /// Waits for the next frame and hands each event payload in it to
-    /// `on_event`. `Ok(false)` when the server closed the connection.
-    fn recv<F: FnMut(&[u8]) + Send>(
+    /// `on_event` with the index of its subscription (the order of the
+    /// channels given to [`Peer::subscribe_many`]; 0 on a socket of one).
+    /// `Ok(false)` when the server closed the connection.
+    fn recv<F: FnMut(usize, &[u8]) + Send>(
         &mut self,
         on_event: &mut F,
     ) -> impl Future<Output = Result<bool>> + Send;
+
+    /// Subscriptions the server ended while the socket stayed open (the
+    /// multiplexed socket's `unsubscribed`), since the last call: their
+    /// index and the frame that ended them.
+    fn take_ended(&mut self) -> Vec<(usize, String)> {
+        Vec::new()
+    }
 }
 
 /// A server that takes part in the fan-out comparison.
@@ -94,6 +105,25 @@ pub trait Peer: Send + Sync + 'static {
         channel: &str,
         source: Ipv4Addr,
     ) -> impl Future<Output = Result<Self::Sub>> + Send;
+
+    /// Opens one socket that subscribes to each of `channels` (distinct);
+    /// returns once the server has registered them all. Peers without such
+    /// a socket take only one channel.
+    fn subscribe_many(
+        &self,
+        channels: &[String],
+        source: Ipv4Addr,
+    ) -> impl Future<Output = Result<Self::Sub>> + Send {
+        async move {
+            match channels {
+                [one] => self.subscribe(one, source).await,
+                _ => anyhow::bail!(
+                    "{} has no socket that holds several subscriptions",
+                    self.name()
+                ),
+            }
+        }
+    }
 
     /// Publishes one event per `data` string to `channel` in as few requests
     /// as the protocol allows; returns once the server has accepted them.

@@ -1,6 +1,6 @@
 //! NATS as a peer: a private `nats-server` (never the system one on 4222) on
 //! free ports with a WebSocket listener. Subscribers speak the NATS text
-//! protocol over WebSocket (CONNECT, SUB, PING/PONG, MSG); the publisher
+//! protocol over WebSocket (CONNECT, one SUB per subject, PING/PONG, MSG); the publisher
 //! pipelines PUBs over one plain TCP connection.
 
 use std::{
@@ -110,8 +110,9 @@ struct Control {
 }
 
 impl NatsSubscriber {
-    /// Parses every complete command in the buffer.
-    fn drain<F: FnMut(&[u8])>(&mut self, on_msg: &mut F) -> Result<Control> {
+    /// Parses every complete command in the buffer; a message goes to
+    /// `on_msg` with its subscription's index (its sid − 1).
+    fn drain<F: FnMut(usize, &[u8])>(&mut self, on_msg: &mut F) -> Result<Control> {
         let mut control = Control::default();
         let mut pos = 0;
         let buf = &self.buf;
@@ -131,7 +132,13 @@ impl NatsSubscriber {
                 if buf.len() < line_end + len + 2 {
                     break; // payload not complete yet
                 }
-                on_msg(&buf[line_end..line_end + len]);
+                let sid: usize = line
+                    .split(|&b| b == b' ')
+                    .nth(2)
+                    .and_then(|t| std::str::from_utf8(t).ok())
+                    .and_then(|t| t.parse().ok())
+                    .context("malformed MSG line")?;
+                on_msg(sid.saturating_sub(1), &buf[line_end..line_end + len]);
                 pos = line_end + len + 2;
                 continue;
             }
@@ -170,7 +177,7 @@ impl NatsSubscriber {
 }
 
 impl Subscriber for NatsSubscriber {
-    async fn recv<F: FnMut(&[u8]) + Send>(&mut self, on_event: &mut F) -> Result<bool> {
+    async fn recv<F: FnMut(usize, &[u8]) + Send>(&mut self, on_event: &mut F) -> Result<bool> {
         if !self.fill().await? {
             return Ok(false);
         }
@@ -198,13 +205,26 @@ impl Peer for Nats {
     }
 
     async fn subscribe(&self, channel: &str, source: Ipv4Addr) -> Result<NatsSubscriber> {
+        self.subscribe_many(&[channel.to_owned()], source).await
+    }
+
+    /// One connection, one SUB per subject (sid i + 1 for the i-th).
+    async fn subscribe_many(
+        &self,
+        channels: &[String],
+        source: Ipv4Addr,
+    ) -> Result<NatsSubscriber> {
         let ws = net::websocket(source, self.ws_addr, "/").await?;
         let mut sub = NatsSubscriber {
             ws,
             buf: Vec::with_capacity(4096),
         };
-        sub.send(&format!("{CONNECT}SUB {channel} 1\r\nPING\r\n"))
-            .await?;
+        let mut setup = CONNECT.to_owned();
+        for (i, channel) in channels.iter().enumerate() {
+            setup.push_str(&format!("SUB {channel} {}\r\n", i + 1));
+        }
+        setup.push_str("PING\r\n");
+        sub.send(&setup).await?;
         // The PONG answers our PING, so the SUB before it is registered.
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         loop {
@@ -214,7 +234,7 @@ impl Peer for Nats {
             {
                 bail!("nats closed the subscriber during setup");
             }
-            if sub.drain(&mut |_| {})?.pong {
+            if sub.drain(&mut |_, _| {})?.pong {
                 return Ok(sub);
             }
         }

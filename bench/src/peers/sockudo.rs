@@ -123,7 +123,7 @@ impl SockudoSubscriber {
 }
 
 impl Subscriber for SockudoSubscriber {
-    async fn recv<F: FnMut(&[u8]) + Send>(&mut self, on_event: &mut F) -> Result<bool> {
+    async fn recv<F: FnMut(usize, &[u8]) + Send>(&mut self, on_event: &mut F) -> Result<bool> {
         read_event_frames(&mut self.0, classify, on_event).await
     }
 }
@@ -138,7 +138,7 @@ fn classify(frame: &[u8]) -> TextFrame {
     {
         TextFrame::Other
     } else {
-        TextFrame::Event
+        TextFrame::Event(0)
     }
 }
 

@@ -77,7 +77,7 @@ pub async fn run(hub: &ChannelHub, steps: &[usize]) -> Result<Outcome> {
                         let mut sub = sub;
                         // Idle until one event arrives; bounded by the caller's abort.
                         let _ = sub
-                            .recv(&mut |_| {
+                            .recv(&mut |_, _| {
                                 got.fetch_add(1, Ordering::Relaxed);
                             })
                             .await;

@@ -2,7 +2,8 @@
 //! rate or at the highest rate the server sustains. Measures frames delivered
 //! per second (all subscribers together), publish-to-receive latency, and
 //! whether every subscriber got every event. Runs unchanged against any
-//! [`Peer`].
+//! [`Peer`]. A subscriber is one subscription: normally a socket each, or
+//! `per_socket` of them on one socket that holds several (the mux scenario).
 //!
 //! "Maximum rate" is closed-loop: publishers keep at most `MAX_LAG_EVENTS`
 //! events per channel in flight (published but not yet received by the
@@ -76,8 +77,12 @@ pub(crate) static PUBLISHER_RUNTIME: LazyLock<tokio::runtime::Runtime> = LazyLoc
 /// One fan-out workload.
 #[derive(Debug, Clone, Serialize)]
 pub struct Case {
+    /// Subscriptions in all (sockets × `per_socket`).
     pub subscribers: usize,
     pub channels: usize,
+    /// Subscriptions each socket holds: 1 = a socket per subscription; more
+    /// = one socket subscribing that many channels ([`Peer::subscribe_many`]).
+    pub per_socket: usize,
     /// Events per second across all channels; `None` = maximum rate.
     pub rate: Option<u32>,
     pub seconds: u64,
@@ -88,7 +93,18 @@ pub struct Case {
 impl Case {
     pub fn label(&self) -> String {
         let rate = self.rate.map_or("max".to_string(), |r| format!("{r}/s"));
-        format!("{} subs / {} ch / {rate}", self.subscribers, self.channels)
+        match self.per_socket {
+            0 | 1 => format!("{} subs / {} ch / {rate}", self.subscribers, self.channels),
+            k => format!(
+                "{} sockets x {k} subs / {} ch / {rate}",
+                self.sockets(),
+                self.channels
+            ),
+        }
+    }
+
+    pub fn sockets(&self) -> usize {
+        self.subscribers / self.per_socket.max(1)
     }
 }
 
@@ -99,8 +115,14 @@ pub struct Outcome {
     pub server_processes: usize,
     pub case: Case,
     pub label: String,
+    /// Subscriptions connected.
     pub connected: usize,
+    pub connected_sockets: usize,
     pub connect_seconds: f64,
+    /// Sum over all server processes: before the subscribers connected, and
+    /// once all of them were in (idle, before the first publish).
+    pub rss_before_connect_mb: f64,
+    pub rss_connected_mb: f64,
     pub published_events: u64,
     pub publish_events_per_s: f64,
     pub expected_frames: u64,
@@ -109,10 +131,17 @@ pub struct Outcome {
     pub latency: Latency,
     pub complete_subscribers: usize,
     pub missing_frames: u64,
+    /// Subscriptions the server ended: their socket closed, or (on a socket
+    /// of several) it ended them alone.
     pub closed_by_server: usize,
+    /// The first frames that ended a subscription alone (at most 5).
+    pub ended_frames: Vec<String>,
     pub publish_errors: u64,
     /// Server CPU is the sum over all server processes.
     pub cpu: CpuSplit,
+    /// Server CPU (user + system, all processes) from the first publish to
+    /// the end of delivery, per frame delivered.
+    pub server_cpu_us_per_frame: f64,
     /// Sum over all server processes.
     pub server_rss_mb: f64,
 }
@@ -122,11 +151,20 @@ struct Counters {
     delivered: AtomicU64,
     latency: Histogram,
     published: Vec<AtomicU64>, // per channel
-    received: Vec<AtomicU64>,  // per subscriber
+    received: Vec<AtomicU64>,  // per subscription
     publish_errors: AtomicU64,
 }
 
 pub async fn run<P: Peer>(peer: Arc<P>, case: &Case, run_tag: &str) -> Result<Outcome> {
+    // Subscription i (socket i / k, its (i % k)-th) is on channel i % C;
+    // with k <= C the k channels of one socket are distinct.
+    let k = case.per_socket.max(1);
+    let sockets = case.sockets();
+    anyhow::ensure!(
+        k <= case.channels && sockets * k == case.subscribers,
+        "{}: subscriptions must be sockets x per_socket, with per_socket <= channels",
+        case.label()
+    );
     let channels: Vec<String> = (0..case.channels)
         .map(|c| format!("fan-{run_tag}-{c}"))
         .collect();
@@ -141,32 +179,44 @@ pub async fn run<P: Peer>(peer: Arc<P>, case: &Case, run_tag: &str) -> Result<Ou
         publish_errors: AtomicU64::new(0),
     });
     let (stop_tx, stop_rx) = watch::channel(false);
+    let pids = peer.pids();
+    let rss_mb = || pids.iter().map(|&p| stats::rss_bytes(p)).sum::<u64>() as f64 / 1048576.0;
+    let rss_before_connect_mb = rss_mb();
 
-    // Connect every subscriber; each starts receiving as soon as it is in.
+    // Connect every socket; each starts receiving as soon as it is in.
     let connect_start = Instant::now();
     let gate = Arc::new(Semaphore::new(CONNECT_CONCURRENCY));
-    let mut connecting = Vec::with_capacity(case.subscribers);
-    for i in 0..case.subscribers {
+    let mut connecting = Vec::with_capacity(sockets);
+    for s in 0..sockets {
         let (peer, gate, counters) = (peer.clone(), gate.clone(), counters.clone());
-        let channel = i % case.channels;
-        let name = channels[channel].clone();
+        let names: Vec<String> = (s * k..(s + 1) * k)
+            .map(|i| channels[i % case.channels].clone())
+            .collect();
         let stop = stop_rx.clone();
         connecting.push(tokio::spawn(async move {
             let _permit = gate.acquire().await?;
-            match subscribe_with_retry(&*peer, &name).await {
-                Ok(sub) => Ok(tokio::spawn(receive(sub, i, channel, counters, stop))),
+            match subscribe_with_retry(&*peer, &names).await {
+                Ok(sub) => Ok(tokio::spawn(receive(sub, s * k, k, counters, stop))),
                 Err(err) => {
-                    counters.received[i].store(GONE, Ordering::Relaxed);
+                    for i in s * k..(s + 1) * k {
+                        counters.received[i].store(GONE, Ordering::Relaxed);
+                    }
                     Err(err)
                 }
             }
         }));
     }
-    let mut receivers = Vec::with_capacity(case.subscribers);
+    let mut receivers = Vec::with_capacity(sockets);
+    let mut subs_per_channel = vec![0u64; case.channels];
     let mut connect_errors = 0;
-    for c in connecting {
+    for (s, c) in connecting.into_iter().enumerate() {
         match c.await? {
-            Ok(handle) => receivers.push(handle),
+            Ok(handle) => {
+                receivers.push(handle);
+                for i in s * k..(s + 1) * k {
+                    subs_per_channel[i % case.channels] += 1;
+                }
+            }
             Err(err) => {
                 if connect_errors == 0 {
                     eprintln!("  subscriber connect failed: {err:#}");
@@ -177,21 +227,12 @@ pub async fn run<P: Peer>(peer: Arc<P>, case: &Case, run_tag: &str) -> Result<Ou
     }
     let connect_seconds = connect_start.elapsed().as_secs_f64();
     if connect_errors > 0 {
-        eprintln!(
-            "  {connect_errors} of {} subscribers failed to connect",
-            case.subscribers
-        );
+        eprintln!("  {connect_errors} of {sockets} subscriber sockets failed to connect");
     }
-    let per_channel = |c: usize| {
-        (0..receivers.len())
-            .filter(|i| i % case.channels == c)
-            .count() as u64
-    };
-    let subs_per_channel: Vec<u64> = (0..case.channels).map(per_channel).collect();
     tokio::time::sleep(Duration::from_millis(300)).await;
+    let rss_connected_mb = rss_mb();
 
     // Publish, then wait for delivery to finish.
-    let pids = peer.pids();
     let cpu = stats::CpuSpan::start(&pids);
     let start = Instant::now();
     {
@@ -217,21 +258,31 @@ pub async fn run<P: Peer>(peer: Arc<P>, case: &Case, run_tag: &str) -> Result<Ou
         last_moved - start
     };
     let cpu = cpu.finish();
-    let server_rss_mb = pids.iter().map(|&p| stats::rss_bytes(p)).sum::<u64>() as f64 / 1048576.0;
+    let server_rss_mb = rss_mb();
     let _ = stop_tx.send(true);
 
     let mut complete = 0;
     let mut missing = 0;
     let mut closed = 0;
+    let mut ended_frames = Vec::new();
     for r in receivers {
         let report = r.await?;
-        let want = counters.published[report.channel].load(Ordering::Relaxed);
-        if report.received >= want {
-            complete += 1;
-        } else {
-            missing += want - report.received;
+        for (j, &got) in report.received.iter().enumerate() {
+            let channel = (report.first + j) % case.channels;
+            let want = counters.published[channel].load(Ordering::Relaxed);
+            if got >= want {
+                complete += 1;
+            } else {
+                missing += want - got;
+            }
         }
-        closed += report.closed as usize;
+        closed += report.gone.iter().filter(|&&g| g).count();
+        ended_frames.extend(
+            report
+                .ended_frames
+                .into_iter()
+                .take(5 - ended_frames.len().min(5)),
+        );
     }
     let published: u64 = counters
         .published
@@ -244,7 +295,10 @@ pub async fn run<P: Peer>(peer: Arc<P>, case: &Case, run_tag: &str) -> Result<Ou
         label: case.label(),
         case: case.clone(),
         connected: subs_per_channel.iter().sum::<u64>() as usize,
+        connected_sockets: sockets - connect_errors,
         connect_seconds,
+        rss_before_connect_mb,
+        rss_connected_mb,
         published_events: published,
         publish_events_per_s: published as f64 / publish_seconds,
         expected_frames: expected,
@@ -254,7 +308,10 @@ pub async fn run<P: Peer>(peer: Arc<P>, case: &Case, run_tag: &str) -> Result<Ou
         complete_subscribers: complete,
         missing_frames: missing,
         closed_by_server: closed,
+        ended_frames,
         publish_errors: counters.publish_errors.load(Ordering::Relaxed),
+        server_cpu_us_per_frame: cpu.server_pct / 100.0 * cpu.seconds * 1e6
+            / (delivered as f64).max(1.0),
         cpu,
         server_rss_mb,
     };
@@ -263,16 +320,22 @@ pub async fn run<P: Peer>(peer: Arc<P>, case: &Case, run_tag: &str) -> Result<Ou
     Ok(outcome)
 }
 
-async fn subscribe_with_retry<P: Peer>(peer: &P, channel: &str) -> Result<P::Sub> {
+/// One channel: the peer's socket of one subscription; several: its socket
+/// that holds them all.
+async fn subscribe_with_retry<P: Peer>(peer: &P, channels: &[String]) -> Result<P::Sub> {
     let mut attempt = 0;
     loop {
-        let result = tokio::time::timeout(
-            Duration::from_secs(10),
-            peer.subscribe(channel, net::next_source()),
-        )
-        .await
-        .map_err(anyhow::Error::from)
-        .and_then(|r| r);
+        let source = net::next_source();
+        let subscribing = async {
+            match channels {
+                [one] => peer.subscribe(one, source).await,
+                many => peer.subscribe_many(many, source).await,
+            }
+        };
+        let result = tokio::time::timeout(Duration::from_secs(10), subscribing)
+            .await
+            .map_err(anyhow::Error::from)
+            .and_then(|r| r);
         match result {
             Ok(sub) => return Ok(sub),
             Err(err) if attempt >= 2 => return Err(err),
@@ -284,27 +347,33 @@ async fn subscribe_with_retry<P: Peer>(peer: &P, channel: &str) -> Result<P::Sub
     }
 }
 
+/// One socket's subscriptions `first..first + received.len()`.
 struct ReceiverReport {
-    channel: usize,
-    received: u64,
-    closed: bool,
+    first: usize,
+    received: Vec<u64>,
+    /// Ended by the server (socket closed, or ended alone).
+    gone: Vec<bool>,
+    ended_frames: Vec<String>,
 }
 
-/// One subscriber's loop: counts frames and records their latency.
+/// One socket's loop: counts frames per subscription and records their latency.
 async fn receive<S: Subscriber>(
     mut sub: S,
-    index: usize,
-    channel: usize,
+    first: usize,
+    per_socket: usize,
     counters: Arc<Counters>,
     mut stop: watch::Receiver<bool>,
 ) -> ReceiverReport {
-    let mut received = 0u64;
-    let mut closed = false;
+    let mut received = vec![0u64; per_socket];
+    let mut fresh = vec![0u64; per_socket];
+    let mut gone = vec![false; per_socket];
+    let mut ended_frames = Vec::new();
     loop {
         // Shared counters are updated once per wake-up, not once per frame.
-        let before = received;
-        let mut on_event = |frame: &[u8]| {
-            received += 1;
+        let mut on_event = |j: usize, frame: &[u8]| {
+            if let Some(n) = fresh.get_mut(j) {
+                *n += 1;
+            }
             if let Some(sent) = stats::read_stamp(frame) {
                 counters
                     .latency
@@ -316,20 +385,41 @@ async fn receive<S: Subscriber>(
             _ = stop.changed() => break,
             r = sub.recv(&mut on_event) => r,
         };
-        counters
-            .delivered
-            .fetch_add(received - before, Ordering::Relaxed);
-        counters.received[index].fetch_add(received - before, Ordering::Relaxed);
+        let mut taken = 0;
+        for j in 0..per_socket {
+            let n = std::mem::take(&mut fresh[j]);
+            if n > 0 {
+                taken += n;
+                received[j] += n;
+                if !gone[j] {
+                    counters.received[first + j].fetch_add(n, Ordering::Relaxed);
+                }
+            }
+        }
+        counters.delivered.fetch_add(taken, Ordering::Relaxed);
+        // A subscription ended alone no longer holds the publisher back.
+        for (j, frame) in sub.take_ended() {
+            if j < per_socket && !gone[j] {
+                gone[j] = true;
+                counters.received[first + j].store(GONE, Ordering::Relaxed);
+                if ended_frames.len() < 5 {
+                    ended_frames.push(frame);
+                }
+            }
+        }
         if !matches!(result, Ok(true)) {
-            closed = true;
-            counters.received[index].store(GONE, Ordering::Relaxed);
+            for j in 0..per_socket {
+                gone[j] = true;
+                counters.received[first + j].store(GONE, Ordering::Relaxed);
+            }
             break;
         }
     }
     ReceiverReport {
-        channel,
+        first,
         received,
-        closed,
+        gone,
+        ended_frames,
     }
 }
 

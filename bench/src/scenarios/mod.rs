@@ -6,5 +6,6 @@ pub mod connections;
 pub mod fanout;
 pub mod latency;
 pub mod mcp;
+pub mod mux;
 pub mod publish;
 pub mod stuck;

@@ -144,7 +144,7 @@ pub async fn run(hub: &ChannelHub, case: &Case) -> Result<Outcome> {
         tokio::spawn(async move {
             loop {
                 let mut n = 0;
-                let result = reader.recv(&mut |_| n += 1).await;
+                let result = reader.recv(&mut |_, _| n += 1).await;
                 received.fetch_add(n, Ordering::Relaxed);
                 if !matches!(result, Ok(true)) {
                     reader_closed.store(true, Ordering::Relaxed);
