@@ -189,7 +189,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), Box<dyn std::error::Error>
         .catch_all_error(|err| async move { problem::render(err) })
         .around(telemetry::observe);
 
-    let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    let listener = listen(config.listen)?;
     let local = listener.local_addr()?;
     println!("channelhub listening on http://{local}");
     tracing::info!(%local, "listening");
@@ -324,4 +324,21 @@ async fn shutdown_signal() {
     }
     #[cfg(not(unix))]
     let _ = ctrl_c.await;
+}
+
+/// Connections the kernel may queue before the server accepts them. The
+/// default of `TcpListener::bind` (128) drops part of a reconnect burst
+/// (10 000 sockets after a restart), and a dropped connect waits a second
+/// before its retry; the kernel caps this at `net.core.somaxconn`.
+const LISTEN_BACKLOG: u32 = 4096;
+
+fn listen(addr: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = match addr {
+        std::net::SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        std::net::SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    // As `TcpListener::bind` does: a restart may bind while old connections linger.
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
 }
