@@ -29,6 +29,7 @@ on_both_backends!(
     bounds_close_or_refuse,
     padded_types_filter_live_events_as_they_filter_the_replay,
     an_ended_socket_leaves_its_rooms_before_the_close_handshake,
+    a_socket_that_takes_nothing_is_dropped_with_its_subscriptions,
 );
 
 async fn the_handshake_checks_the_credential_then_says_hello(backend: Backend) {
@@ -526,4 +527,56 @@ async fn an_ended_socket_leaves_its_rooms_before_the_close_handshake(backend: Ba
     }
     assert_eq!(server.metric("channelhub_ws_subscriptions").await, 0.0);
     drop(mux);
+}
+
+/// The write deadline ends the socket, not one subscription: a multiplexed
+/// socket that takes no bytes for `--write-timeout` is dropped even once its
+/// channels are quiet, with every subscription on it, while another socket
+/// on the same channels keeps its own.
+async fn a_socket_that_takes_nothing_is_dropped_with_its_subscriptions(backend: Backend) {
+    let server = TestServer::start_with(backend, &["--write-timeout", "1"]).await;
+    server.create_channel(json!({"id": "loud"})).await;
+    server.create_channel(json!({"id": "calm"})).await;
+    let mut stuck = Mux(server.ws_small_buffer("/ws").await);
+    stuck.next().await;
+    let (mut reader, _) = Mux::open(&server, None).await;
+    for mux in [&mut stuck, &mut reader] {
+        mux.subscribe(json!({"channel": "loud"})).await;
+        mux.subscribe(json!({"channel": "calm"})).await;
+    }
+    // 4 MB in 50 KB events (far under the queue bound), then quiet.
+    let pad = "x".repeat(50_000);
+    for batch in 0..8 {
+        let events: Vec<Value> = (0..10)
+            .map(|i| json!({"data": {"batch": batch, "i": i, "pad": pad}}))
+            .collect();
+        server.publish("loud", json!({"events": events})).await;
+    }
+    let frames = reader
+        .until("the 80th event", |f| {
+            f["data"]["batch"] == 7 && f["data"]["i"] == 9
+        })
+        .await;
+    assert_eq!(frames.len(), 80);
+    common::eventually(
+        "the stuck socket dropped with both subscriptions",
+        || async { server.subscribers("loud").await == 1 && server.subscribers("calm").await == 1 },
+    )
+    .await;
+    let series = "channelhub_slow_consumer_disconnects_total{reason=\"write_timeout\"}";
+    assert_eq!(server.metric(series).await, 1.0);
+    assert_eq!(server.metric("channelhub_ws_subscriptions").await, 2.0);
+    // The other socket carries on.
+    let event = server.publish("calm", json!({"data": "after"})).await;
+    assert_eq!(reader.next().await, event);
+    // The stuck client, reading at last: what the kernel held, then the end
+    // (a 4000 close if it fit, else a cut connection), never `unsubscribed`.
+    let (code, frames) = stuck.closed().await;
+    assert!(
+        frames.iter().all(|f| f.get("unsubscribed").is_none()),
+        "the socket ended, not a subscription"
+    );
+    if let Some(code) = code {
+        assert_eq!(code, CloseCode::from(4000));
+    }
 }
