@@ -30,6 +30,7 @@ on_both_backends!(
     padded_types_filter_live_events_as_they_filter_the_replay,
     an_ended_socket_leaves_its_rooms_before_the_close_handshake,
     a_socket_that_takes_nothing_is_dropped_with_its_subscriptions,
+    the_socket_reads_on_while_a_command_is_checked,
 );
 
 async fn the_handshake_checks_the_credential_then_says_hello(backend: Backend) {
@@ -579,4 +580,51 @@ async fn a_socket_that_takes_nothing_is_dropped_with_its_subscriptions(backend: 
     if let Some(code) = code {
         assert_eq!(code, CloseCode::from(4000));
     }
+}
+
+/// While the gate answers a command (a store read, here held 2.5 s by the
+/// debug hook), the socket still reads: pongs keep it alive through pings
+/// every 0.5 s, and the commands that came meanwhile run after it, in order.
+async fn the_socket_reads_on_while_a_command_is_checked(backend: Backend) {
+    let server = TestServer::start_with(backend, &["--ping-interval", "0.5"]).await;
+    server.create_channel(json!({"id": "first"})).await;
+    server.create_channel(json!({"id": "second"})).await;
+    let slow = server.join_with_env(&[("CHANNELHUB_DEBUG_PAUSE_AFTER_ACCESS_CHECK_MS", "2500")]);
+    let (mut mux, _) = Mux::open(&slow, None).await;
+    mux.send(json!({"subscribe": {"ref": "a", "channel": "first"}}))
+        .await;
+    mux.send(json!({"subscribe": {"ref": "b", "channel": "second"}}))
+        .await;
+    mux.send(json!({"unsubscribe": {"ref": "c", "channel": "never"}}))
+        .await;
+    let frames = mux
+        .until("the answer to the third command", |f| {
+            f.get("error").is_some()
+        })
+        .await;
+    let kinds: Vec<String> = frames
+        .iter()
+        .map(|f| {
+            let (kind, body) = f.as_object().unwrap().iter().next().unwrap();
+            format!(
+                "{kind}:{}",
+                body["ref"]
+                    .as_str()
+                    .or(body["channel"].as_str())
+                    .unwrap_or("")
+            )
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "subscribed:a",
+            "caught_up:first",
+            "subscribed:b",
+            "caught_up:second",
+            "error:c"
+        ]
+    );
+    let event = slow.publish("second", json!({"data": 1})).await;
+    assert_eq!(mux.next().await, event);
 }

@@ -23,7 +23,7 @@ use futures_util::{FutureExt, StreamExt, future::BoxFuture, stream::FuturesUnord
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use serde_json::Value;
 use tokio::{sync::broadcast::error::RecvError, time::Instant};
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::{Utf8Bytes, protocol::frame::coding::CloseCode};
 use tokio_util::sync::CancellationToken;
 
 mod commands;
@@ -45,6 +45,9 @@ use crate::{
 
 /// Malformed frames a socket may send; the next one closes it (1008).
 const MAX_MALFORMED_FRAMES: u32 = 10;
+/// Commands read while the gate answers one, run after it; past these the
+/// socket is not read until it has answered.
+const MAX_WAITING_COMMANDS: usize = 8;
 /// Commands a socket may send at once, as seconds of its steady rate.
 const COMMAND_BURST_SECONDS: u32 = 5;
 
@@ -189,6 +192,8 @@ struct Mux<'s> {
     commands: DefaultDirectRateLimiter,
     /// Subscriptions found past their bound during a blocked write.
     lagged: Vec<Arc<str>>,
+    /// Commands read while the gate answered an earlier one, in order.
+    waiting: VecDeque<Utf8Bytes>,
     expiry: Pin<Box<tokio::time::Sleep>>,
     next_expiry: Option<Instant>,
 }
@@ -214,6 +219,7 @@ pub(super) async fn run(socket: Socket, start: MuxStart, sessions: &Sessions) {
         malformed: 0,
         commands: RateLimiter::direct(Quota::per_second(per_second).allow_burst(burst)),
         lagged: Vec::new(),
+        waiting: VecDeque::new(),
         expiry: Box::pin(tokio::time::sleep_until(Instant::now())),
         next_expiry: None,
     };
@@ -259,9 +265,14 @@ impl Mux<'_> {
                 }
                 outcome = answer(&mut self.pending), if self.pending.is_some() => {
                     self.pending = None;
-                    self.on_outcome(outcome).await
+                    match self.on_outcome(outcome).await {
+                        Some(ending) => Some(ending),
+                        None => self.run_waiting().await,
+                    }
                 }
-                frame = self.socket.incoming.next(), if self.pending.is_none() => {
+                // Read on while the gate answers (pongs, closes), keeping a
+                // few commands for after it; past those, wait.
+                frame = self.socket.incoming.next(), if self.waiting.len() < MAX_WAITING_COMMANDS => {
                     match self.socket.on_read(frame).await {
                         Read::Gone => Some(Ending::Drop),
                         Read::TooLong => Some(Ending::Close(
@@ -270,6 +281,10 @@ impl Mux<'_> {
                             "client frame over the size limit (hello.max_frame_bytes)",
                         )),
                         Read::Binary => self.malformed(None, None, "binary frames are not read: send JSON text".into()).await,
+                        Read::Text(text) if self.pending.is_some() => {
+                            self.waiting.push_back(text);
+                            None
+                        }
                         Read::Text(text) => self.on_command(&text).await,
                         Read::Nothing => None,
                     }
@@ -285,6 +300,18 @@ impl Mux<'_> {
                 return going_away();
             }
         }
+    }
+
+    /// Runs the commands that came while the gate answered, until one of
+    /// them asks the gate again.
+    async fn run_waiting(&mut self) -> Option<Ending> {
+        while self.pending.is_none() {
+            let text = self.waiting.pop_front()?;
+            if let Some(ending) = self.on_command(&text).await {
+                return Some(ending);
+            }
+        }
+        None
     }
 
     /// Stages `frame` and writes everything staged.
