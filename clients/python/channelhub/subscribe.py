@@ -87,8 +87,10 @@ def backoff_delay(attempt: int, initial: float = 0.25, maximum: float = 10.0) ->
 
 
 class _End(Exception):
-    def __init__(self, opened: bool, code: int, reason: str) -> None:
+    def __init__(self, opened: bool, code: int, reason: str, retry_after: float | None = None) -> None:
         self.opened, self.code, self.reason = opened, code, reason
+        # A handshake refused with 429/503: how long the server asked to wait.
+        self.retry_after = retry_after
 
 
 async def events(
@@ -116,6 +118,7 @@ async def events(
         await state.anchor(backoff)
     while True:
         verdict = "retry"
+        wait = 0.0
         if use_ws:
             try:
                 if state.last is None and state.started_empty:
@@ -138,6 +141,9 @@ async def events(
                         verdict = "resume"
                     if verdict == "fatal":
                         raise SubscriptionClosed(end.code, end.reason) from None
+                elif end.retry_after is not None:
+                    # Throttled, not blocked: wait as asked, stay on WebSockets.
+                    wait = end.retry_after
                 elif await state.answers_http():
                     blocked += 1
                     if blocked >= 2 and mode == "auto":
@@ -159,7 +165,7 @@ async def events(
         # A resume is at once the first time only.
         delay = 0.0 if verdict == "resume" and attempt == 0 else backoff_delay(attempt, *backoff)
         attempt += 1
-        await asyncio.sleep(delay)
+        await asyncio.sleep(max(delay, wait))
 
 
 class _State:
@@ -240,6 +246,9 @@ class _State:
         except (OSError, InvalidHandshake, asyncio.TimeoutError) as error:
             if isinstance(error, InvalidStatus) and error.response.status_code in FINAL:
                 await self.answers_http()  # raises the REST refusal, with its words
+            if isinstance(error, InvalidStatus) and error.response.status_code in (429, 503):
+                wait = _seconds(error.response.headers.get("Retry-After"))
+                raise _End(False, error.response.status_code, str(error), retry_after=wait) from None
             raise _End(False, 1006, str(error)) from None
         self.opened_at = asyncio.get_running_loop().time()
         try:
@@ -309,3 +318,11 @@ class _State:
             for event in page.events:
                 if self._fresh(event):
                     yield event
+
+
+def _seconds(retry_after: str | None) -> float:
+    """A `Retry-After` in seconds (0 when absent or not a number of seconds)."""
+    try:
+        return max(0.0, float(retry_after)) if retry_after else 0.0
+    except ValueError:
+        return 0.0

@@ -120,3 +120,46 @@ def test_an_unreadable_answer_is_a_channelhub_error_and_no_timeout_is_allowed():
             assert moved.value.status == 302
     finally:
         server.shutdown()
+
+
+def test_a_handshake_refused_with_429_waits_its_retry_after_and_stays_on_websockets():
+    """A WebSocket handshake answered 429 (or 503) with `Retry-After` is
+    retried after that long, and is not taken for a proxy that blocks
+    WebSockets (which would switch the subscription to polling)."""
+    from websockets.asyncio.server import serve
+    from websockets.datastructures import Headers
+    from websockets.http11 import Response
+
+    attempts = []
+    polls = []
+    event = {"id": "01J00000000000000000000001", "channel_id": "c", "type": None, "data": 1,
+             "meta": None, "publisher_id": "p", "publisher_name": None,
+             "created_at": "2026-12-07T10:00:00.000Z"}
+
+    def process_request(connection, request):
+        if not request.path.startswith("/api/v1/channels/c/ws"):
+            # The HTTP probe and any poll: a plain answer, counted.
+            polls.append(request.path)
+            return connection.respond(200, "{}")
+        attempts.append(time.monotonic())
+        if len(attempts) <= 2:
+            return Response(429, "Too Many Requests", Headers({"Retry-After": "1", "Content-Length": "0"}), b"")
+        return None
+
+    async def handler(socket):
+        import json
+        await socket.send(json.dumps(event))
+        await asyncio.sleep(5)
+
+    async def run():
+        async with serve(handler, "127.0.0.1", 0, process_request=process_request) as server:
+            port = server.sockets[0].getsockname()[1]
+            async with channelhub.AsyncChannelhub(f"http://127.0.0.1:{port}") as hub:
+                iterator = hub.events("c", after="01J00000000000000000000000", backoff=(0.05, 0.1))
+                return await asyncio.wait_for(anext(iterator), 10)
+
+    got = asyncio.run(run())
+    assert got.id == event["id"]
+    assert len(attempts) == 3, attempts
+    assert attempts[1] - attempts[0] >= 0.9 and attempts[2] - attempts[1] >= 0.9, attempts
+    assert not any("/events" in path for path in polls), f"it fell back to polling: {polls}"
