@@ -237,7 +237,11 @@ class _State:
                 return
 
     async def run_ws(self) -> AsyncIterator[models.Event | Gap]:
-        query = {"close_codes": "app", "after": self.last, "types": ",".join(self.types) or None}
+        # A channel empty at the start, with no event seen yet, resumes from
+        # its first stored event (the nil id): an event published between the
+        # store read above and this connect is then replayed, not lost.
+        after = self.last if self.last is not None else (START if self.started_empty else None)
+        query = {"close_codes": "app", "after": after, "types": ",".join(self.types) or None}
         url = self.client.ws_url(self.channel, **query)
         token = self.token if self.token is not None else self.client.current_token()
         headers = {"Authorization": f"Bearer {token}"} if token else {}

@@ -2,6 +2,7 @@
 
 import asyncio
 import time
+import uuid
 
 import httpx
 import pytest
@@ -163,3 +164,33 @@ def test_a_handshake_refused_with_429_waits_its_retry_after_and_stays_on_websock
     assert len(attempts) == 3, attempts
     assert attempts[1] - attempts[0] >= 0.9 and attempts[2] - attempts[1] >= 0.9, attempts
     assert not any("/events" in path for path in polls), f"it fell back to polling: {polls}"
+
+
+def test_an_event_published_between_the_store_read_and_the_connect_is_not_lost(server_url, monkeypatch):
+    """A channel empty at the start: the subscription reads the store, then
+    connects. An event published between the two was in neither (and, with
+    no later event, never delivered); the connect now resumes from the
+    channel's first stored event. The store read publishes as it returns."""
+    from channelhub.subscribe import _State
+
+    channel = f"race-{uuid.uuid4().hex[:8]}"
+    with channelhub.Channelhub(server_url, token=ADMIN) as hub:
+        hub.create_channel({"id": channel, "is_public": True})
+    original = _State.read_store
+    raced = []
+
+    async def racing(self, before=None):
+        async for item in original(self, before):
+            yield item
+        if before is None and not raced:
+            raced.append(await asyncio.to_thread(publish, server_url, channel, ["raced"]))
+
+    monkeypatch.setattr(_State, "read_store", racing)
+
+    async def first():
+        async with channelhub.AsyncChannelhub(server_url) as hub:
+            return await asyncio.wait_for(anext(hub.events(channel)), 10)
+
+    event = asyncio.run(first())
+    assert raced, "the store read ran"
+    assert event.data == "raced"

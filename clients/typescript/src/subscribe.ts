@@ -275,10 +275,14 @@ class Session implements Subscription {
   }
 
   private runOwnSocket(WebSocketImpl: WebSocketConstructor): Promise<WsEnd> {
+    // On a server with the multiplexed socket (so one that knows the nil id),
+    // an empty channel with no event seen yet resumes from its first stored
+    // event: one published between the store read and this connect is replayed.
+    const fromStart = this.startedEmpty && sharedSocket(this.client).supported === true;
     const url = this.client.wsUrl(this.channel, {
       types: this.typeList,
       token: this.token,
-      after: this.lastEventId,
+      after: this.lastEventId ?? (fromStart ? NIL_ID : undefined),
       close_codes: 'app',
     });
     return new Promise((resolve) => {
