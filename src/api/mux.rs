@@ -22,10 +22,9 @@ use crate::{
     model::{Millis, format_millis},
 };
 
-/// The hub as the multiplexed socket's gate. Its checks run on the runtime
-/// that owns the store's connections, not on the live runtime.
-/// One per socket: it charges the socket's address for the credentials
-/// its frames present.
+/// The hub as the multiplexed socket's gate, one per socket (it charges the
+/// socket's address for the credentials its frames present). Its checks run
+/// on the runtime that owns the store's connections, not on the live runtime.
 pub struct HubGate {
     hub: Arc<Hub>,
     runtime: tokio::runtime::Handle,
@@ -81,11 +80,8 @@ impl Gate for HubGate {
         }
         let hub = self.hub.clone();
         let channel_id = subscribe.channel.clone();
-        let types: Vec<String> = subscribe
-            .types
-            .iter()
-            .map(|t| t.trim().to_owned())
-            .collect();
+        // Already trimmed by `protocol::parse`, as live delivery reads them.
+        let types = subscribe.types.clone();
         let after = subscribe.after.clone();
         self.run(async move {
             // Joined before the access check, as every live listener is.

@@ -77,9 +77,6 @@ impl ApiError {
         }
     }
 
-    /// The problem in one line, as an MCP tool error says it:
-    /// `Title (status): detail`, and `retry after N s` when it has a
-    /// `Retry-After`.
     pub fn status(&self) -> StatusCode {
         self.status
     }
@@ -96,6 +93,9 @@ impl ApiError {
             .and_then(|(_, value)| value.to_str().ok()?.parse().ok())
     }
 
+    /// The problem in one line, as an MCP tool error says it:
+    /// `Title (status): detail`, and `retry after N s` when it has a
+    /// `Retry-After`.
     pub fn one_line(&self) -> String {
         let title = self.status.canonical_reason().unwrap_or("Error");
         let mut text = format!("{title} ({}): {}", self.status.as_u16(), self.detail);

@@ -31,7 +31,8 @@ mod replay;
 
 use super::socket::{Read, Socket};
 use super::{
-    APP_SLOW_CONSUMER, APP_TOKEN_EXPIRED, Ending, Feed, Sessions, Slow, going_away, is_behind,
+    APP_SLOW_CONSUMER, APP_TOKEN_EXPIRED, Ending, Feed, Sessions, Slow, close_code, going_away,
+    is_behind,
     protocol::{self, Refusal, Subscribe},
 };
 use crate::{
@@ -241,10 +242,8 @@ pub(super) async fn run(socket: Socket, start: MuxStart, sessions: &Sessions) {
         pending,
         ..
     } = mux;
-    // Leave the rooms first (see the per-channel session).
-    for sub in subs.values() {
-        sub.stop.cancel();
-    }
+    // Leave the rooms first (see the per-channel session): the listeners
+    // are in the waits, the replays and the pending admission.
     drop((subs, armed, queued, running, pending));
     socket.close(ending, true).await;
 }
@@ -378,7 +377,7 @@ impl Mux<'_> {
 
     fn end_with(&mut self, channel: &str, ending: Ending) {
         let (code, reason) = match ending {
-            Ending::Close(seed, app, reason) => (app.unwrap_or(u16::from(seed)), reason),
+            Ending::Close(seed, app, reason) => (u16::from(close_code(seed, app, true)), reason),
             Ending::Drop => (u16::from(CloseCode::Error), "ended"),
         };
         self.end(channel, None, code, reason);
