@@ -399,7 +399,7 @@ class Channelhub(_Base):
                     time.sleep(max(wait, backoff_delay(attempt)))
         return stored
 
-    def events(self, channel: str, **options: Any) -> Iterator[Any]:
+    def events(self, channel: str | list[str], **options: Any) -> Iterator[Any]:
         """`for event in hub.events(channel, ...)`: every event once, in order,
         across reconnects (see `channelhub.subscribe`; same options as
         `AsyncChannelhub.events`). The subscription runs on a thread of its
@@ -452,12 +452,15 @@ class AsyncChannelhub(_Base):
                     await asyncio.sleep(max(wait, backoff_delay(attempt)))
         return stored
 
-    def events(self, channel: str, **options: Any) -> AsyncIterator[Any]:
+    def events(self, channel: str | list[str], **options: Any) -> AsyncIterator[Any]:
         """`async for event in hub.events(channel, ...)`: every event once, in
         order, across reconnects and restarts, with gaps reported; options:
         `types`, `after`, `token`, `mode` (auto, ws, poll), `on_gap`,
         `yield_gaps`, `backoff`, `poll_wait`, `ws_retry_after` (see
-        `channelhub.subscribe`)."""
+        `channelhub.subscribe`). A list of channels shares one connection
+        (the multiplexed socket; `after` is then a dict of channel to id,
+        and `on_close` lets the others go on when one ends; see
+        `channelhub.multiplexed`)."""
         from .subscribe import events
 
         return events(self, channel, **options)

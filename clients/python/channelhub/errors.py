@@ -20,6 +20,8 @@ class ChannelhubError(Exception):
         self.detail = detail
         self.problem = problem
         self.retry_after = retry_after
+        #: The channel a subscription of several channels lost (`events([...])`).
+        self.channel: str | None = None
 
 
 class BadRequest(ChannelhubError):

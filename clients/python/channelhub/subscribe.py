@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+from contextlib import aclosing
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -56,6 +57,8 @@ class Gap:
 
     after: str
     removed_through: str
+    #: The channel (always set by `events()`).
+    channel: str | None = None
 
 
 class SubscriptionClosed(ChannelhubError):
@@ -95,19 +98,33 @@ class _End(Exception):
 
 async def events(
     client: AsyncChannelhub,
-    channel: str,
+    channel: str | list[str],
     *,
     types: list[str] | None = None,
-    after: str | None = None,
+    after: str | dict[str, str] | None = None,
     token: str | None = None,
     mode: str = "auto",
     on_gap: Callable[[Gap], Any] | None = None,
     yield_gaps: bool = False,
+    on_close: Callable[[ChannelhubError], Any] | None = None,
     backoff: tuple[float, float] = (0.25, 10.0),
     poll_wait: int = 30,
     ws_retry_after: float = 60.0,
 ) -> AsyncIterator[models.Event | Gap]:
-    """The subscription as an async iterator; see the module's doc."""
+    """The subscription as an async iterator; see the module's doc. A list
+    of channels shares one connection (`channelhub.multiplexed`)."""
+    if not isinstance(channel, str):
+        # Every option but these is passed on as it is.
+        options = dict(locals())
+        del options["client"], options["channel"], options["after"], options["on_close"]
+        from .multiplexed import events_many
+
+        async with aclosing(events_many(client, channel, after=after, on_close=on_close, **options)) as items:
+            async for item in items:
+                yield item
+        return
+    if on_close is not None:
+        raise ValueError("on_close is for several channels (one channel's ending ends its loop)")
     if mode not in ("auto", "ws", "poll"):
         raise ValueError("mode is auto, ws or poll")
     state = _State(client, channel, types, after, token, on_gap, yield_gaps)
@@ -261,7 +278,9 @@ class _State:
                     continue
                 frame = json.loads(message)
                 if "gap" in frame and "id" not in frame:
-                    gap = Gap(after=frame["gap"]["after"], removed_through=frame["gap"]["removed_through"])
+                    gap = Gap(
+                        after=frame["gap"]["after"], removed_through=frame["gap"]["removed_through"], channel=self.channel
+                    )
                     for item in self._gap(gap):
                         yield item
                     continue
@@ -317,7 +336,7 @@ class _State:
                 return
             announced = True
             if page.gap is not None and self.last is not None:
-                for item in self._gap(Gap(after=self.last, removed_through=page.gap.removed_through)):
+                for item in self._gap(Gap(after=self.last, removed_through=page.gap.removed_through, channel=self.channel)):
                     yield item
             for event in page.events:
                 if self._fresh(event):

@@ -1,6 +1,7 @@
 """A real server for the tests: the debug binary (or $CHANNELHUB_BIN) on
 SQLite in a temporary directory, on a free loopback port."""
 
+import asyncio
 import os
 import socket
 import subprocess
@@ -90,3 +91,32 @@ def server_url():
         finally:
             process.terminate()
             process.wait(timeout=10)
+
+
+async def start_proxy(port: int, refuse):
+    """A loopback HTTP proxy to the server on `port` that answers a request
+    itself when `refuse(head)` gives a response (bytes), and passes the rest."""
+
+    async def pipe(reader, writer):
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        except ConnectionError:
+            pass
+        finally:
+            writer.close()
+
+    async def handle(client_reader, client_writer):
+        head = await client_reader.readuntil(b"\r\n\r\n")
+        answer = refuse(head)
+        if answer is not None:
+            client_writer.write(answer)
+            await client_writer.drain()
+            client_writer.close()
+            return
+        upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1", port)
+        upstream_writer.write(head)
+        await asyncio.gather(pipe(client_reader, upstream_writer), pipe(upstream_reader, client_writer))
+
+    return await asyncio.start_server(handle, "127.0.0.1", 0)

@@ -14,7 +14,7 @@ import pytest
 import channelhub
 from channelhub.subscribe import Gap, SubscriptionClosed, classify_close
 
-from conftest import ADMIN
+from conftest import ADMIN, start_proxy
 
 
 def publish(url: str, channel: str, values) -> list[str]:
@@ -214,29 +214,13 @@ def test_blocked_websockets_fall_back_to_long_polling(own_server):
     with channelhub.Channelhub(server.url, token=ADMIN) as hub:
         hub.create_channel({"id": "proxied", "is_public": True})
 
-    async def pipe(reader, writer):
-        try:
-            while data := await reader.read(65536):
-                writer.write(data)
-                await writer.drain()
-        except ConnectionError:
-            pass
-        finally:
-            writer.close()
-
-    async def handle(client_reader, client_writer):
-        head = await client_reader.readuntil(b"\r\n\r\n")
+    def refuse(head: bytes):
         if b"upgrade: websocket" in head.lower():
-            client_writer.write(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-            await client_writer.drain()
-            client_writer.close()
-            return
-        upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1", server.port)
-        upstream_writer.write(head)
-        await asyncio.gather(pipe(client_reader, upstream_writer), pipe(upstream_reader, client_writer))
+            return b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        return None
 
     async def run():
-        proxy = await asyncio.start_server(handle, "127.0.0.1", 0)
+        proxy = await start_proxy(server.port, refuse)
         port = proxy.sockets[0].getsockname()[1]
         async with channelhub.AsyncChannelhub(f"http://127.0.0.1:{port}") as hub:
             threading.Timer(1.5, publish, (server.url, "proxied", range(3))).start()
