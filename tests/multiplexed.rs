@@ -459,7 +459,7 @@ async fn bounds_close_or_refuse(backend: Backend) {
     let mut limited = None;
     for _ in 0..12 {
         let error = mux
-            .refused(json!({"unsubscribe": {"channel": "none"}}))
+            .refused(json!({"unsubscribe": {"ref": "u", "channel": "none"}}))
             .await;
         if error["status"] == 429 {
             limited = Some(error);
@@ -468,6 +468,11 @@ async fn bounds_close_or_refuse(backend: Backend) {
     }
     let limited = limited.expect("a command flood is refused");
     assert!(limited["retry_after"].as_u64().unwrap() >= 1, "{limited}");
+    // It names the command it refused, so a client knows which to send again.
+    assert_eq!(
+        (&limited["ref"], &limited["channel"]),
+        (&json!("u"), &json!("none"))
+    );
     // The subscriptions still deliver.
     let event = server.publish("bound-1", json!({"data": 1})).await;
     assert_eq!(mux.next().await, event);

@@ -11,6 +11,7 @@ dicts; answers are the generated models (or `None` for a 204).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import queue
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
@@ -499,9 +500,11 @@ def _blocking_events(url: str, token: Token, timeout: float, channel: str, optio
         ending: Any = (_DONE, None)
         try:
             async with AsyncChannelhub(url, token=token, timeout=timeout) as hub:
-                async for item in hub.events(channel, **options):
-                    if not await deliver(item):
-                        return
+                # Closed on the way out, so its socket closes with the loop.
+                async with contextlib.aclosing(hub.events(channel, **options)) as items:
+                    async for item in items:
+                        if not await deliver(item):
+                            return
         except asyncio.CancelledError:
             return
         except BaseException as error:  # handed to the caller's loop
@@ -513,6 +516,7 @@ def _blocking_events(url: str, token: Token, timeout: float, channel: str, optio
         task = loop.create_task(run())
         task_box.append(task)
         loop.run_until_complete(task)
+        loop.run_until_complete(loop.shutdown_asyncgens())
         loop.close()
 
     worker = threading.Thread(target=thread, name=f"channelhub-events-{channel}", daemon=True)

@@ -55,6 +55,8 @@ if TYPE_CHECKING:
 
 #: Items a merged fallback holds before its channels wait for the caller.
 _MERGE_QUEUE = 256
+#: Seconds the server has to send `hello` once the socket is open.
+HELLO_WITHIN = 10.0
 
 
 class _NoRoute(Exception):
@@ -118,7 +120,9 @@ async def events_many(
         raise ValueError("mode is auto, ws or poll")
     lanes = _lanes(list(channels), after)
     types = list(options["types"] or [])
-    session = _Session(client, lanes, types, options["token"], options["on_gap"], options["yield_gaps"], on_close)
+    session = _Session(
+        client, lanes, types, options["token"], options["on_gap"], options["yield_gaps"], on_close, backoff
+    )
     if mode == "poll":
         async with contextlib.aclosing(_merged(client, lanes, on_close, mode="poll", **options)) as items:
             async for item in items:
@@ -165,8 +169,11 @@ async def events_many(
 class _Session:
     """The multiplexed socket's state across reconnects."""
 
-    def __init__(self, client, lanes, types, token, on_gap, yield_gaps, on_close) -> None:
+    def __init__(self, client, lanes, types, token, on_gap, yield_gaps, on_close, backoff) -> None:
         self.client = client
+        self.backoff = backoff
+        #: The lane each `subscribe` of the current socket was sent for, by ref.
+        self.refs_sent: dict[str, _Lane] = {}
         self.lanes: dict[str, _Lane] = lanes
         self.types = types
         self.token = token
@@ -203,7 +210,9 @@ class _Session:
 
     async def _subscribe(self, socket, lane: _Lane) -> None:
         self.refs += 1
-        frame: dict[str, Any] = {"ref": f"s{self.refs}", "channel": lane.channel}
+        ref = f"s{self.refs}"
+        self.refs_sent[ref] = lane
+        frame: dict[str, Any] = {"ref": ref, "channel": lane.channel}
         if self.types:
             frame["types"] = self.types
         if lane.last is not None:
@@ -239,10 +248,17 @@ class _Session:
         loop = asyncio.get_running_loop()
         self.opened_at = loop.time()
         self.delivered = False
+        self.refs_sent.clear()
         for lane in self.lanes.values():
             lane.subscribed, lane.due = False, None
         try:
-            hello = json.loads(await socket.recv()).get("hello") or {}
+            try:
+                first = json.loads(await asyncio.wait_for(socket.recv(), HELLO_WITHIN))
+            except asyncio.TimeoutError:
+                raise _End(True, 1006, f"no hello within {HELLO_WITHIN} s") from None
+            hello = first.get("hello") if isinstance(first, dict) else None
+            if not isinstance(hello, dict):
+                raise _malformed(first)
             live = [lane for lane in self.lanes.values() if not lane.ended]
             bound = hello.get("max_subscriptions")
             if isinstance(bound, int) and len(live) > bound:
@@ -275,54 +291,82 @@ class _Session:
         finally:
             await socket.close()
 
-    def _frame(self, frame: dict[str, Any], now: float) -> list[Any]:
+    def _frame(self, frame: Any, now: float) -> list[Any]:
         """What one frame hands on; a lane to subscribe again is left
         unsubscribed (at once) or given a due time."""
+        if not isinstance(frame, dict):
+            raise _malformed(frame)
         if "id" in frame:
-            lane = self.lanes.get(frame.get("channel_id"))
             event = models.Event.model_validate(frame)
+            lane = self.lanes.get(event.channel_id)
             if lane is None or lane.ended or not lane.fresh(event):
-                return []
+                return []  # a channel not followed (any more), or a repeat
+            lane.retries = 0  # it made progress
             return [event]
         if len(frame) != 1:
-            return []
+            raise _malformed(frame)
         kind, body = next(iter(frame.items()))
         if not isinstance(body, dict):
-            return []
-        lane = self.lanes.get(body.get("channel"))
+            raise _malformed(frame)
+        # The channel a frame is about: named, or known by the ref it answers.
+        lane = self.lanes.get(body.get("channel")) or self.refs_sent.get(body.get("ref"))
         if kind == "subscribed" and lane is not None:
             if lane.last is None:
-                lane.last = body.get("position")
-            lane.retries = 0
+                position = body.get("position")
+                if not isinstance(position, str):
+                    raise _malformed(frame)
+                lane.last = position
         elif kind == "gap" and lane is not None:
-            gap = Gap(after=body["after"], removed_through=body["removed_through"], channel=lane.channel)
+            after, removed = body.get("after"), body.get("removed_through")
+            if not isinstance(after, str) or not isinstance(removed, str):
+                raise _malformed(frame)
+            gap = Gap(after=after, removed_through=removed, channel=lane.channel)
             if self.on_gap is not None:
                 self.on_gap(gap)
             return [gap] if self.yield_gaps else []
         elif kind == "unsubscribed" and lane is not None and not lane.ended:
-            code, reason = body.get("code", 1006), body.get("reason", "")
+            code, reason = body.get("code"), body.get("reason") or ""
+            if not isinstance(code, int) or not isinstance(reason, str):
+                raise _malformed(frame)
             lane.subscribed = False
-            verdict = classify_close(code, reason)
             if code == 4003 and self.refreshable:
                 return [_RECONNECT]
+            verdict = classify_close(code, reason)
             if verdict == "fatal":
                 self._end_lane(lane, SubscriptionClosed(code, reason))
-            elif verdict == "retry":
-                lane.due = now + backoff_delay(lane.retries)
-                lane.retries += 1
-        elif kind == "error" and lane is not None and not lane.ended:
-            status = body.get("status", 0)
-            if status == 409:
+            else:
+                # A resume is at once the first time only (as for one channel).
+                self._again(lane, now, 0.0 if verdict == "resume" and lane.retries == 0 else None)
+        elif kind == "error":
+            status, wait = body.get("status"), body.get("retry_after")
+            if not isinstance(status, int):
+                raise _malformed(frame)
+            if lane is None:
+                if status == 429:
+                    return []  # a command past the rate, not ours to retry
+                raise _refusal(status, body)  # a frame of ours the server could not read
+            if lane.ended or status == 409:
                 return []  # already on this socket
             lane.subscribed = False
-            if status == 429:
-                lane.due = now + max(float(body.get("retry_after") or 1), 0.05)
-            elif status in FINAL:
+            if status in FINAL:
                 self._end_lane(lane, _refusal(status, body))
+            elif status == 429:
+                self._again(lane, now, float(wait) if isinstance(wait, (int, float)) and wait >= 0 else 1.0)
             else:
-                lane.due = now + backoff_delay(lane.retries)
-                lane.retries += 1
+                self._again(lane, now, None)
         return []
+
+    def _again(self, lane: _Lane, now: float, wait: float | None) -> None:
+        """Subscribes the lane again after `wait` seconds, or after a backoff
+        that grows until it delivers an event."""
+        if wait is None:
+            wait = backoff_delay(lane.retries, *self.backoff)
+        lane.retries += 1
+        lane.due = now + max(wait, 0.0)
+
+
+def _malformed(frame: Any) -> ValueError:
+    return ValueError(f"a malformed frame from the server: {json.dumps(frame)[:200]}")
 
 
 #: A marker `_frame` answers when the socket must reconnect with a renewed token.

@@ -72,6 +72,7 @@ class SubscriptionClosed(ChannelhubError):
 
 def classify_close(code: int, reason: str) -> str:
     """`resume` (at once), `retry` (after a backoff) or `fatal`."""
+    reason = reason or ""
     if code == 4000:
         return "resume"
     if code in (4001, 4002, 4003, 4004):

@@ -5,6 +5,7 @@ their channel; a server without the route, and long-polling, follow each
 channel on its own."""
 
 import asyncio
+import contextlib
 import threading
 import time
 import urllib.request
@@ -258,3 +259,156 @@ def test_bad_arguments_are_refused_before_connecting():
     ]:
         with pytest.raises(ValueError):
             asyncio.run(asyncio.wait_for(first(channels, **options), 5))
+
+
+def test_commands_past_the_sockets_rate_are_retried(own_server):
+    # Review finding: a subscribe refused for the command rate (429, named
+    # by its ref only) was never sent again, and its channel never followed.
+    server = own_server("--ws-commands-per-second", "1")
+    channels = [f"rate-{n}" for n in range(8)]
+    create(server.url, *channels)
+
+    async def follow():
+        seen = []
+        async with channelhub.AsyncChannelhub(server.url) as hub:
+            async def later():
+                await asyncio.sleep(0.5)
+                for channel in channels:
+                    await asyncio.to_thread(publish, server.url, channel, [channel])
+
+            publisher = asyncio.get_running_loop().create_task(later())
+            async for event in hub.events(channels, after=START):
+                seen.append(event.data)
+                if len(seen) == len(channels):
+                    break
+            await publisher
+        return seen
+
+    assert sorted(asyncio.run(asyncio.wait_for(follow(), 60))) == sorted(channels)
+
+
+def fake_server(script):
+    """A WebSocket server that runs `script(socket, subscribes)` per connection
+    (subscribes: the subscribe frames received so far, over all connections)."""
+    import json
+
+    from websockets.asyncio.server import serve
+
+    subscribes: list[dict] = []
+    connections: list[int] = []
+
+    async def handler(socket):
+        connections.append(1)
+        await script(socket, subscribes)
+
+    async def read_subscribes(socket):
+        async for message in socket:
+            frame = json.loads(message)
+            if "subscribe" in frame:
+                subscribes.append(frame["subscribe"])
+                yield frame["subscribe"]
+
+    def start():
+        return serve(handler, "127.0.0.1", 0)
+
+    return start, subscribes, connections, read_subscribes
+
+
+def test_a_subscription_ended_again_and_again_backs_off():
+    # Review finding: 4000 on every subscribe made the client resubscribe at
+    # once, forever (33 000 subscribes in 8 s); 4011 never backed off more.
+    import json
+
+    def run(code):
+        async def script(socket, _):
+            await socket.send(json.dumps({"hello": {"max_subscriptions": 100}}))
+            async for frame in read(socket):
+                await socket.send(json.dumps({"subscribed": {"ref": frame["ref"], "channel": "c", "position": START}}))
+                await socket.send(json.dumps({"unsubscribed": {"ref": None, "channel": "c", "code": code, "reason": ""}}))
+
+        server, subscribes, _, read = fake_server(script)
+
+        async def follow():
+            async with server() as ws_server:
+                port = ws_server.sockets[0].getsockname()[1]
+                async with channelhub.AsyncChannelhub(f"http://127.0.0.1:{port}") as hub:
+                    with contextlib.suppress(asyncio.TimeoutError):
+                        await asyncio.wait_for(_drain(hub.events(["c"], backoff=(0.2, 1.0))), 3)
+            return len(subscribes)
+
+        return asyncio.run(follow())
+
+    # 0.2 s doubling to 1 s: at most ~8 in 3 s, against thousands before.
+    for code in (4000, 4011):
+        assert 2 <= run(code) <= 10, code
+
+
+async def _drain(items):
+    async for _ in items:
+        pass
+
+
+def test_malformed_frames_are_clear_errors_and_a_missing_hello_is_retried():
+    import json
+
+    from channelhub import multiplexed
+
+    frames = [
+        ["not", "an", "object"],
+        {"gap": {"channel": "c", "after": START}},
+        {"unsubscribed": {"channel": "c", "code": "4004", "reason": "deleted"}},
+        {"subscribed": {"ref": "s1", "channel": "c"}, "extra": {}},
+    ]
+    for bad in frames:
+        async def script(socket, _, bad=bad):
+            await socket.send(json.dumps({"hello": {"max_subscriptions": 100}}))
+            async for _frame in read(socket):
+                await socket.send(json.dumps(bad))
+
+        server, _, _, read = fake_server(script)
+
+        async def follow():
+            async with server() as ws_server:
+                port = ws_server.sockets[0].getsockname()[1]
+                async with channelhub.AsyncChannelhub(f"http://127.0.0.1:{port}") as hub:
+                    await _drain(hub.events(["c"]))
+
+        with pytest.raises(ValueError, match="malformed frame"):
+            asyncio.run(asyncio.wait_for(follow(), 10))
+
+    # A server that opens the socket and says nothing: reconnected, not waited on forever.
+    async def silent(socket, _):
+        await asyncio.sleep(30)
+
+    server, _, connections, _ = fake_server(silent)
+
+    async def follow_silent():
+        async with server() as ws_server:
+            port = ws_server.sockets[0].getsockname()[1]
+            async with channelhub.AsyncChannelhub(f"http://127.0.0.1:{port}") as hub:
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(_drain(hub.events(["c"], backoff=(0.05, 0.1))), 2.5)
+        return len(connections)
+
+    saved, multiplexed.HELLO_WITHIN = multiplexed.HELLO_WITHIN, 0.5
+    try:
+        assert asyncio.run(follow_silent()) >= 2, "the socket without hello was given up and reopened"
+    finally:
+        multiplexed.HELLO_WITHIN = saved
+
+
+def test_leaving_a_blocking_loop_closes_its_socket(own_server):
+    # Review finding: the blocking iterator left its socket open after `break`
+    # (until a garbage collection), for one channel and for several.
+    server = own_server()
+    create(server.url, "leave-a", "leave-b")
+    with channelhub.Channelhub(server.url) as hub:
+        for channels in (["leave-a", "leave-b"], "leave-a"):
+            threading.Timer(0.5, publish, (server.url, "leave-a", ["x"])).start()
+            for _ in hub.events(channels):
+                break
+    for _ in range(50):
+        if gauges(server.url)["channelhub_websocket_connections"] == 0:
+            break
+        time.sleep(0.1)
+    assert gauges(server.url)["channelhub_websocket_connections"] == 0

@@ -67,6 +67,19 @@ pub struct BadFrame {
     pub detail: String,
 }
 
+impl Command {
+    /// The `ref` and channel a reply to this command names.
+    pub fn names(&self) -> (Option<&str>, Option<&str>) {
+        match self {
+            Command::Subscribe(subscribe) => {
+                (subscribe.reference.as_deref(), Some(&subscribe.channel))
+            }
+            Command::Unsubscribe { reference, channel } => (reference.as_deref(), Some(channel)),
+            Command::Refresh { reference, .. } => (reference.as_deref(), None),
+        }
+    }
+}
+
 /// Reads one client text frame.
 pub fn parse(text: &str) -> Result<Command, BadFrame> {
     let bad = |detail: String| BadFrame {

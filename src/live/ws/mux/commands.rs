@@ -24,10 +24,19 @@ use crate::live::{
 
 impl Mux<'_> {
     pub(super) async fn on_command(&mut self, text: &str) -> Option<Ending> {
+        let parsed = protocol::parse(text);
         if let Err(refusal) = self.spend_commands(1) {
-            return self.send(protocol::error(None, None, &refusal)).await;
+            // Named as the command named itself, so the client knows which
+            // one to send again.
+            let (reference, channel) = match &parsed {
+                Ok(command) => command.names(),
+                Err(bad) => (bad.reference.as_deref(), bad.channel.as_deref()),
+            };
+            return self
+                .send(protocol::error(reference, channel, &refusal))
+                .await;
         }
-        let command = match protocol::parse(text) {
+        let command = match parsed {
             Ok(command) => command,
             Err(bad) => {
                 let (reference, channel) = (bad.reference, bad.channel);
