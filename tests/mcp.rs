@@ -25,6 +25,7 @@ on_both_backends!(
     a_cancellation_ends_the_wait_it_names_and_frees_its_slot,
     a_trickled_body_times_out,
     credentials_that_are_not_bearer_or_sit_in_the_url_are_refused,
+    a_wait_rmcp_refuses_is_refused_before_any_wait,
 );
 
 const START: &str = "00000000000000000000000000";
@@ -892,4 +893,102 @@ async fn credentials_that_are_not_bearer_or_sit_in_the_url_are_refused(backend: 
             .unwrap();
         assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{query}");
     }
+}
+
+/// A plain wait parks before rmcp sees the request (`tools::prewait`); one
+/// that rmcp will refuse for its headers or shape must not park first:
+/// each of these 60 s waits on a quiet channel is refused at once (the
+/// client gives up after 20 s).
+async fn a_wait_rmcp_refuses_is_refused_before_any_wait(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    server
+        .create_channel(json!({"id": "quiet", "is_public": true}))
+        .await;
+    let call = |headers: &[(&str, &str)]| {
+        let mut request = server
+            .http
+            .post(format!("http://{}/mcp", server.addr))
+            .json(&wait_call(7, "quiet", 60));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request
+    };
+    // The newest protocol: the version and capabilities in `_meta`, the
+    // method and tool in headers.
+    let call_new = |headers: &[(&str, &str)]| {
+        let mut message = wait_call(8, "quiet", 60);
+        message["params"]["_meta"] = json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {}});
+        let mut request = server
+            .http
+            .post(format!("http://{}/mcp", server.addr))
+            .json(&message);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request
+    };
+    let new = ("MCP-Protocol-Version", "2026-07-28");
+    let method = ("Mcp-Method", "tools/call");
+    let name = ("Mcp-Name", "wait_for_events");
+    let accept = ("Accept", "application/json, text/event-stream");
+    let version = ("MCP-Protocol-Version", common::mcp::PROTOCOL);
+    let cases = [
+        (
+            "an unknown protocol version",
+            call(&[accept, ("MCP-Protocol-Version", "1999-01-01")]),
+        ),
+        (
+            "a method header that differs from the body",
+            call_new(&[accept, new, ("Mcp-Method", "tools/list"), name]),
+        ),
+        ("no tool name header", call_new(&[accept, new, method])),
+        (
+            "no text/event-stream in Accept",
+            call(&[("Accept", "application/json"), version]),
+        ),
+        (
+            "the 2026-07-28 header without the version in _meta",
+            call(&[accept, ("MCP-Protocol-Version", "2026-07-28")]),
+        ),
+    ];
+    for (case, request) in cases {
+        let response = request
+            .timeout(std::time::Duration::from_secs(20))
+            .send()
+            .await
+            .unwrap_or_else(|err| panic!("{case}: no answer within 20 s ({err})"));
+        let status = response.status();
+        let body = response.text().await.unwrap();
+        assert!(
+            status.is_client_error() || body.contains("\"error\""),
+            "{case}: refused, got {status} {body}"
+        );
+    }
+    // The same call with every header right waits, and answers its page.
+    let mut message = wait_call(9, "quiet", 1);
+    message["params"]["_meta"] = json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {}});
+    let response = server
+        .http
+        .post(format!("http://{}/mcp", server.addr))
+        .header(accept.0, accept.1)
+        .header(new.0, new.1)
+        .header(method.0, method.1)
+        .header(name.0, name.1)
+        .json(&message)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "{}",
+        response.text().await.unwrap()
+    );
+    let (message, _) = answer(response).await;
+    let page = tool_answer(&message).ok();
+    assert_eq!(
+        (page["events"].clone(), page["timed_out"].clone()),
+        (json!([]), json!(true))
+    );
 }

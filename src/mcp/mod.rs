@@ -76,13 +76,15 @@ pub fn endpoint(hub: Arc<Hub>, limits: Arc<Limits>, settings: McpSettings) -> im
     let in_flight = Arc::new(InFlight::default());
     // Made once; each request gets a clone (handles to the same state).
     let tools = ChannelhubMcp::new(hub.clone(), limits.clone(), in_flight.clone(), shutdown);
+    let for_service = tools.clone();
     let service = StreamableHttpService::new(
-        move || Ok(tools.clone()),
+        move || Ok(for_service.clone()),
         Arc::new(NeverSessionManager::default()),
         config,
     );
     let endpoint = McpEndpoint {
         service,
+        tools,
         in_flight,
         max_body_bytes: settings.max_body_bytes,
         body_timeout: settings.body_timeout,
@@ -95,6 +97,8 @@ pub fn endpoint(hub: Arc<Hub>, limits: Arc<Limits>, settings: McpSettings) -> im
 /// cancellation delivered to the call it names, the response converted.
 struct McpEndpoint {
     service: StreamableHttpService<ChannelhubMcp, NeverSessionManager>,
+    /// The tools, for a wait run before rmcp (`tools::prewait`).
+    tools: ChannelhubMcp,
     in_flight: Arc<InFlight>,
     max_body_bytes: usize,
     body_timeout: Duration,
@@ -132,14 +136,25 @@ impl Endpoint for McpEndpoint {
             }
             Ok(Ok(body)) => body,
         };
+        let message = serde_json::from_slice::<serde_json::Value>(&body).ok();
+        let caller = req.extensions().get::<McpCaller>().cloned();
         // Stateless, a cancellation arrives as a request of its own.
-        if let Ok(message) = serde_json::from_slice::<serde_json::Value>(&body)
+        if let (Some(message), Some(caller)) = (&message, &caller)
             && message["method"] == "notifications/cancelled"
-            && let Some(caller) = req.extensions().get::<McpCaller>()
         {
             self.in_flight
                 .cancel(caller, &message["params"]["requestId"]);
             return Ok(Response::builder().status(StatusCode::ACCEPTED).finish());
+        }
+        // A plain wait parks here, before rmcp builds its per-request
+        // service; rmcp then answers the call with what it found.
+        let picked = message
+            .as_ref()
+            .and_then(|message| tools::prewait(req.headers(), message));
+        drop(message);
+        if let (Some((args, id)), Some(caller)) = (picked, caller) {
+            let answer = self.tools.wait_before(args, &caller, &id).await;
+            req.extensions_mut().insert(tools::Answered::new(answer));
         }
         req.set_body(body);
         let response = self.service.handle(http::Request::from(req)).await;

@@ -12,7 +12,7 @@ use rmcp::{
         router::tool::ToolRouter,
         wrapper::{Json, Parameters},
     },
-    model::{Implementation, ProgressNotificationParam, ServerCapabilities, ServerConfig},
+    model::{Implementation, ServerCapabilities, ServerConfig},
     service::RequestContext,
     tool, tool_handler, tool_router,
 };
@@ -21,6 +21,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
+mod wait;
+
 use super::{McpCaller, calls::InFlight};
 use crate::{
     api::problem::ApiError,
@@ -28,6 +30,7 @@ use crate::{
     limits::{Limits, ToolCost},
     model::{Channel, Event, EventQuery, NewEvent, check_storable_opt, parse_rfc3339, tool_schema},
 };
+pub use wait::{Answered, WaitArgs, prewait};
 
 /// Bytes of event JSON a page holds at most (at least one event): a page
 /// must fit a model's context. A page cut short says `has_more`, and its
@@ -129,29 +132,6 @@ pub struct ReadArgs {
     /// 1–1000, default 20.
     #[schemars(range(min = 1, max = 1000))]
     limit: Option<u32>,
-}
-
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-#[schemars(transform = tool_schema::input)]
-pub struct WaitArgs {
-    /// The channel id.
-    channel: String,
-    /// The cursor from the previous result. Without it: wait for events
-    /// published after this call starts.
-    #[schemars(pattern(r"^[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{26}$"))]
-    after: Option<String>,
-    /// Only these event types (at most 100, each 1–128 characters).
-    #[schemars(length(max = 100))]
-    types: Option<Vec<String>>,
-    /// 1–1000, default 20.
-    #[schemars(range(min = 1, max = 1000))]
-    limit: Option<u32>,
-    /// How long to wait when nothing is there yet: 0–60 s, default 25. If
-    /// your MCP client times out first, pass less; call again with the
-    /// returned cursor, nothing is lost.
-    #[schemars(range(min = 0, max = 60))]
-    timeout_seconds: Option<u32>,
 }
 
 /// A channel, as REST's `GET /channels/{id}` answers it.
@@ -550,97 +530,6 @@ impl ChannelhubMcp {
         };
         count("wait_for_events", outcome);
         result.map(Json)
-    }
-}
-
-impl ChannelhubMcp {
-    async fn wait(
-        &self,
-        args: WaitArgs,
-        ctx: &RequestContext<RoleServer>,
-    ) -> Result<EventPage, String> {
-        let caller = caller(ctx)?;
-        let token = caller.token.as_deref();
-        storable("channel", Some(&args.channel))?;
-        let seconds = args.timeout_seconds.unwrap_or(DEFAULT_WAIT_SECONDS);
-        if seconds > MAX_WAIT_SECONDS {
-            return Err(invalid(format!(
-                "timeout_seconds is at most {MAX_WAIT_SECONDS}"
-            )));
-        }
-        let types = types(args.types)?;
-        // Held until this call returns or is dropped (the client went away).
-        let _slot = if seconds > 0 {
-            self.limits
-                .admit_tool(ToolCost::LongPoll, caller.client, token)
-                .await
-                .map_err(refused)?
-        } else {
-            None
-        };
-        let after = match args.after {
-            Some(text) => cursor(Some(text))?,
-            None => self
-                .hub
-                .position_now(&args.channel, token)
-                .await
-                .map_err(refused)?,
-        };
-        let query = EventQuery {
-            after: after.clone(),
-            until: None,
-            since: None,
-            types,
-            limit: 0,
-        };
-        let wait = Duration::from_secs(u64::from(seconds));
-        let poll = self.hub.poll_within(
-            &args.channel,
-            token,
-            query,
-            Some(args.limit.unwrap_or(DEFAULT_LIMIT)),
-            wait,
-            PAGE_BYTES,
-        );
-        tokio::pin!(poll);
-        // A `notifications/cancelled` naming this call ends it.
-        let request_id = serde_json::to_value(&ctx.id).unwrap_or_default();
-        let registration = self.in_flight.register(&caller, &request_id);
-        let progress = ctx.meta.get_progress_token();
-        let started = tokio::time::Instant::now();
-        let mut ticker = tokio::time::interval_at(started + PROGRESS_EVERY, PROGRESS_EVERY);
-        let polled = loop {
-            tokio::select! {
-                result = &mut poll => break result,
-                () = ctx.ct.cancelled() => {
-                    return Err("Cancelled: the client cancelled the call".to_owned());
-                }
-                () = registration.cancelled().cancelled() => {
-                    return Err("Cancelled: the client cancelled the call".to_owned());
-                }
-                () = caller.closed.cancelled() => {
-                    return Err("Cancelled: the client went away".to_owned());
-                }
-                () = self.shutdown.cancelled() => {
-                    // The server is stopping: an empty page, same cursor.
-                    let page = Page { items: Vec::new(), cursor: after, has_more: false };
-                    break Ok((page, None));
-                }
-                _ = ticker.tick(), if progress.is_some() => {
-                    let Some(progress) = progress.clone() else { continue };
-                    let elapsed = started.elapsed().as_secs_f64().round();
-                    let note = ProgressNotificationParam::new(progress, elapsed)
-                        .with_total(f64::from(seconds))
-                        .with_message(format!("waiting for events on {}", args.channel));
-                    // A client that went away is noticed here too.
-                    let _ = ctx.peer.notify_progress(note).await;
-                }
-            }
-        };
-        let (page, gap) = polled.map_err(refused)?;
-        let mut out = page_out(page, gap);
-        out.timed_out = Some(out.events.is_empty());
-        Ok(out)
     }
 }
 
