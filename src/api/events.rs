@@ -119,6 +119,15 @@ pub struct EventList {
     pub events: Vec<Event>,
 }
 
+/// What a validate-only publish found: the events would be stored.
+#[derive(Debug, Object, Serialize)]
+pub struct Validation {
+    /// Always true: a publish that would be refused is answered with its problem.
+    pub valid: bool,
+    /// How many events the publish holds.
+    pub events: u32,
+}
+
 /// One page of events.
 #[derive(Debug, Object, Serialize)]
 pub struct EventPage {
@@ -217,6 +226,33 @@ impl EventsApi {
                 Published::Batch(SerdeJson(EventList { events: stored }), replayed)
             }
         })
+    }
+
+    /// Check a publish without storing it: the same body, credential and
+    /// checks as publishing (size, `meta`, and on a channel with
+    /// `strict_types` each event's type and data against its JSON Schema),
+    /// answered 200 when the publish would be stored, else with the problem
+    /// publishing would answer. Nothing is stored or delivered; it counts
+    /// against the publish rate like a publish.
+    #[oai(path = "/channels/:channel_id/events/validate", method = "post")]
+    async fn validate(
+        &self,
+        req: &Request,
+        channel_id: Path<String>,
+        body: JsonBody<PublishBody>,
+    ) -> Result<SerdeJson<Validation>, ApiError> {
+        let events: Vec<NewEvent> = match body.0 {
+            PublishBody::Single(event) => vec![into_new(event)],
+            PublishBody::Batch(batch) => batch.events.into_iter().map(into_new).collect(),
+        };
+        let count = self
+            .hub
+            .validate(&channel_id, presented_token(req).as_deref(), &events)
+            .await?;
+        Ok(SerdeJson(Validation {
+            valid: true,
+            events: u32::try_from(count).unwrap_or(u32::MAX),
+        }))
     }
 
     /// Poll events in publish order. Following `cursor` sees every event

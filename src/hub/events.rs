@@ -45,6 +45,17 @@ pub struct Published {
     pub replayed: bool,
 }
 
+/// A publish holds 1 to `MAX_BATCH_EVENTS` events.
+fn check_batch_size(events: &[NewEvent]) -> HubResult<()> {
+    if events.is_empty() || events.len() > MAX_BATCH_EVENTS {
+        return Err(HubError::Invalid(format!(
+            "a batch holds 1 to {MAX_BATCH_EVENTS} events, not {}",
+            events.len()
+        )));
+    }
+    Ok(())
+}
+
 fn validate_idempotency_key(key: &str) -> HubResult<()> {
     if key.is_empty()
         || key.len() > MAX_IDEMPOTENCY_KEY_CHARS
@@ -133,48 +144,8 @@ impl Hub {
             idempotency_key,
         } = publication;
         let channel = self.channel_for_publish(channel_id).await?;
-        let principal = self.authenticate(presented).await?;
-        let (publisher, token_id) = match &principal {
-            Principal::Admin => (Publisher::admin(), None),
-            Principal::Token(token)
-                if token.kind == TokenKind::Publish && token.channel_id == channel_id =>
-            {
-                (
-                    Publisher {
-                        id: token
-                            .publisher_id
-                            .clone()
-                            .unwrap_or_else(|| token.id.clone()),
-                        name: token.name.clone(),
-                    },
-                    Some(token.id.clone()),
-                )
-            }
-            Principal::Jwt(grant) if grant.can_publish(channel_id) => (
-                Publisher {
-                    id: grant.publisher_id(),
-                    name: grant.name.clone(),
-                },
-                grant.identity(),
-            ),
-            Principal::Token(_) | Principal::Jwt(_) => {
-                return Err(HubError::Forbidden(format!(
-                    "publishing needs a publish token of channel {channel_id:?}, a JWT with \
-                     a pub scope for it, or the admin token"
-                )));
-            }
-            Principal::Anonymous => {
-                return Err(HubError::Unauthorized(
-                    "publishing needs a publish token or the admin token".into(),
-                ));
-            }
-        };
-        if events.is_empty() || events.len() > MAX_BATCH_EVENTS {
-            return Err(HubError::Invalid(format!(
-                "a batch holds 1 to {MAX_BATCH_EVENTS} events, not {}",
-                events.len()
-            )));
-        }
+        let (publisher, token_id) = self.publisher_for(channel_id, presented).await?;
+        check_batch_size(&events)?;
         let idempotency = match idempotency_key {
             None => None,
             Some(key) => {
@@ -237,6 +208,67 @@ impl Hub {
                 replay(first, &key.fingerprint)
             }
         }
+    }
+
+    /// Who publishes, for a credential that may publish on this channel:
+    /// the publisher stamped on events and the credential's id.
+    async fn publisher_for(
+        &self,
+        channel_id: &str,
+        presented: Option<&str>,
+    ) -> HubResult<(Publisher, Option<String>)> {
+        let principal = self.authenticate(presented).await?;
+        Ok(match &principal {
+            Principal::Admin => (Publisher::admin(), None),
+            Principal::Token(token)
+                if token.kind == TokenKind::Publish && token.channel_id == channel_id =>
+            {
+                (
+                    Publisher {
+                        id: token
+                            .publisher_id
+                            .clone()
+                            .unwrap_or_else(|| token.id.clone()),
+                        name: token.name.clone(),
+                    },
+                    Some(token.id.clone()),
+                )
+            }
+            Principal::Jwt(grant) if grant.can_publish(channel_id) => (
+                Publisher {
+                    id: grant.publisher_id(),
+                    name: grant.name.clone(),
+                },
+                grant.identity(),
+            ),
+            Principal::Token(_) | Principal::Jwt(_) => {
+                return Err(HubError::Forbidden(format!(
+                    "publishing needs a publish token of channel {channel_id:?}, a JWT with \
+                     a pub scope for it, or the admin token"
+                )));
+            }
+            Principal::Anonymous => {
+                return Err(HubError::Unauthorized(
+                    "publishing needs a publish token or the admin token".into(),
+                ));
+            }
+        })
+    }
+
+    /// Checks a publish without storing it: the same credential, batch and
+    /// event checks (strict types included) as [`Hub::publish`]; answers how
+    /// many events would be stored.
+    pub async fn validate(
+        &self,
+        channel_id: &str,
+        presented: Option<&str>,
+        events: &[NewEvent],
+    ) -> HubResult<usize> {
+        let channel = self.channel_for_publish(channel_id).await?;
+        self.publisher_for(channel_id, presented).await?;
+        check_batch_size(events)?;
+        self.check_events(channel_id, &channel, events)?;
+        Ok(events.len())
     }
 
     /// Checks each event of a publish: its size, type, `meta` and, on a

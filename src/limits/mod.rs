@@ -100,7 +100,8 @@ fn route_of(req: &Request) -> Option<Route> {
     // The router answers HEAD with the GET handler: limits do the same.
     let get = matches!(*req.method(), Method::GET | Method::HEAD);
     match (req.method(), leaf) {
-        (&Method::POST, "events") => Some(Route::Publish),
+        // A validate-only publish runs the same checks: it costs as much.
+        (&Method::POST, "events" | "events/validate") => Some(Route::Publish),
         (_, "events") if get && long_poll() => Some(Route::LongPoll),
         (_, "ws") if get => Some(Route::WebSocket),
         (_, "stream") if get => Some(Route::Stream),

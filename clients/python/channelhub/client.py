@@ -184,6 +184,13 @@ class _Operations:
         path = f"/channels/{_segment(channel)}/events/{_segment(event_id)}"
         return self._call(Call("GET", path, answer=models.Event))
 
+    def validate_events(self, channel: str, body: models.EventInput | models.EventBatchInput | Mapping[str, Any]):
+        """Checks a publish (one event or a batch) as publishing would, strict
+        types included, without storing it: a `Validation` when it would be
+        stored, else the exception publishing would raise."""
+        path = f"/channels/{_segment(channel)}/events/validate"
+        return self._call(Call("POST", path, body=_body(body), answer=models.Validation))
+
     def delete_event(self, channel: str, event_id: str):
         path = f"/channels/{_segment(channel)}/events/{_segment(event_id)}"
         return self._call(Call("DELETE", path))
@@ -313,6 +320,7 @@ OPERATIONS: dict[str, str] = {
     "GET /channels/{channel_id}/tokens": "list_tokens",
     "DELETE /channels/{channel_id}/tokens/{token_id}": "revoke_token",
     "POST /channels/{channel_id}/events": "publish",
+    "POST /channels/{channel_id}/events/validate": "validate_events",
     "GET /channels/{channel_id}/events": "poll_events",
     "GET /channels/{channel_id}/events/{event_id}": "get_event",
     "DELETE /channels/{channel_id}/events/{event_id}": "delete_event",

@@ -510,6 +510,16 @@ class UpdateServerMeta(BaseModel):
     email: Annotated[str | None, Field(max_length=256, pattern='^[^\\u0000]*$')] = None
 
 
+class Validation(BaseModel):
+    valid: Annotated[
+        bool,
+        Field(
+            description='Always true: a publish that would be refused is answered with its problem.'
+        ),
+    ]
+    events: Annotated[int, Field(description='How many events the publish holds.')]
+
+
 class WebhookState(StrEnum):
     active = 'active'
     disabled = 'disabled'

@@ -99,6 +99,8 @@ def test_every_operation(server_url, kind):
         assert {t.id for t in admin.list_tokens(channel)} >= {publisher.id, subscriber.id}
 
         with Client(server_url, token=publisher.token) as pub:
+            checked = pub.validate_events(channel, {"events": [{"type": "note", "data": {"n": 0}}] * 2})
+            assert (checked.valid, checked.events) == (True, 2)
             one = pub.publish(channel, {"type": "note", "data": {"n": 1}}, idempotency_key="k1")
             again = pub.publish(channel, {"type": "note", "data": {"n": 1}}, idempotency_key="k1")
             assert one.id == again.id, "a repeated key stores nothing twice"

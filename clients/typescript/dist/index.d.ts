@@ -33,6 +33,7 @@ export declare const OPERATIONS: {
     readonly 'GET /channels/{channel_id}/tokens': "listTokens";
     readonly 'DELETE /channels/{channel_id}/tokens/{token_id}': "revokeToken";
     readonly 'POST /channels/{channel_id}/events': "publish";
+    readonly 'POST /channels/{channel_id}/events/validate': "validateEvents";
     readonly 'GET /channels/{channel_id}/events': "pollEvents";
     readonly 'GET /channels/{channel_id}/events/{event_id}': "getEvent";
     readonly 'DELETE /channels/{channel_id}/events/{event_id}': "deleteEvent";

@@ -41,6 +41,7 @@ export const OPERATIONS = {
     'GET /channels/{channel_id}/tokens': 'listTokens',
     'DELETE /channels/{channel_id}/tokens/{token_id}': 'revokeToken',
     'POST /channels/{channel_id}/events': 'publish',
+    'POST /channels/{channel_id}/events/validate': 'validateEvents',
     'GET /channels/{channel_id}/events': 'pollEvents',
     'GET /channels/{channel_id}/events/{event_id}': 'getEvent',
     'DELETE /channels/{channel_id}/events/{event_id}': 'deleteEvent',

@@ -68,6 +68,14 @@ export declare class RestClient {
     pollEvents(channel: string, query?: PollQuery, options?: CallOptions): Promise<Schemas['EventPage']>;
     getEvent(channel: string, eventId: string, options?: CallOptions): Promise<Event>;
     deleteEvent(channel: string, eventId: string, options?: CallOptions): Promise<void>;
+    /**
+     * Checks a publish (one event, or `{events: [...]}`) as publishing would,
+     * strict types included, without storing it: resolves when it would be
+     * stored, rejects with the problem publishing would answer.
+     */
+    validateEvents(channel: string, body: EventInput | {
+        events: EventInput[];
+    }, options?: CallOptions): Promise<Schemas['Validation']>;
     /** The WebSocket URL (`ws:`/`wss:`) of a channel; the token goes in the query, as browsers cannot set headers. */
     wsUrl(channel: string, query?: QueryOf<'/channels/{channel_id}/ws', 'get'>): string;
     /**

@@ -82,6 +82,14 @@ export class RestClient {
     deleteEvent(channel, eventId, options) {
         return this.call('DELETE', `/channels/${seg(channel)}/events/${seg(eventId)}`, options);
     }
+    /**
+     * Checks a publish (one event, or `{events: [...]}`) as publishing would,
+     * strict types included, without storing it: resolves when it would be
+     * stored, rejects with the problem publishing would answer.
+     */
+    validateEvents(channel, body, options) {
+        return this.call('POST', `/channels/${seg(channel)}/events/validate`, { ...options, body });
+    }
     // --- Live (subscribing is in subscribe.ts) ----------------------------
     /** The WebSocket URL (`ws:`/`wss:`) of a channel; the token goes in the query, as browsers cannot set headers. */
     wsUrl(channel, query = {}) {

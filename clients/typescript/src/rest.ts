@@ -139,6 +139,14 @@ export class RestClient {
   deleteEvent(channel: string, eventId: string, options?: CallOptions): Promise<void> {
     return this.call('DELETE', `/channels/${seg(channel)}/events/${seg(eventId)}`, options);
   }
+  /**
+   * Checks a publish (one event, or `{events: [...]}`) as publishing would,
+   * strict types included, without storing it: resolves when it would be
+   * stored, rejects with the problem publishing would answer.
+   */
+  validateEvents(channel: string, body: EventInput | { events: EventInput[] }, options?: CallOptions): Promise<Schemas['Validation']> {
+    return this.call('POST', `/channels/${seg(channel)}/events/validate`, { ...options, body });
+  }
 
   // --- Live (subscribing is in subscribe.ts) ----------------------------
 

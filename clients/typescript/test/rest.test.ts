@@ -50,6 +50,7 @@ test('every REST operation of the OpenAPI document works against the server', as
   assert.ok(tokens.every((t) => !('token' in t)), 'listed tokens carry no secret');
 
   const publisher = recording(server.client({ token: publishToken.token }), called);
+  assert.deepEqual(await publisher.validateEvents(id, { events: [{ type: 'a', data: 0 }, { type: 'b', data: 0 }] }), { valid: true, events: 2 });
   const one = await publisher.publish(id, { type: 'a', data: { n: 1 } });
   assert.equal(one.publisher_id, 'agent-1');
   const batch = await publisher.publishBatch(id, [{ type: 'b', data: 2 }, { type: 'a', data: 3 }]);

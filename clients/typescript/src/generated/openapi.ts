@@ -1387,6 +1387,159 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/channels/{channel_id}/events/validate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Check a publish without storing it: the same body, credential and
+         *     checks as publishing (size, `meta`, and on a channel with
+         *     `strict_types` each event's type and data against its JSON Schema),
+         *     answered 200 when the publish would be stored, else with the problem
+         *     publishing would answer. Nothing is stored or delivered; it counts
+         *     against the publish rate like a publish.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    channel_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["PublishBody"];
+                };
+            };
+            responses: {
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json; charset=utf-8": components["schemas"]["Validation"];
+                    };
+                };
+                /** @description Malformed request or invalid input */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid credentials */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Valid credentials that do not allow this */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description No such channel, token or event */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The request body did not arrive within the server's body deadline */
+                408: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Conflict with the current state */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Gone for good: a webhook revoked for lost access (register anew), or an `Idempotency-Key` whose events were removed (`event_ids` names them) */
+                410: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body or event data too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Well-formed but refused: an `Idempotency-Key` reused for a different request */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A per-client limit was reached (rate or connections); retry after `Retry-After` seconds. Rate refusals carry `RateLimit` and `RateLimit-Policy` headers */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait before retrying */
+                        "Retry-After": string;
+                        /** @description IETF httpapi rate-limit draft: the bucket's quota and window, e.g. `"publish";q=2000;w=2` */
+                        "RateLimit-Policy"?: string;
+                        /** @description IETF httpapi rate-limit draft: what remains and seconds until more, e.g. `"publish";r=0;t=1` */
+                        RateLimit?: string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Database unavailable, or too many checks of this credential in progress (with `Retry-After`); nothing was changed */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/channels/{channel_id}/events/{event_id}": {
         parameters: {
             query?: never;
@@ -5323,6 +5476,19 @@ export interface components {
             owner?: string | null;
             company?: string | null;
             email?: string | null;
+        };
+        /**
+         * Validation
+         * @description What a validate-only publish found: the events would be stored.
+         */
+        Validation: {
+            /** @description Always true: a publish that would be refused is answered with its problem. */
+            valid: boolean;
+            /**
+             * Format: uint32
+             * @description How many events the publish holds.
+             */
+            events: number;
         };
         /**
          * Webhook
