@@ -19,6 +19,8 @@ pub const SLOW_CONSUMER_CLOSES: &str = "channelhub_slow_consumer_disconnects_tot
 pub const SLOW_REASON_QUEUE: &str = "queue";
 pub const SLOW_REASON_WRITE_TIMEOUT: &str = "write_timeout";
 pub const WEBHOOK_ATTEMPTS: &str = "channelhub_webhook_attempts_total";
+/// Webhook deliveries waiting (queued or retrying), on every node.
+pub const WEBHOOK_BACKLOG: &str = "channelhub_webhook_backlog";
 pub const LIMIT_REFUSALS: &str = "channelhub_limit_refusals_total";
 pub const REQUEST_SECONDS: &str = "channelhub_http_request_duration_seconds";
 pub const TOKEN_HASH_CHECKS: &str = "channelhub_token_hash_checks_total";
@@ -122,6 +124,10 @@ pub fn install() -> PrometheusHandle {
         "Channel subscriptions held on multiplexed sockets (/api/v1/ws)"
     );
     describe_gauge!(SUBSCRIBERS, "Live WebSocket subscribers on this node");
+    describe_gauge!(
+        WEBHOOK_BACKLOG,
+        "Webhook deliveries waiting (queued or retrying), on every node"
+    );
     describe_gauge!(
         LIVE_CHANNELS,
         "Channels with a live subscriber on this node"

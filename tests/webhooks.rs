@@ -31,6 +31,7 @@ on_both_backends!(
     slow_targets_time_out,
     redirects_are_failures_and_not_followed,
     private_targets_are_refused_at_delivery_time,
+    the_backlog_gauge_counts_waiting_deliveries,
 );
 
 const FAST_RETRIES: &[&str] = &[
@@ -862,4 +863,42 @@ async fn expired_webhooks_stop_and_are_removed(backend: Backend) {
         1,
         "nothing is delivered after expiry"
     );
+}
+
+/// `channelhub_webhook_backlog`: deliveries waiting in the shared queue
+/// (here a receiver that keeps failing, retried slowly), and none once the
+/// webhook is deleted.
+async fn the_backlog_gauge_counts_waiting_deliveries(backend: Backend) {
+    let server = TestServer::start_with(backend, &["--allow-private-webhooks"]).await;
+    server.create_channel(json!({"id": "backlog"})).await;
+    let receiver = Receiver::start(Behaviour {
+        fail_first: 1_000_000,
+        ..Behaviour::default()
+    })
+    .await;
+    server
+        .register_webhook("backlog", None, json!({"url": receiver.url}))
+        .await;
+    let hook = hook_id(&server, "backlog").await;
+    assert_eq!(server.metric("channelhub_webhook_backlog").await, 0.0);
+    for i in 0..3 {
+        server.publish_raw("backlog", json!({"data": i})).await;
+    }
+    eventually("three deliveries wait", || async {
+        server.metric("channelhub_webhook_backlog").await == 3.0
+    })
+    .await;
+    let (status, _) = server
+        .call(
+            Method::DELETE,
+            &format!("/channels/backlog/webhooks/{hook}"),
+            Some(ADMIN),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    eventually("nothing waits once the webhook is gone", || async {
+        server.metric("channelhub_webhook_backlog").await == 0.0
+    })
+    .await;
 }

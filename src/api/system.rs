@@ -76,13 +76,17 @@ pub async fn zooid_well_known(
 
 /// Prometheus text exposition of every metric in `telemetry`.
 #[handler]
-pub fn prometheus_metrics(
+pub async fn prometheus_metrics(
     handle: Data<&metrics_exporter_prometheus::PrometheusHandle>,
     hub: Data<&Arc<Hub>>,
 ) -> poem::Response {
     let (channels, subscribers) = hub.rooms().totals();
     metrics::gauge!(crate::telemetry::LIVE_CHANNELS).set(channels as f64);
     metrics::gauge!(crate::telemetry::SUBSCRIBERS).set(subscribers as f64);
+    // A database that does not answer leaves the last count standing.
+    if let Ok(backlog) = hub.webhook_backlog().await {
+        metrics::gauge!(crate::telemetry::WEBHOOK_BACKLOG).set(backlog as f64);
+    }
     poem::Response::builder()
         .content_type("text/plain; version=0.0.4")
         .body(handle.render())

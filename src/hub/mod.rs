@@ -21,7 +21,7 @@ pub mod webhooks;
 pub mod writer;
 
 use std::{
-    sync::Arc,
+    sync::{Arc, PoisonError},
     time::{Duration, Instant as StdInstant},
 };
 
@@ -140,6 +140,9 @@ pub struct Hub {
     allow_anonymous_webhooks: bool,
     /// JWT deny-list entries at most.
     max_revocations: usize,
+    /// The webhook queue's length as last counted, and when: `/metrics` is
+    /// public, so the count is taken at most once a second.
+    backlog: std::sync::Mutex<Option<(StdInstant, i64)>>,
 }
 
 /// Anonymous webhooks one address may hold unless configured.
@@ -172,6 +175,7 @@ impl Hub {
             max_anonymous_webhooks: DEFAULT_MAX_ANONYMOUS_WEBHOOKS,
             allow_anonymous_webhooks: true,
             max_revocations: DEFAULT_MAX_REVOCATIONS,
+            backlog: std::sync::Mutex::new(None),
         }
     }
 
@@ -205,6 +209,21 @@ impl Hub {
 
     pub async fn authenticate(&self, presented: Option<&str>) -> HubResult<Principal> {
         Ok(self.auth.authenticate(presented).await?)
+    }
+
+    /// Webhook deliveries waiting on every node (counted at most once a second).
+    pub async fn webhook_backlog(&self) -> HubResult<i64> {
+        let fresh = |seen: &Option<(StdInstant, i64)>| {
+            seen.filter(|(at, _)| at.elapsed() < Duration::from_secs(1))
+                .map(|(_, count)| count)
+        };
+        if let Some(count) = fresh(&self.backlog.lock().unwrap_or_else(PoisonError::into_inner)) {
+            return Ok(count);
+        }
+        let count = self.store.webhook_backlog().await?;
+        *self.backlog.lock().unwrap_or_else(PoisonError::into_inner) =
+            Some((StdInstant::now(), count));
+        Ok(count)
     }
 
     pub async fn database_ready(&self) -> HubResult<()> {

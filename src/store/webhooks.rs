@@ -137,6 +137,8 @@ pub trait WebhookStore: Send + Sync + 'static {
     ) -> StoreResult<Vec<DeliveryAttempt>>;
     /// When the earliest queued delivery is due, if any is queued.
     async fn next_job_due(&self) -> StoreResult<Option<Millis>>;
+    /// Deliveries waiting to be made, on every node (the shared queue's length).
+    async fn webhook_backlog(&self) -> StoreResult<i64>;
     /// The oldest queued delivery of each webhook, where it is due by `now`.
     async fn due_jobs(&self, now: Millis, limit: u32) -> StoreResult<Vec<WebhookJob>>;
     /// Logs an attempt and moves the job (and its webhook's state) on.
@@ -444,6 +446,12 @@ sql_impl!(WebhookStore {
                 })
             })
             .collect()
+    }
+
+    async fn webhook_backlog(&self) -> StoreResult<i64> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM webhook_jobs")
+            .fetch_one(self.pool())
+            .await?)
     }
 
     async fn next_job_due(&self) -> StoreResult<Option<Millis>> {
