@@ -933,7 +933,62 @@ async fn a_wait_rmcp_refuses_is_refused_before_any_wait(backend: Backend) {
     let name = ("Mcp-Name", "wait_for_events");
     let accept = ("Accept", "application/json, text/event-stream");
     let version = ("MCP-Protocol-Version", common::mcp::PROTOCOL);
+    let raw = |method: Method, content_type: &str, body: String| {
+        server
+            .http
+            .request(method, format!("http://{}/mcp", server.addr))
+            .header("Accept", "application/json, text/event-stream")
+            .header("MCP-Protocol-Version", common::mcp::PROTOCOL)
+            .header("Content-Type", content_type)
+            .body(body)
+    };
+    let wait = wait_call(7, "quiet", 60).to_string();
+    let json_type = "application/json";
     let cases = [
+        (
+            "another HTTP method",
+            raw(Method::PUT, json_type, wait.clone()),
+        ),
+        (
+            "a duplicate key (rmcp refuses it; a Value keeps the last)",
+            raw(
+                Method::POST,
+                json_type,
+                wait.replacen("{", r#"{"method":"tools/list","#, 1),
+            ),
+        ),
+        (
+            "a content type that only mentions JSON",
+            raw(Method::POST, "text/plain; x=application/json", wait.clone()),
+        ),
+        (
+            "a body version without the header",
+            server
+                .http
+                .post(format!("http://{}/mcp", server.addr))
+                .header("Accept", "application/json, text/event-stream")
+                .json(&{
+                    let mut call = wait_call(7, "quiet", 60);
+                    call["params"]["_meta"] =
+                        json!({"io.modelcontextprotocol/protocolVersion": "2025-06-18"});
+                    call
+                }),
+        ),
+        (
+            "_meta that is not an object",
+            raw(
+                Method::POST,
+                json_type,
+                wait.replacen(r#""name""#, r#""_meta":5,"name""#, 1),
+            ),
+        ),
+        (
+            "JSON refused in Accept (q=0)",
+            call(&[
+                ("Accept", "application/json;q=0, text/event-stream"),
+                version,
+            ]),
+        ),
         (
             "an unknown protocol version",
             call(&[accept, ("MCP-Protocol-Version", "1999-01-01")]),

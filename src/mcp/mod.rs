@@ -148,10 +148,8 @@ impl Endpoint for McpEndpoint {
         }
         // A plain wait parks here, before rmcp builds its per-request
         // service; rmcp then answers the call with what it found.
-        let picked = message
-            .as_ref()
-            .and_then(|message| tools::prewait(req.headers(), message));
         drop(message);
+        let picked = tools::prewait(req.method(), req.headers(), &body);
         if let (Some((args, id)), Some(caller)) = (picked, caller) {
             let answer = self.tools.wait_before(args, &caller, &id).await;
             req.extensions_mut().insert(tools::Answered::new(answer));

@@ -15,11 +15,12 @@ use std::{
     time::Duration,
 };
 
-use http::HeaderMap;
+use http::{HeaderMap, Method};
 use rmcp::{
     Peer, RoleServer,
     model::{
-        ClientJsonRpcMessage, GetMeta, ProgressNotificationParam, ProgressToken, ProtocolVersion,
+        ClientJsonRpcMessage, ClientRequest, GetMeta, ProgressNotificationParam, ProgressToken,
+        ProtocolVersion,
     },
     service::RequestContext,
 };
@@ -82,21 +83,18 @@ impl Answered {
     }
 }
 
+/// The largest request a wait is run for before rmcp: a wait call is a few
+/// hundred bytes, and the body is held for as long as the wait parks.
+const PREWAIT_MAX_BODY: usize = 16 * 1024;
+
 /// A request rmcp will run as the tool call `wait_for_events` without
-/// progress: its arguments and JSON-RPC id. Anything else (another method
-/// or tool, a batch, arguments the tool would refuse to parse, a progress
-/// token, headers rmcp would refuse) is `None` and goes to rmcp as it is,
-/// so a malformed request is refused at once, never after a wait.
-pub fn prewait(headers: &HeaderMap, message: &Value) -> Option<(WaitArgs, Value)> {
-    let id = message
-        .get("id")
-        .filter(|id| id.is_string() || id.is_i64())?;
-    let params = message.get("params")?;
-    if message.get("jsonrpc")? != "2.0"
-        || message.get("method")? != "tools/call"
-        || params.get("name")? != "wait_for_events"
-        || params.pointer("/_meta/progressToken").is_some()
-    {
+/// progress: its arguments and JSON-RPC id, read from the body as rmcp
+/// reads it. Anything else (another method or tool, a batch, a body rmcp
+/// would refuse, a progress token, headers rmcp would refuse or that this
+/// check cannot vouch for) is `None` and goes to rmcp as it is, so a
+/// malformed request is refused at once, never after a wait.
+pub fn prewait(method: &Method, headers: &HeaderMap, body: &[u8]) -> Option<(WaitArgs, Value)> {
+    if method != Method::POST || body.len() > PREWAIT_MAX_BODY {
         return None;
     }
     // A header given once, as text; `Err` when absent, `None` for anything odd.
@@ -108,18 +106,34 @@ pub fn prewait(headers: &HeaderMap, message: &Value) -> Option<(WaitArgs, Value)
             (Some(_), Some(_)) => None,
         }
     };
-    let media = |name: &str, wanted: &[&str]| {
-        header(name).and_then(Result::ok).is_some_and(|value| {
-            let value = value.to_ascii_lowercase();
-            wanted.iter().all(|w| value.contains(w))
-        })
-    };
-    if !media("content-type", &["application/json"])
-        || !media("accept", &["application/json", "text/event-stream"])
-        || headers
-            .keys()
-            .any(|name| name.as_str().starts_with("mcp-param-"))
+    let content_type = header("content-type")?.ok()?;
+    if !media_types(content_type).eq([("application/json".to_owned(), true)]) {
+        return None;
+    }
+    let accepted: Vec<_> = media_types(header("accept")?.ok()?).collect();
+    for wanted in ["application/json", "text/event-stream"] {
+        if !accepted
+            .iter()
+            .any(|(essence, ok)| essence == wanted && *ok)
+        {
+            return None;
+        }
+    }
+    if headers
+        .keys()
+        .any(|name| name.as_str().starts_with("mcp-param-"))
     {
+        return None;
+    }
+    // Typed, as rmcp parses it (duplicate keys, `_meta` shapes and all).
+    let ClientJsonRpcMessage::Request(request) = serde_json::from_slice(body).ok()? else {
+        return None;
+    };
+    let ClientRequest::CallToolRequest(call) = &request.request else {
+        return None;
+    };
+    let meta = request.request.get_meta();
+    if call.params.name != "wait_for_events" || meta.get_progress_token().is_some() {
         return None;
     }
     let version = match header("mcp-protocol-version")? {
@@ -133,28 +147,21 @@ pub fn prewait(headers: &HeaderMap, message: &Value) -> Option<(WaitArgs, Value)
         }
         Ok(_) => return None,
     };
-    // From 2026-07-28, rmcp wants the version and the client's capabilities
-    // in `_meta` (read as rmcp reads them) and the method and tool in headers.
-    if let Some(version) = version.filter(|v| *v >= ProtocolVersion::V_2026_07_28.as_str()) {
-        let ClientJsonRpcMessage::Request(request) =
-            serde_json::from_value::<ClientJsonRpcMessage>(message.clone()).ok()?
-        else {
-            return None;
-        };
-        let meta = request.request.get_meta();
-        if meta
-            .protocol_version()
-            .as_ref()
-            .map(ProtocolVersion::as_str)
-            != Some(version)
-            || !meta
-                .missing_required_keys(&ProtocolVersion::V_2026_07_28)
-                .is_empty()
+    // A version in `_meta` must match the header's; from 2026-07-28 rmcp
+    // wants the version and the client's capabilities there, and the
+    // method and tool in headers.
+    let meta_version = meta.protocol_version();
+    if meta_version.is_some() && meta_version.as_ref().map(ProtocolVersion::as_str) != version {
+        return None;
+    }
+    if version.is_some_and(|v| v >= ProtocolVersion::V_2026_07_28.as_str())
+        && (!meta
+            .missing_required_keys(&ProtocolVersion::V_2026_07_28)
+            .is_empty()
             || header("mcp-method")? != Ok("tools/call")
-            || header("mcp-name")? != Ok("wait_for_events")
-        {
-            return None;
-        }
+            || header("mcp-name")? != Ok("wait_for_events"))
+    {
+        return None;
     }
     for (name, wanted) in [
         ("mcp-method", "tools/call"),
@@ -164,9 +171,25 @@ pub fn prewait(headers: &HeaderMap, message: &Value) -> Option<(WaitArgs, Value)
             return None;
         }
     }
-    let arguments = params.get("arguments").cloned().unwrap_or(Value::Null);
+    let arguments = Value::Object(call.params.arguments.clone().unwrap_or_default());
     let args = serde_json::from_value::<WaitArgs>(arguments).ok()?;
-    Some((args, id.clone()))
+    Some((args, serde_json::to_value(&request.id).ok()?))
+}
+
+/// A media-type list's entries: the essence (lower case) and whether it is
+/// accepted (no `q=0`).
+fn media_types(list: &str) -> impl Iterator<Item = (String, bool)> + '_ {
+    list.split(',').map(|entry| {
+        let mut parts = entry.split(';');
+        let essence = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+        let refused = parts.any(|p| {
+            p.split_once('=').is_some_and(|(k, v)| {
+                k.trim().eq_ignore_ascii_case("q")
+                    && v.trim().parse::<f32>().is_ok_and(|q| q <= 0.0)
+            })
+        });
+        (essence, !refused)
+    })
 }
 
 impl ChannelhubMcp {
