@@ -167,6 +167,8 @@ pub async fn serve(config: ServeConfig) -> Result<(), Box<dyn std::error::Error>
                 .around(move |next, req| api::methods::guard(allowed.clone(), next, req)),
         )
         .at("/", get(api::system::console))
+        .at("/console/app.js", get(api::system::console_script))
+        .at("/console/style.css", get(api::system::console_style))
         .at("/healthz", get(api::system::healthz))
         .at("/readyz", get(api::system::readyz))
         .at("/.well-known/channelhub.json", get(well_known))
@@ -276,6 +278,9 @@ async fn report_presence(hub: Arc<Hub>, stop: CancellationToken) {
         }
         if let Err(err) = hub.report_subscribers().await {
             tracing::warn!(error = %err, "could not report subscriber counts");
+        }
+        if let Err(err) = hub.report_node().await {
+            tracing::warn!(error = %err, "could not report this node's state");
         }
     }
 }

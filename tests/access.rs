@@ -207,8 +207,10 @@ async fn a_webhook_stops_when_its_token_expires(backend: Backend) {
     server
         .create_channel(json!({"id": "lease", "is_public": false}))
         .await;
+    // Long enough to register under load (CI once took over a second to
+    // register on a busy machine), short enough to wait out.
     let (reader, _) = server
-        .create_token("lease", "subscribe", json!({"expires_in_seconds": 1}))
+        .create_token("lease", "subscribe", json!({"expires_in_seconds": 4}))
         .await;
     let (status, hook) = server
         .register_webhook(

@@ -500,3 +500,67 @@ async fn one_idempotency_key_on_two_nodes_stores_once() {
     assert_eq!(ids.len(), 1, "both nodes answer with the one stored event");
     assert_eq!(a.all_events("orders").await.len(), 1);
 }
+
+/// `GET /api/v1/status` (admin) answers for every node sharing the
+/// database, from any node: each up while it reports, a stopped one `stale`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_node_answers_for_the_whole_cluster() {
+    let Some((a, b, mut c)) = three_nodes("every_node_answers_for_the_whole_cluster", &[]).await
+    else {
+        return;
+    };
+    let node_id = |body: &Value| -> String {
+        let this: Vec<&Value> = body["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|n| n["this_node"] == true)
+            .collect();
+        assert_eq!(this.len(), 1, "{body}");
+        this[0]["node_id"].as_str().unwrap().to_owned()
+    };
+    let ids = [
+        node_id(&status(&a).await),
+        node_id(&status(&b).await),
+        node_id(&status(&c).await),
+    ];
+    eventually("every node sees all three up", || async {
+        for server in [&a, &b] {
+            let body = status(server).await;
+            let up: HashSet<String> = body["nodes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|n| n["state"] == "up")
+                .map(|n| n["node_id"].as_str().unwrap().to_owned())
+                .collect();
+            if !ids.iter().all(|id| up.contains(id)) {
+                return false;
+            }
+        }
+        true
+    })
+    .await;
+    let body = status(&a).await;
+    assert_eq!(body["database_ready"], true);
+    // Only the admin token.
+    let (code, _) = a.call(Method::GET, "/status", None, None).await;
+    assert_eq!(code, StatusCode::UNAUTHORIZED);
+    // A node that stops is shown stale by the others.
+    c.stop();
+    eventually("the stopped node is stale", || async {
+        status(&a).await["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["node_id"] == ids[2].as_str() && n["state"] == "stale")
+    })
+    .await;
+    drop(b);
+}
+
+async fn status(server: &TestServer) -> Value {
+    let (code, body) = server.call(Method::GET, "/status", Some(ADMIN), None).await;
+    assert_eq!(code, StatusCode::OK, "{body}");
+    body
+}

@@ -1,5 +1,6 @@
 //! `/keys` (trusted JWT keys, Zooid's request and response shapes),
-//! `/revocations` (the JWT deny-list), both admin; `/whoami` (anyone).
+//! `/revocations` (the JWT deny-list), both admin; `/whoami` (anyone);
+//! `/status` (admin: every node sharing the database).
 
 use std::sync::Arc;
 
@@ -11,13 +12,14 @@ use serde_json::Value;
 use super::{
     ApiTags, Created, Deleted, caller,
     json::{JsonBody, StorableText},
+    presented_token,
     problem::ApiError,
 };
 use crate::{
     auth::{KeyRequest, LoadedKey},
     hub::{Hub, HubError, RevocationRequest},
     model::{
-        Identity, Invalid, RevocationRecord, check_storable, check_storable_all,
+        ClusterStatus, Identity, Invalid, RevocationRecord, check_storable, check_storable_all,
         check_storable_opt, format_millis,
     },
 };
@@ -296,6 +298,18 @@ impl KeysApi {
             .delete_revocation(&principal, &revocation_id)
             .await?;
         Ok(Deleted::Deleted)
+    }
+
+    /// The nodes sharing this server's database, for the admin: this node as
+    /// it is now, the others as they last reported (every 2 s; `stale` after
+    /// 10 s without a report), the database's health and the webhook backlog.
+    #[oai(path = "/status", method = "get")]
+    async fn status(&self, req: &Request) -> Result<Json<ClusterStatus>, ApiError> {
+        Ok(Json(
+            self.hub
+                .cluster_status(presented_token(req).as_deref())
+                .await?,
+        ))
     }
 
     /// What the presented credential is and grants: any credential (none is

@@ -92,10 +92,25 @@ pub async fn prometheus_metrics(
         .body(handle.render())
 }
 
-/// The console: one static page, embedded in the binary, using the public API.
+/// The console: a static page, its script and its style, embedded in the
+/// binary (no build step, no third-party code), using the public API.
 #[handler]
 pub fn console() -> poem::web::Html<&'static str> {
-    poem::web::Html(include_str!("console.html"))
+    poem::web::Html(include_str!("console/index.html"))
+}
+
+#[handler]
+pub fn console_script() -> poem::Response {
+    poem::Response::builder()
+        .content_type("text/javascript; charset=utf-8")
+        .body(include_str!("console/app.js"))
+}
+
+#[handler]
+pub fn console_style() -> poem::Response {
+    poem::Response::builder()
+        .content_type("text/css; charset=utf-8")
+        .body(include_str!("console/style.css"))
 }
 
 #[handler]

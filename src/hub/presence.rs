@@ -1,9 +1,16 @@
 //! Presence: how many live subscribers a channel has, on this node and,
-//! from their periodic reports, on the others.
+//! from their periodic reports, on the others; and each node's state.
 
-use crate::model::now_millis;
+use crate::model::{ClusterStatus, NodeStatus, format_millis, now_millis};
 
 use super::{Hub, HubResult};
+
+/// Where each node's last report is kept (a setting per node).
+const NODE_REPORT_PREFIX: &str = "node-status:";
+/// A node that has not reported for this long is shown as `stale`.
+const NODE_FRESH_MS: i64 = 10_000;
+/// A node silent for this long is forgotten (its report removed).
+const NODE_FORGOTTEN_MS: i64 = 24 * 3600 * 1000;
 
 /// How long another node's subscriber report counts.
 const PRESENCE_FRESH_MS: i64 = 6_000;
@@ -30,4 +37,78 @@ impl Hub {
             .report_subscribers(&self.node_id, &counts, now_millis())
             .await?)
     }
+
+    /// This node's state now.
+    fn node_status(&self) -> NodeStatus {
+        let (live_channels, subscribers) = self.rooms.totals();
+        let started = self
+            .node_id
+            .parse::<ulid::Ulid>()
+            .map_or(0, |id| id.timestamp_ms() as i64);
+        let now = format_millis(now_millis());
+        NodeStatus {
+            node_id: self.node_id.clone(),
+            this_node: true,
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            started_at: format_millis(started),
+            reported_at: now,
+            state: "up".to_owned(),
+            subscribers,
+            live_channels,
+        }
+    }
+
+    /// Publishes this node's state for the others (clustered stores), and
+    /// forgets nodes silent for a day.
+    pub async fn report_node(&self) -> HubResult<()> {
+        let status = serde_json::to_string(&self.node_status()).unwrap_or_default();
+        let key = format!("{NODE_REPORT_PREFIX}{}", self.node_id);
+        self.store.put_setting(&key, &status).await?;
+        let forgotten = now_millis() - NODE_FORGOTTEN_MS;
+        for (key, node) in self.store.settings_with_prefix(NODE_REPORT_PREFIX).await? {
+            if reported_millis(&node).is_none_or(|at| at < forgotten) {
+                self.store.delete_setting(&key).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Every node sharing the database: this one as it is now, the others
+    /// as they last reported (admin only).
+    pub async fn cluster_status(&self, presented: Option<&str>) -> HubResult<ClusterStatus> {
+        Self::require_admin(&self.authenticate(presented).await?)?;
+        let mut nodes = vec![self.node_status()];
+        let database_ready = self.store.ping().await.is_ok();
+        if database_ready && self.store.clustered() {
+            let fresh = now_millis() - NODE_FRESH_MS;
+            for (_, report) in self.store.settings_with_prefix(NODE_REPORT_PREFIX).await? {
+                let Ok(mut node) = serde_json::from_str::<NodeStatus>(&report) else {
+                    continue;
+                };
+                if node.node_id == self.node_id {
+                    continue;
+                }
+                node.this_node = false;
+                let up = reported_millis(&report).is_some_and(|at| at >= fresh);
+                node.state = if up { "up" } else { "stale" }.to_owned();
+                nodes.push(node);
+            }
+        }
+        let webhook_backlog = if database_ready {
+            self.webhook_backlog().await.unwrap_or(0)
+        } else {
+            0
+        };
+        Ok(ClusterStatus {
+            nodes,
+            database_ready,
+            webhook_backlog,
+        })
+    }
+}
+
+/// When a stored node report was made.
+fn reported_millis(report: &str) -> Option<i64> {
+    let node = serde_json::from_str::<NodeStatus>(report).ok()?;
+    crate::model::parse_rfc3339(&node.reported_at)
 }

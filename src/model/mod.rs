@@ -13,7 +13,7 @@ use std::{collections::BTreeMap, net::IpAddr};
 pub use credentials::{
     AcceptedSecrets, Identity, JwtRegistrant, RevocationRecord, TrustedKeyRecord, short_hex,
 };
-pub use profile::ServerProfile;
+pub use profile::{ClusterStatus, NodeStatus, ServerProfile};
 
 use ipnet::Ipv6Net;
 

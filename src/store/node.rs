@@ -33,6 +33,10 @@ pub trait NodeStore: Send + Sync + 'static {
     /// Stores `value` under the key, replacing any value it had.
     async fn put_setting(&self, key: &str, value: &str) -> StoreResult<()>;
 
+    /// Every setting whose key starts with `prefix` (a literal: no `%` or `_`).
+    async fn settings_with_prefix(&self, prefix: &str) -> StoreResult<Vec<(String, String)>>;
+    async fn delete_setting(&self, key: &str) -> StoreResult<()>;
+
     /// Replaces this node's published subscriber counts (clustered stores).
     async fn report_subscribers(
         &self,
@@ -72,6 +76,23 @@ sql_impl!(NodeStore {
             .bind(key)
             .fetch_optional(self.pool())
             .await?)
+    }
+
+    async fn settings_with_prefix(&self, prefix: &str) -> StoreResult<Vec<(String, String)>> {
+        Ok(
+            sqlx::query_as("SELECT key, value FROM settings WHERE key LIKE $1 ORDER BY key")
+                .bind(format!("{prefix}%"))
+                .fetch_all(self.pool())
+                .await?,
+        )
+    }
+
+    async fn delete_setting(&self, key: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM settings WHERE key = $1")
+            .bind(key)
+            .execute(self.pool())
+            .await?;
+        Ok(())
     }
 
     async fn put_setting_if_absent(&self, key: &str, value: &str) -> StoreResult<String> {

@@ -258,6 +258,11 @@ class _Operations:
     def whoami(self):
         return self._call(Call("GET", "/whoami", answer=models.Identity))
 
+    def cluster_status(self):
+        """Admin: every node sharing the server's database, the database's
+        health and the webhook backlog."""
+        return self._call(Call("GET", "/status", answer=models.ClusterStatus))
+
     # --- Zooid's server and token routes --------------------------------------
     def server_meta(self):
         return self._call(Call("GET", "/server", answer=models.ServerMeta))
@@ -340,6 +345,7 @@ OPERATIONS: dict[str, str] = {
     "GET /revocations": "list_revocations",
     "DELETE /revocations/{revocation_id}": "delete_revocation",
     "GET /whoami": "whoami",
+    "GET /status": "cluster_status",
     "GET /server": "server_meta",
     "PUT /server": "update_server_meta",
     "POST /directory/claim": "directory_claim",

@@ -346,6 +346,38 @@ class MintedJwt(BaseModel):
     token: str
 
 
+class NodeStatus(BaseModel):
+    node_id: Annotated[
+        str, Field(description="The node's id (a ULID made when it started).")
+    ]
+    this_node: Annotated[
+        bool, Field(description='The node that answered this request.')
+    ]
+    version: str
+    started_at: Annotated[str, Field(description='When the node started (RFC 3339).')]
+    reported_at: Annotated[
+        str,
+        Field(
+            description='When the node last reported (RFC 3339; now, for this node).'
+        ),
+    ]
+    state: Annotated[
+        str,
+        Field(
+            description='`up` (reported within the last 10 s) or `stale` (stopped, or cut off from the database).'
+        ),
+    ]
+    subscribers: Annotated[
+        int,
+        Field(
+            description='Live subscribers it holds (WebSocket, SSE and multiplexed subscriptions).'
+        ),
+    ]
+    live_channels: Annotated[
+        int, Field(description='Channels with a live subscriber on it.')
+    ]
+
+
 class Problem(BaseModel):
     type: Annotated[str, Field(description='A URI naming the kind of problem.')]
     title: str
@@ -606,6 +638,18 @@ class ChannelConfig(BaseModel):
             description="Zooid's storage settings, accepted as Zooid writes them:\n`retention_days` sets `retention.max_age_seconds` (giving both is a\n400). Kept in the config as written."
         ),
     ] = None
+
+
+class ClusterStatus(BaseModel):
+    nodes: Annotated[
+        list[NodeStatus], Field(description='This node first, then the others by id.')
+    ]
+    database_ready: Annotated[
+        bool, Field(description='Whether the database answered this request.')
+    ]
+    webhook_backlog: Annotated[
+        int, Field(description='Webhook deliveries waiting, on every node.')
+    ]
 
 
 class CreateChannel(BaseModel):

@@ -119,6 +119,8 @@ def test_every_operation(server_url, kind):
             assert quiet.events == []
             assert reader.get_event(channel, one.id).data == {"n": 1}
             assert reader.whoami().kind == "channel_token"
+        status = admin.cluster_status()
+        assert status.database_ready and [n.state for n in status.nodes if n.this_node] == ["up"]
         with pytest.raises(channelhub.Unauthorized) as refused:
             Client(server_url).poll_events(channel)
         assert refused.value.status == 401 and "private" in refused.value.detail

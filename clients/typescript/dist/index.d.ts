@@ -53,6 +53,7 @@ export declare const OPERATIONS: {
     readonly 'GET /revocations': "listRevocations";
     readonly 'DELETE /revocations/{revocation_id}': "deleteRevocation";
     readonly 'GET /whoami': "whoami";
+    readonly 'GET /status': "clusterStatus";
     readonly 'GET /server': "serverMeta";
     readonly 'PUT /server': "updateServerMeta";
     readonly 'POST /directory/claim': "directoryClaim";

@@ -61,6 +61,7 @@ export const OPERATIONS = {
     'GET /revocations': 'listRevocations',
     'DELETE /revocations/{revocation_id}': 'deleteRevocation',
     'GET /whoami': 'whoami',
+    'GET /status': 'clusterStatus',
     'GET /server': 'serverMeta',
     'PUT /server': 'updateServerMeta',
     'POST /directory/claim': 'directoryClaim',

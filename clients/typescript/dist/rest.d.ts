@@ -108,6 +108,8 @@ export declare class RestClient {
     deleteRevocation(revocationId: string, options?: CallOptions): Promise<void>;
     /** What the client's credential (or `options.token`) is and grants; a refused JWT's 401 says why. */
     whoami(options?: CallOptions): Promise<Schemas['Identity']>;
+    /** Admin: every node sharing the server's database (this one now, the others as they last reported), the database's health and the webhook backlog. */
+    clusterStatus(options?: CallOptions): Promise<Schemas['ClusterStatus']>;
     /** This server, as Zooid's `GET /api/v1/server` describes one. */
     serverMeta(options?: CallOptions): Promise<Schemas['ServerMeta']>;
     /** Change what this server says about itself (admin), as Zooid's `PUT /api/v1/server`: absent fields stay, `null` clears. */

@@ -162,6 +162,10 @@ export class RestClient {
     whoami(options) {
         return this.call('GET', '/whoami', options);
     }
+    /** Admin: every node sharing the server's database (this one now, the others as they last reported), the database's health and the webhook backlog. */
+    clusterStatus(options) {
+        return this.call('GET', '/status', options);
+    }
     // --- Zooid's routes -------------------------------------------------------
     /** This server, as Zooid's `GET /api/v1/server` describes one. */
     serverMeta(options) {

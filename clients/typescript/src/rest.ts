@@ -227,6 +227,10 @@ export class RestClient {
   whoami(options?: CallOptions): Promise<Schemas['Identity']> {
     return this.call('GET', '/whoami', options);
   }
+  /** Admin: every node sharing the server's database (this one now, the others as they last reported), the database's health and the webhook backlog. */
+  clusterStatus(options?: CallOptions): Promise<Schemas['ClusterStatus']> {
+    return this.call('GET', '/status', options);
+  }
 
   // --- Zooid's routes -------------------------------------------------------
 

@@ -125,6 +125,8 @@ test('every REST operation of the OpenAPI document works against the server', as
     .setProtectedHeader({ alg: 'EdDSA', kid, typ: 'JWT' })
     .setSubject('ada').setJti(`jti-${id}`).setIssuedAt().setExpirationTime('10m')
     .sign(privateKey);
+  const status = await admin.clusterStatus();
+  assert.ok(status.database_ready && status.nodes.some((n) => n.this_node && n.state === 'up'));
   const holder = recording(server.client({ token: jwt }), called);
   const who = await holder.whoami();
   assert.equal(who.kind, 'jwt');

@@ -3980,6 +3980,150 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/status": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The nodes sharing this server's database, for the admin: this node as
+         *     it is now, the others as they last reported (every 2 s; `stale` after
+         *     10 s without a report), the database's health and the webhook backlog.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json; charset=utf-8": components["schemas"]["ClusterStatus"];
+                    };
+                };
+                /** @description Malformed request or invalid input */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid credentials */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Valid credentials that do not allow this */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description No such channel, token or event */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The request body did not arrive within the server's body deadline */
+                408: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Conflict with the current state */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Gone for good: a webhook revoked for lost access (register anew), or an `Idempotency-Key` whose events were removed (`event_ids` names them) */
+                410: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body or event data too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Well-formed but refused: an `Idempotency-Key` reused for a different request */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A per-client limit was reached (rate or connections); retry after `Retry-After` seconds. Rate refusals carry `RateLimit` and `RateLimit-Policy` headers */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait before retrying */
+                        "Retry-After": string;
+                        /** @description IETF httpapi rate-limit draft: the bucket's quota and window, e.g. `"publish";q=2000;w=2` */
+                        "RateLimit-Policy"?: string;
+                        /** @description IETF httpapi rate-limit draft: what remains and seconds until more, e.g. `"publish";r=0;t=1` */
+                        RateLimit?: string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Database unavailable, or too many checks of this credential in progress (with `Retry-After`); nothing was changed */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/whoami": {
         parameters: {
             query?: never;
@@ -4909,6 +5053,21 @@ export interface components {
          */
         CloseCodes: "seed" | "app";
         /**
+         * ClusterStatus
+         * @description The nodes sharing this server's database (`GET /api/v1/status`).
+         */
+        ClusterStatus: {
+            /** @description This node first, then the others by id. */
+            nodes: components["schemas"]["NodeStatus"][];
+            /** @description Whether the database answered this request. */
+            database_ready: boolean;
+            /**
+             * Format: int64
+             * @description Webhook deliveries waiting, on every node.
+             */
+            webhook_backlog: number;
+        };
+        /**
          * CreateChannel
          * @description A new channel. Only `id` is required.
          */
@@ -5266,6 +5425,33 @@ export interface components {
          */
         MintedJwt: {
             token: string;
+        };
+        /**
+         * NodeStatus
+         * @description One node of the cluster (one process), as it last reported itself.
+         */
+        NodeStatus: {
+            /** @description The node's id (a ULID made when it started). */
+            node_id: string;
+            /** @description The node that answered this request. */
+            this_node: boolean;
+            version: string;
+            /** @description When the node started (RFC 3339). */
+            started_at: string;
+            /** @description When the node last reported (RFC 3339; now, for this node). */
+            reported_at: string;
+            /** @description `up` (reported within the last 10 s) or `stale` (stopped, or cut off from the database). */
+            state: string;
+            /**
+             * Format: uint64
+             * @description Live subscribers it holds (WebSocket, SSE and multiplexed subscriptions).
+             */
+            subscribers: number;
+            /**
+             * Format: uint64
+             * @description Channels with a live subscriber on it.
+             */
+            live_channels: number;
         };
         /**
          * Problem

@@ -1,0 +1,573 @@
+// The console: operates channelhub through its public API only (REST, the
+// multiplexed socket /api/v1/ws, /metrics). No library: event data is only
+// ever shown as text (textContent), never interpreted as HTML.
+"use strict";
+
+const API = "/api/v1";
+const NIL_ID = "00000000000000000000000000";
+const $ = (id) => document.getElementById(id);
+
+/** An element with properties and children (strings become text nodes). */
+function el(tag, props = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(props)) {
+    if (key === "dataset") Object.assign(node.dataset, value);
+    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else if (value !== undefined && value !== null && value !== false) node.setAttribute(key, value === true ? "" : value);
+  }
+  for (const child of children.flat()) {
+    if (child !== null && child !== undefined) node.append(child instanceof Node ? child : String(child));
+  }
+  return node;
+}
+
+const state = {
+  token: sessionStorage.getItem("channelhub.token") || "",
+  identity: null,
+  channels: [],
+  cursor: null,
+  open: null,
+};
+
+// --- HTTP -----------------------------------------------------------------
+
+class Problem extends Error {
+  constructor(status, title, detail) {
+    super(status ? `${title} (${status}): ${detail}` : `${title}: ${detail}`);
+    this.status = status;
+  }
+}
+
+async function call(method, path, body) {
+  const headers = { accept: "application/json" };
+  if (state.token) headers.authorization = "Bearer " + state.token;
+  if (body !== undefined) headers["content-type"] = "application/json";
+  let response;
+  try {
+    response = await fetch(API + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  } catch (error) {
+    throw new Problem(0, "The server cannot be reached", error.message || String(error));
+  }
+  if (response.status === 204) return null;
+  const text = await response.text();
+  let json = null;
+  try { json = text ? JSON.parse(text) : null; } catch { json = null; }
+  if (!response.ok) throw new Problem(response.status, json?.title || response.statusText, json?.detail || text.slice(0, 300));
+  return json;
+}
+
+function notify(text, isError = false) {
+  const line = el("p", { class: isError ? "error" : "" }, text);
+  $("notice").replaceChildren(line);
+  if (!isError) setTimeout(() => line.remove(), 6000);
+}
+
+/** Runs an action, showing its error in the page. */
+async function attempt(action, output) {
+  try {
+    return await action();
+  } catch (error) {
+    if (output) { output.textContent = error.message; output.className = "error"; }
+    else notify(error.message, true);
+    return undefined;
+  }
+}
+
+const seg = (text) => encodeURIComponent(text);
+const list = (text) => text.split(",").map((t) => t.trim()).filter(Boolean);
+const when = (iso) => (iso ? new Date(iso).toLocaleString() : "—");
+
+// --- Signing in -----------------------------------------------------------
+
+async function signIn(token) {
+  state.token = token;
+  if (token) sessionStorage.setItem("channelhub.token", token);
+  else sessionStorage.removeItem("channelhub.token");
+  state.identity = null;
+  const who = await attempt(() => call("GET", "/whoami"));
+  if (who) state.identity = who;
+  else if (token) {
+    // A wrong token: say so, and go on as anonymous.
+    state.token = "";
+    sessionStorage.removeItem("channelhub.token");
+  }
+  $("identity").textContent = state.identity
+    ? `${state.identity.kind}${state.identity.channel_id ? " · " + state.identity.channel_id : ""}${state.identity.name ? " · " + state.identity.name : ""}`
+    : "anonymous";
+  $("sign-out").hidden = !state.token;
+  if (state.identity) notify(`Signed in: ${$("identity").textContent}`);
+  await loadChannels(true);
+  live.restart();
+}
+
+// --- Channels -------------------------------------------------------------
+
+async function loadChannels(fresh) {
+  if (fresh) { state.channels = []; state.cursor = null; }
+  const query = new URLSearchParams({ limit: "100" });
+  if (state.cursor) query.set("cursor", state.cursor);
+  const page = await attempt(() => call("GET", "/channels?" + query));
+  if (!page) return;
+  state.channels.push(...page.channels);
+  state.cursor = page.has_more ? page.cursor : null;
+  $("more-channels").hidden = !state.cursor;
+  showChannels();
+}
+
+function showChannels() {
+  const needle = $("channel-search").value.trim().toLowerCase();
+  const rows = state.channels
+    .filter((c) => !needle || [c.id, c.name, ...(c.tags || [])].some((t) => t.toLowerCase().includes(needle)))
+    .map((c) => el("tr", { dataset: { channel: c.id }, class: state.open === c.id ? "open" : "" },
+      el("td", {}, el("button", { type: "button", class: "quiet", onclick: () => openChannel(c.id) }, c.name || c.id),
+        el("div", { class: "meta" }, `${c.id} · ${c.is_public ? "public" : "private"}${c.tags.length ? " · " + c.tags.join(", ") : ""}`)),
+      el("td", {}, c.event_count), el("td", {}, c.subscribers), el("td", {}, when(c.last_event_at))));
+  $("channel-list").replaceChildren(...rows);
+  $("channel-ids").replaceChildren(...state.channels.map((c) => el("option", { value: c.id })));
+}
+
+/** The fields of a channel form, filled from `channel` (or empty for a new one). */
+function channelFields(form, channel) {
+  const id = form.id;
+  const retention = channel?.retention || {};
+  const types = channel?.config?.types || {};
+  form.replaceChildren(
+    ...(channel ? [] : [el("label", { for: id + "-id" }, "Id (lower case, digits, - and _)"), el("input", { id: id + "-id", required: true })]),
+    el("label", { for: id + "-name" }, "Name"), el("input", { id: id + "-name", value: channel?.name ?? "" }),
+    el("label", { for: id + "-description" }, "Description"), el("input", { id: id + "-description", value: channel?.description ?? "" }),
+    el("label", { for: id + "-tags" }, "Tags (comma separated)"), el("input", { id: id + "-tags", value: (channel?.tags || []).join(", ") }),
+    el("label", {}, el("input", { type: "checkbox", id: id + "-private", checked: channel ? !channel.is_public : false }), " private"),
+    el("label", { for: id + "-max-events" }, "Keep at most this many events (empty: no bound)"),
+    el("input", { id: id + "-max-events", type: "number", min: "1", value: retention.max_events ?? "" }),
+    el("label", { for: id + "-max-age" }, "Keep events this many seconds (empty: no bound)"),
+    el("input", { id: id + "-max-age", type: "number", min: "1", value: retention.max_age_seconds ?? "" }),
+    el("label", {}, el("input", { type: "checkbox", id: id + "-strict", checked: !!channel?.config?.strict_types }), " strict types"),
+    el("label", { for: id + "-types" }, "Types: each event type → the JSON Schema of its data"),
+    el("textarea", { id: id + "-types", rows: "5" }, JSON.stringify(types, null, 2)),
+    el("div", { class: "row" }, el("button", { type: "submit", id: id + "-save" }, channel ? "Save changes" : "Create channel")),
+    el("output", { id: id + "-result" }));
+}
+
+/** The request body a channel form says, or a readable error. */
+function channelBody(form, creating) {
+  const id = form.id;
+  const value = (name) => $(id + "-" + name).value.trim();
+  let types;
+  try { types = JSON.parse(value("types") || "{}"); } catch (error) { throw new Error("Types are not JSON: " + error.message); }
+  if (typeof types !== "object" || types === null || Array.isArray(types)) throw new Error("Types must be a JSON object of type → schema");
+  const number = (name) => (value(name) === "" ? null : Number(value(name)));
+  const body = {
+    name: value("name") || undefined,
+    description: value("description"),
+    tags: list(value("tags")),
+    is_public: !$(id + "-private").checked,
+    retention: { max_events: number("max-events"), max_age_seconds: number("max-age") },
+    config: { strict_types: $(id + "-strict").checked, types },
+  };
+  if (creating) body.id = value("id");
+  else if (!body.name) delete body.name;
+  return body;
+}
+
+async function saveChannel(submit, creating) {
+  submit.preventDefault();
+  const form = submit.target;
+  const output = $(form.id + "-result");
+  output.textContent = ""; output.className = "";
+  await attempt(async () => {
+    const body = channelBody(form, creating);
+    const channel = creating
+      ? await call("POST", "/channels", body)
+      : await call("PATCH", `/channels/${seg(state.open)}`, body);
+    await loadChannels(true);
+    if (creating) {
+      channelFields(form); // a fresh form for the next one
+      $("new-channel-box").open = false;
+      await openChannel(channel.id);
+      notify(`Created ${channel.id}`);
+    }
+    $(form.id + "-result").textContent = creating ? `Created ${channel.id}` : "Saved";
+  }, output);
+}
+
+async function openChannel(id) {
+  const channel = await attempt(() => call("GET", `/channels/${seg(id)}`));
+  if (!channel) return;
+  state.open = id;
+  showChannels();
+  $("channel-detail").hidden = false;
+  $("detail-title").textContent = `${channel.name} (${channel.id})`;
+  channelFields($("edit-channel"), channel);
+  $("delete-confirm").hidden = true;
+  $("secret-box").hidden = true;
+  $("deliveries-box").hidden = true;
+  await Promise.all([loadTokens(), loadWebhooks()]);
+}
+
+async function deleteChannel() {
+  if ($("delete-typed").value.trim() !== state.open) return notify("Type the channel's id exactly to delete it", true);
+  await attempt(async () => {
+    await call("DELETE", `/channels/${seg(state.open)}`);
+    notify(`Deleted ${state.open}`);
+    state.open = null;
+    $("channel-detail").hidden = true;
+    await loadChannels(true);
+  });
+}
+
+function showSecret(label, secret) {
+  $("secret-label").textContent = label;
+  $("secret-value").textContent = secret;
+  $("secret-box").hidden = false;
+}
+
+async function loadTokens() {
+  const tokens = await attempt(() => call("GET", `/channels/${seg(state.open)}/tokens`));
+  if (!tokens) { $("token-list").replaceChildren(el("tr", {}, el("td", {}, "Tokens are listed for the admin token only."))); return; }
+  $("token-list").replaceChildren(...tokens.map((t) => el("tr", { dataset: { token: t.id } },
+    el("td", {}, `${t.kind} · ${t.name ?? "(no name)"}`), el("td", {}, t.id), el("td", {}, `created ${when(t.created_at)}${t.expires_at ? ", expires " + when(t.expires_at) : ""}`),
+    el("td", {}, el("button", { type: "button", class: "quiet", dataset: { revoke: t.id }, onclick: () => revokeToken(t.id) }, "Revoke")))));
+}
+
+async function mintToken(submit) {
+  submit.preventDefault();
+  await attempt(async () => {
+    const body = { kind: $("token-kind").value };
+    if ($("token-name").value.trim()) body.name = $("token-name").value.trim();
+    const created = await call("POST", `/channels/${seg(state.open)}/tokens`, body);
+    showSecret(`New ${created.kind} token (shown once):`, created.token);
+    await loadTokens();
+  });
+}
+
+async function revokeToken(id) {
+  await attempt(async () => {
+    await call("DELETE", `/channels/${seg(state.open)}/tokens/${seg(id)}`);
+    notify(`Revoked ${id}`);
+    await loadTokens();
+  });
+}
+
+async function loadWebhooks() {
+  const hooks = await attempt(() => call("GET", `/channels/${seg(state.open)}/webhooks`));
+  if (!hooks) return;
+  $("webhook-list").replaceChildren(...hooks.map((h) => {
+    const failing = h.state === "active" && h.failing_since;
+    const label = failing ? "failing" : h.state;
+    return el("tr", { dataset: { webhook: h.id } },
+      el("td", {}, h.url, el("div", { class: "meta" }, h.event_types?.length ? "types: " + h.event_types.join(", ") : "every type")),
+      el("td", { class: "state-" + label }, label, h.last_error ? el("div", { class: "meta" }, "last error: " + h.last_error) : null),
+      el("td", {}, h.last_success_at ? "last success " + when(h.last_success_at) : "no success yet"),
+      el("td", {}, el("button", { type: "button", class: "quiet", dataset: { deliveries: h.id }, onclick: () => loadDeliveries(h) }, "Deliveries"),
+        el("button", { type: "button", class: "quiet", dataset: { deleteWebhook: h.id }, onclick: () => deleteWebhook(h.id) }, "Delete")));
+  }));
+}
+
+async function addWebhook(submit) {
+  submit.preventDefault();
+  await attempt(async () => {
+    const body = { url: $("webhook-url").value.trim() };
+    if (list($("webhook-types").value).length) body.event_types = list($("webhook-types").value);
+    const created = await call("POST", `/channels/${seg(state.open)}/webhooks`, body);
+    showSecret("Webhook signing secret (shown once):", created.secret);
+    await loadWebhooks();
+  });
+}
+
+async function loadDeliveries(hook) {
+  const attempts = await attempt(() => call("GET", `/channels/${seg(state.open)}/webhooks/${seg(hook.id)}/deliveries`));
+  if (!attempts) return;
+  $("deliveries-title").textContent = `Deliveries to ${hook.url}`;
+  $("deliveries").replaceChildren(...(attempts.length ? attempts.map((a) => el("tr", {},
+    el("td", {}, a.event_id), el("td", {}, a.attempt), el("td", {}, when(a.at)), el("td", {}, a.outcome),
+    el("td", {}, a.status ?? "—"), el("td", {}, a.error ?? ""))) : [el("tr", {}, el("td", { colspan: "6" }, "No attempt yet"))]));
+  $("deliveries-box").hidden = false;
+  await loadWebhooks(); // their state, as of these attempts
+  $("deliveries-box").scrollIntoView({ block: "nearest" });
+}
+
+async function deleteWebhook(id) {
+  await attempt(async () => {
+    await call("DELETE", `/channels/${seg(state.open)}/webhooks/${seg(id)}`);
+    notify("Webhook deleted");
+    $("deliveries-box").hidden = true;
+    await loadWebhooks();
+  });
+}
+
+// --- Live: several channels on one multiplexed socket ----------------------
+
+/** Closes a channel for good, in words. */
+const ENDINGS = { 4001: "token revoked", 4002: "channel made private", 4003: "token expired", 4004: "channel deleted" };
+
+const live = {
+  follows: new Map(), // channel → {types, last, subscribed}
+  socket: null,
+  paused: false,
+  retries: 0,
+  timer: null,
+  refs: new Map(), // ref → channel
+
+  follow(channel, types) {
+    if (this.follows.has(channel)) return notify(`Already following ${channel}`, true);
+    this.follows.set(channel, { types, last: null, subscribed: false });
+    this.showFollows();
+    if (this.socket?.readyState === WebSocket.OPEN && this.ready) this.subscribe(channel);
+    else this.connect();
+  },
+  unfollow(channel) {
+    const follow = this.follows.get(channel);
+    this.follows.delete(channel);
+    this.showFollows();
+    if (follow?.subscribed && this.socket?.readyState === WebSocket.OPEN) this.send({ unsubscribe: { channel } });
+  },
+  send(frame) { this.socket.send(JSON.stringify(frame)); },
+  subscribe(channel) {
+    const follow = this.follows.get(channel);
+    const ref = "r" + Math.random().toString(36).slice(2);
+    this.refs.set(ref, channel);
+    const body = { ref, channel };
+    if (follow.types.length) body.types = follow.types;
+    if (follow.last) body.after = follow.last;
+    follow.subscribed = true;
+    this.send({ subscribe: body });
+  },
+  connect() {
+    clearTimeout(this.timer);
+    if (this.paused || this.follows.size === 0 || this.socket) return;
+    const url = new URL(API + "/ws", location.href);
+    url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
+    if (state.token) url.searchParams.set("token", state.token);
+    const socket = new WebSocket(url);
+    this.socket = socket;
+    this.ready = false;
+    this.setState("connecting");
+    socket.onmessage = (message) => this.onFrame(JSON.parse(message.data));
+    socket.onclose = (close) => {
+      if (this.socket !== socket) return;
+      this.socket = null;
+      for (const follow of this.follows.values()) follow.subscribed = false;
+      if (this.paused) return this.setState("paused");
+      // Reconnect with backoff; each channel resumes after its last event.
+      const delay = Math.min(10000, 250 * 2 ** this.retries++) * (0.5 + Math.random() / 2);
+      this.setState(`disconnected (${close.code}${close.reason ? " " + close.reason : ""}); reconnecting`);
+      this.timer = setTimeout(() => this.connect(), delay);
+    };
+  },
+  onFrame(frame) {
+    if (typeof frame.id === "string") return this.onEvent(frame);
+    const [kind] = Object.keys(frame);
+    const body = frame[kind] || {};
+    const channel = body.channel ?? this.refs.get(body.ref);
+    const follow = this.follows.get(channel);
+    if (kind === "hello") {
+      this.ready = true;
+      this.retries = 0;
+      this.setState("live");
+      for (const name of this.follows.keys()) this.subscribe(name);
+    } else if (kind === "subscribed" && follow) {
+      if (!follow.last) follow.last = body.position;
+    } else if (kind === "gap" && follow) {
+      this.notice("gap", `${channel}: events after ${body.after} up to ${body.removed_through} were removed before they were read`);
+    } else if (kind === "unsubscribed" && follow) {
+      follow.subscribed = false;
+      if (ENDINGS[body.code]) {
+        this.notice("closed", `${channel}: ${ENDINGS[body.code]} — no longer followed`);
+        this.follows.delete(channel);
+        this.showFollows();
+      } else if (body.code === 4000) {
+        this.notice("closed", `${channel}: fell behind (slow consumer); resuming after ${follow.last}`);
+        setTimeout(() => this.follows.has(channel) && this.subscribe(channel), 500);
+      } else if (body.code !== 1000) {
+        setTimeout(() => this.follows.has(channel) && this.subscribe(channel), 2000);
+      }
+    } else if (kind === "error") {
+      const words = `${channel ?? "socket"}: ${body.title} (${body.status}): ${body.detail}`;
+      if (follow && body.status === 429) {
+        follow.subscribed = false;
+        setTimeout(() => this.follows.has(channel) && this.subscribe(channel), 1000 * (body.retry_after || 1));
+      } else if (follow && body.status !== 409) {
+        this.notice("closed", words + " — no longer followed");
+        this.follows.delete(channel);
+        this.showFollows();
+      } else if (!follow) this.notice("closed", words);
+    }
+  },
+  onEvent(event) {
+    const follow = this.follows.get(event.channel_id);
+    if (!follow || (follow.last && follow.last !== NIL_ID && event.id <= follow.last)) return;
+    follow.last = event.id;
+    const item = el("li", { tabindex: "0", dataset: { id: event.id, channel: event.channel_id } },
+      el("div", { class: "meta" }, `${event.channel_id} · ${event.type ?? "(no type)"} · ${when(event.created_at)} · ${event.publisher_id}`),
+      el("code", {}, JSON.stringify(event.data)));
+    const show = () => { $("inspect").textContent = JSON.stringify(event, null, 2); };
+    item.addEventListener("click", show);
+    item.addEventListener("keydown", (key) => key.key === "Enter" && show());
+    this.append(item);
+  },
+  notice(kind, text) { this.append(el("li", { class: "notice " + kind }, text)); },
+  append(item) {
+    const stream = $("stream");
+    stream.prepend(item);
+    while (stream.children.length > 500) stream.lastChild.remove();
+  },
+  setState(text) { $("live-state").textContent = text; },
+  showFollows() {
+    $("followed").replaceChildren(...[...this.follows].map(([channel, follow]) => el("li", { dataset: { channel } },
+      channel + (follow.types.length ? ` (${follow.types.join(", ")})` : ""),
+      el("button", { type: "button", class: "quiet", "aria-label": "Stop following " + channel, onclick: () => this.unfollow(channel) }, "×"))));
+    if (this.follows.size === 0 && this.socket) { this.socket.close(1000, "nothing followed"); this.setState("not connected"); }
+  },
+  togglePause() {
+    this.paused = !this.paused;
+    $("pause").textContent = this.paused ? "Resume" : "Pause";
+    if (this.paused) { this.socket?.close(1000, "paused"); this.setState("paused"); }
+    else this.connect();
+  },
+  /** A new credential: the socket starts again, each channel after its last event. */
+  restart() {
+    const socket = this.socket;
+    this.socket = null;
+    socket?.close(1000, "credential changed");
+    for (const follow of this.follows.values()) follow.subscribed = false;
+    this.connect();
+  },
+};
+
+async function publish(validateOnly) {
+  const output = $("pub-result");
+  output.textContent = ""; output.className = "";
+  let data;
+  try { data = JSON.parse($("pub-data").value); } catch (error) {
+    output.textContent = "Data is not JSON: " + error.message; output.className = "error"; return;
+  }
+  const event = { data };
+  if ($("pub-type").value.trim()) event.type = $("pub-type").value.trim();
+  const size = new TextEncoder().encode(JSON.stringify(data)).length;
+  if (size > 65536) { output.textContent = `Data is ${size} bytes; an event holds at most 65 536`; output.className = "error"; return; }
+  const channel = $("pub-channel").value.trim();
+  await attempt(async () => {
+    if (validateOnly) {
+      await call("POST", `/channels/${seg(channel)}/events/validate`, event);
+      output.textContent = "Valid: the server would store it";
+    } else {
+      const stored = await call("POST", `/channels/${seg(channel)}/events`, event);
+      output.textContent = "Published " + stored.id;
+    }
+  }, output);
+}
+
+// --- Server at a glance -----------------------------------------------------
+
+const SERIES = [
+  { key: "channelhub_websocket_connections", label: "WebSocket connections" },
+  { key: "channelhub_subscribers", label: "Subscribers" },
+  { key: "channelhub_events_published_total", label: "Events/s", rate: true },
+  { key: "channelhub_frames_delivered_total", label: "Deliveries/s", rate: true },
+  { key: "channelhub_slow_consumer_disconnects_total", label: "Slow-consumer disconnects" },
+  { key: "channelhub_webhook_backlog", label: "Webhook backlog" },
+];
+const history = new Map(SERIES.map((s) => [s.key, []]));
+let previous = null;
+
+/** Sums each series of a Prometheus text exposition over its labels. */
+function parseMetrics(text) {
+  const sums = new Map();
+  for (const line of text.split("\n")) {
+    if (!line || line.startsWith("#")) continue;
+    const name = line.split(/[{ ]/, 1)[0];
+    const value = Number(line.slice(line.lastIndexOf(" ") + 1));
+    if (Number.isFinite(value)) sums.set(name, (sums.get(name) || 0) + value);
+  }
+  return sums;
+}
+
+function sparkline(points) {
+  const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+  svg.setAttribute("viewBox", "0 0 150 40");
+  svg.setAttribute("preserveAspectRatio", "none");
+  svg.setAttribute("aria-hidden", "true");
+  const max = Math.max(1, ...points);
+  const line = document.createElementNS("http://www.w3.org/2000/svg", "polyline");
+  line.setAttribute("points", points.map((p, i) => `${150 - (points.length - 1 - i)},${38 - (p / max) * 36}`).join(" "));
+  svg.append(line);
+  return svg;
+}
+
+async function pollServer() {
+  const now = Date.now();
+  let text = null;
+  let ready = "unreachable";
+  try {
+    const [metrics, readyz] = await Promise.all([fetch("/metrics"), fetch("/readyz")]);
+    text = metrics.ok ? await metrics.text() : null;
+    ready = readyz.ok ? "ready" : `not ready (${readyz.status})`;
+  } catch { text = null; }
+  const cards = [el("div", { class: "card", id: "card-database" }, el("div", { class: "label" }, "Database"), el("div", { class: "value" }, ready))];
+  if (text) {
+    const sums = parseMetrics(text);
+    for (const series of SERIES) {
+      let value = sums.get(series.key) || 0;
+      if (series.rate) {
+        const before = previous?.sums.get(series.key);
+        value = before === undefined ? 0 : Math.max(0, (value - before) / ((now - previous.at) / 1000));
+      }
+      const points = history.get(series.key);
+      points.push(value);
+      if (points.length > 150) points.shift();
+      cards.push(el("div", { class: "card", dataset: { series: series.key } },
+        el("div", { class: "label" }, series.label), el("div", { class: "value" }, Math.round(value * 10) / 10), sparkline(points)));
+    }
+    previous = { at: now, sums };
+  }
+  $("cards").replaceChildren(...cards);
+  const status = await call("GET", "/status").catch(() => null);
+  if (status) {
+    $("nodes").replaceChildren(...status.nodes.map((n) => el("tr", { dataset: { node: n.node_id } },
+      el("td", {}, n.node_id + (n.this_node ? " (this node)" : "")), el("td", {}, n.version), el("td", {}, when(n.reported_at)),
+      el("td", {}, n.live_channels), el("td", {}, n.subscribers), el("td", { class: "state-" + n.state }, n.state))));
+  } else {
+    $("nodes").replaceChildren(el("tr", {}, el("td", { colspan: "6" }, "The nodes are listed for the admin token.")));
+  }
+}
+
+// --- Wiring -----------------------------------------------------------------
+
+let serverTimer = null;
+function showView(view) {
+  for (const tab of document.querySelectorAll(".tab")) tab.setAttribute("aria-pressed", String(tab.dataset.view === view));
+  for (const name of ["channels", "live", "server"]) $("view-" + name).hidden = name !== view;
+  clearInterval(serverTimer);
+  if (view === "server") { pollServer(); serverTimer = setInterval(pollServer, 2000); }
+}
+
+for (const tab of document.querySelectorAll(".tab")) tab.addEventListener("click", () => showView(tab.dataset.view));
+$("sign-in").addEventListener("submit", (submit) => { submit.preventDefault(); signIn($("token").value.trim()); });
+$("sign-out").addEventListener("click", () => { $("token").value = ""; signIn(""); });
+$("channel-search").addEventListener("input", showChannels);
+$("reload-channels").addEventListener("click", () => loadChannels(true));
+$("more-channels").addEventListener("click", () => loadChannels(false));
+$("new-channel").addEventListener("submit", (submit) => saveChannel(submit, true));
+$("edit-channel").addEventListener("submit", (submit) => saveChannel(submit, false));
+$("delete-channel").addEventListener("click", () => { $("delete-confirm").hidden = false; $("delete-typed").focus(); });
+$("confirm-delete").addEventListener("click", deleteChannel);
+$("token-form").addEventListener("submit", mintToken);
+$("copy-secret").addEventListener("click", async () => {
+  await attempt(() => navigator.clipboard.writeText($("secret-value").textContent));
+  notify("Copied");
+});
+$("webhook-form").addEventListener("submit", addWebhook);
+$("follow-this").addEventListener("click", () => { showView("live"); live.follow(state.open, []); $("pub-channel").value = state.open; });
+$("follow-form").addEventListener("submit", (submit) => {
+  submit.preventDefault();
+  live.follow($("follow-channel").value.trim(), list($("follow-types").value));
+  $("follow-channel").value = "";
+});
+$("pause").addEventListener("click", () => live.togglePause());
+$("clear-stream").addEventListener("click", () => $("stream").replaceChildren());
+$("pub-check").addEventListener("click", () => publish(true));
+$("publish-form").addEventListener("submit", (submit) => { submit.preventDefault(); publish(false); });
+
+channelFields($("new-channel"));
+$("token").value = state.token;
+signIn(state.token);
