@@ -273,7 +273,12 @@ async fn report_presence(hub: Arc<Hub>, stop: CancellationToken) {
     let mut ticks = tokio::time::interval(PRESENCE_EVERY);
     loop {
         tokio::select! {
-            _ = stop.cancelled() => return,
+            _ = stop.cancelled() => {
+                if let Err(err) = hub.forget_node().await {
+                    tracing::warn!(error = %err, "could not remove this node's report");
+                }
+                return;
+            }
             _ = ticks.tick() => {}
         }
         if let Err(err) = hub.report_subscribers().await {

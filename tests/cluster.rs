@@ -505,7 +505,8 @@ async fn one_idempotency_key_on_two_nodes_stores_once() {
 /// database, from any node: each up while it reports, a stopped one `stale`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_node_answers_for_the_whole_cluster() {
-    let Some((a, b, mut c)) = three_nodes("every_node_answers_for_the_whole_cluster", &[]).await
+    let Some((a, mut b, mut c)) =
+        three_nodes("every_node_answers_for_the_whole_cluster", &[]).await
     else {
         return;
     };
@@ -546,9 +547,10 @@ async fn every_node_answers_for_the_whole_cluster() {
     // Only the admin token.
     let (code, _) = a.call(Method::GET, "/status", None, None).await;
     assert_eq!(code, StatusCode::UNAUTHORIZED);
-    // A node that stops is shown stale by the others.
-    c.stop();
-    eventually("the stopped node is stale", || async {
+    // A node that crashes is shown stale by the others; one that stops in
+    // order removes itself.
+    c.crash();
+    eventually("the crashed node is stale", || async {
         status(&a).await["nodes"]
             .as_array()
             .unwrap()
@@ -556,7 +558,15 @@ async fn every_node_answers_for_the_whole_cluster() {
             .any(|n| n["node_id"] == ids[2].as_str() && n["state"] == "stale")
     })
     .await;
-    drop(b);
+    b.stop();
+    eventually("the stopped node is gone", || async {
+        !status(&a).await["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["node_id"] == ids[1].as_str())
+    })
+    .await;
 }
 
 async fn status(server: &TestServer) -> Value {

@@ -111,11 +111,17 @@ impl Page {
     }
 
     async fn find(&self, css: &str) -> Result<Element, CmdError> {
-        self.browser
+        let found = self
+            .browser
             .wait()
             .at_most(WAIT)
             .for_element(Locator::Css(css))
-            .await
+            .await;
+        if found.is_err() {
+            eprintln!("not found within {WAIT:?}: {css}");
+            self.screenshot("console-failure").await;
+        }
+        found
     }
 
     async fn click(&self, css: &str) -> Result<(), CmdError> {
@@ -303,8 +309,13 @@ async fn console_manages_channels_tokens_and_webhooks(backend: Backend) {
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
+/// The stream's item for an event.
+fn item(event: &Value) -> String {
+    format!(r#"#stream li[data-id="{}"]"#, event["id"].as_str().unwrap())
+}
+
 async fn console_follows_channels_live_and_publishes(backend: Backend) {
-    let server = TestServer::start(backend).await;
+    let mut server = TestServer::start(backend).await;
     for channel in ["alpha", "beta"] {
         server
             .create_channel(json!({"id": channel, "is_public": true}))
@@ -367,21 +378,67 @@ async fn console_follows_channels_live_and_publishes(backend: Backend) {
             "the type filter holds"
         );
 
-        // Paused: published meanwhile; resumed: every event, after the last id.
+        // Paused: the socket closes; resumed: every event once, after the last id.
         page.click("#pause").await?;
         page.shows("#live-state", "paused").await?;
+        common::eventually("the socket closes while paused", || async {
+            server.metric("channelhub_websocket_connections").await == 0.0
+        })
+        .await;
         let mut missed = Vec::new();
         for n in 2..5 {
             missed.push(server.publish("alpha", json!({"data": {"n": n}})).await);
         }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(
+            page.browser
+                .find(Locator::Css(&item(&missed[0])))
+                .await
+                .is_err()
+        );
         page.click("#pause").await?;
         for event in &missed {
-            page.find(&format!(
-                r#"#stream li[data-id="{}"]"#,
-                event["id"].as_str().unwrap()
-            ))
-            .await?;
+            page.find(&item(event)).await?;
         }
+        page.shows("#live-state", "live").await?;
+        // A server restart: the page reconnects by itself and loses nothing.
+        server.stop();
+        server.restart_in_place();
+        let after_restart = server
+            .publish("alpha", json!({"data": "after restart"}))
+            .await;
+        page.find(&item(&after_restart)).await?;
+        for event in missed.iter().chain([&a1, &after_restart]) {
+            let copies = page.browser.find_all(Locator::Css(&item(event))).await?;
+            assert_eq!(copies.len(), 1, "each event once: {event}");
+        }
+
+        // Following again with another filter replaces the subscription.
+        page.click(r#"#followed li[data-channel="beta"] button"#)
+            .await?;
+        page.fill("follow-channel", "beta").await?;
+        page.fill("follow-types", "drop").await?;
+        page.click("#follow-btn").await?;
+        page.shows("#followed", "beta (drop)").await?;
+        common::eventually("beta is followed again", || async {
+            server.metric("channelhub_ws_subscriptions").await == 2.0
+        })
+        .await;
+        server
+            .publish("beta", json!({"type": "keep", "data": "kept again"}))
+            .await;
+        let dropped = server
+            .publish("beta", json!({"type": "drop", "data": "now shown"}))
+            .await;
+        page.find(&item(&dropped)).await?;
+        assert!(
+            !page
+                .find("#stream")
+                .await?
+                .text()
+                .await?
+                .contains("kept again")
+        );
 
         // Inspecting an event shows its JSON; event data is text, never HTML.
         let hostile = server
@@ -460,6 +517,26 @@ async fn console_follows_channels_live_and_publishes(backend: Backend) {
         )
         .await;
         page.shows("#stream", "vault: token revoked").await?;
+
+        // At phone width, from the keyboard: type a channel and press Enter.
+        page.browser.set_window_size(390, 844).await?;
+        page.find("#follow-channel")
+            .await?
+            .send_keys("strict\u{E007}")
+            .await?;
+        page.shows("#followed", "strict").await?;
+        let width = page
+            .browser
+            .execute("return document.documentElement.scrollWidth", vec![])
+            .await?;
+        assert!(
+            width.as_f64().unwrap() <= 390.0,
+            "nothing wider than the screen: {width}"
+        );
+        let stream = page.find("#stream").await?.rectangle().await?;
+        let publish = page.find("#publish-form").await?.rectangle().await?;
+        assert!(publish.1 > stream.1, "the panes stack at phone width");
+        page.screenshot("console-phone").await;
         Ok::<(), CmdError>(())
     })
     .await;

@@ -95,8 +95,15 @@ pub async fn prometheus_metrics(
 /// The console: a static page, its script and its style, embedded in the
 /// binary (no build step, no third-party code), using the public API.
 #[handler]
-pub fn console() -> poem::web::Html<&'static str> {
-    poem::web::Html(include_str!("console/index.html"))
+pub fn console() -> poem::Response {
+    poem::Response::builder()
+        .content_type("text/html; charset=utf-8")
+        // Only its own script, style and API; never framed.
+        .header(
+            "content-security-policy",
+            "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
+        )
+        .body(include_str!("console/index.html"))
 }
 
 #[handler]

@@ -9,8 +9,9 @@ use super::{Hub, HubResult};
 const NODE_REPORT_PREFIX: &str = "node-status:";
 /// A node that has not reported for this long is shown as `stale`.
 const NODE_FRESH_MS: i64 = 10_000;
-/// A node silent for this long is forgotten (its report removed).
-const NODE_FORGOTTEN_MS: i64 = 24 * 3600 * 1000;
+/// A node silent for this long is forgotten (its report removed). A node
+/// that stops in order removes its own at once.
+const NODE_FORGOTTEN_MS: i64 = 3600 * 1000;
 
 /// How long another node's subscriber report counts.
 const PRESENCE_FRESH_MS: i64 = 6_000;
@@ -66,11 +67,19 @@ impl Hub {
         self.store.put_setting(&key, &status).await?;
         let forgotten = now_millis() - NODE_FORGOTTEN_MS;
         for (key, node) in self.store.settings_with_prefix(NODE_REPORT_PREFIX).await? {
-            if reported_millis(&node).is_none_or(|at| at < forgotten) {
+            // A report this version cannot read (another version's, in a
+            // rolling upgrade) is left to its own node.
+            if reported_millis(&node).is_some_and(|at| at < forgotten) {
                 self.store.delete_setting(&key).await?;
             }
         }
         Ok(())
+    }
+
+    /// Removes this node's report (it is stopping in order).
+    pub async fn forget_node(&self) -> HubResult<()> {
+        let key = format!("{NODE_REPORT_PREFIX}{}", self.node_id);
+        Ok(self.store.delete_setting(&key).await?)
     }
 
     /// Every node sharing the database: this one as it is now, the others

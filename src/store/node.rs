@@ -33,7 +33,7 @@ pub trait NodeStore: Send + Sync + 'static {
     /// Stores `value` under the key, replacing any value it had.
     async fn put_setting(&self, key: &str, value: &str) -> StoreResult<()>;
 
-    /// Every setting whose key starts with `prefix` (a literal: no `%` or `_`).
+    /// Every setting whose key starts with `prefix`.
     async fn settings_with_prefix(&self, prefix: &str) -> StoreResult<Vec<(String, String)>>;
     async fn delete_setting(&self, key: &str) -> StoreResult<()>;
 
@@ -80,8 +80,10 @@ sql_impl!(NodeStore {
 
     async fn settings_with_prefix(&self, prefix: &str) -> StoreResult<Vec<(String, String)>> {
         Ok(
-            sqlx::query_as("SELECT key, value FROM settings WHERE key LIKE $1 ORDER BY key")
-                .bind(format!("{prefix}%"))
+            sqlx::query_as(
+                "SELECT key, value FROM settings WHERE substr(key, 1, length($1)) = $1 ORDER BY key",
+            )
+            .bind(prefix)
                 .fetch_all(self.pool())
                 .await?,
         )

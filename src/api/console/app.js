@@ -38,13 +38,19 @@ class Problem extends Error {
   }
 }
 
+/** A request body already in JSON text. */
+class RawJson {
+  constructor(text) { this.text = text; }
+}
+
 async function call(method, path, body) {
   const headers = { accept: "application/json" };
   if (state.token) headers.authorization = "Bearer " + state.token;
   if (body !== undefined) headers["content-type"] = "application/json";
   let response;
   try {
-    response = await fetch(API + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    const text = body === undefined ? undefined : body instanceof RawJson ? body.text : JSON.stringify(body);
+    response = await fetch(API + path, { method, headers, body: text });
   } catch (error) {
     throw new Problem(0, "The server cannot be reached", error.message || String(error));
   }
@@ -132,7 +138,7 @@ function channelFields(form, channel) {
   const retention = channel?.retention || {};
   const types = channel?.config?.types || {};
   form.replaceChildren(
-    ...(channel ? [] : [el("label", { for: id + "-id" }, "Id (lower case, digits, - and _)"), el("input", { id: id + "-id", required: true })]),
+    ...(channel ? [] : [el("label", { for: id + "-id" }, "Id (3 to 64 of a-z, 0-9 and -, starting and ending with a letter or digit)"), el("input", { id: id + "-id", required: true })]),
     el("label", { for: id + "-name" }, "Name"), el("input", { id: id + "-name", value: channel?.name ?? "" }),
     el("label", { for: id + "-description" }, "Description"), el("input", { id: id + "-description", value: channel?.description ?? "" }),
     el("label", { for: id + "-tags" }, "Tags (comma separated)"), el("input", { id: id + "-tags", value: (channel?.tags || []).join(", ") }),
@@ -155,6 +161,7 @@ function channelBody(form, creating) {
   let types;
   try { types = JSON.parse(value("types") || "{}"); } catch (error) { throw new Error("Types are not JSON: " + error.message); }
   if (typeof types !== "object" || types === null || Array.isArray(types)) throw new Error("Types must be a JSON object of type → schema");
+  if ($(id + "-strict").checked && Object.keys(types).length === 0) throw new Error("Strict types need at least one type");
   const number = (name) => (value(name) === "" ? null : Number(value(name)));
   const body = {
     name: value("name") || undefined,
@@ -164,8 +171,21 @@ function channelBody(form, creating) {
     retention: { max_events: number("max-events"), max_age_seconds: number("max-age") },
     config: { strict_types: $(id + "-strict").checked, types },
   };
-  if (creating) body.id = value("id");
-  else if (!body.name) delete body.name;
+  if (creating) {
+    body.id = value("id");
+    return body;
+  }
+  // An edit sends only what changed (someone else may have changed the rest).
+  const before = state.openChannel;
+  if (!body.name || body.name === before.name) delete body.name;
+  if (body.description === before.description) delete body.description;
+  if (JSON.stringify(body.tags) === JSON.stringify(before.tags)) delete body.tags;
+  if (body.is_public === before.is_public) delete body.is_public;
+  const retention = before.retention || {};
+  if (body.retention.max_events === (retention.max_events ?? null) && body.retention.max_age_seconds === (retention.max_age_seconds ?? null)) delete body.retention;
+  const config = before.config || {};
+  if (body.config.strict_types === !!config.strict_types && JSON.stringify(body.config.types) === JSON.stringify(config.types || {})) delete body.config;
+  else body.config = { ...config, ...body.config }; // keeps keys this form does not show
   return body;
 }
 
@@ -180,6 +200,7 @@ async function saveChannel(submit, creating) {
       ? await call("POST", "/channels", body)
       : await call("PATCH", `/channels/${seg(state.open)}`, body);
     await loadChannels(true);
+    if (!creating) state.openChannel = channel;
     if (creating) {
       channelFields(form); // a fresh form for the next one
       $("new-channel-box").open = false;
@@ -194,6 +215,7 @@ async function openChannel(id) {
   const channel = await attempt(() => call("GET", `/channels/${seg(id)}`));
   if (!channel) return;
   state.open = id;
+  state.openChannel = channel;
   showChannels();
   $("channel-detail").hidden = false;
   $("detail-title").textContent = `${channel.name} (${channel.id})`;
@@ -297,55 +319,75 @@ async function deleteWebhook(id) {
 
 // --- Live: several channels on one multiplexed socket ----------------------
 
-/** Closes a channel for good, in words. */
+/** Endings of one channel that stop following it, in words. */
 const ENDINGS = { 4001: "token revoked", 4002: "channel made private", 4003: "token expired", 4004: "channel deleted" };
+/** Refusals a retry cannot cure. */
+const FINAL = new Set([400, 401, 403, 404]);
 
 const live = {
-  follows: new Map(), // channel → {types, last, subscribed}
+  follows: new Map(), // channel → {types, last, subscribed, generation}
   socket: null,
+  ready: false,
   paused: false,
   retries: 0,
   timer: null,
-  refs: new Map(), // ref → channel
+  bound: 100,
+  generation: 0,
+  commands: new Map(), // ref → {kind, channel, generation}
 
   follow(channel, types) {
     if (this.follows.has(channel)) return notify(`Already following ${channel}`, true);
-    this.follows.set(channel, { types, last: null, subscribed: false });
+    if (this.follows.size >= this.bound) return notify(`The server carries at most ${this.bound} channels on one socket`, true);
+    this.follows.set(channel, { types, last: null, subscribed: false, generation: ++this.generation });
     this.showFollows();
-    if (this.socket?.readyState === WebSocket.OPEN && this.ready) this.subscribe(channel);
+    if (this.ready) this.subscribe(channel);
     else this.connect();
   },
   unfollow(channel) {
     const follow = this.follows.get(channel);
     this.follows.delete(channel);
     this.showFollows();
-    if (follow?.subscribed && this.socket?.readyState === WebSocket.OPEN) this.send({ unsubscribe: { channel } });
+    if (follow?.subscribed && this.ready) this.command("unsubscribe", channel, follow.generation, { channel });
   },
-  send(frame) { this.socket.send(JSON.stringify(frame)); },
+  /** Sends a command; its answer is matched by ref to the follow it was for. */
+  command(kind, channel, generation, body) {
+    const ref = "r" + Math.random().toString(36).slice(2);
+    this.commands.set(ref, { kind, channel, generation });
+    this.socket.send(JSON.stringify({ [kind]: { ref, ...body } }));
+  },
   subscribe(channel) {
     const follow = this.follows.get(channel);
-    const ref = "r" + Math.random().toString(36).slice(2);
-    this.refs.set(ref, channel);
-    const body = { ref, channel };
+    if (!follow || !this.ready || follow.subscribed) return;
+    const body = { channel };
     if (follow.types.length) body.types = follow.types;
     if (follow.last) body.after = follow.last;
+    // The credential goes in the frame, not in the socket's URL (URLs end up in logs).
+    if (state.token) body.token = state.token;
     follow.subscribed = true;
-    this.send({ subscribe: body });
+    this.command("subscribe", channel, follow.generation, body);
+  },
+  /** Subscribes again after `ms`, if the follow is still the same one. */
+  later(channel, generation, ms) {
+    setTimeout(() => {
+      const follow = this.follows.get(channel);
+      if (follow?.generation === generation) this.subscribe(channel);
+    }, ms);
   },
   connect() {
     clearTimeout(this.timer);
     if (this.paused || this.follows.size === 0 || this.socket) return;
     const url = new URL(API + "/ws", location.href);
     url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
-    if (state.token) url.searchParams.set("token", state.token);
     const socket = new WebSocket(url);
     this.socket = socket;
     this.ready = false;
     this.setState("connecting");
-    socket.onmessage = (message) => this.onFrame(JSON.parse(message.data));
+    socket.onmessage = (message) => this.socket === socket && this.onFrame(JSON.parse(message.data));
     socket.onclose = (close) => {
       if (this.socket !== socket) return;
       this.socket = null;
+      this.ready = false;
+      this.commands.clear();
       for (const follow of this.follows.values()) follow.subscribed = false;
       if (this.paused) return this.setState("paused");
       // Reconnect with backoff; each channel resumes after its last event.
@@ -358,18 +400,29 @@ const live = {
     if (typeof frame.id === "string") return this.onEvent(frame);
     const [kind] = Object.keys(frame);
     const body = frame[kind] || {};
-    const channel = body.channel ?? this.refs.get(body.ref);
-    const follow = this.follows.get(channel);
     if (kind === "hello") {
       this.ready = true;
-      this.retries = 0;
+      this.bound = body.max_subscriptions || this.bound;
       this.setState("live");
+      // The backoff starts again only once the socket delivers (see onEvent).
       for (const name of this.follows.keys()) this.subscribe(name);
-    } else if (kind === "subscribed" && follow) {
+      return;
+    }
+    // The follow a frame is about: by the ref it answers, else by channel
+    // (a frame for an earlier follow of the same channel is ignored).
+    const command = body.ref ? this.commands.get(body.ref) : null;
+    if (body.ref) this.commands.delete(body.ref);
+    const channel = command?.channel ?? body.channel;
+    const follow = this.follows.get(channel);
+    const current = follow && (!command || command.generation === follow.generation);
+    if (kind === "subscribed" && current) {
+      follow.subscribed = true;
       if (!follow.last) follow.last = body.position;
-    } else if (kind === "gap" && follow) {
+    } else if (kind === "caught_up" && current && body.position && (!follow.last || body.position > follow.last)) {
+      follow.last = body.position; // a filtered channel's resume point moves on
+    } else if (kind === "gap" && current) {
       this.notice("gap", `${channel}: events after ${body.after} up to ${body.removed_through} were removed before they were read`);
-    } else if (kind === "unsubscribed" && follow) {
+    } else if (kind === "unsubscribed" && current && command?.kind !== "unsubscribe") {
       follow.subscribed = false;
       if (ENDINGS[body.code]) {
         this.notice("closed", `${channel}: ${ENDINGS[body.code]} — no longer followed`);
@@ -377,29 +430,48 @@ const live = {
         this.showFollows();
       } else if (body.code === 4000) {
         this.notice("closed", `${channel}: fell behind (slow consumer); resuming after ${follow.last}`);
-        setTimeout(() => this.follows.has(channel) && this.subscribe(channel), 500);
-      } else if (body.code !== 1000) {
-        setTimeout(() => this.follows.has(channel) && this.subscribe(channel), 2000);
+        this.later(channel, follow.generation, 500);
+      } else {
+        this.later(channel, follow.generation, 2000);
       }
     } else if (kind === "error") {
-      const words = `${channel ?? "socket"}: ${body.title} (${body.status}): ${body.detail}`;
-      if (follow && body.status === 429) {
-        follow.subscribed = false;
-        setTimeout(() => this.follows.has(channel) && this.subscribe(channel), 1000 * (body.retry_after || 1));
-      } else if (follow && body.status !== 409) {
-        this.notice("closed", words + " — no longer followed");
-        this.follows.delete(channel);
-        this.showFollows();
-      } else if (!follow) this.notice("closed", words);
+      this.onError(command, channel, follow, current, body);
+    }
+  },
+  onError(command, channel, follow, current, body) {
+    const words = `${channel ?? "socket"}: ${body.title} (${body.status}): ${body.detail}`;
+    if (command?.kind === "unsubscribe") {
+      // Refused for the rate: sent again, or the server keeps it.
+      if (body.status === 429 && this.ready) {
+        setTimeout(() => this.ready && this.command("unsubscribe", channel, command.generation, { channel }), 1000 * (body.retry_after || 1));
+      }
+      return;
+    }
+    if (!current) return this.notice("closed", words);
+    follow.subscribed = false;
+    if (body.status === 409) {
+      // Already on the socket (an earlier follow's subscription): replace it.
+      this.command("unsubscribe", channel, -1, { channel });
+      this.later(channel, follow.generation, 500);
+    } else if (body.status === 429 && body.retry_after) {
+      this.later(channel, follow.generation, 1000 * body.retry_after);
+    } else if (FINAL.has(body.status) || body.status === 429) {
+      this.notice("closed", words + " — no longer followed");
+      this.follows.delete(channel);
+      this.showFollows();
+    } else {
+      this.later(channel, follow.generation, 2000); // a server error: retried
     }
   },
   onEvent(event) {
     const follow = this.follows.get(event.channel_id);
-    if (!follow || (follow.last && follow.last !== NIL_ID && event.id <= follow.last)) return;
+    if (!follow || (follow.last && event.id <= follow.last)) return;
     follow.last = event.id;
+    this.retries = 0;
+    const text = JSON.stringify(event.data);
     const item = el("li", { tabindex: "0", dataset: { id: event.id, channel: event.channel_id } },
       el("div", { class: "meta" }, `${event.channel_id} · ${event.type ?? "(no type)"} · ${when(event.created_at)} · ${event.publisher_id}`),
-      el("code", {}, JSON.stringify(event.data)));
+      el("code", {}, text.length > 2000 ? text.slice(0, 2000) + " …" : text));
     const show = () => { $("inspect").textContent = JSON.stringify(event, null, 2); };
     item.addEventListener("click", show);
     item.addEventListener("keydown", (key) => key.key === "Enter" && show());
@@ -416,7 +488,13 @@ const live = {
     $("followed").replaceChildren(...[...this.follows].map(([channel, follow]) => el("li", { dataset: { channel } },
       channel + (follow.types.length ? ` (${follow.types.join(", ")})` : ""),
       el("button", { type: "button", class: "quiet", "aria-label": "Stop following " + channel, onclick: () => this.unfollow(channel) }, "×"))));
-    if (this.follows.size === 0 && this.socket) { this.socket.close(1000, "nothing followed"); this.setState("not connected"); }
+    if (this.follows.size === 0 && this.socket) {
+      const socket = this.socket;
+      this.socket = null;
+      this.ready = false;
+      socket.close(1000, "nothing followed");
+      this.setState("not connected");
+    }
   },
   togglePause() {
     this.paused = !this.paused;
@@ -428,6 +506,7 @@ const live = {
   restart() {
     const socket = this.socket;
     this.socket = null;
+    this.ready = false;
     socket?.close(1000, "credential changed");
     for (const follow of this.follows.values()) follow.subscribed = false;
     this.connect();
@@ -437,21 +516,23 @@ const live = {
 async function publish(validateOnly) {
   const output = $("pub-result");
   output.textContent = ""; output.className = "";
-  let data;
-  try { data = JSON.parse($("pub-data").value); } catch (error) {
+  // Checked here, sent as typed (a round trip through JSON.parse would
+  // change numbers past 2^53).
+  const data = $("pub-data").value.trim();
+  try { JSON.parse(data); } catch (error) {
     output.textContent = "Data is not JSON: " + error.message; output.className = "error"; return;
   }
-  const event = { data };
-  if ($("pub-type").value.trim()) event.type = $("pub-type").value.trim();
-  const size = new TextEncoder().encode(JSON.stringify(data)).length;
+  const size = new TextEncoder().encode(data).length;
   if (size > 65536) { output.textContent = `Data is ${size} bytes; an event holds at most 65 536`; output.className = "error"; return; }
+  const type = $("pub-type").value.trim();
+  const body = new RawJson(`{${type ? `"type":${JSON.stringify(type)},` : ""}"data":${data}}`);
   const channel = $("pub-channel").value.trim();
   await attempt(async () => {
     if (validateOnly) {
-      await call("POST", `/channels/${seg(channel)}/events/validate`, event);
+      await call("POST", `/channels/${seg(channel)}/events/validate`, body);
       output.textContent = "Valid: the server would store it";
     } else {
-      const stored = await call("POST", `/channels/${seg(channel)}/events`, event);
+      const stored = await call("POST", `/channels/${seg(channel)}/events`, body);
       output.textContent = "Published " + stored.id;
     }
   }, output);
@@ -521,7 +602,7 @@ async function pollServer() {
     previous = { at: now, sums };
   }
   $("cards").replaceChildren(...cards);
-  const status = await call("GET", "/status").catch(() => null);
+  const status = state.identity?.kind === "admin" ? await call("GET", "/status").catch(() => null) : null;
   if (status) {
     $("nodes").replaceChildren(...status.nodes.map((n) => el("tr", { dataset: { node: n.node_id } },
       el("td", {}, n.node_id + (n.this_node ? " (this node)" : "")), el("td", {}, n.version), el("td", {}, when(n.reported_at)),
@@ -553,8 +634,13 @@ $("delete-channel").addEventListener("click", () => { $("delete-confirm").hidden
 $("confirm-delete").addEventListener("click", deleteChannel);
 $("token-form").addEventListener("submit", mintToken);
 $("copy-secret").addEventListener("click", async () => {
-  await attempt(() => navigator.clipboard.writeText($("secret-value").textContent));
-  notify("Copied");
+  // The clipboard needs a secure context (https, or localhost); say so when it fails.
+  const copied = await attempt(async () => {
+    if (!navigator.clipboard) throw new Error("This page cannot use the clipboard here: select the secret and copy it");
+    await navigator.clipboard.writeText($("secret-value").textContent);
+    return true;
+  });
+  if (copied) notify("Copied");
 });
 $("webhook-form").addEventListener("submit", addWebhook);
 $("follow-this").addEventListener("click", () => { showView("live"); live.follow(state.open, []); $("pub-channel").value = state.open; });
