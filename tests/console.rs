@@ -195,6 +195,12 @@ async fn console_manages_channels_tokens_and_webhooks(backend: Backend) {
         ],
     )
     .await;
+    // More channels than one page (100): the rest come with "More channels".
+    for n in 0..101 {
+        server
+            .create_channel(json!({"id": format!("page-{n:03}")}))
+            .await;
+    }
     let Some(page) = Page::open("console_manages_channels_tokens_and_webhooks", &server).await
     else {
         return;
@@ -210,6 +216,17 @@ async fn console_manages_channels_tokens_and_webhooks(backend: Backend) {
         page.shows("#notice", "401").await?;
         page.sign_in(ADMIN).await?;
         page.shows("#identity", "admin").await?;
+        page.find(r#"#channel-list tr[data-channel="page-099"]"#)
+            .await?;
+        assert!(
+            page.browser
+                .find(Locator::Css(r#"#channel-list tr[data-channel="page-100"]"#))
+                .await
+                .is_err()
+        );
+        page.click("#more-channels").await?;
+        page.find(r#"#channel-list tr[data-channel="page-100"]"#)
+            .await?;
 
         // A new private channel with a strict type; bad schemas are refused in words.
         page.click("#new-channel-box summary").await?;
@@ -289,6 +306,14 @@ async fn console_manages_channels_tokens_and_webhooks(backend: Backend) {
         let log = page.shows("#deliveries", "success").await?;
         assert!(log.contains("http_error") && log.contains("500"), "{log}");
         page.screenshot("console-channel").await;
+        // A webhook is deleted from its row.
+        page.click("#webhook-list button[data-delete-webhook]")
+            .await?;
+        page.shows("#notice", "Webhook deleted").await?;
+        assert_eq!(
+            api(&server, Method::GET, "/channels/orders/webhooks", None).await,
+            json!([])
+        );
 
         // Deleting asks for the id first.
         page.click("#delete-channel").await?;
@@ -315,7 +340,10 @@ fn item(event: &Value) -> String {
 }
 
 async fn console_follows_channels_live_and_publishes(backend: Backend) {
-    let mut server = TestServer::start(backend).await;
+    let mut server = TestServer::start_with(backend, &["--retention-interval", "0.2"]).await;
+    server
+        .create_channel(json!({"id": "short", "is_public": true, "retention": {"max_events": 2}}))
+        .await;
     for channel in ["alpha", "beta"] {
         server
             .create_channel(json!({"id": channel, "is_public": true}))
@@ -439,6 +467,26 @@ async fn console_follows_channels_live_and_publishes(backend: Backend) {
                 .await?
                 .contains("kept again")
         );
+
+        // Events removed by retention while paused: a gap notice, then the rest.
+        page.fill("follow-channel", "short").await?;
+        page.fill("follow-types", "").await?;
+        page.click("#follow-btn").await?;
+        let first = server.publish("short", json!({"data": 0})).await;
+        page.find(&item(&first)).await?;
+        page.click("#pause").await?;
+        page.shows("#live-state", "paused").await?;
+        let mut trimmed = Vec::new();
+        for n in 1..6 {
+            trimmed.push(server.publish("short", json!({"data": n})).await);
+        }
+        common::eventually("retention keeps the newest two", || async {
+            server.all_events("short").await.len() == 2
+        })
+        .await;
+        page.click("#pause").await?;
+        page.shows("#stream", "short: events after").await?;
+        page.find(&item(&trimmed[4])).await?;
 
         // Inspecting an event shows its JSON; event data is text, never HTML.
         let hostile = server

@@ -26,6 +26,7 @@ const state = {
   identity: null,
   channels: [],
   cursor: null,
+  load: 0,
   open: null,
 };
 
@@ -97,23 +98,26 @@ async function signIn(token) {
     state.token = "";
     sessionStorage.removeItem("channelhub.token");
   }
+  // The list first: the identity shows once what it may see is loaded.
+  await loadChannels(true);
   $("identity").textContent = state.identity
     ? `${state.identity.kind}${state.identity.channel_id ? " · " + state.identity.channel_id : ""}${state.identity.name ? " · " + state.identity.name : ""}`
     : "anonymous";
   $("sign-out").hidden = !state.token;
   if (state.identity) notify(`Signed in: ${$("identity").textContent}`);
-  await loadChannels(true);
   live.restart();
 }
 
 // --- Channels -------------------------------------------------------------
 
 async function loadChannels(fresh) {
-  if (fresh) { state.channels = []; state.cursor = null; }
+  // A newer load (another sign-in, a reload) wins over one still in flight.
+  const load = fresh ? ++state.load : state.load;
   const query = new URLSearchParams({ limit: "100" });
-  if (state.cursor) query.set("cursor", state.cursor);
+  if (!fresh && state.cursor) query.set("cursor", state.cursor);
   const page = await attempt(() => call("GET", "/channels?" + query));
-  if (!page) return;
+  if (!page || load !== state.load) return;
+  if (fresh) state.channels = [];
   state.channels.push(...page.channels);
   state.cursor = page.has_more ? page.cursor : null;
   $("more-channels").hidden = !state.cursor;
