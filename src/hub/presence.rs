@@ -1,7 +1,7 @@
 //! Presence: how many live subscribers a channel has, on this node and,
 //! from their periodic reports, on the others; and each node's state.
 
-use crate::model::{ClusterStatus, NodeStatus, format_millis, now_millis};
+use crate::model::{ClusterStatus, NodeStatus, format_millis, now_millis, parse_rfc3339};
 
 use super::{Hub, HubResult};
 
@@ -98,7 +98,7 @@ impl Hub {
                     continue;
                 }
                 node.this_node = false;
-                let up = reported_millis(&report).is_some_and(|at| at >= fresh);
+                let up = parse_rfc3339(&node.reported_at).is_some_and(|at| at >= fresh);
                 node.state = if up { "up" } else { "stale" }.to_owned();
                 nodes.push(node);
             }
@@ -119,5 +119,5 @@ impl Hub {
 /// When a stored node report was made.
 fn reported_millis(report: &str) -> Option<i64> {
     let node = serde_json::from_str::<NodeStatus>(report).ok()?;
-    crate::model::parse_rfc3339(&node.reported_at)
+    parse_rfc3339(&node.reported_at)
 }
