@@ -90,6 +90,11 @@ impl Bus {
 
     async fn handle(&self, notification: PgNotification) {
         match notification.channel() {
+            // Decoded only where someone listens to the channel: every node
+            // gets every notice.
+            EVENTS_TOPIC
+                if AppendNotice::channel_of(notification.payload())
+                    .is_some_and(|channel| !self.hub.rooms().is_open(&channel)) => {}
             EVENTS_TOPIC => match serde_json::from_str::<AppendNotice>(notification.payload()) {
                 Ok(notice) => {
                     // A batch that travelled as an id range, or a room that

@@ -33,7 +33,23 @@ pub struct AppendNotice {
     pub announced_at: Option<u64>,
 }
 
+/// The one field of an [`AppendNotice`] a node needs to tell whether the
+/// notice concerns it: most nodes have no room for most channels.
+#[derive(Debug, Deserialize)]
+struct NoticeHead<'a> {
+    #[serde(borrow)]
+    channel_id: std::borrow::Cow<'a, str>,
+}
+
 impl AppendNotice {
+    /// The channel a notice payload is about, read without decoding its
+    /// events (`None`: not a notice).
+    pub fn channel_of(payload: &str) -> Option<std::borrow::Cow<'_, str>> {
+        serde_json::from_str::<NoticeHead>(payload)
+            .ok()
+            .map(|head| head.channel_id)
+    }
+
     /// The notification payload for events appended after `after_id`.
     pub fn encode(after_id: Option<&str>, events: &[&Event]) -> String {
         let (Some(first), Some(last)) = (events.first(), events.last()) else {
@@ -129,6 +145,10 @@ mod tests {
         let encoded = AppendNotice::encode(Some("0"), &refs);
         assert!(encoded.len() < 8000);
         let notice: AppendNotice = serde_json::from_str(&encoded).unwrap();
+        assert_eq!(
+            AppendNotice::channel_of(&encoded).as_deref(),
+            Some(notice.channel_id.as_str())
+        );
         assert!(notice.events.is_empty());
         assert_eq!(notice.after_id.as_deref(), Some("0"));
         assert_eq!(notice.last_id, large[2].id);

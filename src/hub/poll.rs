@@ -68,7 +68,7 @@ impl Hub {
                 break events;
             };
             waited = true;
-            match tokio::time::timeout_at(deadline, listener.receiver.recv()).await {
+            match tokio::time::timeout_at(deadline, listener.receiver().recv()).await {
                 Err(_elapsed) => break events,
                 Ok(Err(tokio::sync::broadcast::error::RecvError::Closed)) => break events,
                 // A close order that applies to this caller ends the wait at once.

@@ -8,6 +8,12 @@
 //! memory stays bounded whatever clients do, and a listener that falls more
 //! than the bound behind learns it is too slow instead of slowing the others.
 //!
+//! A listener with nothing left to do may also park itself in the room as a
+//! [`DirectListener`]: the broadcast then hands it each batch right after
+//! putting it in the ring, on the broadcasting thread, instead of waking its
+//! task (as NATS writes to an idle subscriber's socket from the publisher's
+//! read loop). Anything else sent to the ring (a close order) wakes it.
+//!
 //! Rooms know nothing of sockets or HTTP; sessions in `live::ws` read from them.
 
 use std::{
@@ -77,6 +83,12 @@ pub struct Access {
 }
 
 impl Access {
+    /// Whether its token has expired.
+    pub fn has_expired(&self) -> bool {
+        self.expires_at
+            .is_some_and(|at| at <= tokio::time::Instant::now())
+    }
+
     /// Resolves when the listener's token expires; never, without one.
     pub fn expiry(&self) -> impl Future<Output = ()> + Send + 'static {
         let at = self.expires_at;
@@ -140,6 +152,22 @@ impl CloseOrder {
     }
 }
 
+/// Most parked listeners one broadcast writes to itself; those past it are
+/// woken to write on their own tasks (spread over the live runtime's
+/// threads), so one commit to a crowded room holds its place only so long.
+const MAX_DIRECT_WRITES: usize = 1024;
+
+/// A listener the broadcast hands batches to directly while it is parked
+/// (see `live::ws::direct`). Called with the room's place held, right after
+/// the batch or order entered the ring: a listener that is not parked
+/// ignores the call and reads the ring as usual.
+pub trait DirectListener: Send + Sync {
+    /// A batch of events, the newest entry of the ring.
+    fn offer(&self, batch: &Arc<LiveBatch>);
+    /// Something other than events (a close order) entered the ring.
+    fn wake(&self);
+}
+
 #[derive(Debug, Clone)]
 pub enum RoomMessage {
     Events(Arc<LiveBatch>),
@@ -159,6 +187,8 @@ pub struct Room {
     published_frames: AtomicU64,
     published_bytes: AtomicU64,
     progress: Mutex<Progress>,
+    /// Listeners that take batches directly when parked.
+    direct: Mutex<Vec<Arc<dyn DirectListener>>>,
 }
 
 /// Where a room is in its channel's event stream.
@@ -213,6 +243,17 @@ impl Progress {
 }
 
 impl Room {
+    fn direct(&self) -> std::sync::MutexGuard<'_, Vec<Arc<dyn DirectListener>>> {
+        self.direct.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Wakes the parked listeners: the ring holds something they must read.
+    fn wake_direct(&self) {
+        for listener in self.direct().iter() {
+            listener.wake();
+        }
+    }
+
     /// Frames and bytes published to this room so far.
     pub fn published(&self) -> (u64, u64) {
         (
@@ -233,8 +274,10 @@ pub struct Listener {
     rooms: Arc<Rooms>,
     channel_id: String,
     pub room: Arc<Room>,
-    pub receiver: broadcast::Receiver<RoomMessage>,
+    /// Its place in the ring; lent out by [`Listener::lend_receiver`].
+    receiver: Option<broadcast::Receiver<RoomMessage>>,
     kind: Kind,
+    direct: Option<Arc<dyn DirectListener>>,
 }
 
 /// What a listener is to its room.
@@ -250,6 +293,11 @@ enum Kind {
 
 impl Drop for Listener {
     fn drop(&mut self) {
+        if let Some(direct) = self.direct.take() {
+            self.room
+                .direct()
+                .retain(|other| !Arc::ptr_eq(other, &direct));
+        }
         if self.kind == Kind::Subscriber {
             self.room.subscribers.fetch_sub(1, Ordering::AcqRel);
         }
@@ -271,6 +319,28 @@ impl Drop for Listener {
 }
 
 impl Listener {
+    /// Its place in the room's ring.
+    pub fn receiver(&mut self) -> &mut broadcast::Receiver<RoomMessage> {
+        self.receiver
+            .as_mut()
+            .expect("the receiver is lent for good or not at all")
+    }
+
+    /// Gives its place in the ring to whoever reads for it from now on (a
+    /// [`DirectListener`]); [`Listener::receiver`] must not be asked after.
+    pub fn lend_receiver(&mut self) -> broadcast::Receiver<RoomMessage> {
+        self.receiver
+            .take()
+            .expect("the receiver is lent only once")
+    }
+
+    /// Lets broadcasts hand this listener's batches to `direct` while it is
+    /// parked; leaving the room ends it.
+    pub fn deliver_directly(&mut self, direct: Arc<dyn DirectListener>) {
+        self.room.direct().push(direct.clone());
+        self.direct = Some(direct);
+    }
+
     /// Tells the room the channel's newest event id (`None`: it had none) as
     /// this listener's access check read it: where the room's catch-up
     /// starts if it knows no later place.
@@ -323,6 +393,7 @@ impl Rooms {
                     published_frames: AtomicU64::new(0),
                     published_bytes: AtomicU64::new(0),
                     progress: Mutex::new(Progress::default()),
+                    direct: Mutex::new(Vec::new()),
                 })
             })
             .clone();
@@ -338,8 +409,9 @@ impl Rooms {
             rooms: self.clone(),
             channel_id: channel_id.to_owned(),
             room,
-            receiver,
+            receiver: Some(receiver),
             kind,
+            direct: None,
         }
     }
 
@@ -375,7 +447,7 @@ impl Rooms {
         }
         progress.last_broadcast = events.last().map(|event| event.id.clone());
         let bytes: u64 = fresh.iter().map(|e| e.json.len() as u64).sum();
-        let batch = LiveBatch {
+        let batch = Arc::new(LiveBatch {
             end_frames: room
                 .published_frames
                 .fetch_add(fresh.len() as u64, Ordering::AcqRel)
@@ -383,9 +455,17 @@ impl Rooms {
             end_bytes: room.published_bytes.fetch_add(bytes, Ordering::AcqRel) + bytes,
             events: fresh,
             committed_at,
-        };
+        });
         // An error only means nobody is listening any more.
-        let _ = room.sender.send(RoomMessage::Events(Arc::new(batch)));
+        let _ = room.sender.send(RoomMessage::Events(batch.clone()));
+        // Then to the parked listeners, still in order: the place is held.
+        for (i, listener) in room.direct().iter().enumerate() {
+            if i < MAX_DIRECT_WRITES {
+                listener.offer(&batch);
+            } else {
+                listener.wake();
+            }
+        }
     }
 
     /// Tells a channel's listeners that some of them must leave. A deleted
@@ -393,11 +473,14 @@ impl Rooms {
     /// same id starts a new stream of ids.
     pub fn close(&self, channel_id: &str, order: CloseOrder) {
         if let Some(room) = self.room(channel_id) {
+            // Held while the order is sent and the parked listeners woken, so
+            // that no batch is handed to them directly after it.
+            let mut progress = room.progress.lock().unwrap_or_else(|e| e.into_inner());
             if order == CloseOrder::ChannelDeleted {
-                let mut progress = room.progress.lock().unwrap_or_else(|e| e.into_inner());
                 *progress = Progress::default();
             }
             let _ = room.sender.send(RoomMessage::Close(order));
+            room.wake_direct();
         }
     }
 
@@ -422,6 +505,7 @@ impl Rooms {
         let _ = room
             .sender
             .send(RoomMessage::Close(CloseOrder::Interrupted));
+        room.wake_direct();
     }
 
     /// Sends `order` to every room on this node.
@@ -435,6 +519,11 @@ impl Rooms {
     pub fn channel_ids(&self) -> Vec<String> {
         let rooms = self.rooms.read().unwrap_or_else(|e| e.into_inner());
         rooms.keys().cloned().collect()
+    }
+
+    /// Whether anyone listens to a channel on this node.
+    pub fn is_open(&self, channel_id: &str) -> bool {
+        self.room(channel_id).is_some()
     }
 
     /// Where a channel's room is in the channel's event stream (`None` when
@@ -514,7 +603,7 @@ mod tests {
         let watcher = rooms.watch("abc");
         assert_eq!(rooms.subscriber_count("abc"), 1);
         rooms.broadcast("abc", &[event("1", Some("a")), event("2", None)], None);
-        let RoomMessage::Events(batch) = sub.receiver.recv().await.unwrap() else {
+        let RoomMessage::Events(batch) = sub.receiver().recv().await.unwrap() else {
             panic!("expected events");
         };
         assert_eq!(batch.events.len(), 2, "one commit, one ring entry");
@@ -535,7 +624,7 @@ mod tests {
         // Events already broadcast are not sent again.
         rooms.broadcast("abc", &[event("2", None)], None);
         rooms.broadcast("abc", &[event("3", None)], None);
-        let RoomMessage::Events(next) = sub.receiver.recv().await.unwrap() else {
+        let RoomMessage::Events(next) = sub.receiver().recv().await.unwrap() else {
             panic!("expected events");
         };
         assert_eq!(next.events.len(), 1);
@@ -558,7 +647,7 @@ mod tests {
             rooms.broadcast("abc", &[event(&i.to_string(), None)], None);
         }
         assert!(matches!(
-            sub.receiver.recv().await,
+            sub.receiver().recv().await,
             Err(broadcast::error::RecvError::Lagged(_))
         ));
     }

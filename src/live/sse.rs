@@ -137,7 +137,7 @@ async fn run(mut sub: SseSubscription, outbox: Outbox, shutdown: CancellationTok
             // A token that expires ends the stream then.
             _ = &mut expiry => return,
             _ = outbox.messages.closed() => return,
-            received = sub.listener.receiver.recv() => received,
+            received = sub.listener.receiver().recv() => received,
         };
         match received {
             Ok(RoomMessage::Events(batch)) => {

@@ -29,7 +29,6 @@ use poem::{
     Request, Response,
     http::{StatusCode, header},
 };
-use tokio::sync::broadcast::error::RecvError;
 use tokio_tungstenite::tungstenite::{
     handshake::derive_accept_key,
     protocol::{WebSocketConfig, frame::coding::CloseCode},
@@ -42,6 +41,7 @@ use super::{
 };
 use crate::telemetry;
 
+mod direct;
 mod mux;
 pub mod protocol;
 mod socket;
@@ -49,11 +49,16 @@ mod write;
 
 pub use mux::{Admission, Credential, Gate, MuxLimits, MuxStart};
 
+use direct::{NotParked, Parked};
 use socket::{Read, Socket};
 use write::Staged;
 
 /// Largest frame a client may send; a larger one closes the socket with 1009.
 pub const MAX_CLIENT_FRAME_BYTES: usize = 4 * 1024;
+/// What a socket reads into at first. Clients send small frames (pongs,
+/// closes, commands); a larger one grows the buffer as it arrives. Every
+/// idle socket keeps this much, so it is small.
+const READ_BUFFER_BYTES: usize = 512;
 /// Pongs and close answers waiting to be sent; a client that makes more
 /// without reading is dropped.
 const MAX_PENDING_REPLY_BYTES: usize = 64 * 1024;
@@ -237,7 +242,7 @@ impl Sessions {
                 return;
             };
             let config = WebSocketConfig::default()
-                .read_buffer_size(max_frame_bytes.min(64 * 1024))
+                .read_buffer_size(READ_BUFFER_BYTES)
                 .max_message_size(Some(max_frame_bytes))
                 .max_frame_size(Some(max_frame_bytes));
             let socket = Socket::open(upgraded, config, &sessions).await;
@@ -267,6 +272,20 @@ impl Sessions {
             );
         }
     }
+}
+
+/// What woke a parked per-channel session.
+enum Woke {
+    Room,
+    Replies,
+    Read(
+        Option<
+            Result<tokio_tungstenite::tungstenite::Message, tokio_tungstenite::tungstenite::Error>,
+        >,
+    ),
+    Ping,
+    Expired,
+    ShuttingDown,
 }
 
 /// How a session ends.
@@ -332,45 +351,95 @@ async fn run_session(mut socket: Socket, mut sub: Subscription, sessions: &Sessi
     // A token that expires ends the session then, not at the next connect.
     let expiry = sub.access.expiry();
     tokio::pin!(expiry);
+    // Parked, the session lends its writer to the room, which writes each
+    // batch straight to the socket (`direct`); anything else wakes it here.
+    let parked = Parked::new(
+        sub.listener.lend_receiver(),
+        sub.types.clone(),
+        &sub.access,
+        sessions,
+    );
+    sub.listener.deliver_directly(parked.clone());
     let ending = loop {
-        // Room messages first: that is what almost every wake-up is for, and
-        // the other branches are then not polled at all.
-        tokio::select! {
-            biased;
-            message = sub.listener.receiver.recv() => {
-                let first = match message {
-                    Ok(first) => first,
-                    Err(RecvError::Lagged(_)) => break slow_consumer(Slow::Queue),
-                    Err(RecvError::Closed) => break Ending::Close(CloseCode::Normal, None, "channel closed"),
-                };
-                if let Some(ending) = sub.collect(first, &mut socket.staged, limits) {
-                    break ending;
-                }
-                if let Some(ending) = socket.write_staged(&mut || sub.lag(limits), sessions).await {
-                    break ending;
-                }
-                if shutdown.is_cancelled() {
-                    break going_away();
-                }
+        let first = match parked.park(&mut socket.writer, sub.taken, &mut sub.replayed_through) {
+            Ok(()) => None,
+            Err(NotParked::Message(first)) => Some(first),
+            Err(NotParked::Lagged) => break slow_consumer(Slow::Queue),
+            Err(NotParked::Closed) => {
+                break Ending::Close(CloseCode::Normal, None, "channel closed");
             }
-            _ = socket.replies.ready.notified() => {
+        };
+        if let Some(first) = first {
+            if sub.access.has_expired() {
+                break token_expired();
+            }
+            let collected = {
+                let mut state = parked.state();
+                sub.collect(first, &mut state.receiver, &mut socket.staged, limits)
+            };
+            if let Some(ending) = collected {
+                break ending;
+            }
+            if let Some(ending) = socket.write_staged(&mut || sub.lag(limits), sessions).await {
+                break ending;
+            }
+            if shutdown.is_cancelled() {
+                break going_away();
+            }
+            continue;
+        }
+        let woke = tokio::select! {
+            biased;
+            _ = parked.woken.notified() => Woke::Room,
+            _ = socket.replies.ready.notified() => Woke::Replies,
+            frame = socket.incoming.next() => Woke::Read(frame),
+            _ = socket.ping.tick() => Woke::Ping,
+            _ = &mut expiry => Woke::Expired,
+            _ = &mut shutting_down => Woke::ShuttingDown,
+        };
+        let unparked = parked.unpark(
+            &mut socket.writer,
+            &mut socket.staged,
+            &mut sub.taken,
+            &mut sub.replayed_through,
+        );
+        if unparked.failed {
+            break Ending::Drop;
+        }
+        if unparked.expired {
+            break token_expired();
+        }
+        // A frame a direct write cut short goes out before anything else.
+        if let Some(ending) = socket.write_staged(&mut || sub.lag(limits), sessions).await {
+            break ending;
+        }
+        match woke {
+            // The ring is read at the top of the loop.
+            Woke::Room => {}
+            Woke::Replies => {
                 if let Some(ending) = socket.send_replies(limits.write_timeout).await {
                     break ending;
                 }
             }
-            frame = socket.incoming.next() => match socket.on_read(frame).await {
+            Woke::Read(frame) => match socket.on_read(frame).await {
                 Read::Gone => break Ending::Drop,
-                Read::TooLong => break Ending::Close(CloseCode::Size, None, "client frames are limited to 4 KiB"),
+                Read::TooLong => {
+                    break Ending::Close(
+                        CloseCode::Size,
+                        None,
+                        "client frames are limited to 4 KiB",
+                    );
+                }
                 // Text and binary frames are ignored here.
                 Read::Text(_) | Read::Binary | Read::Nothing => {}
             },
-            _ = socket.ping.tick() => {
+            Woke::Ping => {
                 if let Some(ending) = socket.keep_alive(limits.write_timeout).await {
                     break ending;
                 }
             }
-            _ = &mut expiry => break Ending::Close(CloseCode::Policy, Some(APP_TOKEN_EXPIRED), "token expired"),
-            _ = &mut shutting_down => break going_away(),
+            Woke::Expired => break token_expired(),
+            Woke::ShuttingDown => break going_away(),
         }
     };
 
@@ -390,6 +459,7 @@ impl Subscription {
     fn collect(
         &mut self,
         first: RoomMessage,
+        receiver: &mut tokio::sync::broadcast::Receiver<RoomMessage>,
         staged: &mut Staged,
         limits: &SessionLimits,
     ) -> Option<Ending> {
@@ -401,7 +471,7 @@ impl Subscription {
             replayed_through: self.replayed_through.as_deref(),
             held: None,
         };
-        feed.collect(&mut self.listener.receiver, first, staged, limits)
+        feed.collect(receiver, first, staged, limits)
     }
 }
 
@@ -429,6 +499,10 @@ fn close_code(seed: CloseCode, app: Option<u16>, app_codes: bool) -> CloseCode {
         Some(app) if app_codes => CloseCode::from(app),
         _ => seed,
     }
+}
+
+fn token_expired() -> Ending {
+    Ending::Close(CloseCode::Policy, Some(APP_TOKEN_EXPIRED), "token expired")
 }
 
 fn going_away() -> Ending {

@@ -99,7 +99,9 @@ impl AsyncWrite for ReadSide {
 /// The socket as both kinds of session drive it: the write half (which the
 /// session owns), tungstenite reading, its replies, and the keep-alive.
 pub(super) struct Socket {
-    pub(super) writer: Writer,
+    /// The session's write half; lent to the room while the session is
+    /// parked (see `super::direct`).
+    pub(super) writer: Option<Writer>,
     pub(super) incoming: WebSocketStream<ReadSide>,
     pub(super) replies: Arc<Replies>,
     pub(super) ping: tokio::time::Interval,
@@ -147,7 +149,7 @@ impl Socket {
         );
         ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
         Socket {
-            writer,
+            writer: Some(writer),
             incoming,
             replies,
             ping,
@@ -158,10 +160,17 @@ impl Socket {
         }
     }
 
+    /// The write half, which a running session holds.
+    fn writer(&mut self) -> &mut Writer {
+        self.writer
+            .as_mut()
+            .expect("a running session holds its writer")
+    }
+
     /// Sends what tungstenite queued (pongs, a close answer).
     pub(super) async fn send_replies(&mut self, limit: Duration) -> Option<Ending> {
         let bytes = self.replies.take();
-        write_within(&mut self.writer, &bytes, limit)
+        write_within(self.writer(), &bytes, limit)
             .await
             .err()
             .map(Unwritten::ending)
@@ -174,7 +183,7 @@ impl Socket {
         }
         self.unanswered_pings += 1;
         let ping = encode(Frame::ping(Vec::new()));
-        write_within(&mut self.writer, &ping, write_timeout)
+        write_within(self.writer(), &ping, write_timeout)
             .await
             .err()
             .map(Unwritten::ending)
@@ -210,12 +219,12 @@ impl Socket {
         };
         let code = close_code(code, app, app_codes);
         let grace = self.close_grace;
-        if finish_frame(&mut self.writer, &mut self.staged, grace)
-            .await
-            .is_ok()
-            && write_close(&mut self.writer, code, reason, grace)
-                .await
-                .is_ok()
+        let writer = self
+            .writer
+            .as_mut()
+            .expect("a closing session holds its writer");
+        if finish_frame(writer, &mut self.staged, grace).await.is_ok()
+            && write_close(writer, code, reason, grace).await.is_ok()
         {
             let _ = tokio::time::timeout(CLOSE_GRACE, async {
                 while let Some(Ok(message)) = self.incoming.next().await {

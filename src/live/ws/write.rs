@@ -9,7 +9,7 @@ use std::{
     future::poll_fn,
     io,
     pin::Pin,
-    task::{Context, Poll},
+    task::{Context, Poll, Waker},
     time::Duration,
 };
 
@@ -126,7 +126,54 @@ impl Socket {
         lagging: &mut impl FnMut() -> Option<Ending>,
         sessions: &Sessions,
     ) -> Option<Ending> {
-        write_batch(&mut self.writer, &mut self.staged, lagging, sessions).await
+        let writer = self
+            .writer
+            .as_mut()
+            .expect("a running session holds its writer");
+        write_batch(writer, &mut self.staged, lagging, sessions).await
+    }
+}
+
+/// How far a write that may not wait got.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum WrittenNow {
+    /// Everything staged was taken by the socket.
+    All,
+    /// The socket's buffer is full; the rest is still staged.
+    Part,
+    /// The connection is gone.
+    Failed,
+}
+
+/// Writes what is staged as far as the socket takes it now, without waiting
+/// and without registering for a wake-up (the caller is not the session's
+/// task: the session finishes what is left).
+pub(super) fn write_now(writer: &mut Writer, staged: &mut Staged) -> WrittenNow {
+    let mut cx = Context::from_waker(Waker::noop());
+    while !staged.is_done() {
+        match poll_write_some(writer, &mut cx, staged) {
+            Poll::Pending => return WrittenNow::Part,
+            Poll::Ready(Ok(0) | Err(_)) => return WrittenNow::Failed,
+            Poll::Ready(Ok(n)) => staged.advance(n),
+        }
+    }
+    // A TCP stream has nothing to flush; anything else that would wait is
+    // flushed by the session's next write.
+    match Pin::new(writer).poll_flush(&mut cx) {
+        Poll::Ready(Err(_)) => WrittenNow::Failed,
+        _ => WrittenNow::All,
+    }
+}
+
+/// Counts `staged` as delivered (frames, and the commit-to-socket time).
+pub(super) fn count_delivered(
+    staged: &Staged,
+    frames_delivered: &metrics::Counter,
+    commit_to_socket: &metrics::Histogram,
+) {
+    frames_delivered.increment(staged.frames.len() as u64);
+    if let Some(committed_at) = staged.committed_at {
+        telemetry::record_since(commit_to_socket, committed_at);
     }
 }
 
@@ -142,12 +189,11 @@ async fn write_batch(
     }
     let ending = write_out(writer, staged, lagging, &sessions.limits).await;
     if ending.is_none() {
-        sessions
-            .frames_delivered
-            .increment(staged.frames.len() as u64);
-        if let Some(committed_at) = staged.committed_at {
-            telemetry::record_since(&sessions.commit_to_socket, committed_at);
-        }
+        count_delivered(
+            staged,
+            &sessions.frames_delivered,
+            &sessions.commit_to_socket,
+        );
         staged.clear();
     }
     ending

@@ -419,12 +419,7 @@ impl Mux<'_> {
                     replayed_through: sub.replayed_through.as_deref(),
                     held: sub.held.as_mut(),
                 };
-                feed.collect(
-                    &mut listener.receiver,
-                    first,
-                    &mut self.socket.staged,
-                    limits,
-                )
+                feed.collect(listener.receiver(), first, &mut self.socket.staged, limits)
             }
             Err(RecvError::Lagged(_)) => Some(super::slow_consumer(Slow::Queue)),
             Err(RecvError::Closed) => {
@@ -480,7 +475,7 @@ fn arm(
         let message = tokio::select! {
             biased;
             () = stop.cancelled() => None,
-            message = listener.receiver.recv() => Some(message),
+            message = listener.receiver().recv() => Some(message),
         };
         Woken {
             channel,
