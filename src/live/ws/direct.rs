@@ -179,11 +179,15 @@ impl DirectListener for Parked {
             return self.hand_over(state);
         }
         // The ring was empty when the session parked, and every entry since
-        // was offered here (close orders wake it instead): this batch is next.
+        // was offered here (close orders wake it instead): this batch is
+        // next, unless the session has read it already.
         match state.receiver.try_recv() {
             Ok(RoomMessage::Events(next)) if Arc::ptr_eq(&next, batch) => {}
             // Not expected. An entry taken here is lost to the session, so
             // it is ended: the client resumes from the last event it has.
+            // The session took it from the ring itself, between the send
+            // and this offer (woken for something else, it parked again).
+            Err(TryRecvError::Empty) => return,
             _ => {
                 state.failed = true;
                 return self.hand_over(state);
