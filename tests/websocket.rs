@@ -277,9 +277,12 @@ async fn oversized_client_frames_close_with_1009(backend: Backend) {
     let server = TestServer::start(backend).await;
     server.create_channel(json!({"id": "chatty"})).await;
     let mut socket = server.ws("/channels/chatty/ws").await;
-    // Small client frames are ignored; the subscription carries on.
+    // Client frames within the bound are ignored; the subscription carries
+    // on. Some are larger than what a socket reads into at first (512 bytes).
     socket.send(Message::text("hello")).await.unwrap();
     socket.send(Message::binary(vec![1u8; 100])).await.unwrap();
+    socket.send(Message::text("h".repeat(3000))).await.unwrap();
+    socket.send(Message::binary(vec![2u8; 4000])).await.unwrap();
     let body = server.publish_raw("chatty", json!({"data": 1})).await;
     assert_eq!(next_text(&mut socket).await, body);
 

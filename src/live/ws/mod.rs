@@ -307,42 +307,12 @@ async fn run_session(mut socket: Socket, mut sub: Subscription, sessions: &Sessi
     tokio::pin!(shutting_down);
 
     if let Some(mut replay) = sub.replay.take() {
-        let ending = 'replay: loop {
-            let page = match replay.next_page().await {
-                Ok(page) => page,
-                Err(ReplayStop::Lost(order)) => {
-                    break applies_to(&order, &sub.access).or(Some(Ending::Close(
-                        CloseCode::Policy,
-                        Some(APP_TOKEN_REVOKED),
-                        "access ended",
-                    )));
-                }
-                Err(ReplayStop::Failed(error)) => break Some(replay_failed(&error)),
-            };
-            if let Some(notice) = page.gap_notice() {
-                socket.staged.push(super::text_frame(notice).0);
-            }
-            let mut lagging = || sub.lag(limits);
-            if page.events.is_empty() {
-                // A gap notice with nothing after it still goes out.
-                break socket.write_staged(&mut lagging, sessions).await;
-            }
-            // Encoded as they are written, a bounded batch at a time.
-            for (i, event) in page.events.iter().enumerate() {
-                socket
-                    .staged
-                    .push(super::text_frame(event.to_json_string()).0);
-                if socket.staged.is_full() || i + 1 == page.events.len() {
-                    let written = socket.write_staged(&mut lagging, sessions).await;
-                    if written.is_some() {
-                        break 'replay written;
-                    }
-                }
-            }
-        };
+        // Boxed: the store read's future would otherwise be part of every
+        // session's future, replaying or not, for as long as it lives.
+        let ending = Box::pin(replay_stored(&mut socket, &sub, &mut replay, sessions)).await;
         if let Some(ending) = ending {
             drop(sub);
-            socket.close(ending, app_codes).await;
+            Box::pin(socket.close(ending, app_codes)).await;
             return;
         }
         sub.replayed_through = Some(replay.position().to_owned());
@@ -413,15 +383,17 @@ async fn run_session(mut socket: Socket, mut sub: Subscription, sessions: &Sessi
         if let Some(ending) = socket.write_staged(&mut || sub.lag(limits), sessions).await {
             break ending;
         }
+        // The rarer awaits below are boxed: an async fn's future is as large
+        // as its largest await, and every idle session keeps that much.
         match woke {
             // The ring is read at the top of the loop.
             Woke::Room => {}
             Woke::Replies => {
-                if let Some(ending) = socket.send_replies(limits.write_timeout).await {
+                if let Some(ending) = Box::pin(socket.send_replies(limits.write_timeout)).await {
                     break ending;
                 }
             }
-            Woke::Read(frame) => match socket.on_read(frame).await {
+            Woke::Read(frame) => match Box::pin(socket.on_read(frame)).await {
                 Read::Gone => break Ending::Drop,
                 Read::TooLong => {
                     break Ending::Close(
@@ -434,7 +406,7 @@ async fn run_session(mut socket: Socket, mut sub: Subscription, sessions: &Sessi
                 Read::Text(_) | Read::Binary | Read::Nothing => {}
             },
             Woke::Ping => {
-                if let Some(ending) = socket.keep_alive(limits.write_timeout).await {
+                if let Some(ending) = Box::pin(socket.keep_alive(limits.write_timeout)).await {
                     break ending;
                 }
             }
@@ -447,7 +419,51 @@ async fn run_session(mut socket: Socket, mut sub: Subscription, sessions: &Sessi
     // room's ring from freeing what it has not read (a slow consumer's close
     // can take `close_grace`).
     drop(sub);
-    socket.close(ending, app_codes).await;
+    Box::pin(socket.close(ending, app_codes)).await;
+}
+
+/// Sends the stored events a subscription asked for (`after`), a page at a
+/// time; an ending it returns ends the session.
+async fn replay_stored(
+    socket: &mut Socket,
+    sub: &Subscription,
+    replay: &mut Replay,
+    sessions: &Sessions,
+) -> Option<Ending> {
+    let limits = &sessions.limits;
+    loop {
+        let page = match replay.next_page().await {
+            Ok(page) => page,
+            Err(ReplayStop::Lost(order)) => {
+                return applies_to(&order, &sub.access).or(Some(Ending::Close(
+                    CloseCode::Policy,
+                    Some(APP_TOKEN_REVOKED),
+                    "access ended",
+                )));
+            }
+            Err(ReplayStop::Failed(error)) => return Some(replay_failed(&error)),
+        };
+        if let Some(notice) = page.gap_notice() {
+            socket.staged.push(super::text_frame(notice).0);
+        }
+        let mut lagging = || sub.lag(limits);
+        if page.events.is_empty() {
+            // A gap notice with nothing after it still goes out.
+            return socket.write_staged(&mut lagging, sessions).await;
+        }
+        // Encoded as they are written, a bounded batch at a time.
+        for (i, event) in page.events.iter().enumerate() {
+            socket
+                .staged
+                .push(super::text_frame(event.to_json_string()).0);
+            if socket.staged.is_full() || i + 1 == page.events.len() {
+                let written = socket.write_staged(&mut lagging, sessions).await;
+                if written.is_some() {
+                    return written;
+                }
+            }
+        }
+    }
 }
 
 impl Subscription {
