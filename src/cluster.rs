@@ -70,12 +70,7 @@ impl Bus {
                 received = listener.try_recv() => received,
             };
             match received {
-                // A broadcast's direct socket writes each spend a unit of
-                // tokio's cooperative budget, which would cut them short
-                // at 128; the bus yields at its next read instead.
-                Ok(Some(notification)) => {
-                    tokio::task::unconstrained(self.handle(notification)).await
-                }
+                Ok(Some(notification)) => self.handle(notification).await,
                 Ok(None) => {
                     // sqlx reconnected and listens again: fill the gap from the table.
                     tracing::warn!("cluster bus connection lost and restored; catching up");

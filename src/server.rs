@@ -66,6 +66,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), Box<dyn std::error::Error>
     let (writer, writer_task) = EventWriter::start(
         store.clone(),
         rooms.clone(),
+        live_runtime.handle(),
         webhooks_queued.clone(),
         config.subscriber_queue_frames,
     );

@@ -3,7 +3,9 @@
 //! change. Each frame whole and in order when the socket fills in the middle
 //! of a frame and the session takes over (with pongs and type filters in
 //! play), and a ring that overran only what was delivered directly is no
-//! lag. Real binary, real sockets, SQLite and PostgreSQL.
+//! lag. Real binary, real sockets. On SQLite the fan-out task writes to
+//! parked sessions; on PostgreSQL the bus wakes them (the same sessions,
+//! parked and woken), so both databases run each case.
 
 mod common;
 

@@ -1,15 +1,14 @@
-//! The event writer: one task that group-commits publishes on a thread of
-//! its own and, with SQLite, fans the committed events out from there.
+//! The event writer: one task that group-commits publishes (on a thread of
+//! its own with SQLite), and one that fans the committed events out.
 //!
 //! Every publish on this node goes through one queue. The writer takes
 //! whatever has queued up (up to a bound), appends it all in one transaction
 //! (one fsync for many publishes), answers each publisher, and hands the
-//! committed events, merged per channel, to the rooms in commit order. So a
-//! 201 always means durable and live delivery order is commit order. The
-//! broadcast writes to parked subscribers' sockets itself (a bounded number
-//! per broadcast, `live::ws::direct`) and wakes the others' tasks, which
-//! run on the live runtime: a commit reaches an idle subscriber with no
-//! hop between threads, as NATS writes from the publisher's read loop.
+//! committed events, merged per channel, to the fan-out task, which broadcasts
+//! them to the rooms in commit order, writing to parked subscribers' sockets
+//! itself (`live::ws::direct`). So a 201 always means durable, live
+//! delivery order is commit order, and the next commit never waits for the
+//! previous one's fan-out to thousands of sockets.
 //!
 //! A group whose transaction fails for any reason but an unavailable
 //! database is committed again one publish at a time, so that a publish whose
@@ -35,6 +34,9 @@ use crate::{
 const MAX_GROUP_REQUESTS: usize = 256;
 /// Publishes that may wait for the writer; further ones wait to be queued.
 const QUEUE_DEPTH: usize = 4_096;
+/// Committed groups that may wait for fan-out before the writer waits too.
+const FANOUT_DEPTH: usize = 64;
+
 /// One group's committed events, per channel, in commit order.
 struct Committed {
     /// When the commit returned (µs since the Unix epoch).
@@ -108,13 +110,24 @@ impl EventWriter {
     pub fn start(
         store: Arc<dyn Store>,
         rooms: Arc<Rooms>,
+        live: &tokio::runtime::Handle,
         webhooks_queued: Arc<Notify>,
         subscriber_queue_frames: usize,
     ) -> (EventWriter, JoinHandle<()>) {
         let max_group_events = (subscriber_queue_frames / 2).max(MAX_BATCH_EVENTS);
         // A clustered store announces commits to every node, this one included,
         // and fan-out happens from that one ordered stream instead.
-        let fan_out = (!store.clustered()).then_some(rooms);
+        // Fan-out runs beside the sessions it wakes: on their runtime a
+        // broadcast queues them locally, where from another runtime it had
+        // to wake the live thread, once the shared runtime got round to it.
+        let fanout = (!store.clustered()).then(|| {
+            let (committed, groups) = mpsc::channel(FANOUT_DEPTH);
+            // Within tokio's cooperative budget: each socket write spends a
+            // unit of it, and past 128 in one turn the rest are handed to
+            // their sessions' tasks, so the task yields to them.
+            (committed, live.spawn(fan_out(rooms, groups)))
+        });
+        let (committed, fanout_task) = fanout.unzip();
         let writers = if store.clustered() {
             CLUSTERED_WRITERS
         } else {
@@ -125,19 +138,23 @@ impl EventWriter {
         for _ in 0..writers {
             let (queue, requests) = mpsc::channel(QUEUE_DEPTH / writers);
             queues.push(queue);
-            // Unconstrained by tokio's cooperative budget: each socket write of
-            // a broadcast would spend one unit of it, and past 128 the rest
-            // would be refused as if the sockets were full. The writers have
-            // their thread to themselves.
-            runs.push(tokio::task::unconstrained(run(
+            runs.push(run(
                 store.clone(),
-                fan_out.clone(),
+                committed.clone(),
                 webhooks_queued.clone(),
                 requests,
                 max_group_events,
-            )));
+            ));
         }
-        let task = run_on_own_thread(runs);
+        let writers_done = run_on_own_thread(runs);
+        // The fan-out task ends once every writer has dropped its sender.
+        drop(committed);
+        let task = tokio::spawn(async move {
+            let _ = writers_done.await;
+            if let Some(fanout_task) = fanout_task {
+                let _ = fanout_task.await;
+            }
+        });
         (
             EventWriter {
                 queues: queues.into(),
@@ -172,7 +189,7 @@ impl EventWriter {
 
 async fn run(
     store: Arc<dyn Store>,
-    fan_out: Option<Arc<Rooms>>,
+    committed: Option<mpsc::Sender<Committed>>,
     webhooks_queued: Arc<Notify>,
     mut requests: mpsc::Receiver<AppendRequest>,
     max_group_events: usize,
@@ -194,7 +211,7 @@ async fn run(
         let rest = pending.split_off(group_len(&pending, max_group_events));
         commit_group(
             &*store,
-            fan_out.as_deref(),
+            committed.as_ref(),
             &webhooks_queued,
             std::mem::replace(&mut pending, rest),
         )
@@ -253,6 +270,14 @@ fn group_len(pending: &[AppendRequest], max_events: usize) -> usize {
         .max(1)
 }
 
+async fn fan_out(rooms: Arc<Rooms>, mut groups: mpsc::Receiver<Committed>) {
+    while let Some(group) = groups.recv().await {
+        for (channel_id, events) in group.channels {
+            rooms.broadcast_and_write(&channel_id, &events, Some(group.at));
+        }
+    }
+}
+
 /// What committing needs of the store: one transactional append. A seam,
 /// so that the isolation of a failing publish can be tested.
 trait Append: Send + Sync {
@@ -267,14 +292,14 @@ impl Append for dyn Store {
 
 async fn commit_group<S: Append + ?Sized>(
     store: &S,
-    fan_out: Option<&Rooms>,
+    committed: Option<&mpsc::Sender<Committed>>,
     webhooks_queued: &Notify,
     group: Vec<AppendRequest>,
 ) {
     let (batches, replies): (Vec<AppendBatch>, Vec<_>) =
         group.into_iter().map(|r| (r.batch, r.reply)).unzip();
     match store.append(&batches).await {
-        Ok(appended) => answer(fan_out, webhooks_queued, &batches, replies, appended),
+        Ok(appended) => answer(committed, webhooks_queued, &batches, replies, appended).await,
         // One publish's content may have failed the whole transaction: commit
         // each alone, so that only the publish at fault fails.
         Err(err) if batches.len() > 1 && !is_unavailable(&err) => {
@@ -282,7 +307,9 @@ async fn commit_group<S: Append + ?Sized>(
             for (batch, reply) in batches.into_iter().zip(replies) {
                 let one = std::slice::from_ref(&batch);
                 match store.append(one).await {
-                    Ok(appended) => answer(fan_out, webhooks_queued, one, vec![reply], appended),
+                    Ok(appended) => {
+                        answer(committed, webhooks_queued, one, vec![reply], appended).await
+                    }
                     Err(err) => fail(vec![reply], &err),
                 }
             }
@@ -328,10 +355,9 @@ fn fail(replies: Vec<Reply>, err: &StoreError) {
     }
 }
 
-/// Answers each publisher of a committed group, then broadcasts its events
-/// (when this node fans out its own commits).
-fn answer(
-    fan_out: Option<&Rooms>,
+/// Answers each publisher of a committed group and hands its events to fan-out.
+async fn answer(
+    committed: Option<&mpsc::Sender<Committed>>,
     webhooks_queued: &Notify,
     batches: &[AppendBatch],
     replies: Vec<Reply>,
@@ -356,7 +382,7 @@ fn answer(
     for ((batch, reply), outcome) in batches.iter().zip(replies).zip(appended.outcomes) {
         let answer = match outcome {
             BatchOutcome::Stored(events) => {
-                if fan_out.is_some() {
+                if committed.is_some() {
                     merge_into(&mut per_channel.channels, &batch.channel_id, &events);
                 }
                 Ok(events)
@@ -366,10 +392,9 @@ fn answer(
         };
         reply.send(answer);
     }
-    if let Some(rooms) = fan_out {
-        for (channel_id, events) in per_channel.channels {
-            rooms.broadcast(&channel_id, &events, Some(per_channel.at));
-        }
+    if let Some(committed) = committed {
+        // Waits only when fan-out is far behind: backpressure, not loss.
+        let _ = committed.send(per_channel).await;
     }
 }
 

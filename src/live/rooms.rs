@@ -424,7 +424,25 @@ impl Rooms {
     /// channel, skipping any the room has had already. Costs nothing for a
     /// channel nobody listens to. `committed_at` (µs since the Unix epoch)
     /// times the delivery, when the events were committed just now.
+    /// Parked listeners are woken to write on their own tasks.
     pub fn broadcast(&self, channel_id: &str, events: &[Event], committed_at: Option<u64>) {
+        self.deliver(channel_id, events, committed_at, false);
+    }
+
+    /// Like [`Rooms::broadcast`], but writes to parked listeners' sockets
+    /// from this task (up to [`MAX_DIRECT_WRITES`], and within tokio's
+    /// cooperative budget: a write refused by it hands that listener to its
+    /// own task). The SQLite fan-out task calls it.
+    pub fn broadcast_and_write(
+        &self,
+        channel_id: &str,
+        events: &[Event],
+        committed_at: Option<u64>,
+    ) {
+        self.deliver(channel_id, events, committed_at, true);
+    }
+
+    fn deliver(&self, channel_id: &str, events: &[Event], committed_at: Option<u64>, write: bool) {
         let Some(room) = self.room(channel_id) else {
             return;
         };
@@ -460,7 +478,7 @@ impl Rooms {
         let _ = room.sender.send(RoomMessage::Events(batch.clone()));
         // Then to the parked listeners, still in order: the place is held.
         for (i, listener) in room.direct().iter().enumerate() {
-            if i < MAX_DIRECT_WRITES {
+            if write && i < MAX_DIRECT_WRITES {
                 listener.offer(&batch);
             } else {
                 listener.wake();
