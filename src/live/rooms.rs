@@ -294,9 +294,11 @@ enum Kind {
 impl Drop for Listener {
     fn drop(&mut self) {
         if let Some(direct) = self.direct.take() {
-            self.room
-                .direct()
-                .retain(|other| !Arc::ptr_eq(other, &direct));
+            // Order does not matter: a broadcast offers to each in turn.
+            let mut parked = self.room.direct();
+            if let Some(at) = parked.iter().position(|other| Arc::ptr_eq(other, &direct)) {
+                parked.swap_remove(at);
+            }
         }
         if self.kind == Kind::Subscriber {
             self.room.subscribers.fetch_sub(1, Ordering::AcqRel);

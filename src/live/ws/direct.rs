@@ -112,13 +112,14 @@ impl Parked {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Parks the session when its ring holds nothing for it: the writer and
-    /// its place go to the room. Checked under the state's lock, which a
+    /// Parks the session when its ring holds nothing for it: the writer, its
+    /// place and its (empty) staging list go to the room. Checked under the state's lock, which a
     /// broadcast takes after putting its batch in the ring, so a batch is
     /// either found here or offered to the parked session.
     pub(super) fn park(
         &self,
         writer: &mut Option<Writer>,
+        staged: &mut Staged,
         taken: (u64, u64),
         replayed_through: &mut Option<String>,
     ) -> Result<(), NotParked> {
@@ -130,6 +131,8 @@ impl Parked {
             Err(TryRecvError::Empty) => {}
         }
         state.writer = writer.take();
+        // One list per session, wherever it is (not one here and one there).
+        state.left = std::mem::take(staged);
         state.woken = false;
         state.taken = taken;
         state.replayed_through = replayed_through.take();
@@ -150,7 +153,7 @@ impl Parked {
         state.woken = true;
         *taken = state.taken;
         *replayed_through = state.replayed_through.take();
-        std::mem::swap(staged, &mut state.left);
+        *staged = std::mem::take(&mut state.left);
         Unparked {
             failed: std::mem::take(&mut state.failed),
             expired: state.expired,

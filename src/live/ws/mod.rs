@@ -331,7 +331,12 @@ async fn run_session(mut socket: Socket, mut sub: Subscription, sessions: &Sessi
     );
     sub.listener.deliver_directly(parked.clone());
     let ending = loop {
-        let first = match parked.park(&mut socket.writer, sub.taken, &mut sub.replayed_through) {
+        let first = match parked.park(
+            &mut socket.writer,
+            &mut socket.staged,
+            sub.taken,
+            &mut sub.replayed_through,
+        ) {
             Ok(()) => None,
             Err(NotParked::Message(first)) => Some(first),
             Err(NotParked::Lagged) => break slow_consumer(Slow::Queue),
@@ -417,8 +422,9 @@ async fn run_session(mut socket: Socket, mut sub: Subscription, sessions: &Sessi
 
     // Leave the room first: a session on its way out must not keep the
     // room's ring from freeing what it has not read (a slow consumer's close
-    // can take `close_grace`).
+    // can take `close_grace`). Its place in the ring is in `parked`.
     drop(sub);
+    drop(parked);
     Box::pin(socket.close(ending, app_codes)).await;
 }
 
