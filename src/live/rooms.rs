@@ -85,8 +85,7 @@ pub struct Access {
 impl Access {
     /// Whether its token has expired.
     pub fn has_expired(&self) -> bool {
-        self.expires_at
-            .is_some_and(|at| at <= tokio::time::Instant::now())
+        has_passed(self.expires_at)
     }
 
     /// Resolves when the listener's token expires; never, without one.
@@ -99,6 +98,11 @@ impl Access {
             }
         }
     }
+}
+
+/// Whether `at` (a token's expiry) has come; never, without one.
+pub fn has_passed(at: Option<tokio::time::Instant>) -> bool {
+    at.is_some_and(|at| at <= tokio::time::Instant::now())
 }
 
 /// Which listeners must be disconnected, and why.

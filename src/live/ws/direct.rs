@@ -30,7 +30,7 @@ use super::{
     socket::Writer,
     write::{Staged, WrittenNow, count_delivered, write_now},
 };
-use crate::live::rooms::{Access, DirectListener, LiveBatch, RoomMessage};
+use crate::live::rooms::{Access, DirectListener, LiveBatch, RoomMessage, has_passed};
 
 /// A session's place in its room's ring, and its writer while it is parked.
 pub(super) struct Parked {
@@ -173,10 +173,7 @@ impl DirectListener for Parked {
         if state.woken || state.writer.is_none() {
             return;
         }
-        if self
-            .expires_at
-            .is_some_and(|at| at <= tokio::time::Instant::now())
-        {
+        if has_passed(self.expires_at) {
             // It may read no more: the session ends, the batch unread.
             state.expired = true;
             return self.hand_over(state);

@@ -14,7 +14,6 @@ use std::{
 };
 
 use bytes::Bytes;
-use futures_util::FutureExt;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::protocol::{
     CloseFrame,
@@ -146,8 +145,9 @@ pub(super) enum WrittenNow {
 }
 
 /// Writes what is staged as far as the socket takes it now, without waiting
-/// and without registering for a wake-up (the caller is not the session's
-/// task: the session finishes what is left).
+/// and without registering for a wake-up (the session's own write then
+/// waits for the rest; a broadcast hands the rest to the session). Does not
+/// flush: a TCP stream has nothing to flush.
 pub(super) fn write_now(writer: &mut Writer, staged: &mut Staged) -> WrittenNow {
     let mut cx = Context::from_waker(Waker::noop());
     while !staged.is_done() {
@@ -157,12 +157,7 @@ pub(super) fn write_now(writer: &mut Writer, staged: &mut Staged) -> WrittenNow 
             Poll::Ready(Ok(n)) => staged.advance(n),
         }
     }
-    // A TCP stream has nothing to flush; anything else that would wait is
-    // flushed by the session's next write.
-    match Pin::new(writer).poll_flush(&mut cx) {
-        Poll::Ready(Err(_)) => WrittenNow::Failed,
-        _ => WrittenNow::All,
-    }
+    WrittenNow::All
 }
 
 /// Counts `staged` as delivered (frames, and the commit-to-socket time).
@@ -207,18 +202,10 @@ async fn write_out(
     limits: &SessionLimits,
 ) -> Option<Ending> {
     // Most writes complete at once: only a blocked socket needs the timers.
-    loop {
-        let written = poll_fn(|cx| poll_write_some(writer, cx, staged)).now_or_never();
-        match written {
-            None => break,
-            Some(Ok(0) | Err(_)) => return Some(Ending::Drop),
-            Some(Ok(n)) => {
-                staged.advance(n);
-                if staged.is_done() {
-                    return writer.flush().await.err().map(|_| Ending::Drop);
-                }
-            }
-        }
+    match write_now(writer, staged) {
+        WrittenNow::All => return writer.flush().await.err().map(|_| Ending::Drop),
+        WrittenNow::Failed => return Some(Ending::Drop),
+        WrittenNow::Part => {}
     }
     let write_timeout = limits.write_timeout;
     let stalled = tokio::time::sleep(write_timeout);
