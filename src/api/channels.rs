@@ -30,7 +30,7 @@ use crate::{
 #[serde(deny_unknown_fields)]
 pub struct CreateChannel {
     /// 3–64 characters of `a-z`, `0-9` and `-`, starting and ending with a letter or digit.
-    #[oai(validator(pattern = "^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$"))]
+    #[oai(validator(custom = "&crate::api::patterns::CHANNEL_ID"))]
     pub id: String,
     /// Display name; defaults to the id.
     #[oai(validator(max_length = 200))]

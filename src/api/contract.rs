@@ -11,6 +11,8 @@
 //! - a subscribe token takes no `publisher_id` (`CreateToken` is a `oneOf`),
 //!   and `strict_types` needs `types`;
 //! - a publish answers one event or a batch (`oneOf`);
+//! - the patterns checked by [`super::patterns`] (compiled once, not per
+//!   request as poem-openapi's own would be);
 //! - times are `date-time`, webhook URLs `uri`, delivery outcomes an enum;
 //! - links from the operations that create channels, tokens, events and
 //!   webhooks to those that read and delete them;
@@ -24,6 +26,8 @@
 use poem::{Endpoint, Response, endpoint::make_sync};
 use poem_openapi::OpenApiService;
 use serde_json::{Map, Value, json};
+
+use super::patterns::{IN_PARAMETERS, IN_SCHEMAS};
 
 /// Request bodies parsed with `deny_unknown_fields`.
 const CLOSED_REQUESTS: &[&str] = &[
@@ -183,6 +187,12 @@ fn finish_schema(name: &str, schema: &mut Value) {
         let Some(value) = value.as_object_mut() else {
             continue;
         };
+        if let Some((.., pattern)) = IN_SCHEMAS
+            .iter()
+            .find(|(schema, field, _)| (*schema, *field) == (name, property.as_str()))
+        {
+            value.insert("pattern".into(), json!(pattern.source()));
+        }
         if request {
             storable(value);
         }
@@ -298,6 +308,12 @@ fn finish_operation(path: &str, method: &str, operation: &mut Value) {
         for parameter in parameters {
             if parameter["name"] == "since" {
                 parameter["schema"]["format"] = json!("date-time");
+            }
+            if let Some((.., pattern)) = IN_PARAMETERS
+                .iter()
+                .find(|(p, m, name, _)| (*p, *m) == (path, method) && parameter["name"] == *name)
+            {
+                parameter["schema"]["pattern"] = json!(pattern.source());
             }
             if let Some(schema) = parameter["schema"].as_object_mut() {
                 storable(schema);

@@ -191,7 +191,10 @@ impl EventsApi {
         /// stored, even if the channel's strict types changed since (410 with
         /// their ids, not their data, if those events were removed since);
         /// reusing it for a different request is a 422.
-        #[oai(name = "Idempotency-Key", validator(pattern = "^[!-~]{1,255}$"))]
+        #[oai(
+            name = "Idempotency-Key",
+            validator(custom = "&crate::api::patterns::IDEMPOTENCY_KEY")
+        )]
         idempotency_key: Header<Option<String>>,
         body: JsonBody<PublishBody>,
     ) -> Result<Published, ApiError> {
@@ -264,7 +267,7 @@ impl EventsApi {
         req: &Request,
         channel_id: Path<String>,
         /// From a previous page: continue after it.
-        #[oai(validator(pattern = "^[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{26}$"))]
+        #[oai(validator(custom = "&crate::api::patterns::EVENT_ID"))]
         cursor: Query<Option<String>>,
         /// RFC 3339: only events created at or after this time.
         since: Query<Option<String>>,

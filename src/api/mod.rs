@@ -12,6 +12,7 @@ pub mod json;
 pub mod keys;
 pub mod methods;
 pub mod mux;
+pub mod patterns;
 pub mod problem;
 pub mod stream;
 pub mod system;

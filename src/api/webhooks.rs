@@ -30,7 +30,7 @@ pub struct RegisterWebhook {
     /// normalized form (non-ASCII percent-encoded), which is what is stored,
     /// must be at most 2048 characters too; otherwise 400 (rules this
     /// document cannot state in its schema language).
-    #[oai(validator(max_length = 2048, pattern = "^[hH][tT][tT][pP][sS]?://"))]
+    #[oai(validator(max_length = 2048, custom = "&crate::api::patterns::WEBHOOK_URL"))]
     pub url: String,
     /// Only these event types; omit for every event.
     #[oai(validator(max_items = 64, min_length = 1))]

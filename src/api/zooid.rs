@@ -81,7 +81,7 @@ pub struct DirectoryClaimBody {
     #[oai(validator(min_items = 1, max_items = 100))]
     pub channels: Vec<String>,
     /// `delete` to withdraw the channels from the directory.
-    #[oai(validator(pattern = "^delete$"))]
+    #[oai(validator(custom = "&crate::api::patterns::DELETE_ACTION"))]
     pub action: Option<String>,
 }
 
@@ -130,7 +130,7 @@ pub struct MintToken {
     pub name: Option<String>,
     /// `<number><s|m|h|d>` (`5m`, `1h`, `7d`). Without it the token lasts a
     /// day when the server requires `exp` (the default), else it has none.
-    #[oai(validator(pattern = "^[0-9]{1,9}[smhd]$"))]
+    #[oai(validator(custom = "&crate::api::patterns::DURATION"))]
     pub expires_in: Option<String>,
     /// Carried as the `groups` claim; grants nothing.
     #[oai(validator(max_items = 64))]
