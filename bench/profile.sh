@@ -4,6 +4,7 @@
 #
 #   bench/profile.sh publish     SQLite, 64 clients, single-event publishes
 #   bench/profile.sh publish-pg  the same on PostgreSQL (one node)
+#   bench/profile.sh publish-keyed  SQLite, 64 clients, single events each with an Idempotency-Key
 #   bench/profile.sh fanout10k   10 000 subscribers, one channel, 100 events/s (the first workload)
 #   bench/profile.sh latency     SQLite, 1 000 subscribers over 10 channels, 1 000 events/s
 #   bench/profile.sh NAME report-only   only rebuild the summary from the recorded data
@@ -18,10 +19,12 @@ set -euo pipefail
 
 bench_dir=$(cd "$(dirname "$0")" && pwd)
 seconds=${PROFILE_SECONDS:-5}
-name=${1:?usage: $0 publish|fanout10k|latency}
+name=${1:?usage: $0 publish|publish-pg|publish-keyed|fanout10k|latency}
 case $name in
     publish) run_args=("${PROFILE_AT:-head}" quick publish -- --publish-dbs sqlite --seconds 10)
              tag=publish-sqlite ready_fds=0 ;;
+    publish-keyed) run_args=("${PROFILE_AT:-head}" quick publish -- --publish-dbs sqlite --publish-nodes 1 --publish-keyed-only --seconds 10)
+                   tag=publish-sqlite ready_fds=0 ;;
     publish-pg) run_args=("${PROFILE_AT:-head}" quick publish -- --publish-dbs postgres --publish-nodes 1 --seconds 10)
                 tag=publish-pg ready_fds=0 server_pattern="chbench_publish_pg_" ;;
     fanout10k) run_args=("${PROFILE_AT:-head}" quick fanout channelhub -- --subscribers 10000 --seconds 12)

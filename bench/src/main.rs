@@ -168,6 +168,9 @@ struct Args {
     /// database (only when `--publish-dbs` includes postgres).
     #[arg(long, value_delimiter = ',', default_value = "1,3")]
     publish_nodes: Vec<usize>,
+    /// Only the keyed publish workloads (for `bench/profile.sh publish-keyed`).
+    #[arg(long)]
+    publish_keyed_only: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -674,6 +677,7 @@ fn publish_cases(args: &Args, seconds: u64, nodes: usize) -> Vec<publish::Case> 
         .into_iter()
         .flat_map(|batch| variants.map(|(keyed, channels)| (batch, keyed, channels)))
         .filter(|&(_, keyed, channels)| nodes == 1 || (!keyed && channels > 1))
+        .filter(|&(_, keyed, _)| keyed || !args.publish_keyed_only)
         .map(|(batch, keyed, channels)| publish::Case {
             batch,
             keyed,

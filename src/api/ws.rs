@@ -131,7 +131,7 @@ impl LiveApi {
             listener,
             types,
             access,
-            replay,
+            replay: replay.map(Box::new),
             replayed_through: None,
             app_close_codes,
         };

@@ -90,10 +90,14 @@ impl Access {
 
     /// Resolves when the listener's token expires; never, without one.
     pub fn expiry(&self) -> impl Future<Output = ()> + Send + 'static {
-        let at = self.expires_at;
+        // The timer is boxed, and only for a token that expires: every idle
+        // session keeps this future, and a timer is ≈130 bytes.
+        let timer = self
+            .expires_at
+            .map(|at| Box::pin(tokio::time::sleep_until(at)));
         async move {
-            match at {
-                Some(at) => tokio::time::sleep_until(at).await,
+            match timer {
+                Some(timer) => timer.await,
                 None => std::future::pending().await,
             }
         }

@@ -31,7 +31,7 @@ use poem::{
 };
 use tokio_tungstenite::tungstenite::{
     handshake::derive_accept_key,
-    protocol::{WebSocketConfig, frame::coding::CloseCode},
+    protocol::frame::coding::CloseCode,
 };
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
@@ -50,7 +50,7 @@ mod write;
 pub use mux::{Admission, Credential, Gate, MuxLimits, MuxStart};
 
 use direct::{NotParked, Parked};
-use socket::{Read, Socket};
+use socket::{Incoming, Opening, Read, Socket};
 use write::Staged;
 
 /// Largest frame a client may send; a larger one closes the socket with 1009.
@@ -103,7 +103,8 @@ pub struct Subscription {
     /// Frames and bytes of the room's stream taken so far (see `Room::published`).
     pub taken: (u64, u64),
     /// Stored events to send first (`?after=`).
-    pub replay: Option<Replay>,
+    /// (Boxed: every session keeps its subscription, most never replay.)
+    pub replay: Option<Box<Replay>>,
     /// Live events up to this id were replayed already.
     pub replayed_through: Option<String>,
     /// Close with application codes (4000–4999) rather than the seed's.
@@ -182,13 +183,9 @@ impl Sessions {
         req: &Request,
         subscription: Subscription,
     ) -> Result<Response, HandshakeError> {
-        self.upgrade(
-            req,
-            MAX_CLIENT_FRAME_BYTES,
-            move |socket, sessions| async move {
-                run_session(socket, subscription, &sessions).await;
-            },
-        )
+        self.upgrade(req, MAX_CLIENT_FRAME_BYTES, move |opening, sessions| {
+            run_session(opening, subscription, sessions)
+        })
     }
 
     /// Completes the handshake and starts a multiplexed session
@@ -199,8 +196,10 @@ impl Sessions {
         start: MuxStart,
     ) -> Result<Response, HandshakeError> {
         let max_frame = self.limits.mux.max_frame_bytes;
-        self.upgrade(req, max_frame, move |socket, sessions| async move {
-            mux::run(socket, start, &sessions).await;
+        self.upgrade(req, max_frame, move |opening, sessions| async move {
+            if let Some(socket) = opening.open(&sessions).await {
+                mux::run(socket, start, &sessions).await;
+            }
         })
     }
 
@@ -211,8 +210,8 @@ impl Sessions {
         session: F,
     ) -> Result<Response, HandshakeError>
     where
-        F: FnOnce(Socket, Arc<Sessions>) -> Fut + Send + 'static,
-        Fut: Future<Output = ()> + Send,
+        F: FnOnce(Opening, Arc<Sessions>) -> Fut,
+        Fut: Future<Output = ()> + Send + 'static,
     {
         if !wants_upgrade(req) {
             return Err(HandshakeError::NotUpgrade);
@@ -235,19 +234,12 @@ impl Sessions {
             .take_upgrade()
             .map_err(|_| HandshakeError::Invalid("the connection cannot be upgraded"))?;
 
-        let sessions = self.clone();
-        let session = async move {
-            let _slot = slot;
-            let Ok(upgraded) = on_upgrade.await else {
-                return;
-            };
-            let config = WebSocketConfig::default()
-                .read_buffer_size(READ_BUFFER_BYTES)
-                .max_message_size(Some(max_frame_bytes))
-                .max_frame_size(Some(max_frame_bytes));
-            let socket = Socket::open(upgraded, config, &sessions).await;
-            session(socket, sessions.clone()).await;
+        let opening = Opening {
+            on_upgrade,
+            max_frame_bytes,
+            slot,
         };
+        let session = session(opening, self.clone());
         self.tracker.spawn_on(session, &self.runtime);
 
         Ok(Response::builder()
@@ -278,11 +270,7 @@ impl Sessions {
 enum Woke {
     Room,
     Replies,
-    Read(
-        Option<
-            Result<tokio_tungstenite::tungstenite::Message, tokio_tungstenite::tungstenite::Error>,
-        >,
-    ),
+    Read(Incoming),
     Ping,
     Expired,
     ShuttingDown,
@@ -299,133 +287,153 @@ enum Ending {
 
 /// The per-channel route's session: one subscription, whose ending ends the
 /// socket; what the client sends is ignored (but for pings and the close).
-async fn run_session(mut socket: Socket, mut sub: Subscription, sessions: &Sessions) {
-    let limits = &sessions.limits;
-    let app_codes = sub.app_close_codes;
-    let shutdown = socket.shutdown.clone();
-    let shutting_down = shutdown.cancelled();
-    tokio::pin!(shutting_down);
-
-    if let Some(mut replay) = sub.replay.take() {
-        // Boxed: the store read's future would otherwise be part of every
-        // session's future, replaying or not, for as long as it lives.
-        let ending = Box::pin(replay_stored(&mut socket, &sub, &mut replay, sessions)).await;
-        if let Some(ending) = ending {
-            drop(sub);
-            Box::pin(socket.close(ending, app_codes)).await;
+///
+/// Not an `async fn`: one stores its arguments twice (as given, and as the
+/// body's own variables), and every idle session keeps its future for good.
+/// This block uses what it captured in place.
+#[allow(clippy::manual_async_fn)]
+fn run_session(
+    opening: Opening,
+    mut sub: Subscription,
+    sessions: Arc<Sessions>,
+) -> impl Future<Output = ()> + Send + 'static {
+    async move {
+        let Some(mut socket) = opening.open(&sessions).await else {
             return;
-        }
-        sub.replayed_through = Some(replay.position().to_owned());
-    }
-
-    // A token that expires ends the session then, not at the next connect.
-    let expiry = sub.access.expiry();
-    tokio::pin!(expiry);
-    // Parked, the session lends its writer to the room, which writes each
-    // batch straight to the socket (`direct`); anything else wakes it here.
-    let parked = Parked::new(
-        sub.listener.lend_receiver(),
-        sub.types.clone(),
-        &sub.access,
-        sessions,
-    );
-    sub.listener.deliver_directly(parked.clone());
-    let ending = loop {
-        let first = match parked.park(
-            &mut socket.writer,
-            &mut socket.staged,
-            sub.taken,
-            &mut sub.replayed_through,
-        ) {
-            Ok(()) => None,
-            Err(NotParked::Message(first)) => Some(first),
-            Err(NotParked::Lagged) => break slow_consumer(Slow::Queue),
-            Err(NotParked::Closed) => {
-                break Ending::Close(CloseCode::Normal, None, "channel closed");
-            }
         };
-        if let Some(first) = first {
-            if sub.access.has_expired() {
+        let sessions = &*sessions;
+        let limits = &sessions.limits;
+        let app_codes = sub.app_close_codes;
+        let shutdown = socket.shutdown.clone();
+        let shutting_down = shutdown.cancelled();
+        tokio::pin!(shutting_down);
+
+        if let Some(mut replay) = sub.replay.take() {
+            // Boxed: the store read's future would otherwise be part of every
+            // session's future, replaying or not, for as long as it lives.
+            let ending = Box::pin(replay_stored(&mut socket, &sub, &mut replay, sessions)).await;
+            if let Some(ending) = ending {
+                drop(sub);
+                Box::pin(socket.close(ending, app_codes)).await;
+                return;
+            }
+            sub.replayed_through = Some(replay.position().to_owned());
+        }
+
+        // A token that expires ends the session then, not at the next connect.
+        let expiry = sub.access.expiry();
+        tokio::pin!(expiry);
+        // Parked, the session lends its writer to the room, which writes each
+        // batch straight to the socket (`direct`); anything else wakes it here.
+        let parked = Parked::new(
+            sub.listener.lend_receiver(),
+            sub.types.clone(),
+            &sub.access,
+            sessions,
+        );
+        sub.listener.deliver_directly(parked.clone());
+        let ending = loop {
+            let first = match parked.park(
+                &mut socket.writer,
+                &mut socket.staged,
+                sub.taken,
+                &mut sub.replayed_through,
+            ) {
+                Ok(()) => None,
+                Err(NotParked::Message(first)) => Some(first),
+                Err(NotParked::Lagged) => break slow_consumer(Slow::Queue),
+                Err(NotParked::Closed) => {
+                    break Ending::Close(CloseCode::Normal, None, "channel closed");
+                }
+            };
+            if let Some(first) = first {
+                if sub.access.has_expired() {
+                    break token_expired();
+                }
+                let collected = {
+                    let mut state = parked.state();
+                    sub.collect(first, &mut state.receiver, &mut socket.staged, limits)
+                };
+                if let Some(ending) = collected {
+                    break ending;
+                }
+                if let Some(ending) =
+                    Box::pin(socket.write_staged(&mut || sub.lag(limits), sessions)).await
+                {
+                    break ending;
+                }
+                if shutdown.is_cancelled() {
+                    break going_away();
+                }
+                continue;
+            }
+            let woke = tokio::select! {
+                biased;
+                _ = parked.woken.notified() => Woke::Room,
+                _ = socket.replies.ready.notified() => Woke::Replies,
+                frame = socket.incoming.next() => Woke::Read(frame.into()),
+                _ = socket.ping.tick() => Woke::Ping,
+                _ = &mut expiry => Woke::Expired,
+                _ = &mut shutting_down => Woke::ShuttingDown,
+            };
+            let unparked = parked.unpark(
+                &mut socket.writer,
+                &mut socket.staged,
+                &mut sub.taken,
+                &mut sub.replayed_through,
+            );
+            if unparked.failed {
+                break Ending::Drop;
+            }
+            if unparked.expired {
                 break token_expired();
             }
-            let collected = {
-                let mut state = parked.state();
-                sub.collect(first, &mut state.receiver, &mut socket.staged, limits)
-            };
-            if let Some(ending) = collected {
+            // A frame a direct write cut short goes out before anything else.
+            if let Some(ending) =
+                Box::pin(socket.write_staged(&mut || sub.lag(limits), sessions)).await
+            {
                 break ending;
             }
-            if let Some(ending) = socket.write_staged(&mut || sub.lag(limits), sessions).await {
-                break ending;
+            // The rarer awaits below are boxed: an async fn's future is as large
+            // as its largest await, and every idle session keeps that much.
+            match woke {
+                // The ring is read at the top of the loop.
+                Woke::Room => {}
+                Woke::Replies => {
+                    if let Some(ending) = Box::pin(socket.send_replies(limits.write_timeout)).await
+                    {
+                        break ending;
+                    }
+                }
+                Woke::Read(frame) => match Box::pin(socket.on_read(frame)).await {
+                    Read::Gone => break Ending::Drop,
+                    Read::TooLong => {
+                        break Ending::Close(
+                            CloseCode::Size,
+                            None,
+                            "client frames are limited to 4 KiB",
+                        );
+                    }
+                    // Text and binary frames are ignored here.
+                    Read::Text(_) | Read::Binary | Read::Nothing => {}
+                },
+                Woke::Ping => {
+                    if let Some(ending) = Box::pin(socket.keep_alive(limits.write_timeout)).await {
+                        break ending;
+                    }
+                }
+                Woke::Expired => break token_expired(),
+                Woke::ShuttingDown => break going_away(),
             }
-            if shutdown.is_cancelled() {
-                break going_away();
-            }
-            continue;
-        }
-        let woke = tokio::select! {
-            biased;
-            _ = parked.woken.notified() => Woke::Room,
-            _ = socket.replies.ready.notified() => Woke::Replies,
-            frame = socket.incoming.next() => Woke::Read(frame),
-            _ = socket.ping.tick() => Woke::Ping,
-            _ = &mut expiry => Woke::Expired,
-            _ = &mut shutting_down => Woke::ShuttingDown,
         };
-        let unparked = parked.unpark(
-            &mut socket.writer,
-            &mut socket.staged,
-            &mut sub.taken,
-            &mut sub.replayed_through,
-        );
-        if unparked.failed {
-            break Ending::Drop;
-        }
-        if unparked.expired {
-            break token_expired();
-        }
-        // A frame a direct write cut short goes out before anything else.
-        if let Some(ending) = socket.write_staged(&mut || sub.lag(limits), sessions).await {
-            break ending;
-        }
-        // The rarer awaits below are boxed: an async fn's future is as large
-        // as its largest await, and every idle session keeps that much.
-        match woke {
-            // The ring is read at the top of the loop.
-            Woke::Room => {}
-            Woke::Replies => {
-                if let Some(ending) = Box::pin(socket.send_replies(limits.write_timeout)).await {
-                    break ending;
-                }
-            }
-            Woke::Read(frame) => match Box::pin(socket.on_read(frame)).await {
-                Read::Gone => break Ending::Drop,
-                Read::TooLong => {
-                    break Ending::Close(
-                        CloseCode::Size,
-                        None,
-                        "client frames are limited to 4 KiB",
-                    );
-                }
-                // Text and binary frames are ignored here.
-                Read::Text(_) | Read::Binary | Read::Nothing => {}
-            },
-            Woke::Ping => {
-                if let Some(ending) = Box::pin(socket.keep_alive(limits.write_timeout)).await {
-                    break ending;
-                }
-            }
-            Woke::Expired => break token_expired(),
-            Woke::ShuttingDown => break going_away(),
-        }
-    };
 
-    // Leave the room first: a session on its way out must not keep the
-    // room's ring from freeing what it has not read (a slow consumer's close
-    // can take `close_grace`). Its place in the ring is in `parked`.
-    drop(sub);
-    drop(parked);
-    Box::pin(socket.close(ending, app_codes)).await;
+        // Leave the room first: a session on its way out must not keep the
+        // room's ring from freeing what it has not read (a slow consumer's close
+        // can take `close_grace`). Its place in the ring is in `parked`.
+        drop(sub);
+        drop(parked);
+        Box::pin(socket.close(ending, app_codes)).await;
+    }
 }
 
 /// Sends the stored events a subscription asked for (`after`), a page at a

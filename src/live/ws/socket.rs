@@ -11,7 +11,7 @@ use std::{
 };
 
 use futures_util::{SinkExt, StreamExt};
-use poem::Upgraded;
+use poem::{OnUpgrade, Upgraded};
 use tokio::{
     io::{AsyncRead, AsyncWrite, ReadBuf, ReadHalf, WriteHalf},
     sync::Notify,
@@ -28,7 +28,8 @@ use tokio_tungstenite::{
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    CLOSE_GRACE, Ending, MAX_PENDING_REPLY_BYTES, Sessions, close_code,
+    CLOSE_GRACE, ConnectionSlot, Ending, MAX_PENDING_REPLY_BYTES, READ_BUFFER_BYTES, Sessions,
+    close_code,
     write::{Staged, Unwritten, encode, finish_frame, write_close, write_within},
 };
 
@@ -96,6 +97,29 @@ impl AsyncWrite for ReadSide {
     }
 }
 
+/// An accepted upgrade whose socket the session opens first thing. The
+/// session future starts from this (small) value rather than from an opened
+/// [`Socket`]: a value moved into a future and on into a nested one is
+/// stored in each, and every idle session keeps its future for good.
+pub(super) struct Opening {
+    pub(super) on_upgrade: OnUpgrade,
+    /// Largest frame (and message) the client may send.
+    pub(super) max_frame_bytes: usize,
+    pub(super) slot: ConnectionSlot,
+}
+
+impl Opening {
+    /// The socket, once the client's side of the upgrade is done.
+    pub(super) async fn open(self, sessions: &Sessions) -> Option<Socket> {
+        let upgraded = self.on_upgrade.await.ok()?;
+        let config = WebSocketConfig::default()
+            .read_buffer_size(READ_BUFFER_BYTES)
+            .max_message_size(Some(self.max_frame_bytes))
+            .max_frame_size(Some(self.max_frame_bytes));
+        Some(Socket::open(upgraded, config, self.slot, sessions).await)
+    }
+}
+
 /// The socket as both kinds of session drive it: the write half (which the
 /// session owns), tungstenite reading, its replies, and the keep-alive.
 pub(super) struct Socket {
@@ -112,6 +136,26 @@ pub(super) struct Socket {
     /// Every write of a closing frame gives up after this.
     pub(super) close_grace: Duration,
     pub(super) staged: Staged,
+    /// Counts the connection against the server's maximum until it ends.
+    _slot: ConnectionSlot,
+}
+
+/// One read from tungstenite, without an error's details (nothing uses
+/// them): small enough for a session to keep across an await.
+pub(super) enum Incoming {
+    Message(Message),
+    TooLong,
+    Gone,
+}
+
+impl From<Option<Result<Message, WsError>>> for Incoming {
+    fn from(frame: Option<Result<Message, WsError>>) -> Incoming {
+        match frame {
+            Some(Ok(message)) => Incoming::Message(message),
+            Some(Err(WsError::Capacity(CapacityError::MessageTooLong { .. }))) => Incoming::TooLong,
+            None | Some(Err(_)) => Incoming::Gone,
+        }
+    }
 }
 
 /// What one read from the client came to.
@@ -129,9 +173,10 @@ pub(super) enum Read {
 }
 
 impl Socket {
-    pub(super) async fn open(
+    async fn open(
         upgraded: Upgraded,
         config: WebSocketConfig,
+        slot: ConnectionSlot,
         sessions: &Sessions,
     ) -> Socket {
         let limits = &sessions.limits;
@@ -157,6 +202,7 @@ impl Socket {
             shutdown: sessions.shutdown.child_token(),
             close_grace: CLOSE_GRACE.min(limits.write_timeout),
             staged: Staged::default(),
+            _slot: slot,
         }
     }
 
@@ -190,24 +236,24 @@ impl Socket {
     }
 
     /// Takes one read from tungstenite; a close is answered here.
-    pub(super) async fn on_read(&mut self, frame: Option<Result<Message, WsError>>) -> Read {
+    pub(super) async fn on_read(&mut self, frame: Incoming) -> Read {
         match frame {
-            Some(Ok(Message::Pong(_))) => {
+            Incoming::Message(Message::Pong(_)) => {
                 self.unanswered_pings = 0;
                 Read::Nothing
             }
-            Some(Ok(Message::Text(text))) => Read::Text(text),
-            Some(Ok(Message::Binary(_))) => Read::Binary,
-            Some(Ok(Message::Close(_))) => {
+            Incoming::Message(Message::Text(text)) => Read::Text(text),
+            Incoming::Message(Message::Binary(_)) => Read::Binary,
+            Incoming::Message(Message::Close(_)) => {
                 // tungstenite has queued its answer: have it written out, then send it.
                 let _ = self.incoming.flush().await;
                 let _ = self.send_replies(self.close_grace).await;
                 Read::Gone
             }
             // tungstenite answers pings itself.
-            Some(Ok(_)) => Read::Nothing,
-            Some(Err(WsError::Capacity(CapacityError::MessageTooLong { .. }))) => Read::TooLong,
-            None | Some(Err(_)) => Read::Gone,
+            Incoming::Message(_) => Read::Nothing,
+            Incoming::TooLong => Read::TooLong,
+            Incoming::Gone => Read::Gone,
         }
     }
 

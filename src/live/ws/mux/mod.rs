@@ -272,7 +272,7 @@ impl Mux<'_> {
                 // Read on while the gate answers (pongs, closes), keeping a
                 // few commands for after it; past those, wait.
                 frame = self.socket.incoming.next(), if self.waiting.len() < MAX_WAITING_COMMANDS => {
-                    match self.socket.on_read(frame).await {
+                    match self.socket.on_read(frame.into()).await {
                         Read::Gone => Some(Ending::Drop),
                         Read::TooLong => Some(Ending::Close(
                             CloseCode::Size,
