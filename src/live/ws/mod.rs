@@ -30,8 +30,7 @@ use poem::{
     http::{StatusCode, header},
 };
 use tokio_tungstenite::tungstenite::{
-    handshake::derive_accept_key,
-    protocol::frame::coding::CloseCode,
+    handshake::derive_accept_key, protocol::frame::coding::CloseCode,
 };
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
