@@ -113,9 +113,9 @@ impl Parked {
     }
 
     /// Parks the session when its ring holds nothing for it: the writer, its
-    /// place and its (empty) staging list go to the room. Checked under the state's lock, which a
-    /// broadcast takes after putting its batch in the ring, so a batch is
-    /// either found here or offered to the parked session.
+    /// place and its (empty) staging list go to the room. Checked under the
+    /// state's lock, which a broadcast takes after putting its batch in the
+    /// ring, so a batch is either found here or offered to the parked session.
     pub(super) fn park(
         &self,
         writer: &mut Option<Writer>,

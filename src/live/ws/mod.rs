@@ -356,9 +356,7 @@ fn run_session(
                 if let Some(ending) = collected {
                     break ending;
                 }
-                if let Some(ending) =
-                    Box::pin(socket.write_staged(&mut || sub.lag(limits), sessions)).await
-                {
+                if let Some(ending) = socket.write_staged(&mut || sub.lag(limits), sessions).await {
                     break ending;
                 }
                 if shutdown.is_cancelled() {
@@ -388,9 +386,7 @@ fn run_session(
                 break token_expired();
             }
             // A frame a direct write cut short goes out before anything else.
-            if let Some(ending) =
-                Box::pin(socket.write_staged(&mut || sub.lag(limits), sessions)).await
-            {
+            if let Some(ending) = socket.write_staged(&mut || sub.lag(limits), sessions).await {
                 break ending;
             }
             // The rarer awaits below are boxed: an async fn's future is as large
